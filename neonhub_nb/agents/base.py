@@ -1,0 +1,157 @@
+"""What every agent gets (an :class:`AgentContext`) and gives back (an :class:`AgentOutput`).
+
+The context is the agent's only door to the world: the LLM, tools and the prompt
+registry. Each call through it is timed and recorded as a tool execution, so agents
+never write to the store and never ask which mode they run in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Generic, Protocol, TypeVar
+
+from ..clock import Clock
+from ..ids import new_id
+from ..llm import Completion, LLMClient, Messages, TokenCallback
+from ..models import AgentParams, Metric, ToolExecution
+from ..prompts import PromptTemplate, get_prompt
+from ..tokens import cost_usd
+
+__all__ = ["Agent", "AgentContext", "AgentOutput", "DraftOutput", "ToolRecorder"]
+
+P = TypeVar("P", bound=AgentParams, contravariant=True)
+R = TypeVar("R")
+
+ToolRecorder = Callable[[ToolExecution], ToolExecution]
+
+
+@dataclass(frozen=True)
+class DraftOutput:
+    title: str
+    content: str
+    metadata: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class AgentOutput:
+    output: dict[str, Any]
+    draft: DraftOutput | None = None
+    metrics: tuple[Metric, ...] = ()
+
+
+class Agent(Protocol, Generic[P]):
+    name: str
+
+    def run(self, params: P, ctx: AgentContext) -> AgentOutput: ...
+
+
+@dataclass
+class AgentContext:
+    """Per-run services handed to an agent by the orchestrator."""
+
+    run_id: str
+    llm: LLMClient
+    model: str
+    clock: Clock
+    record: ToolRecorder
+    prompt_version: str | None = None
+    seed: int = 0
+    on_token: TokenCallback | None = None
+    tools: Mapping[str, Any] = field(default_factory=dict)
+    executions: list[ToolExecution] = field(default_factory=list)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    prompt_used: PromptTemplate | None = None
+
+    def prompt(self, name: str) -> PromptTemplate:
+        """The prompt template for this run (the requested version, else the latest)."""
+        self.prompt_used = get_prompt(name, self.prompt_version)
+        return self.prompt_used
+
+    def call_tool(
+        self, tool: str, operation: str, request: Mapping[str, Any], call: Callable[[], R],
+        summarise: Callable[[R], Mapping[str, Any]] = lambda r: {"result": r},
+    ) -> R:
+        """Run ``call`` as a recorded tool execution; failures are recorded, then re-raised."""
+        started_at = self.clock.now()
+        start = self.clock.monotonic()
+        try:
+            result = call()
+        except Exception as exc:
+            self._record(tool, operation, started_at, start, request, {}, exc)
+            raise
+        self._record(tool, operation, started_at, start, request, summarise(result), None)
+        return result
+
+    def complete(
+        self,
+        messages: Messages,
+        *,
+        temperature: float = 0.7,
+        max_tokens: int | None = None,
+        stream: bool = True,
+    ) -> Completion:
+        """One LLM call, recorded with its full request and response (replay needs both)."""
+        request = {
+            "model": self.model,
+            "messages": [dict(m) for m in messages],
+            "temperature": temperature,
+            "seed": self.seed,
+            "max_tokens": max_tokens,
+        }
+        completion = self.call_tool(
+            "llm",
+            "chat.completions",
+            request,
+            lambda: self.llm.complete(
+                messages,
+                model=self.model,
+                temperature=temperature,
+                seed=self.seed,
+                max_tokens=max_tokens,
+                on_token=self.on_token if stream else None,
+            ),
+            lambda c: {
+                "text": c.text,
+                "model": c.model,
+                "finish_reason": c.finish_reason,
+                "usage": {
+                    "prompt_tokens": c.prompt_tokens,
+                    "completion_tokens": c.completion_tokens,
+                    "source": c.usage_source,
+                },
+            },
+        )
+        self.prompt_tokens += completion.prompt_tokens
+        self.completion_tokens += completion.completion_tokens
+        self.cost_usd += cost_usd(
+            completion.model, completion.prompt_tokens, completion.completion_tokens
+        )
+        return completion
+
+    def _record(
+        self,
+        tool: str,
+        operation: str,
+        started_at: Any,
+        start: float,
+        request: Mapping[str, Any],
+        response: Mapping[str, Any],
+        error: BaseException | None,
+    ) -> None:
+        execution = ToolExecution(
+            execution_id=new_id("tex"),
+            run_id=self.run_id,
+            seq=len(self.executions) + 1,
+            tool=tool,
+            operation=operation,
+            status="failed" if error else "succeeded",
+            started_at=started_at,
+            duration_ms=(self.clock.monotonic() - start) * 1000,
+            request=dict(request),
+            response=dict(response),
+            error=f"{type(error).__name__}: {error}" if error else None,
+        )
+        self.executions.append(self.record(execution))

@@ -1,0 +1,198 @@
+"""``neonhub-nb``: a thin command line over the library.
+
+Each command loads settings, opens the store and calls one library function. Errors
+print one line (``error: <field>: <rule>``) and exit non-zero; no traceback walls.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Sequence
+from functools import wraps
+from typing import Any, TypeVar
+
+import click
+
+from .config import load_settings
+from .errors import NeonhubError
+
+__all__ = ["main"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _friendly_errors(func: F) -> F:
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except NeonhubError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _parse_params(pairs: Sequence[str]) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{pair!r}: expected NAME=VALUE", param_hint="--param")
+        params[key.strip()] = value
+    return params
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, default=str, ensure_ascii=False))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="neonhub-nb")
+def cli() -> None:
+    """Run, audit and regression-test AI marketing agents (store: $NEONHUB_DB)."""
+
+
+@cli.command()
+@click.argument("intent")
+@click.option("--param", "-p", "pairs", multiple=True, metavar="NAME=VALUE",
+              help="An agent parameter; repeat for each (e.g. -p topic='Email marketing').")
+@click.option("--mode", type=click.Choice(["mock", "live", "replay"]), default=None,
+              help="Override NEONHUB_MODE for this run.")
+@click.option("--prompt-version", default=None, help="Prompt template version (default: latest).")
+@click.option("--experiment", "experiment_id", default=None, help="Experiment id to tag the run.")
+@click.option("--campaign", default=None, help="Campaign name to tag the run.")
+@click.option("--seed", default=0, show_default=True, help="Seed passed to the model.")
+@click.option("--stream", is_flag=True, help="Print the draft as it is generated.")
+@click.option("--json", "as_json", is_flag=True, help="Print the RunResult as JSON.")
+@_friendly_errors
+def run(
+    intent: str,
+    pairs: tuple[str, ...],
+    mode: str | None,
+    prompt_version: str | None,
+    experiment_id: str | None,
+    campaign: str | None,
+    seed: int,
+    stream: bool,
+    as_json: bool,
+) -> None:
+    """Run the agent for INTENT once and record it (e.g. content.generate_article)."""
+    from .orchestrator import run_agent
+
+    on_token = (lambda chunk: click.echo(chunk, nl=False, err=as_json)) if stream else None
+    result = run_agent(
+        intent,
+        _parse_params(pairs),
+        mode=mode,
+        prompt_version=prompt_version,
+        experiment_id=experiment_id,
+        campaign=campaign,
+        seed=seed,
+        on_token=on_token,
+    )
+    if stream:
+        click.echo("", err=as_json)
+    if as_json:
+        _echo_json(result.to_json_dict())
+    else:
+        click.echo(f"{result.status}  {result.run_id}  {result.intent}  "
+                   f"{(result.duration_ms or 0):.0f} ms  {result.total_tokens} tokens  "
+                   f"${result.cost_usd:.5f}")
+        if result.title:
+            click.echo(f"title: {result.title}  (draft {result.draft_id})")
+        if result.error:
+            click.echo(f"error: {result.error}")
+    if not result.ok:
+        sys.exit(1)
+
+
+@cli.command()
+@click.option("--limit", default=20, show_default=True, help="How many runs to list.")
+@click.option("--agent", default=None, help="Only runs of this agent.")
+@click.option("--intent", default=None, help="Only runs of this intent.")
+@click.option("--status", default=None, help="Only runs with this status.")
+@click.option("--experiment", "experiment_id", default=None, help="Only runs of this experiment.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON records.")
+@_friendly_errors
+def runs(limit: int, agent: str | None, intent: str | None, status: str | None,
+         experiment_id: str | None, as_json: bool) -> None:
+    """List recent runs, newest first."""
+    from .orchestrator import default_store
+
+    frame = default_store(load_settings()).runs(
+        limit=limit, agent=agent, intent=intent, status=status, experiment_id=experiment_id
+    )
+    if as_json:
+        _echo_json(json.loads(frame.to_json(orient="records", date_format="iso")))
+        return
+    if frame.empty:
+        click.echo("no runs recorded yet")
+        return
+    shown = frame[["run_id", "started_at", "intent", "status", "mode", "duration_ms",
+                   "total_tokens", "cost_usd"]].copy()
+    shown["started_at"] = shown["started_at"].dt.strftime("%Y-%m-%d %H:%M:%S")
+    shown["duration_ms"] = shown["duration_ms"].round(1)
+    click.echo(shown.to_string(index=False, na_rep="-"))
+
+
+@cli.command()
+@click.argument("run_id")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_friendly_errors
+def show(run_id: str, as_json: bool) -> None:
+    """Show one run with its tool executions and metrics."""
+    from .orchestrator import default_store
+
+    detail = default_store(load_settings()).run_detail(run_id)
+    tools = json.loads(detail.tool_executions.to_json(orient="records", date_format="iso"))
+    metrics = {row["name"]: row["value"] for row in detail.metrics.to_dict("records")}
+    if as_json:
+        _echo_json({"run": detail.run, "tool_executions": tools, "metrics": metrics,
+                    "draft": detail.draft})
+        return
+    run_row = detail.run
+    for key in ("run_id", "intent", "agent", "status", "mode", "started_at", "duration_ms",
+                "model", "prompt_name", "prompt_version", "experiment_id", "error"):
+        click.echo(f"{key:>15}: {run_row.get(key) if run_row.get(key) is not None else '-'}")
+    click.echo(f"{'input':>15}: {json.dumps(run_row.get('input'), ensure_ascii=False)}")
+    click.echo("\ntool executions:")
+    for tool in tools:
+        click.echo(f"  {tool['seq']:>2}. {tool['tool']}.{tool['operation']}  {tool['status']}  "
+                   f"{tool['duration_ms']:.1f} ms" + (f"  {tool['error']}" if tool['error'] else ""))
+    click.echo("\nmetrics:")
+    for name, value in metrics.items():
+        click.echo(f"  {name:>18}: {value:g}")
+    if detail.draft:
+        click.echo(f"\ndraft {detail.draft['draft_id']} ({detail.draft['status']}): "
+                   f"{detail.draft['title']}")
+
+
+@cli.command()
+@_friendly_errors
+def intents() -> None:
+    """List the agents' intents and their parameters."""
+    from .agents import list_agents
+
+    for spec in list_agents():
+        fields = ", ".join(
+            f"{name}{'' if info.is_required() else '?'}"
+            for name, info in spec.params_model.model_fields.items()
+        )
+        click.echo(f"{spec.intent:<32} {spec.description}\n{'':<32} params: {fields}")
+
+
+@cli.command()
+@_friendly_errors
+def ingest() -> None:
+    """Move spooled runs (including those of exited processes) into DuckDB now."""
+    from .orchestrator import default_store
+
+    report = default_store(load_settings()).flush()
+    click.echo(f"ingested {report.events} events ({report.runs} runs) from "
+               f"{report.segments_read} segments; {report.abandoned} runs marked abandoned")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    cli.main(args=list(argv) if argv is not None else None, prog_name="neonhub-nb")

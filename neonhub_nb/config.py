@@ -1,0 +1,127 @@
+"""Settings: the only place that reads the environment.
+
+``load_settings()`` turns ``os.environ`` (or any mapping, in tests) into a frozen
+:class:`Settings`. Everything else receives a ``Settings`` and never looks at the
+environment itself.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Literal, cast
+
+from .errors import ConfigError
+
+__all__ = ["MODES", "Mode", "Settings", "find_project_root", "load_settings"]
+
+Mode = Literal["mock", "live", "replay"]
+MODES: tuple[Mode, ...] = ("mock", "live", "replay")
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved configuration. Secrets are kept out of ``repr``."""
+
+    mode: Mode = "mock"
+    use_mock_connectors: bool = True
+    db_path: Path = Path("data/neonhub.duckdb")
+    openai_api_key: str | None = field(default=None, repr=False)
+    openai_base_url: str | None = None
+    model: str = "gpt-4o-mini"
+    max_cost_usd: float | None = None
+    ingest_interval_s: float = 0.5
+    # Every environment variable, kept so connectors can look up their own credentials
+    # (their names are declared by each connector). Never shown in repr.
+    environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def spool_dir(self) -> Path:
+        """Where writer processes append their durable run logs before ingestion."""
+        return self.db_path.with_name(self.db_path.name + ".spool")
+
+    def with_mode(self, mode: str) -> Settings:
+        """A copy in another mode (``mock``, ``live`` or ``replay``)."""
+        return replace(self, mode=_parse_mode(mode, "mode"))
+
+    def live_available(self) -> tuple[bool, str]:
+        """Whether live mode can run, and if not, why (for forms and error messages)."""
+        if self.openai_api_key or self.openai_base_url:
+            return True, "live mode is configured"
+        return False, "set OPENAI_API_KEY (OpenAI) or OPENAI_BASE_URL (a compatible server)"
+
+
+def _parse_mode(value: str, name: str) -> Mode:
+    mode = value.strip().lower()
+    if mode not in MODES:
+        raise ConfigError(f"{name}: must be one of {', '.join(MODES)} (got {value!r})")
+    return cast(Mode, mode)
+
+
+def _parse_bool(value: str, name: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ConfigError(f"{name}: must be true or false (got {value!r})")
+
+
+def _parse_float(value: str, name: str, minimum: float) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise ConfigError(f"{name}: must be a number (got {value!r})") from None
+    if number < minimum:
+        raise ConfigError(f"{name}: must be at least {minimum} (got {value!r})")
+    return number
+
+
+def find_project_root(start: Path) -> Path | None:
+    """The nearest folder above ``start`` holding neonhub-nb's ``pyproject.toml``."""
+    for folder in (start, *start.parents):
+        candidate = folder / "pyproject.toml"
+        if candidate.is_file() and 'name = "neonhub-nb"' in candidate.read_text(errors="ignore"):
+            return folder
+    return None
+
+
+def _default_db_path(cwd: Path) -> Path:
+    # Notebooks run with notebooks/ as their working directory; the store still belongs in
+    # the project's data/ folder, so resolve it from the project root when we are inside one.
+    root = find_project_root(cwd)
+    return (root or cwd) / "data" / "neonhub.duckdb"
+
+
+def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> Settings:
+    """Read settings from ``environ`` (default: the process environment)."""
+    env = dict(os.environ if environ is None else environ)
+    mode = _parse_mode(env.get("NEONHUB_MODE", "mock"), "NEONHUB_MODE")
+    mocks_raw = env.get("USE_MOCK_CONNECTORS")
+    # As in the reference system, mocks are the default whenever the agent is not live.
+    use_mocks = (
+        _parse_bool(mocks_raw, "USE_MOCK_CONNECTORS") if mocks_raw is not None else mode != "live"
+    )
+    db_raw = env.get("NEONHUB_DB")
+    db_path = Path(db_raw).expanduser() if db_raw else _default_db_path(cwd or Path.cwd())
+    max_cost_raw = env.get("NEONHUB_MAX_COST_USD")
+    return Settings(
+        mode=mode,
+        use_mock_connectors=use_mocks,
+        db_path=db_path.absolute(),
+        openai_api_key=env.get("OPENAI_API_KEY") or None,
+        openai_base_url=env.get("OPENAI_BASE_URL") or None,
+        model=env.get("NEONHUB_MODEL") or "gpt-4o-mini",
+        max_cost_usd=(
+            _parse_float(max_cost_raw, "NEONHUB_MAX_COST_USD", 0.0) if max_cost_raw else None
+        ),
+        ingest_interval_s=_parse_float(
+            env.get("NEONHUB_INGEST_INTERVAL", "0.5"), "NEONHUB_INGEST_INTERVAL", 0.01
+        ),
+        environ=env,
+    )

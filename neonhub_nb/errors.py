@@ -1,0 +1,88 @@
+"""One exception tree for the whole package.
+
+Every error carries what it was doing, so a message read in a notebook, the CLI or the
+audit store is enough to act on. Messages never contain secrets: callers pass values
+through :func:`neonhub_nb.redact.redact_text` before building one.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AgentError",
+    "BudgetExceededError",
+    "CircuitOpenError",
+    "ConfigError",
+    "ConnectorError",
+    "InvalidInputError",
+    "LLMError",
+    "NeonhubError",
+    "ReplayMissError",
+    "StoreError",
+    "UnknownIntentError",
+]
+
+
+class NeonhubError(Exception):
+    """Base of every error neonhub-nb raises on purpose."""
+
+
+class ConfigError(NeonhubError):
+    """The environment or settings are inconsistent (e.g. live mode without an endpoint)."""
+
+
+class InvalidInputError(NeonhubError, ValueError):
+    """A parameter broke a rule. ``field`` and ``rule`` say which; nothing was recorded."""
+
+    def __init__(self, field: str, rule: str, value: object = None) -> None:
+        self.field = field
+        self.rule = rule
+        self.value = value
+        super().__init__(f"{field}: {rule}")
+
+
+class UnknownIntentError(NeonhubError, KeyError):
+    """No agent is registered for the intent asked for."""
+
+    def __init__(self, intent: str, known: list[str]) -> None:
+        self.intent = intent
+        self.known = known
+        super().__init__(intent)
+
+    def __str__(self) -> str:
+        return f"intent: unknown intent {self.intent!r}; known intents: {', '.join(self.known)}"
+
+
+class AgentError(NeonhubError):
+    """An agent could not produce its output (bad model answer, tool failure ...)."""
+
+
+class LLMError(NeonhubError):
+    """The language model call failed after retries (timeout, HTTP error, bad response)."""
+
+
+class CircuitOpenError(NeonhubError):
+    """The agent's circuit breaker is open: calls fail fast until it half-opens."""
+
+
+class BudgetExceededError(NeonhubError):
+    """A live run would start past the spending cap."""
+
+
+class ConnectorError(NeonhubError):
+    """A connector call failed. ``service`` and ``operation`` say which one."""
+
+    def __init__(
+        self, service: str, operation: str, message: str, status_code: int | None = None
+    ) -> None:
+        self.service = service
+        self.operation = operation
+        self.status_code = status_code
+        super().__init__(f"{service}.{operation}: {message}")
+
+
+class StoreError(NeonhubError):
+    """The audit store could not be opened, migrated or queried."""
+
+
+class ReplayMissError(NeonhubError):
+    """Replay mode met a request that was never recorded."""

@@ -1,0 +1,110 @@
+"""The LLM client protocol and its deterministic mock.
+
+Agents call ``complete(messages, ...)``; they never know which implementation they hold.
+The mock reads the JSON brief embedded by :mod:`neonhub_nb.prompts` and writes from it
+with a seed derived from the whole request, so the same request always yields the same
+text, and any change to a prompt changes the output.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from .mockwriter import write_article, write_reply
+from .tokens import count_message_tokens, count_tokens
+
+__all__ = ["Completion", "LLMClient", "Messages", "MockLLM", "TokenCallback", "extract_brief"]
+
+Messages = Sequence[Mapping[str, str]]
+TokenCallback = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    model: str
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: str = "stop"
+    usage_source: Literal["response", "counted"] = "response"
+
+
+class LLMClient(Protocol):
+    provider: str
+
+    def complete(
+        self,
+        messages: Messages,
+        *,
+        model: str,
+        temperature: float = 0.7,
+        seed: int | None = None,
+        max_tokens: int | None = None,
+        on_token: TokenCallback | None = None,
+    ) -> Completion:
+        """One chat completion; ``on_token`` receives text chunks as they stream in."""
+
+
+_BRIEF = re.compile(r"```json\s*(\{.*?\})\s*```", re.DOTALL)
+
+
+def extract_brief(messages: Messages) -> dict[str, Any]:
+    for message in reversed(messages):
+        match = _BRIEF.search(message.get("content", ""))
+        if match:
+            try:
+                brief = json.loads(match.group(1))
+            except ValueError:
+                continue
+            if isinstance(brief, dict):
+                return brief
+    return {}
+
+
+def request_seed(messages: Messages, model: str, seed: int | None) -> int:
+    digest = hashlib.sha256(
+        json.dumps([list(map(dict, messages)), model, seed], sort_keys=True).encode()
+    ).digest()
+    return int.from_bytes(digest[:8], "big")
+
+
+class MockLLM:
+    """Deterministic stand-in for a chat model; reports tokens as a real API would."""
+
+    provider = "mock"
+
+    def __init__(self, writers: Mapping[str, Callable[[Mapping[str, Any], int], str]] | None = None):
+        self.writers: dict[str, Callable[[Mapping[str, Any], int], str]] = {
+            "article": write_article,
+            **(writers or {}),
+        }
+        self.calls = 0
+
+    def complete(
+        self,
+        messages: Messages,
+        *,
+        model: str,
+        temperature: float = 0.7,
+        seed: int | None = None,
+        max_tokens: int | None = None,
+        on_token: TokenCallback | None = None,
+    ) -> Completion:
+        self.calls += 1
+        brief = extract_brief(messages)
+        writer = self.writers.get(str(brief.get("task")), write_reply)
+        text = writer(brief, request_seed(messages, model, seed))
+        if on_token is not None:
+            for chunk in re.findall(r"\S+\s*", text):
+                on_token(chunk)
+        return Completion(
+            text=text,
+            model=model,
+            prompt_tokens=count_message_tokens(messages),
+            completion_tokens=count_tokens(text),
+        )

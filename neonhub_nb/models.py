@@ -1,0 +1,218 @@
+"""Typed, validated data: what goes into a run and what comes out. No I/O here.
+
+One schema drives every entry point: the widgets, the CLI's ``--param`` pairs, papermill
+parameters and the Python API all end in :func:`validate_params`, which turns pydantic's
+errors into one :class:`~neonhub_nb.errors.InvalidInputError` naming the field and rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import InvalidInputError
+
+__all__ = [
+    "RUN_STATUSES",
+    "TONES",
+    "AgentParams",
+    "DraftParams",
+    "Metric",
+    "RunRequest",
+    "RunResult",
+    "RunStatus",
+    "Tone",
+    "ToolExecution",
+    "REVIEW_STATUSES",
+    "validate_params",
+    "validate_review",
+]
+
+Tone = Literal["professional", "friendly", "authoritative", "conversational", "witty", "persuasive"]
+TONES: tuple[str, ...] = Tone.__args__  # type: ignore[attr-defined]
+RunStatus = Literal["queued", "running", "succeeded", "failed", "abandoned"]
+RUN_STATUSES: tuple[str, ...] = RunStatus.__args__  # type: ignore[attr-defined]
+
+WORD_COUNT_MIN = 50
+WORD_COUNT_MAX = 5000
+
+
+class AgentParams(BaseModel):
+    """Base of every agent's input model: strict about unknown fields, strips strings."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+
+def _split_keywords(value: object) -> object:
+    # The CLI and papermill hand lists over as "a, b, c"; widgets hand them as lists.
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class DraftParams(AgentParams):
+    """Parameters of a content draft (the reference's ``generateArticle`` input)."""
+
+    topic: str = Field(min_length=1, max_length=200, description="What the article is about")
+    primary_keyword: str = Field(min_length=1, max_length=80, description="SEO keyword to rank")
+    secondary_keywords: tuple[str, ...] = Field(default=(), max_length=10)
+    tone: Tone = "professional"
+    audience: str = Field(default="marketing teams", min_length=1, max_length=200)
+    word_count: int = Field(default=800, ge=WORD_COUNT_MIN, le=WORD_COUNT_MAX)
+
+    _split = field_validator("secondary_keywords", mode="before")(_split_keywords)
+
+
+class ToolExecution(BaseModel):
+    """One call an agent made to a tool: the LLM, a connector, a scorer."""
+
+    model_config = ConfigDict(frozen=True)
+
+    execution_id: str
+    run_id: str
+    seq: int
+    tool: str
+    operation: str
+    status: Literal["succeeded", "failed"]
+    started_at: datetime
+    duration_ms: float
+    request: dict[str, Any] = Field(default_factory=dict)
+    response: dict[str, Any] = Field(default_factory=dict)
+    error: str | None = None
+
+
+class Metric(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    value: float
+    unit: str = ""
+
+
+class RunRequest(BaseModel):
+    """What to run: an intent, its raw parameters, and how to label the run."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    intent: str = Field(min_length=1)
+    params: Mapping[str, Any] | AgentParams = Field(default_factory=dict)
+    experiment_id: str | None = None
+    campaign: str | None = None
+    prompt_version: str | None = None
+    variant: str | None = None
+    seed: int = 0
+
+
+class RunResult(BaseModel):
+    """The outcome of one run, as recorded in the audit store."""
+
+    model_config = ConfigDict(frozen=True)
+
+    run_id: str
+    intent: str
+    agent: str
+    status: RunStatus
+    mode: str
+    started_at: datetime
+    finished_at: datetime | None = None
+    duration_ms: float | None = None
+    input: dict[str, Any] = Field(default_factory=dict)
+    output: dict[str, Any] = Field(default_factory=dict)
+    error: str | None = None
+    draft_id: str | None = None
+    title: str | None = None
+    content: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    model: str | None = None
+    prompt_name: str | None = None
+    prompt_version: str | None = None
+    experiment_id: str | None = None
+    campaign: str | None = None
+    tool_executions: tuple[ToolExecution, ...] = ()
+    metrics: tuple[Metric, ...] = ()
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "succeeded"
+
+    def to_json_dict(self) -> dict[str, Any]:
+        data = self.model_dump(mode="json")
+        data["total_tokens"] = self.total_tokens
+        return data
+
+    def _repr_html_(self) -> str:
+        from .display import run_card_html
+
+        return run_card_html(self)
+
+    def _repr_markdown_(self) -> str | None:
+        return None
+
+
+P = TypeVar("P", bound=AgentParams)
+
+
+def _rule(error: Mapping[str, Any], model: type[AgentParams]) -> str:
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    got = error.get("input")
+    if kind == "missing":
+        return "is required"
+    if kind == "string_too_short":
+        return "must not be empty"
+    if kind == "string_too_long":
+        return f"must be at most {ctx.get('max_length')} characters"
+    if kind == "too_long":
+        return f"must have at most {ctx.get('max_length')} items"
+    if kind in {"greater_than_equal", "less_than_equal"}:
+        field = error["loc"][0]
+        info = model.model_fields[field]
+        bounds = {type(m).__name__: m for m in info.metadata}
+        low = getattr(bounds.get("Ge"), "ge", None)
+        high = getattr(bounds.get("Le"), "le", None)
+        return f"must be between {low} and {high} (got {got!r})"
+    if kind == "literal_error":
+        return f"must be one of {ctx.get('expected', '').replace(' or ', ', ')} (got {got!r})"
+    if kind in {"int_parsing", "int_type", "int_from_float"}:
+        return f"must be a whole number (got {got!r})"
+    if kind == "extra_forbidden":
+        return f"unknown field; known fields: {', '.join(model.model_fields)}"
+    return str(error.get("msg", "is invalid"))
+
+
+def validate_params(model: type[P], data: Mapping[str, Any] | AgentParams) -> P:
+    """Validate raw parameters into ``model`` or raise one clear :class:`InvalidInputError`."""
+    if isinstance(data, model):
+        return data
+    raw = data.model_dump() if isinstance(data, AgentParams) else dict(data)
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "params"
+        raise InvalidInputError(field, _rule(first, model), first.get("input")) from None
+
+
+REVIEW_STATUSES = ("draft", "approved", "rejected")
+
+
+def validate_review(status: str, reviewer: str, note: str | None) -> None:
+    """The rules of a review decision; raises :class:`InvalidInputError` naming the field."""
+    if status not in REVIEW_STATUSES:
+        raise InvalidInputError(
+            "status", f"must be one of {', '.join(REVIEW_STATUSES)} (got {status!r})", status
+        )
+    if not reviewer or not reviewer.strip():
+        raise InvalidInputError("reviewer", "must not be empty: say who reviewed the draft")
+    if status == "rejected" and not (note and note.strip()):
+        raise InvalidInputError("note", "must give a reason when rejecting a draft")

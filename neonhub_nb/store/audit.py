@@ -1,0 +1,299 @@
+"""The audit store: every run, tool call, metric and draft, in one DuckDB file.
+
+Writes go to this process's spool (``spool.py``) and return in microseconds; a background
+thread ingests them into DuckDB in batches (``ingest.py``) while holding the file only
+for milliseconds. Reads open the file briefly. Readers in a writing process ingest first,
+so they always see their own runs. See ``docs/audit-store.md`` for the design.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+import weakref
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..clock import Clock, SystemClock
+from ..config import Settings
+from ..errors import StoreError
+from ..redact import Redactor
+from .connection import open_duckdb
+from .ingest import IngestReport, ingest_segments
+from .schema import apply_migrations, schema_version
+from .spool import SpoolWriter, list_segments
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ..models import Metric, ToolExecution
+    from .queries import RunDetail
+
+__all__ = ["AuditStore"]
+
+QueryObserver = Callable[[str, float], None]
+
+
+class AuditStore:
+    """Handle on one audit store file.
+
+    ``read_only=True`` (the dashboard) never writes, never ingests and never migrates:
+    it only opens the file read-only, briefly, for each query.
+
+    >>> store = AuditStore(Path("data/neonhub.duckdb"))      # doctest: +SKIP
+    >>> store.runs(limit=5)                                   # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        read_only: bool = False,
+        redactor: Redactor | None = None,
+        clock: Clock | None = None,
+        fsync: bool = False,
+        ingest_interval: float = 0.5,
+        background: bool = True,
+        lock_timeout: float = 30.0,
+        spool_dir: Path | None = None,
+    ) -> None:
+        self.path = Path(path).absolute()
+        self.read_only = read_only
+        self.redactor = redactor or Redactor()
+        self.clock: Clock = clock or SystemClock()
+        self.spool_dir = spool_dir or self.path.with_name(self.path.name + ".spool")
+        self.ingest_interval = ingest_interval
+        self.background = background
+        self.lock_timeout = lock_timeout
+        self.query_observers: list[QueryObserver] = []
+        self._spool = SpoolWriter(self.spool_dir, fsync=fsync)
+        self._io_lock = threading.RLock()
+        self._flushed_bytes = 0
+        self._thread: threading.Thread | None = None
+        self._thread_pid = -1
+        self._stop = threading.Event()
+        self._closed = False
+        self._migrated = False
+        if not read_only:
+            _live_stores.add(self)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **kwargs: Any) -> AuditStore:
+        kwargs.setdefault("redactor", Redactor.from_environ(settings.environ))
+        kwargs.setdefault("ingest_interval", settings.ingest_interval_s)
+        return cls(settings.db_path, **kwargs)
+
+    def __repr__(self) -> str:
+        mode = "read-only" if self.read_only else "read-write"
+        return f"AuditStore({str(self.path)!r}, {mode})"
+
+    # ----------------------------------------------------------------- writing
+    def _append(self, events: list[dict[str, Any]]) -> None:
+        if self.read_only:
+            raise StoreError(f"{self!r} is read-only: it cannot record runs")
+        if self._closed:
+            raise StoreError(f"{self!r} is closed")
+        self._spool.append(events)
+        self._ensure_ingester()
+
+    def redact_row(self, row: Mapping[str, Any], fields: Sequence[str]) -> tuple[dict[str, Any], list[str]]:
+        """Redact ``fields`` of ``row``; return the clean row and the redacted paths."""
+        clean = dict(row)
+        found: list[str] = []
+        for name in fields:
+            if clean.get(name) is not None:
+                clean[name], paths = self.redactor.redact(clean[name], name)
+                found.extend(paths)
+        return clean, found
+
+    def record_run_started(self, row: Mapping[str, Any]) -> None:
+        clean, found = self.redact_row(row, ("input",))
+        clean["redacted_fields"] = found
+        clean["writer_id"] = self._writer_id()
+        self._append([{"t": "run", "rev": 0, "row": clean}])
+
+    def record_tool_execution(self, execution: ToolExecution) -> ToolExecution:
+        """Spool one tool call (secrets removed); returns the redacted execution."""
+        row = execution.model_dump()
+        clean, _ = self.redact_row(row, ("request", "response", "error"))
+        self._append([{"t": "tool", "row": clean}])
+        return type(execution).model_validate(clean)
+
+    def record_run_finished(
+        self,
+        row: Mapping[str, Any],
+        metrics: Sequence[Metric] = (),
+        draft: Mapping[str, Any] | None = None,
+    ) -> list[str]:
+        """Spool a finished run with its metrics and draft in one write (all or nothing)."""
+        clean, found = self.redact_row(row, ("input", "output", "error"))
+        clean["redacted_fields"] = sorted(set(found) | set(row.get("redacted_fields") or ()))
+        clean["writer_id"] = self._writer_id()
+        events: list[dict[str, Any]] = [{"t": "run", "rev": 1, "row": clean}]
+        events += [
+            {"t": "metric", "row": {"run_id": row["run_id"], **m.model_dump()}} for m in metrics
+        ]
+        if draft is not None:
+            clean_draft, _ = self.redact_row(draft, ("title", "content", "metadata"))
+            events.append({"t": "draft", "row": clean_draft})
+        self._append(events)
+        return list(clean["redacted_fields"])
+
+    def review_draft(
+        self,
+        draft_id: str,
+        status: str,
+        reviewer: str,
+        note: str | None = None,
+        *,
+        title: str | None = None,
+        content: str | None = None,
+    ) -> None:
+        """Record a review decision (``approved``, ``rejected`` or ``draft`` after edits)."""
+        from ..models import validate_review
+
+        validate_review(status, reviewer, note)
+        row = {
+            "draft_id": draft_id,
+            "status": status,
+            "reviewer": reviewer.strip(),
+            "review_note": note,
+            "reviewed_at": self.clock.now(),
+            "title": title,
+            "content": content,
+        }
+        clean, _ = self.redact_row(row, ("review_note", "title", "content"))
+        self._append([{"t": "review", "row": clean}])
+
+    def _writer_id(self) -> str:
+        return self._spool.ensure_open()
+
+    # --------------------------------------------------------------- ingesting
+    def _ensure_ingester(self) -> None:
+        if not self.background or (self._thread is not None and self._thread_pid == os.getpid()):
+            return
+        self._thread_pid = os.getpid()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._ingest_loop, name=f"neonhub-ingest-{self.path.name}", daemon=True
+        )
+        self._thread.start()
+
+    def _pending(self) -> bool:
+        if self._spool.bytes_written != self._flushed_bytes:
+            return True
+        own = self._spool.path.name if self._spool.path else None
+        return any(s.name != own for s in list_segments(self.spool_dir))
+
+    def _ingest_loop(self) -> None:
+        while not self._stop.wait(self.ingest_interval):
+            if not self._pending():
+                continue
+            try:
+                self.flush(timeout=max(self.ingest_interval, 0.2))
+            except StoreError:
+                continue  # another process holds the file; the next tick tries again
+
+    def flush(self, timeout: float | None = None) -> IngestReport:
+        """Ingest every spooled event (this process's and dead processes') into DuckDB now."""
+        if self.read_only:
+            return IngestReport()
+        with self._io_lock:
+            written = self._spool.bytes_written
+            with self._open(read_only=False, timeout=timeout) as con:
+                report = ingest_segments(con, self.spool_dir, self.clock.now())
+            self._flushed_bytes = written
+            return report
+
+    @contextmanager
+    def _open(self, *, read_only: bool, timeout: float | None = None) -> Iterator[Any]:
+        con = open_duckdb(self.path, read_only=read_only, timeout=timeout or self.lock_timeout)
+        try:
+            if not read_only and not self._migrated:
+                apply_migrations(con)
+                self._migrated = True
+            yield con
+        finally:
+            con.close()
+
+    @contextmanager
+    def connect(self) -> Iterator[Any]:
+        """A short-lived DuckDB connection showing every run recorded so far.
+
+        Hold it only for a few queries: while it is open, other processes wait to ingest.
+        """
+        with self._io_lock:
+            if self.read_only:
+                with self._open(read_only=True) as con:
+                    yield con
+            else:
+                self.flush()
+                with self._open(read_only=False) as con:
+                    yield con
+
+    def schema_version(self) -> int:
+        with self.connect() as con:
+            return schema_version(con)
+
+    # ----------------------------------------------------------------- reading
+    def sql(self, query: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> pd.DataFrame:
+        """Run read-only SQL and return a pandas DataFrame."""
+        from .queries import timed_df
+
+        with self.connect() as con:
+            return timed_df(con, query, params, self.query_observers, "sql")
+
+    def runs(self, **filters: Any) -> pd.DataFrame:
+        """Recent runs, newest first; see :func:`neonhub_nb.store.queries.runs`."""
+        from . import queries
+
+        with self.connect() as con:
+            return queries.runs(con, observers=self.query_observers, **filters)
+
+    def run_detail(self, run_id: str) -> RunDetail:
+        """One run with its tool executions, metrics and draft."""
+        from . import queries
+
+        with self.connect() as con:
+            return queries.run_detail(con, run_id, observers=self.query_observers)
+
+    def drafts(self, status: str | None = None, limit: int = 50) -> pd.DataFrame:
+        from . import queries
+
+        with self.connect() as con:
+            return queries.drafts(con, status=status, limit=limit, observers=self.query_observers)
+
+    # ------------------------------------------------------------------ closing
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop the ingester and ingest what is left (best effort: the spool keeps it)."""
+        if self._closed:
+            return
+        self._stop.set()
+        if self._thread is not None and self._thread_pid == os.getpid():
+            self._thread.join(timeout=timeout)
+        if not self.read_only and self._thread_pid == os.getpid():
+            try:
+                self.flush(timeout=timeout)
+            except StoreError:
+                pass  # still spooled, durable; the next process to ingest picks it up
+        self._spool.close()
+        self._closed = True
+        _live_stores.discard(self)
+
+    def __enter__(self) -> AuditStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+_live_stores: weakref.WeakSet[AuditStore] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_live_stores() -> None:
+    for store in list(_live_stores):
+        store.close(timeout=5.0)

@@ -1,0 +1,323 @@
+"""Move spooled events into DuckDB: batched, exactly-once, crash-safe.
+
+One ingestion pass, run by whichever process holds DuckDB's write lock:
+
+1. For each spool segment, read the complete lines after the offset recorded in
+   ``spool_segments`` (a trailing partial line is a write that never returned, so it
+   was never reported as recorded).
+2. Collapse the events into one batch per table and upsert them through Arrow in one
+   transaction that also advances the offsets. Every upsert is idempotent, so reading a
+   segment twice (after a crash between commit and unlink) changes nothing.
+3. Segments whose ``flock`` can be taken belong to a process that is gone (or rotated):
+   once fully ingested they are deleted, and runs that process left ``running`` become
+   ``abandoned``.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import pyarrow as pa
+
+from .spool import Segment, list_segments
+
+__all__ = ["IngestReport", "ingest_segments"]
+
+# column name -> (arrow type, SQL expression that turns the staged column into its type)
+_RUN_COLUMNS: dict[str, Any] = {
+    "run_id": pa.string(),
+    "agent": pa.string(),
+    "intent": pa.string(),
+    "status": pa.string(),
+    "mode": pa.string(),
+    "started_at": pa.string(),
+    "finished_at": pa.string(),
+    "duration_ms": pa.float64(),
+    "input": pa.string(),
+    "output": pa.string(),
+    "error": pa.string(),
+    "model": pa.string(),
+    "prompt_name": pa.string(),
+    "prompt_version": pa.string(),
+    "experiment_id": pa.string(),
+    "campaign": pa.string(),
+    "variant": pa.string(),
+    "redacted_fields": pa.string(),
+    "writer_id": pa.string(),
+}
+_TOOL_COLUMNS: dict[str, Any] = {
+    "execution_id": pa.string(),
+    "run_id": pa.string(),
+    "seq": pa.int32(),
+    "tool": pa.string(),
+    "operation": pa.string(),
+    "status": pa.string(),
+    "started_at": pa.string(),
+    "duration_ms": pa.float64(),
+    "request": pa.string(),
+    "response": pa.string(),
+    "error": pa.string(),
+}
+_METRIC_COLUMNS: dict[str, Any] = {
+    "run_id": pa.string(),
+    "name": pa.string(),
+    "value": pa.float64(),
+    "unit": pa.string(),
+}
+_DRAFT_COLUMNS: dict[str, Any] = {
+    "draft_id": pa.string(),
+    "run_id": pa.string(),
+    "title": pa.string(),
+    "content": pa.string(),
+    "metadata": pa.string(),
+    "status": pa.string(),
+    "created_at": pa.string(),
+    "updated_at": pa.string(),
+    "topic": pa.string(),
+    "primary_keyword": pa.string(),
+}
+_REVIEW_COLUMNS: dict[str, Any] = {
+    "draft_id": pa.string(),
+    "status": pa.string(),
+    "reviewer": pa.string(),
+    "review_note": pa.string(),
+    "reviewed_at": pa.string(),
+    "title": pa.string(),
+    "content": pa.string(),
+}
+_JSON = {"input", "output", "redacted_fields", "request", "response", "metadata"}
+_TIME = {"started_at", "finished_at", "created_at", "updated_at", "reviewed_at"}
+TERMINAL = ("succeeded", "failed", "abandoned")
+
+
+@dataclass
+class IngestReport:
+    segments_read: int = 0
+    events: int = 0
+    runs: int = 0
+    tool_executions: int = 0
+    abandoned: int = 0
+    segments_deleted: int = 0
+    bad_lines: int = 0
+    dead_writers: list[str] = field(default_factory=list)
+
+
+def _select(columns: dict[str, Any]) -> str:
+    parts = []
+    for name in columns:
+        if name in _JSON:
+            parts.append(f"CAST({name} AS JSON) AS {name}")
+        elif name in _TIME:
+            parts.append(f"CAST({name} AS TIMESTAMP) AS {name}")
+        else:
+            parts.append(name)
+    return ", ".join(parts)
+
+
+def _as_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+
+
+def _table(rows: list[dict[str, Any]], columns: dict[str, Any]) -> pa.Table:
+    staged = []
+    for row in rows:
+        staged.append(
+            {
+                name: _as_text(row.get(name)) if name in _JSON else row.get(name)
+                for name in columns
+            }
+        )
+    return pa.Table.from_pylist(staged, schema=pa.schema(list(columns.items())))
+
+
+@dataclass
+class _Batch:
+    runs: dict[str, tuple[int, dict[str, Any]]] = field(default_factory=dict)
+    tools: dict[str, dict[str, Any]] = field(default_factory=dict)
+    metrics: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    drafts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    reviews: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def add(self, event: dict[str, Any]) -> None:
+        kind, row = event["t"], event["row"]
+        if kind == "run":
+            rev = int(event.get("rev", 0))
+            held = self.runs.get(row["run_id"])
+            if held is None or rev >= held[0]:
+                self.runs[row["run_id"]] = (rev, row)
+        elif kind == "tool":
+            self.tools[row["execution_id"]] = row
+        elif kind == "metric":
+            self.metrics[(row["run_id"], row["name"])] = row
+        elif kind == "draft":
+            self.drafts[row["draft_id"]] = row
+        elif kind == "review":
+            held_review = self.reviews.get(row["draft_id"])
+            if held_review is None or str(row["reviewed_at"]) >= str(held_review["reviewed_at"]):
+                self.reviews[row["draft_id"]] = row
+        else:
+            raise ValueError(f"unknown spool event type {kind!r}")
+
+    def empty(self) -> bool:
+        return not (self.runs or self.tools or self.metrics or self.drafts or self.reviews)
+
+
+def _read_new_lines(segment: Segment, offset: int) -> tuple[bytes, int]:
+    with open(segment.path, "rb") as handle:
+        handle.seek(offset)
+        data = handle.read()
+    end = data.rfind(b"\n")
+    if end < 0:
+        return b"", offset
+    return data[: end + 1], offset + end + 1
+
+
+def _owner_gone(segment: Segment) -> int | None:
+    """An fd holding the segment's flock if its writer is gone, else None."""
+    try:
+        fd = os.open(segment.path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def _write_batch(con: Any, batch: _Batch) -> None:
+    if batch.runs:
+        runs = _table([row for _, row in batch.runs.values()], _RUN_COLUMNS)
+        con.register("staged_runs", runs)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in _RUN_COLUMNS if c != "run_id")
+        # A finished row never goes back to running, whatever order events arrive in.
+        con.execute(
+            f"INSERT INTO agent_runs BY NAME SELECT {_select(_RUN_COLUMNS)} FROM staged_runs "
+            f"ON CONFLICT (run_id) DO UPDATE SET {updates} "
+            f"WHERE agent_runs.status NOT IN {TERMINAL}"
+        )
+        con.unregister("staged_runs")
+    if batch.tools:
+        con.register("staged_tools", _table(list(batch.tools.values()), _TOOL_COLUMNS))
+        con.execute(
+            f"INSERT INTO tool_executions BY NAME SELECT {_select(_TOOL_COLUMNS)} "
+            "FROM staged_tools ON CONFLICT DO NOTHING"
+        )
+        con.unregister("staged_tools")
+    if batch.metrics:
+        con.register("staged_metrics", _table(list(batch.metrics.values()), _METRIC_COLUMNS))
+        con.execute(
+            f"INSERT INTO agent_run_metrics BY NAME SELECT {_select(_METRIC_COLUMNS)} "
+            "FROM staged_metrics ON CONFLICT DO UPDATE SET value = excluded.value, "
+            "unit = excluded.unit"
+        )
+        con.unregister("staged_metrics")
+    if batch.drafts:
+        con.register("staged_drafts", _table(list(batch.drafts.values()), _DRAFT_COLUMNS))
+        con.execute(
+            f"INSERT INTO content_drafts BY NAME SELECT {_select(_DRAFT_COLUMNS)} "
+            "FROM staged_drafts ON CONFLICT DO NOTHING"
+        )
+        con.unregister("staged_drafts")
+    if batch.reviews:
+        con.register("staged_reviews", _table(list(batch.reviews.values()), _REVIEW_COLUMNS))
+        con.execute(
+            f"""UPDATE content_drafts AS d SET
+                    status = r.status, reviewer = r.reviewer, review_note = r.review_note,
+                    reviewed_at = r.reviewed_at, updated_at = r.reviewed_at,
+                    title = coalesce(r.title, d.title), content = coalesce(r.content, d.content)
+                FROM (SELECT {_select(_REVIEW_COLUMNS)} FROM staged_reviews) AS r
+                WHERE d.draft_id = r.draft_id
+                  AND (d.reviewed_at IS NULL OR r.reviewed_at >= d.reviewed_at)"""
+        )
+        con.unregister("staged_reviews")
+
+
+def ingest_segments(con: Any, spool_dir: Any, now: datetime) -> IngestReport:
+    """One ingestion pass over ``spool_dir`` into the open read-write connection ``con``."""
+    report = IngestReport()
+    segments = list_segments(spool_dir)
+    offsets = dict(con.execute("SELECT segment, ingested_bytes FROM spool_segments").fetchall())
+    # Rows of segments deleted after an earlier commit are just bookkeeping now.
+    names = {s.name for s in segments}
+    stale = [name for name in offsets if name not in names]
+
+    batch = _Batch()
+    new_offsets: dict[str, int] = {}
+    dead: dict[str, int] = {}  # segment name -> fd holding its flock
+    live_writers: set[str] = set()
+    seen_writers: set[str] = set()
+    try:
+        for segment in segments:
+            seen_writers.add(segment.writer_id)
+            fd = _owner_gone(segment)
+            if fd is None:
+                live_writers.add(segment.writer_id)
+            else:
+                dead[segment.name] = fd
+            start = int(offsets.get(segment.name, 0))
+            try:
+                data, end = _read_new_lines(segment, start)
+            except FileNotFoundError:
+                continue
+            if end != start:
+                report.segments_read += 1
+                new_offsets[segment.name] = end
+            for line in data.splitlines():
+                if not line.strip():
+                    continue
+                try:
+                    batch.add(json.loads(line))
+                except (ValueError, KeyError, TypeError):
+                    report.bad_lines += 1
+                    continue
+                report.events += 1
+        dead_writers = sorted(seen_writers - live_writers)
+        report.dead_writers = dead_writers
+        report.runs = len(batch.runs)
+        report.tool_executions = len(batch.tools)
+
+        con.execute("BEGIN TRANSACTION")
+        try:
+            _write_batch(con, batch)
+            for name, end in new_offsets.items():
+                con.execute(
+                    "INSERT INTO spool_segments VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET "
+                    "ingested_bytes = excluded.ingested_bytes, updated_at = excluded.updated_at",
+                    [name, end, now],
+                )
+            if stale:
+                con.execute("DELETE FROM spool_segments WHERE list_contains(?, segment)", [stale])
+            if dead_writers:
+                abandoned = con.execute(
+                    """UPDATE agent_runs SET status = 'abandoned', finished_at = ?,
+                           error = 'abandoned: the process that ran it exited before finishing'
+                       WHERE status IN ('queued', 'running') AND list_contains(?, writer_id)
+                       RETURNING run_id""",
+                    [now, dead_writers],
+                ).fetchall()
+                report.abandoned = len(abandoned)
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        # Committed: segments of gone writers are fully in DuckDB and can go.
+        for segment in segments:
+            if segment.name in dead:
+                try:
+                    segment.path.unlink()
+                    report.segments_deleted += 1
+                except FileNotFoundError:
+                    pass
+    finally:
+        for fd in dead.values():
+            os.close(fd)
+    return report

@@ -1,0 +1,151 @@
+"""Named migrations of the audit store, applied in order and recorded in ``schema_migrations``.
+
+A new column is a new migration; files written by older versions upgrade when a writer
+opens them. Never edit a migration that has shipped: add the next one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..clock import utcnow
+
+__all__ = ["MIGRATIONS", "Migration", "apply_migrations", "schema_version"]
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    statements: tuple[str, ...]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "initial_audit_tables",
+        (
+            """CREATE TABLE agent_runs (
+                run_id VARCHAR PRIMARY KEY,
+                agent VARCHAR NOT NULL,
+                intent VARCHAR NOT NULL,
+                status VARCHAR NOT NULL,
+                mode VARCHAR NOT NULL,
+                started_at TIMESTAMP NOT NULL,
+                finished_at TIMESTAMP,
+                duration_ms DOUBLE,
+                input JSON,
+                output JSON,
+                error VARCHAR
+            )""",
+            """CREATE TABLE tool_executions (
+                execution_id VARCHAR PRIMARY KEY,
+                run_id VARCHAR NOT NULL,
+                seq INTEGER NOT NULL,
+                tool VARCHAR NOT NULL,
+                operation VARCHAR NOT NULL,
+                status VARCHAR NOT NULL,
+                started_at TIMESTAMP NOT NULL,
+                duration_ms DOUBLE,
+                request JSON,
+                response JSON,
+                error VARCHAR
+            )""",
+            """CREATE TABLE agent_run_metrics (
+                run_id VARCHAR NOT NULL,
+                name VARCHAR NOT NULL,
+                value DOUBLE NOT NULL,
+                unit VARCHAR,
+                PRIMARY KEY (run_id, name)
+            )""",
+            """CREATE TABLE content_drafts (
+                draft_id VARCHAR PRIMARY KEY,
+                run_id VARCHAR NOT NULL,
+                title VARCHAR,
+                content VARCHAR,
+                metadata JSON,
+                status VARCHAR NOT NULL,
+                created_at TIMESTAMP NOT NULL,
+                updated_at TIMESTAMP NOT NULL
+            )""",
+        ),
+    ),
+    Migration(
+        2,
+        "run_provenance_and_review",
+        (
+            "ALTER TABLE agent_runs ADD COLUMN model VARCHAR",
+            "ALTER TABLE agent_runs ADD COLUMN prompt_name VARCHAR",
+            "ALTER TABLE agent_runs ADD COLUMN prompt_version VARCHAR",
+            "ALTER TABLE agent_runs ADD COLUMN experiment_id VARCHAR",
+            "ALTER TABLE agent_runs ADD COLUMN campaign VARCHAR",
+            "ALTER TABLE agent_runs ADD COLUMN variant VARCHAR",
+            "ALTER TABLE agent_runs ADD COLUMN redacted_fields JSON",
+            "ALTER TABLE content_drafts ADD COLUMN topic VARCHAR",
+            "ALTER TABLE content_drafts ADD COLUMN primary_keyword VARCHAR",
+            "ALTER TABLE content_drafts ADD COLUMN reviewer VARCHAR",
+            "ALTER TABLE content_drafts ADD COLUMN review_note VARCHAR",
+            "ALTER TABLE content_drafts ADD COLUMN reviewed_at TIMESTAMP",
+        ),
+    ),
+    Migration(
+        3,
+        "spool_ingestion_ledger",
+        (
+            # Which writer process produced a run: lets the ingester mark runs of dead
+            # processes as abandoned.
+            "ALTER TABLE agent_runs ADD COLUMN writer_id VARCHAR",
+            # How far each spool segment has been ingested, committed in the same
+            # transaction as the rows it produced, so ingestion is exactly-once.
+            """CREATE TABLE spool_segments (
+                segment VARCHAR PRIMARY KEY,
+                ingested_bytes BIGINT NOT NULL,
+                updated_at TIMESTAMP NOT NULL
+            )""",
+        ),
+    ),
+)
+
+LATEST_VERSION = MIGRATIONS[-1].version
+
+
+def schema_version(con: Any) -> int:
+    """The highest migration applied to the open database (0 for an empty file)."""
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'"
+    ).fetchone()[0]
+    if not exists:
+        return 0
+    row = con.execute("SELECT max(version) FROM schema_migrations").fetchone()
+    return int(row[0] or 0)
+
+
+def apply_migrations(con: Any, up_to: int | None = None) -> list[str]:
+    """Apply every pending migration (or those up to ``up_to``); return their names."""
+    con.execute(
+        """CREATE TABLE IF NOT EXISTS schema_migrations (
+            version INTEGER PRIMARY KEY,
+            name VARCHAR NOT NULL,
+            applied_at TIMESTAMP NOT NULL
+        )"""
+    )
+    current = schema_version(con)
+    applied: list[str] = []
+    for migration in MIGRATIONS:
+        if migration.version <= current or (up_to is not None and migration.version > up_to):
+            continue
+        con.execute("BEGIN TRANSACTION")
+        try:
+            for statement in migration.statements:
+                con.execute(statement)
+            con.execute(
+                "INSERT INTO schema_migrations VALUES (?, ?, ?)",
+                [migration.version, migration.name, utcnow()],
+            )
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        applied.append(migration.name)
+    return applied

@@ -1,0 +1,139 @@
+"""Per-process append-only spool: the durable first stop of every audit event.
+
+Each writer process appends JSON lines to its own segment file
+``<spool_dir>/<writer_id>.<n>.jsonl`` with one ``os.write`` per event batch and holds an
+exclusive ``flock`` on the segment while it lives. Once ``append`` returns, the bytes are
+in the kernel's page cache: they survive ``kill -9`` of the process (the kernel owns them),
+and with ``fsync=True`` they also survive power loss. The ingester (see ``ingest.py``)
+moves segments into DuckDB in batches; a segment whose ``flock`` can be taken belongs to a
+process that is gone or has rotated away from it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import socket
+import threading
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+__all__ = ["SEGMENT_SUFFIX", "Segment", "SpoolWriter", "list_segments", "new_writer_id"]
+
+SEGMENT_SUFFIX = ".jsonl"
+ROTATE_BYTES = 32 * 1024 * 1024
+
+
+def new_writer_id() -> str:
+    host = socket.gethostname().replace(".", "_")[:32] or "host"
+    return f"{host}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    raise TypeError(f"cannot store {type(value).__name__} in the audit spool")
+
+
+def encode_events(events: list[dict[str, Any]]) -> bytes:
+    return b"".join(
+        json.dumps(event, separators=(",", ":"), default=_default, ensure_ascii=False).encode()
+        + b"\n"
+        for event in events
+    )
+
+
+@dataclass(frozen=True)
+class Segment:
+    path: Path
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def writer_id(self) -> str:
+        return self.path.name.split(".", 1)[0]
+
+
+def list_segments(spool_dir: Path) -> list[Segment]:
+    if not spool_dir.is_dir():
+        return []
+    return [Segment(p) for p in sorted(spool_dir.glob(f"*{SEGMENT_SUFFIX}"))]
+
+
+class SpoolWriter:
+    """Appends events for one process. Thread-safe; reopens a new segment after ``fork``."""
+
+    def __init__(self, spool_dir: Path, *, fsync: bool = False) -> None:
+        self.spool_dir = spool_dir
+        self.fsync = fsync
+        self._lock = threading.Lock()
+        self._fd: int | None = None
+        self._pid = -1
+        self._segment_no = 0
+        self._size = 0
+        self.writer_id = ""
+        self.path: Path | None = None
+        self.bytes_written = 0
+
+    def _open_segment(self) -> None:
+        if self._pid != os.getpid():
+            # A forked child must not share its parent's segment or identity.
+            self._fd = None
+            self.writer_id = new_writer_id()
+            self._pid = os.getpid()
+            self._segment_no = 0
+        self.spool_dir.mkdir(parents=True, exist_ok=True)
+        self._segment_no += 1
+        path = self.spool_dir / f"{self.writer_id}.{self._segment_no:05d}{SEGMENT_SUFFIX}"
+        # Lock under a name the ingester ignores, then rename: an ingester must never see
+        # the segment unlocked (it would take it for a dead writer's and delete it).
+        staging = path.with_suffix(".creating")
+        fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.rename(staging, path)
+        self._fd, self.path, self._size = fd, path, 0
+
+    def ensure_open(self) -> str:
+        """Open this process's segment if needed; return the writer id."""
+        with self._lock:
+            self._ready()
+            return self.writer_id
+
+    def _ready(self) -> None:
+        if self._fd is None or self._pid != os.getpid() or self._size >= ROTATE_BYTES:
+            self._close_fd()
+            self._open_segment()
+
+    def append(self, events: list[dict[str, Any]]) -> None:
+        """Durably append events (one write call); returns once the kernel has them."""
+        data = encode_events(events)
+        with self._lock:
+            self._ready()
+            assert self._fd is not None
+            view = memoryview(data)
+            while view:
+                written = os.write(self._fd, view)
+                view = view[written:]
+            if self.fsync:
+                os.fsync(self._fd)
+            self._size += len(data)
+            self.bytes_written += len(data)
+
+    def _close_fd(self) -> None:
+        if self._fd is not None and self._pid == os.getpid():
+            os.close(self._fd)  # also releases the flock: the segment becomes ingestible
+        self._fd = None
+
+    def close(self) -> None:
+        with self._lock:
+            self._close_fd()
