@@ -56,10 +56,20 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("intent")
-@click.option("--param", "-p", "pairs", multiple=True, metavar="NAME=VALUE",
-              help="An agent parameter; repeat for each (e.g. -p topic='Email marketing').")
-@click.option("--mode", type=click.Choice(["mock", "live", "replay"]), default=None,
-              help="Override NEONHUB_MODE for this run.")
+@click.option(
+    "--param",
+    "-p",
+    "pairs",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="An agent parameter; repeat for each (e.g. -p topic='Email marketing').",
+)
+@click.option(
+    "--mode",
+    type=click.Choice(["mock", "live", "replay"]),
+    default=None,
+    help="Override NEONHUB_MODE for this run.",
+)
 @click.option("--prompt-version", default=None, help="Prompt template version (default: latest).")
 @click.option("--experiment", "experiment_id", default=None, help="Experiment id to tag the run.")
 @click.option("--campaign", default=None, help="Campaign name to tag the run.")
@@ -97,9 +107,11 @@ def run(
     if as_json:
         _echo_json(result.to_json_dict())
     else:
-        click.echo(f"{result.status}  {result.run_id}  {result.intent}  "
-                   f"{(result.duration_ms or 0):.0f} ms  {result.total_tokens} tokens  "
-                   f"${result.cost_usd:.5f}")
+        click.echo(
+            f"{result.status}  {result.run_id}  {result.intent}  "
+            f"{(result.duration_ms or 0):.0f} ms  {result.total_tokens} tokens  "
+            f"${result.cost_usd:.5f}"
+        )
         if result.title:
             click.echo(f"title: {result.title}  (draft {result.draft_id})")
         if result.error:
@@ -116,8 +128,14 @@ def run(
 @click.option("--experiment", "experiment_id", default=None, help="Only runs of this experiment.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON records.")
 @_friendly_errors
-def runs(limit: int, agent: str | None, intent: str | None, status: str | None,
-         experiment_id: str | None, as_json: bool) -> None:
+def runs(
+    limit: int,
+    agent: str | None,
+    intent: str | None,
+    status: str | None,
+    experiment_id: str | None,
+    as_json: bool,
+) -> None:
     """List recent runs, newest first."""
     from .orchestrator import default_store
 
@@ -130,8 +148,18 @@ def runs(limit: int, agent: str | None, intent: str | None, status: str | None,
     if frame.empty:
         click.echo("no runs recorded yet")
         return
-    shown = frame[["run_id", "started_at", "intent", "status", "mode", "duration_ms",
-                   "total_tokens", "cost_usd"]].copy()
+    shown = frame[
+        [
+            "run_id",
+            "started_at",
+            "intent",
+            "status",
+            "mode",
+            "duration_ms",
+            "total_tokens",
+            "cost_usd",
+        ]
+    ].copy()
     shown["started_at"] = shown["started_at"].dt.strftime("%Y-%m-%d %H:%M:%S")
     shown["duration_ms"] = shown["duration_ms"].round(1)
     click.echo(shown.to_string(index=False, na_rep="-"))
@@ -149,24 +177,41 @@ def show(run_id: str, as_json: bool) -> None:
     tools = json.loads(detail.tool_executions.to_json(orient="records", date_format="iso"))
     metrics = {row["name"]: row["value"] for row in detail.metrics.to_dict("records")}
     if as_json:
-        _echo_json({"run": detail.run, "tool_executions": tools, "metrics": metrics,
-                    "draft": detail.draft})
+        _echo_json(
+            {"run": detail.run, "tool_executions": tools, "metrics": metrics, "draft": detail.draft}
+        )
         return
     run_row = detail.run
-    for key in ("run_id", "intent", "agent", "status", "mode", "started_at", "duration_ms",
-                "model", "prompt_name", "prompt_version", "experiment_id", "error"):
+    for key in (
+        "run_id",
+        "intent",
+        "agent",
+        "status",
+        "mode",
+        "started_at",
+        "duration_ms",
+        "model",
+        "prompt_name",
+        "prompt_version",
+        "experiment_id",
+        "error",
+    ):
         click.echo(f"{key:>15}: {run_row.get(key) if run_row.get(key) is not None else '-'}")
     click.echo(f"{'input':>15}: {json.dumps(run_row.get('input'), ensure_ascii=False)}")
     click.echo("\ntool executions:")
     for tool in tools:
-        click.echo(f"  {tool['seq']:>2}. {tool['tool']}.{tool['operation']}  {tool['status']}  "
-                   f"{tool['duration_ms']:.1f} ms" + (f"  {tool['error']}" if tool['error'] else ""))
+        click.echo(
+            f"  {tool['seq']:>2}. {tool['tool']}.{tool['operation']}  {tool['status']}  "
+            f"{tool['duration_ms']:.1f} ms" + (f"  {tool['error']}" if tool["error"] else "")
+        )
     click.echo("\nmetrics:")
     for name, value in metrics.items():
         click.echo(f"  {name:>18}: {value:g}")
     if detail.draft:
-        click.echo(f"\ndraft {detail.draft['draft_id']} ({detail.draft['status']}): "
-                   f"{detail.draft['title']}")
+        click.echo(
+            f"\ndraft {detail.draft['draft_id']} ({detail.draft['status']}): "
+            f"{detail.draft['title']}"
+        )
 
 
 @cli.command()
@@ -190,8 +235,10 @@ def ingest() -> None:
     from .orchestrator import default_store
 
     report = default_store(load_settings()).flush()
-    click.echo(f"ingested {report.events} events ({report.runs} runs) from "
-               f"{report.segments_read} segments; {report.abandoned} runs marked abandoned")
+    click.echo(
+        f"ingested {report.events} events ({report.runs} runs) from "
+        f"{report.segments_read} segments; {report.abandoned} runs marked abandoned"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal, cast
+from typing import Literal
 
 from .errors import ConfigError
 
@@ -60,7 +60,7 @@ def _parse_mode(value: str, name: str) -> Mode:
     mode = value.strip().lower()
     if mode not in MODES:
         raise ConfigError(f"{name}: must be one of {', '.join(MODES)} (got {value!r})")
-    return cast(Mode, mode)
+    return mode
 
 
 def _parse_bool(value: str, name: str) -> bool:

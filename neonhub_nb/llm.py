@@ -78,7 +78,9 @@ class MockLLM:
 
     provider = "mock"
 
-    def __init__(self, writers: Mapping[str, Callable[[Mapping[str, Any], int], str]] | None = None):
+    def __init__(
+        self, writers: Mapping[str, Callable[[Mapping[str, Any], int], str]] | None = None
+    ):
         self.writers: dict[str, Callable[[Mapping[str, Any], int], str]] = {
             "article": write_article,
             **(writers or {}),

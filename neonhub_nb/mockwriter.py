@@ -139,7 +139,15 @@ class _Budget:
         return text
 
 
-_PREFIXES = ["", "", "", "For {audience}, ", "When it comes to {topic}, ", "Over time, ", "In short, "]
+_PREFIXES = [
+    "",
+    "",
+    "",
+    "For {audience}, ",
+    "When it comes to {topic}, ",
+    "Over time, ",
+    "In short, ",
+]
 _SUFFIXES = ["", "", "", " That compounds over time.", " It sounds obvious, yet few do it."]
 
 
@@ -185,11 +193,14 @@ def write_article(brief: Mapping[str, Any], seed: int) -> str:
     style: Mapping[str, Any] = brief.get("style") or {}
     budget = _Budget(target)
 
-    title = budget.take(_fill(_TITLES.get(str(style.get("title", "guide")), _TITLES["guide"]), slots))
+    title = budget.take(
+        _fill(_TITLES.get(str(style.get("title", "guide")), _TITLES["guide"]), slots)
+    )
     parts = [f"# {title}"]
 
     hook = {
-        "question": f"Are {slots['audience']} getting everything they could from {slots['keyword']}?",
+        "question": f"Are {slots['audience']} getting everything they could from "
+        f"{slots['keyword']}?",
         "keyword-first": f"{slots['Keyword']} is one of the fastest ways for {slots['audience']} "
         f"to make progress on {slots['topic']}.",
     }.get(str(style.get("intro", "keyword-first")), "")

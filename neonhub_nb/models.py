@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .errors import InvalidInputError
 
 __all__ = [
+    "REVIEW_STATUSES",
     "RUN_STATUSES",
     "TONES",
     "AgentParams",
@@ -26,7 +27,6 @@ __all__ = [
     "RunStatus",
     "Tone",
     "ToolExecution",
-    "REVIEW_STATUSES",
     "validate_params",
     "validate_review",
 ]
@@ -41,9 +41,19 @@ WORD_COUNT_MAX = 5000
 
 
 class AgentParams(BaseModel):
-    """Base of every agent's input model: strict about unknown fields, strips strings."""
+    """Base of every agent's input model: strict about unknown fields, strips strings.
+
+    Constructing one with a bad value raises :class:`InvalidInputError` naming the field
+    and the rule (not pydantic's multi-line report), so notebooks show one clear line.
+    """
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise _invalid(exc, type(self)) from None
 
 
 def _split_keywords(value: object) -> object:
@@ -98,7 +108,8 @@ class RunRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     intent: str = Field(min_length=1)
-    params: Mapping[str, Any] | AgentParams = Field(default_factory=dict)
+    # Validated later against the agent's own model, which the intent selects.
+    params: Any = Field(default_factory=dict)
     experiment_id: str | None = None
     campaign: str | None = None
     prompt_version: str | None = None
@@ -195,12 +206,15 @@ def validate_params(model: type[P], data: Mapping[str, Any] | AgentParams) -> P:
     if isinstance(data, model):
         return data
     raw = data.model_dump() if isinstance(data, AgentParams) else dict(data)
-    try:
-        return model.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or "params"
-        raise InvalidInputError(field, _rule(first, model), first.get("input")) from None
+    # The constructor (not model_validate) so AgentParams.__init__ turns pydantic's report
+    # into one InvalidInputError; pydantic would wrap it again inside model_validate.
+    return model(**{str(key): value for key, value in raw.items()})
+
+
+def _invalid(exc: ValidationError, model: type[AgentParams]) -> InvalidInputError:
+    first = exc.errors()[0]
+    field = ".".join(str(part) for part in first["loc"]) or "params"
+    return InvalidInputError(field, _rule(first, model), first.get("input"))
 
 
 REVIEW_STATUSES = ("draft", "approved", "rejected")

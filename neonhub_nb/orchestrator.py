@@ -107,8 +107,9 @@ class Orchestrator:
         metrics = (
             Metric(name="prompt_tokens", value=ctx.prompt_tokens, unit="tokens"),
             Metric(name="completion_tokens", value=ctx.completion_tokens, unit="tokens"),
-            Metric(name="total_tokens", value=ctx.prompt_tokens + ctx.completion_tokens,
-                   unit="tokens"),
+            Metric(
+                name="total_tokens", value=ctx.prompt_tokens + ctx.completion_tokens, unit="tokens"
+            ),
             Metric(name="cost_usd", value=round(ctx.cost_usd, 10), unit="USD"),
             Metric(name="tool_calls", value=len(ctx.executions), unit="calls"),
             *(outcome.metrics if outcome else ()),
@@ -229,7 +230,8 @@ def run_agent(
 ) -> RunResult:
     """Run one agent and record it; the quickest way in from a notebook.
 
-    >>> run_agent("content.generate_article", DraftParams(topic="Email", primary_keyword="newsletter"))  # doctest: +SKIP
+    >>> params = DraftParams(topic="Email", primary_keyword="newsletter")  # doctest: +SKIP
+    >>> run_agent("content.generate_article", params)  # doctest: +SKIP
     """
     settings = settings or load_settings()
     if mode is not None:
@@ -250,4 +252,3 @@ def run_agent(
     )
     orchestrator = build_orchestrator(settings, store=store)
     return orchestrator.run(request, on_token=on_token)
-

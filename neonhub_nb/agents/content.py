@@ -19,7 +19,7 @@ _H1 = re.compile(r"^\s*#\s+(.+?)\s*#*\s*$")
 def split_title(markdown: str) -> tuple[str, str]:
     """``(title, markdown)`` from a model's answer; the title is its first ``# `` heading."""
     lines = markdown.strip().splitlines()
-    for index, line in enumerate(lines):
+    for line in lines:
         match = _H1.match(line)
         if match:
             return match.group(1).strip(), markdown.strip() + "\n"

@@ -9,6 +9,7 @@ so they always see their own runs. See ``docs/audit-store.md`` for the design.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import threading
 import weakref
@@ -99,7 +100,9 @@ class AuditStore:
         self._spool.append(events)
         self._ensure_ingester()
 
-    def redact_row(self, row: Mapping[str, Any], fields: Sequence[str]) -> tuple[dict[str, Any], list[str]]:
+    def redact_row(
+        self, row: Mapping[str, Any], fields: Sequence[str]
+    ) -> tuple[dict[str, Any], list[str]]:
         """Redact ``fields`` of ``row``; return the clean row and the redacted paths."""
         clean = dict(row)
         found: list[str] = []
@@ -239,7 +242,9 @@ class AuditStore:
             return schema_version(con)
 
     # ----------------------------------------------------------------- reading
-    def sql(self, query: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> pd.DataFrame:
+    def sql(
+        self, query: str, params: Sequence[Any] | Mapping[str, Any] | None = None
+    ) -> pd.DataFrame:
         """Run read-only SQL and return a pandas DataFrame."""
         from .queries import timed_df
 
@@ -274,11 +279,10 @@ class AuditStore:
         self._stop.set()
         if self._thread is not None and self._thread_pid == os.getpid():
             self._thread.join(timeout=timeout)
-        if not self.read_only and self._thread_pid == os.getpid():
-            try:
+        if not self.read_only and self._pending():
+            # On failure the events stay spooled (durable); the next ingester takes them.
+            with contextlib.suppress(StoreError):
                 self.flush(timeout=timeout)
-            except StoreError:
-                pass  # still spooled, durable; the next process to ingest picks it up
         self._spool.close()
         self._closed = True
         _live_stores.discard(self)

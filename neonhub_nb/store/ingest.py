@@ -129,10 +129,7 @@ def _table(rows: list[dict[str, Any]], columns: dict[str, Any]) -> pa.Table:
     staged = []
     for row in rows:
         staged.append(
-            {
-                name: _as_text(row.get(name)) if name in _JSON else row.get(name)
-                for name in columns
-            }
+            {name: _as_text(row.get(name)) if name in _JSON else row.get(name) for name in columns}
         )
     return pa.Table.from_pylist(staged, schema=pa.schema(list(columns.items())))
 

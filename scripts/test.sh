@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs everything the test suite needs and runs all of it: lint, types, tests with
+# coverage (floor 85%), real JupyterLab/Voila/Chromium, Prometheus and a local model server.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+start=$(date +%s)
+
+# System packages: headless Chromium for browser tests, Prometheus (+promtool).
+need=()
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+if [ ${#need[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" = "0" ] || SUDO="sudo"
+  echo "==> apt-get install ${need[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+"$ROOT/scripts/bootstrap.sh"
+if [ -x "$ROOT/scripts/build_llama_server.sh" ]; then
+  "$ROOT/scripts/build_llama_server.sh"
+fi
+
+echo "==> ruff"
+.venv/bin/ruff check neonhub_nb tests bench
+.venv/bin/ruff format --check neonhub_nb tests bench
+echo "==> mypy"
+.venv/bin/mypy
+echo "==> pytest"
+export COVERAGE_PROCESS_START="$ROOT/pyproject.toml"
+rm -f .coverage .coverage.*
+.venv/bin/pytest --cov=neonhub_nb --cov-report=term --cov-fail-under=85 -p no:cacheprovider "$@"
+echo "==> test suite finished in $(( $(date +%s) - start )) s"

@@ -1,0 +1,54 @@
+"""Shared fixtures: a clean environment, real DuckDB files in temp dirs, fresh settings."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from neonhub_nb.config import Settings, load_settings
+from neonhub_nb.store import AuditStore
+
+ROOT = Path(__file__).resolve().parents[1]
+
+_KEEP = {
+    "PATH",
+    "HOME",
+    "LANG",
+    "LC_ALL",
+    "TMPDIR",
+    "PYTHONPATH",
+    "VIRTUAL_ENV",
+    "SYSTEMROOT",
+    "COVERAGE_PROCESS_START",
+    "COV_CORE_SOURCE",
+    "COV_CORE_CONFIG",
+    "COV_CORE_DATAFILE",
+    "COV_CORE_BRANCH",
+    "COV_CORE_CONTEXT",
+    "TERM",
+}
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test sees the developer's keys, endpoints or store."""
+    for name in list(os.environ):
+        if name not in _KEEP and not name.startswith(("PYTEST_", "COV_", "JUPYTER_PLATFORM")):
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NEONHUB_DB", str(tmp_path / "store" / "neonhub.duckdb"))
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return load_settings({"NEONHUB_DB": str(tmp_path / "store" / "neonhub.duckdb")})
+
+
+@pytest.fixture
+def store(settings: Settings) -> Iterator[AuditStore]:
+    """A real DuckDB store in a temp dir; closed (and fully ingested) after the test."""
+    audit = AuditStore.from_settings(settings, ingest_interval=0.05)
+    yield audit
+    audit.close()
