@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import httpx
 
 from ..clock import Clock, SystemClock
-from ..errors import ConfigError, ConnectorError
+from ..errors import ConfigError, ConnectorError, InvalidInputError, NeonhubError
 from ..redact import Redactor
 
 if TYPE_CHECKING:
@@ -383,7 +383,7 @@ class Operation:
         if exc is None:
             self._emit(None)
             return
-        if isinstance(exc, ConnectorError):
+        if isinstance(exc, NeonhubError):  # ConnectorError, or a bad argument we raised
             self._emit(exc)
             return
         if isinstance(exc, KeyError | IndexError | TypeError | ValueError | AttributeError):
@@ -491,6 +491,29 @@ class Operation:
         body = self.parse(response)
         self.connector._check_body(self.name, response, body)
         return body
+
+    def paginate(
+        self, fetch: Callable[[Any], tuple[list[Any], Any]], max_pages: int
+    ) -> list[Any]:
+        """Follow a vendor's cursor: ``fetch(cursor) -> (items, next_cursor or None)``.
+
+        Bounded by ``max_pages`` so a huge account cannot hang a notebook; the summary
+        says how many pages were read and whether more were left.
+        """
+        if max_pages < 1:
+            raise InvalidInputError("max_pages", "must be at least 1", max_pages)
+        items: list[Any] = []
+        cursor: Any = None
+        pages = 0
+        while pages < max_pages:
+            batch, cursor = fetch(cursor)
+            items.extend(batch)
+            pages += 1
+            if cursor is None or cursor == "":
+                cursor = None
+                break
+        self.response.update({"count": len(items), "pages": pages, "truncated": cursor is not None})
+        return items
 
     def parse(self, response: httpx.Response) -> Any:
         try:

@@ -279,11 +279,16 @@ class AuditStore:
         self._stop.set()
         if self._thread is not None and self._thread_pid == os.getpid():
             self._thread.join(timeout=timeout)
-        if not self.read_only and self._pending():
+        own_segment = self._spool.path
+        pending = not self.read_only and (
+            self._pending() or (own_segment is not None and own_segment.exists())
+        )
+        # Release the segment first: an unlocked segment is ingested *and* removed.
+        self._spool.close()
+        if pending:
             # On failure the events stay spooled (durable); the next ingester takes them.
             with contextlib.suppress(StoreError):
                 self.flush(timeout=timeout)
-        self._spool.close()
         self._closed = True
         _live_stores.discard(self)
 

@@ -21,8 +21,13 @@ __all__ = ["is_lock_error", "open_duckdb"]
 
 
 def is_lock_error(exc: BaseException) -> bool:
+    """Another process holds the file, or this process holds it in the other mode."""
     text = str(exc).lower()
-    return "lock" in text and ("conflicting" in text or "could not set" in text)
+    other_process = "lock" in text and ("conflicting" in text or "could not set" in text)
+    # Same process, other mode (a read-only handle while the ingester writes): both are
+    # short-lived, so waiting works exactly as for another process.
+    same_process = "different configuration" in text
+    return other_process or same_process
 
 
 def open_duckdb(path: Path, *, read_only: bool, timeout: float = 30.0) -> Any:
