@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from functools import wraps
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -239,6 +241,103 @@ def ingest() -> None:
         f"ingested {report.events} events ({report.runs} runs) from "
         f"{report.segments_read} segments; {report.abandoned} runs marked abandoned"
     )
+
+
+def _since(value: str | None) -> datetime | None:
+    from .clock import utcnow
+    from .store.maintenance import parse_age
+
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return utcnow() - parse_age(value)
+
+
+@cli.command()
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["parquet", "csv", "jsonl"]),
+    default="parquet",
+    show_default=True,
+    help="File format.",
+)
+@click.option(
+    "--since",
+    default=None,
+    help="Runs started at or after this ISO time or age (e.g. 2026-11-01 or 7d).",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    default=Path("export"),
+    show_default=True,
+    help="Folder for the four files.",
+)
+@_friendly_errors
+def export(fmt: str, since: str | None, out_dir: Path) -> None:
+    """Export runs, tool executions, metrics and drafts to files."""
+    from .orchestrator import default_store
+    from .store.maintenance import export_store
+
+    written = export_store(
+        default_store(load_settings()),
+        out_dir,
+        fmt,  # type: ignore[arg-type]
+        since=_since(since),
+    )
+    for table, path in written.items():
+        click.echo(f"{table:>18}: {path}")
+
+
+@cli.command()
+@click.option("--older-than", required=True, help="Age of runs to delete, e.g. 90d, 12h, 2w.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@_friendly_errors
+def prune(older_than: str, yes: bool) -> None:
+    """Delete finished runs older than an age, with their tool calls, metrics and drafts."""
+    from .orchestrator import default_store
+    from .store.maintenance import parse_age
+    from .store.maintenance import prune as prune_store
+
+    age = parse_age(older_than)
+    if not yes:
+        click.confirm(f"Delete finished runs started more than {older_than} ago?", abort=True)
+    report = prune_store(default_store(load_settings()), age)
+    click.echo(
+        f"deleted {report.runs} runs started before {report.cutoff:%Y-%m-%d %H:%M:%S} "
+        f"UTC, {report.tool_executions} tool executions, {report.metrics} metrics, "
+        f"{report.drafts} drafts"
+    )
+
+
+@cli.command()
+@click.argument("destination", type=click.Path(path_type=Path))
+@_friendly_errors
+def snapshot(destination: Path) -> None:
+    """Copy the store to DESTINATION, a file you can keep open in DuckDB for long sessions."""
+    from .orchestrator import default_store
+    from .store.maintenance import snapshot as snapshot_store
+
+    click.echo(snapshot_store(default_store(load_settings()), destination))
+
+
+@cli.command()
+@click.argument("query")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON records.")
+@_friendly_errors
+def sql(query: str, as_json: bool) -> None:
+    """Run a SQL QUERY against the audit store and print the result."""
+    from .orchestrator import default_store
+
+    frame = default_store(load_settings()).sql(query)
+    if as_json:
+        _echo_json(json.loads(frame.to_json(orient="records", date_format="iso")))
+    else:
+        click.echo(frame.to_string(index=False, na_rep="-"))
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -17,7 +17,9 @@ WRITER = Path(__file__).with_name("writer_process.py")
 def start_writer(db: Path, runs: int, *extra: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, str(WRITER), str(db), str(runs), *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -62,7 +64,8 @@ def test_a_reader_sees_a_finished_run_within_two_seconds(tmp_path: Path) -> None
     result = run_agent(
         "content.generate_article",
         DraftParams(topic="t", primary_keyword="k", word_count=60),
-        store=writer, settings=settings,
+        store=writer,
+        settings=settings,
     )
     finished = time.monotonic()
     reader = AuditStore(db, read_only=True)
@@ -139,9 +142,7 @@ def test_kill_9_during_ingestion_loses_nothing(tmp_path: Path) -> None:
     )
     killed_mid_ingestion = 0
     for delay in (0.02, 0.1, 0.2):
-        proc = subprocess.Popen(
-            [sys.executable, "-c", ingester], stdout=subprocess.PIPE, text=True
-        )
+        proc = subprocess.Popen([sys.executable, "-c", ingester], stdout=subprocess.PIPE, text=True)
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == "start"
         time.sleep(delay)
@@ -152,13 +153,17 @@ def test_kill_9_during_ingestion_loses_nothing(tmp_path: Path) -> None:
 
     store = AuditStore(db, background=False)
     store.flush()
-    counts = store.sql(
-        "SELECT (SELECT count(*) FROM agent_runs) AS runs, "
-        "(SELECT count(*) FROM agent_runs WHERE status = 'succeeded') AS ok, "
-        "(SELECT count(*) FROM tool_executions) AS tools, "
-        "(SELECT count(*) FROM content_drafts) AS drafts, "
-        "(SELECT count(*) FROM agent_run_metrics) AS metrics"
-    ).iloc[0].tolist()
+    counts = (
+        store.sql(
+            "SELECT (SELECT count(*) FROM agent_runs) AS runs, "
+            "(SELECT count(*) FROM agent_runs WHERE status = 'succeeded') AS ok, "
+            "(SELECT count(*) FROM tool_executions) AS tools, "
+            "(SELECT count(*) FROM content_drafts) AS drafts, "
+            "(SELECT count(*) FROM agent_run_metrics) AS metrics"
+        )
+        .iloc[0]
+        .tolist()
+    )
     metrics_per_run = 7  # tokens x3, cost, tool_calls, word_count, reading_time
     assert counts == [runs, runs, runs, runs, runs * metrics_per_run]
     assert list(store.spool_dir.glob("*.jsonl")) == []

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from neonhub_nb import DraftParams
 from neonhub_nb.config import load_settings
-from neonhub_nb.orchestrator import build_orchestrator
 from neonhub_nb.models import RunRequest
+from neonhub_nb.orchestrator import build_orchestrator
 from neonhub_nb.store import AuditStore
 
 

@@ -1,0 +1,150 @@
+"""Export, retention (prune) and snapshots of the audit store.
+
+All three work through :meth:`AuditStore.connect`, so they see every spooled run and hold
+the file only while they run.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from ..errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from .audit import AuditStore
+
+__all__ = ["EXPORT_TABLES", "PruneReport", "export_store", "parse_age", "prune", "snapshot"]
+
+ExportFormat = Literal["parquet", "csv", "jsonl"]
+EXPORT_TABLES = ("agent_runs", "tool_executions", "agent_run_metrics", "content_drafts")
+_COPY_OPTIONS = {"parquet": "FORMAT parquet", "csv": "FORMAT csv, HEADER", "jsonl": "FORMAT json"}
+_AGE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_age(text: str) -> timedelta:
+    """``90d``, ``12h``, ``2w`` ... as a timedelta."""
+    match = _AGE.match(text)
+    if not match:
+        raise InvalidInputError(
+            "older_than", f"must be a number and a unit s, m, h, d or w, like 90d (got {text!r})"
+        )
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+def _run_filter(since: datetime | None, until: datetime | None) -> tuple[str, list[object]]:
+    where, params = [], []
+    if since is not None:
+        where.append("started_at >= ?")
+        params.append(since)
+    if until is not None:
+        where.append("started_at < ?")
+        params.append(until)
+    return (" AND ".join(where) or "TRUE"), params
+
+
+def export_store(
+    store: AuditStore,
+    out_dir: Path,
+    fmt: ExportFormat = "parquet",
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> dict[str, Path]:
+    """Write the four audit tables (runs started in ``[since, until)``) to ``out_dir``."""
+    if fmt not in _COPY_OPTIONS:
+        raise InvalidInputError("format", f"must be one of parquet, csv, jsonl (got {fmt!r})")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    where, params = _run_filter(since, until)
+    selects = {
+        "agent_runs": f"SELECT * FROM agent_runs WHERE {where} ORDER BY started_at, run_id",
+        "tool_executions": (
+            f"SELECT t.* FROM tool_executions t JOIN agent_runs r USING (run_id) "
+            f"WHERE {where.replace('started_at', 'r.started_at')} ORDER BY t.run_id, t.seq"
+        ),
+        "agent_run_metrics": (
+            f"SELECT m.* FROM agent_run_metrics m JOIN agent_runs r USING (run_id) "
+            f"WHERE {where.replace('started_at', 'r.started_at')} ORDER BY m.run_id, m.name"
+        ),
+        "content_drafts": (
+            f"SELECT d.* FROM content_drafts d JOIN agent_runs r USING (run_id) "
+            f"WHERE {where.replace('started_at', 'r.started_at')} ORDER BY d.created_at, d.draft_id"
+        ),
+    }
+    written: dict[str, Path] = {}
+    with store.connect() as con:
+        for table, query in selects.items():
+            path = out_dir / f"{table}.{fmt}"
+            literal = str(path).replace("'", "''")
+            con.execute(f"COPY ({query}) TO '{literal}' ({_COPY_OPTIONS[fmt]})", params)
+            written[table] = path
+    return written
+
+
+@dataclass(frozen=True)
+class PruneReport:
+    cutoff: datetime
+    runs: int
+    tool_executions: int
+    metrics: int
+    drafts: int
+
+
+def prune(store: AuditStore, older_than: timedelta, *, now: datetime | None = None) -> PruneReport:
+    """Delete finished runs started before ``now - older_than`` with everything they own.
+
+    One transaction: either every row of a pruned run goes, or none does. Runs still
+    ``queued``/``running`` are kept whatever their age. Before deleting, the runs' counts
+    are folded into ``metric_baselines`` so Prometheus counters never go down.
+    """
+    from .baselines import fold_into_baselines
+
+    cutoff = (now or store.clock.now()) - older_than
+    where = "started_at < ? AND status NOT IN ('queued', 'running')"
+    counted: dict[str, int] = {}
+    with store.connect() as con:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(
+                f"CREATE TEMP TABLE pruned AS SELECT run_id FROM agent_runs WHERE {where}", [cutoff]
+            )
+            fold_into_baselines(con, "run_id IN (SELECT run_id FROM pruned)", [])
+            for table in ("tool_executions", "agent_run_metrics", "content_drafts", "agent_runs"):
+                deleted = con.execute(
+                    f"DELETE FROM {table} WHERE run_id IN (SELECT run_id FROM pruned) "
+                    "RETURNING run_id"
+                ).fetchall()
+                counted[table] = len(deleted)
+            con.execute("DROP TABLE pruned")
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("CHECKPOINT")
+    return PruneReport(
+        cutoff=cutoff,
+        runs=counted["agent_runs"],
+        tool_executions=counted["tool_executions"],
+        metrics=counted["agent_run_metrics"],
+        drafts=counted["content_drafts"],
+    )
+
+
+def snapshot(store: AuditStore, destination: Path) -> Path:
+    """Copy the whole store to ``destination``: a file analysts can keep open for hours."""
+    if destination.exists():
+        raise InvalidInputError("destination", f"{destination} exists; choose a new file name")
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    literal = str(destination).replace("'", "''")
+    with store.connect() as con:
+        con.execute(f"ATTACH '{literal}' AS snapshot_target")
+        try:
+            source = con.execute("SELECT current_database()").fetchone()[0]
+            con.execute(f'COPY FROM DATABASE "{source}" TO snapshot_target')
+        finally:
+            con.execute("DETACH snapshot_target")
+    return destination

@@ -1,0 +1,132 @@
+"""Export round-trip, prune consistency and snapshots on a real store."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from neonhub_nb import DraftParams, InvalidInputError, run_agent
+from neonhub_nb.clock import FakeClock
+from neonhub_nb.config import Settings
+from neonhub_nb.models import RunRequest
+from neonhub_nb.orchestrator import build_orchestrator
+from neonhub_nb.store import AuditStore
+from neonhub_nb.store.maintenance import export_store, parse_age, prune, snapshot
+
+TABLES = ("agent_runs", "tool_executions", "agent_run_metrics", "content_drafts")
+
+
+def record_runs(store: AuditStore, settings: Settings, clock: FakeClock, days: list[int]) -> None:
+    orchestrator = build_orchestrator(settings, store=store, clock=clock)
+    for index, day in enumerate(days):
+        clock._now = FakeClock().now() + timedelta(days=day)
+        orchestrator.run(
+            RunRequest(
+                intent="content.generate_article",
+                params=DraftParams(topic=f"topic {index}", primary_keyword="kw", word_count=80),
+            )
+        )
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv", "jsonl"])
+def test_export_round_trip(store: AuditStore, settings: Settings, tmp_path: Path, fmt: str) -> None:
+    record_runs(store, settings, FakeClock(), [0, 1, 2])
+    written = export_store(store, tmp_path / "out", fmt)  # type: ignore[arg-type]
+    reader = {"parquet": "read_parquet", "csv": "read_csv_auto", "jsonl": "read_json_auto"}[fmt]
+    for table in TABLES:
+        exported = duckdb.sql(f"SELECT * FROM {reader}('{written[table]}')").df()
+        original = store.sql(f"SELECT * FROM {table}")
+        assert len(exported) == len(original) > 0
+        key = exported.columns[0]
+        assert sorted(exported[key].astype(str)) == sorted(original[key].astype(str))
+    runs = duckdb.sql(f"SELECT * FROM {reader}('{written['agent_runs']}')").df()
+    assert set(runs["status"]) == {"succeeded"}
+    if fmt == "parquet":  # typed format: values come back exactly
+        pd.testing.assert_series_equal(
+            runs.sort_values("run_id")["duration_ms"].reset_index(drop=True),
+            store.sql("SELECT * FROM agent_runs ORDER BY run_id")["duration_ms"],
+        )
+
+
+def test_export_since_keeps_only_newer_runs_and_their_rows(
+    store: AuditStore, settings: Settings, tmp_path: Path
+) -> None:
+    clock = FakeClock()
+    record_runs(store, settings, clock, [0, 10, 20])
+    since = FakeClock().now() + timedelta(days=5)
+    written = export_store(store, tmp_path / "since", "parquet", since=since)
+    runs = duckdb.sql(f"SELECT * FROM read_parquet('{written['agent_runs']}')").df()
+    tools = duckdb.sql(f"SELECT * FROM read_parquet('{written['tool_executions']}')").df()
+    assert len(runs) == 2
+    assert set(tools["run_id"]) == set(runs["run_id"])
+
+
+def test_prune_deletes_old_runs_with_everything_they_own(
+    store: AuditStore, settings: Settings
+) -> None:
+    clock = FakeClock()
+    record_runs(store, settings, clock, [0, 1, 100, 101])
+    now = FakeClock().now() + timedelta(days=102)
+    report = prune(store, timedelta(days=90), now=now)
+    assert (report.runs, report.tool_executions, report.drafts) == (2, 2, 2)
+    assert report.metrics == 2 * 7
+    left = store.sql("SELECT run_id, started_at FROM agent_runs")
+    assert len(left) == 2
+    assert (left["started_at"] >= now - timedelta(days=90)).all()
+    for table in ("tool_executions", "agent_run_metrics", "content_drafts"):
+        orphans = store.sql(
+            f"SELECT count(*) AS n FROM {table} WHERE run_id NOT IN (SELECT run_id FROM agent_runs)"
+        )["n"][0]
+        assert orphans == 0, table
+
+
+def test_prune_keeps_running_runs_whatever_their_age(store: AuditStore) -> None:
+    store.record_run_started(
+        {
+            "run_id": "run_open",
+            "agent": "content",
+            "intent": "content.generate_article",
+            "mode": "mock",
+            "status": "running",
+            "started_at": FakeClock().now(),
+            "input": {},
+        }
+    )
+    report = prune(store, timedelta(days=1), now=FakeClock().now() + timedelta(days=400))
+    assert report.runs == 0
+    assert store.sql("SELECT status FROM agent_runs")["status"].tolist() == ["running"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("90d", timedelta(days=90)), ("12h", timedelta(hours=12)), ("2w", timedelta(weeks=2))],
+)
+def test_parse_age(text: str, expected: timedelta) -> None:
+    assert parse_age(text) == expected
+
+
+def test_parse_age_rejects_nonsense() -> None:
+    with pytest.raises(InvalidInputError, match="older_than: must be a number and a unit"):
+        parse_age("ninety days")
+
+
+def test_snapshot_is_a_full_independent_copy(
+    store: AuditStore, settings: Settings, tmp_path: Path
+) -> None:
+    run_agent(
+        "content.generate_article",
+        DraftParams(topic="t", primary_keyword="k", word_count=80),
+        store=store,
+        settings=settings,
+    )
+    copy = snapshot(store, tmp_path / "copy.duckdb")
+    with duckdb.connect(str(copy), read_only=True) as con:
+        copied = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}
+    assert copied == {t: len(store.sql(f"SELECT * FROM {t}")) for t in TABLES}
+    assert copied["agent_runs"] == 1
+    with pytest.raises(InvalidInputError, match="destination: .* exists"):
+        snapshot(store, copy)
