@@ -36,6 +36,8 @@ class Settings:
     model: str = "gpt-4o-mini"
     max_cost_usd: float | None = None
     ingest_interval_s: float = 0.5
+    # Simulated network latency of mock connectors (0: instant, as tests want).
+    mock_connector_delay_ms: float = 0.0
     # Every environment variable, kept so connectors can look up their own credentials
     # (their names are declared by each connector). Never shown in repr.
     environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
@@ -122,6 +124,9 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
         ),
         ingest_interval_s=_parse_float(
             env.get("NEONHUB_INGEST_INTERVAL", "0.5"), "NEONHUB_INGEST_INTERVAL", 0.01
+        ),
+        mock_connector_delay_ms=_parse_float(
+            env.get("NEONHUB_MOCK_CONNECTOR_DELAY_MS") or "0", "NEONHUB_MOCK_CONNECTOR_DELAY_MS", 0.0
         ),
         environ=env,
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from typing import Any
 
 __all__ = ["REDACTED", "Redactor", "is_secret_name", "redact_text"]
@@ -43,6 +44,7 @@ _SECRET_VALUE = re.compile(
 )
 
 
+@lru_cache(maxsize=4096)
 def is_secret_name(name: str) -> bool:
     """Whether a field or variable name says it holds a secret."""
     if _NOT_SECRET_NAME.match(name):
@@ -50,11 +52,28 @@ def is_secret_name(name: str) -> bool:
     return bool(_SECRET_NAME.search(name))
 
 
+# Every pattern above contains one of these (lower-cased). Looking for them with ``in``
+# is far cheaper than running the alternation over long texts that hold no secret.
+_TRIGGERS = ("sk-", "sk_", "pk_", "rk_", "bearer", "basic", "xox", "ghp_", "gho_", "ghu_",
+             "ghs_", "ghr_", "aiza", "ya29.", "akia", "eaa", "shpat_")
+
+
+# The shortest text any pattern above can match; shorter strings need no scan.
+_MIN_PATTERN_LENGTH = 15
+
+
 def redact_text(text: str, known_secrets: Iterable[str] = ()) -> str:
     """``text`` with every secret-looking value and every known secret replaced."""
+    if len(text) < 8:  # shorter than any known secret (Redactor keeps those >= 8 chars)
+        return text
     for secret in known_secrets:
         if secret and secret in text:
             text = text.replace(secret, REDACTED)
+    if len(text) < _MIN_PATTERN_LENGTH:
+        return text
+    lowered = text.lower()
+    if not any(trigger in lowered for trigger in _TRIGGERS):
+        return text
     return _SECRET_VALUE.sub(REDACTED, text)
 
 

@@ -128,5 +128,5 @@ def test_snapshot_is_a_full_independent_copy(
         copied = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}
     assert copied == {t: len(store.sql(f"SELECT * FROM {t}")) for t in TABLES}
     assert copied["agent_runs"] == 1
-    with pytest.raises(InvalidInputError, match="destination: .* exists"):
+    with pytest.raises(InvalidInputError, match=r"destination: .* exists"):
         snapshot(store, copy)

@@ -19,7 +19,7 @@ import json
 import re
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, TypeVar
@@ -92,6 +92,7 @@ class Fault:
     retry_after: str | None = None
     body: bytes | None = None
     exception: type[httpx.TransportError] | None = None
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 class MockVendor:
@@ -138,11 +139,13 @@ class MockVendor:
         retry_after: float | str | None = None,
         body: bytes | None = None,
         exception: type[httpx.TransportError] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> MockVendor:
         """The next ``times`` requests get this fault instead of a normal answer."""
         after = None if retry_after is None else _seconds(retry_after)
+        extra = tuple((headers or {}).items())
         for _ in range(times):
-            self._faults.append(Fault(status, after, body, exception))
+            self._faults.append(Fault(status, after, body, exception, extra))
         return self
 
     @property
@@ -180,12 +183,15 @@ class MockVendor:
     def fault_response(self, fault: Fault, request: httpx.Request) -> httpx.Response:
         if fault.exception is not None:
             raise fault.exception("mock transport fault", request=request)
-        headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
+        headers = dict(fault.headers)
+        if fault.retry_after is not None:
+            headers["Retry-After"] = fault.retry_after
         if fault.body is not None:
             return httpx.Response(fault.status, content=fault.body, headers=headers)
         if fault.status == 429:
-            return self.rate_limited(fault.retry_after)
-        response = self.error(fault.status, _DEFAULT_MESSAGES.get(fault.status, "mock fault"))
+            response = self.rate_limited(fault.retry_after)
+        else:
+            response = self.error(fault.status, _DEFAULT_MESSAGES.get(fault.status, "mock fault"))
         response.headers.update(headers)
         return response
 

@@ -92,12 +92,12 @@ class AuditStore:
         return f"AuditStore({str(self.path)!r}, {mode})"
 
     # ----------------------------------------------------------------- writing
-    def _append(self, events: list[dict[str, Any]]) -> None:
+    def _append(self, events: list[dict[str, Any]], *, sync: bool = False) -> None:
         if self.read_only:
             raise StoreError(f"{self!r} is read-only: it cannot record runs")
         if self._closed:
             raise StoreError(f"{self!r} is closed")
-        self._spool.append(events)
+        self._spool.append(events, sync=sync)
         self._ensure_ingester()
 
     def redact_row(
@@ -121,9 +121,14 @@ class AuditStore:
     def record_tool_execution(self, execution: ToolExecution) -> ToolExecution:
         """Spool one tool call (secrets removed); returns the redacted execution."""
         row = execution.model_dump()
-        clean, _ = self.redact_row(row, ("request", "response", "error"))
+        clean, found = self.redact_row(row, ("request", "response", "error"))
         self._append([{"t": "tool", "row": clean}])
-        return type(execution).model_validate(clean)
+        if not found:
+            return execution
+        return execution.model_copy(
+            update={"request": clean["request"], "response": clean["response"],
+                    "error": clean["error"]}
+        )
 
     def record_run_finished(
         self,
@@ -142,7 +147,8 @@ class AuditStore:
         if draft is not None:
             clean_draft, _ = self.redact_row(draft, ("title", "content", "metadata"))
             events.append({"t": "draft", "row": clean_draft})
-        self._append(events)
+        # With fsync on, syncing here also syncs the run's earlier events (same file).
+        self._append(events, sync=True)
         return list(clean["redacted_fields"])
 
     def review_draft(
@@ -169,7 +175,7 @@ class AuditStore:
             "content": content,
         }
         clean, _ = self.redact_row(row, ("review_note", "title", "content"))
-        self._append([{"t": "review", "row": clean}])
+        self._append([{"t": "review", "row": clean}], sync=True)
 
     def _writer_id(self) -> str:
         return self._spool.ensure_open()
@@ -264,6 +270,22 @@ class AuditStore:
 
         with self.connect() as con:
             return queries.run_detail(con, run_id, observers=self.query_observers)
+
+    def aggregate(self, name: str, **kwargs: Any) -> pd.DataFrame:
+        """A dashboard aggregate: ``counts_by_agent_status``, ``duration_percentiles`` or
+        ``runs_per_bucket`` (with ``since``/``until``; ``bucket`` for the last)."""
+        from . import queries
+
+        functions = {
+            "counts_by_agent_status": queries.counts_by_agent_status,
+            "duration_percentiles": queries.duration_percentiles,
+            "runs_per_bucket": queries.runs_per_bucket,
+        }
+        if name not in functions:
+            raise StoreError(f"aggregate: unknown {name!r}; known: {', '.join(functions)}")
+        with self.connect() as con:
+            frame: pd.DataFrame = functions[name](con, observers=self.query_observers, **kwargs)
+            return frame
 
     def drafts(self, status: str | None = None, limit: int = 50) -> pd.DataFrame:
         from . import queries

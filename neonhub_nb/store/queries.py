@@ -17,7 +17,17 @@ import pandas as pd
 
 from ..errors import StoreError
 
-__all__ = ["RUN_FILTERS", "RunDetail", "drafts", "run_detail", "runs", "timed_df"]
+__all__ = [
+    "RUN_FILTERS",
+    "RunDetail",
+    "counts_by_agent_status",
+    "drafts",
+    "duration_percentiles",
+    "run_detail",
+    "runs",
+    "runs_per_bucket",
+    "timed_df",
+]
 
 Observers = Sequence[Any]
 RUN_FILTERS = ("agent", "intent", "status", "mode", "experiment_id", "campaign", "variant")
@@ -71,17 +81,99 @@ def runs(
         params.append(until)
     clause = f"WHERE {' AND '.join(where)}" if where else ""
     limit_clause = f"LIMIT {int(limit)}" if limit is not None else ""
+    # Pick the page of runs first, then join only their metrics: at a million runs the
+    # metrics table has millions of rows and must not be scanned for a 50-row page.
     query = f"""
-        SELECT run_id, started_at, agent, intent, status, mode, duration_ms,
-               model, prompt_name, prompt_version, experiment_id, campaign, variant,
-               (SELECT value FROM agent_run_metrics m
-                 WHERE m.run_id = r.run_id AND m.name = 'total_tokens') AS total_tokens,
-               (SELECT value FROM agent_run_metrics m
-                 WHERE m.run_id = r.run_id AND m.name = 'cost_usd') AS cost_usd,
-               error
-        FROM agent_runs r {clause}
-        ORDER BY started_at DESC, run_id DESC {limit_clause}"""
+        WITH page AS (
+            SELECT run_id, started_at, agent, intent, status, mode, duration_ms,
+                   model, prompt_name, prompt_version, experiment_id, campaign, variant, error
+            FROM agent_runs {clause}
+            ORDER BY started_at DESC, run_id DESC {limit_clause}
+        ),
+        totals AS (
+            SELECT run_id,
+                   max(value) FILTER (WHERE name = 'total_tokens') AS total_tokens,
+                   max(value) FILTER (WHERE name = 'cost_usd') AS cost_usd
+            FROM agent_run_metrics
+            WHERE run_id IN (SELECT run_id FROM page) AND name IN ('total_tokens', 'cost_usd')
+            GROUP BY run_id
+        )
+        SELECT page.* EXCLUDE (error), totals.total_tokens, totals.cost_usd, page.error
+        FROM page LEFT JOIN totals USING (run_id)
+        ORDER BY started_at DESC, run_id DESC"""
     return timed_df(con, query, params, observers, "runs")
+
+
+def _period(since: datetime | None, until: datetime | None) -> tuple[str, list[Any]]:
+    where, params = [], []
+    if since is not None:
+        where.append("started_at >= ?")
+        params.append(since)
+    if until is not None:
+        where.append("started_at < ?")
+        params.append(until)
+    return ("WHERE " + " AND ".join(where)) if where else "", params
+
+
+def counts_by_agent_status(
+    con: Any,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    observers: Observers = (),
+) -> pd.DataFrame:
+    """Runs per (agent, status) in the period."""
+    clause, params = _period(since, until)
+    return timed_df(
+        con,
+        f"SELECT agent, status, count(*) AS runs FROM agent_runs {clause} "
+        "GROUP BY agent, status ORDER BY agent, status",
+        params,
+        observers,
+        "counts_by_agent_status",
+    )
+
+
+def duration_percentiles(
+    con: Any,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    observers: Observers = (),
+) -> pd.DataFrame:
+    """p50 and p95 run duration (ms) of finished runs per agent."""
+    clause, params = _period(since, until)
+    finished = ("AND" if clause else "WHERE") + " duration_ms IS NOT NULL"
+    return timed_df(
+        con,
+        f"""SELECT agent, count(*) AS runs,
+                   quantile_cont(duration_ms, 0.5) AS p50_ms,
+                   quantile_cont(duration_ms, 0.95) AS p95_ms
+            FROM agent_runs {clause} {finished} GROUP BY agent ORDER BY agent""",
+        params,
+        observers,
+        "duration_percentiles",
+    )
+
+
+def runs_per_bucket(
+    con: Any,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    bucket: str = "hour",
+    observers: Observers = (),
+) -> pd.DataFrame:
+    """Runs per time bucket (``hour`` or ``day``) and agent, for trend charts."""
+    if bucket not in {"hour", "day"}:
+        raise StoreError(f"bucket: must be hour or day (got {bucket!r})")
+    clause, params = _period(since, until)
+    return timed_df(
+        con,
+        f"""SELECT date_trunc('{bucket}', started_at) AS bucket, agent, count(*) AS runs,
+                   count(*) FILTER (WHERE status = 'failed') AS failed
+            FROM agent_runs {clause} GROUP BY ALL ORDER BY bucket, agent""",
+        params,
+        observers,
+        f"runs_per_{bucket}",
+    )
 
 
 @dataclass(frozen=True)

@@ -105,6 +105,20 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        4,
+        "metric_baselines",
+        (
+            # What pruned rows had added to each Prometheus counter (see baselines.py):
+            # the exporter shows baseline + live rows, so counters survive a prune.
+            """CREATE TABLE metric_baselines (
+                metric VARCHAR NOT NULL,
+                labels VARCHAR NOT NULL,
+                value DOUBLE NOT NULL,
+                PRIMARY KEY (metric, labels)
+            )""",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

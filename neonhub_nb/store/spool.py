@@ -12,7 +12,6 @@ process that is gone or has rotated away from it.
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import socket
 import threading
@@ -21,6 +20,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 __all__ = ["SEGMENT_SUFFIX", "Segment", "SpoolWriter", "list_segments", "new_writer_id"]
 
@@ -44,9 +45,9 @@ def _default(value: Any) -> Any:
 
 
 def encode_events(events: list[dict[str, Any]]) -> bytes:
+    # orjson: the spool write is on every run's critical path, and it is ~5x json's speed.
     return b"".join(
-        json.dumps(event, separators=(",", ":"), default=_default, ensure_ascii=False).encode()
-        + b"\n"
+        orjson.dumps(event, default=_default) + b"\n"
         for event in events
     )
 
@@ -114,8 +115,12 @@ class SpoolWriter:
             self._close_fd()
             self._open_segment()
 
-    def append(self, events: list[dict[str, Any]]) -> None:
-        """Durably append events (one write call); returns once the kernel has them."""
+    def append(self, events: list[dict[str, Any]], *, sync: bool = False) -> None:
+        """Append events in one write call; returns once the kernel has them.
+
+        ``sync`` asks for an fsync when the writer was built with ``fsync=True``: callers
+        sync at the points they report as recorded (a finished run), not on every event.
+        """
         data = encode_events(events)
         with self._lock:
             self._ready()
@@ -124,7 +129,7 @@ class SpoolWriter:
             while view:
                 written = os.write(self._fd, view)
                 view = view[written:]
-            if self.fsync:
+            if self.fsync and sync:
                 os.fsync(self._fd)
             self._size += len(data)
             self.bytes_written += len(data)

@@ -1,0 +1,63 @@
+"""Connectors: how agents send, post and read through 17 vendor APIs.
+
+One module per service holds the live calls (the vendor's documented URL, method, auth
+and payload) and, next to them, the mock vendor: an ``httpx.MockTransport`` handler that
+answers like the vendor. Mock mode (``USE_MOCK_CONNECTORS=true``, the default unless
+``NEONHUB_MODE=live``) is the live code over the mock transport, so nothing leaves the
+machine and results are deterministic.
+
+>>> from neonhub_nb.connectors import build_connector, connector_status   # doctest: +SKIP
+>>> slack = build_connector("slack", settings)                            # doctest: +SKIP
+>>> slack.post_message("#launch", "We are live")                          # doctest: +SKIP
+>>> connector_status(settings)   # name, vendor, mode, credentials_present, missing
+
+See ``docs/connectors.md``.
+"""
+
+from .base import (
+    Connector,
+    ConnectorCall,
+    EnvVar,
+    Instrument,
+    MissingCredentialsError,
+    RetryPolicy,
+    ServiceSpec,
+    UnknownConnectorError,
+)
+from .mock import MockVendor
+from .registry import (
+    CONNECTOR_NAMES,
+    ConnectorFactory,
+    build_connector,
+    connector_factory,
+    connector_status,
+    env_table_markdown,
+    get_connector_class,
+    get_mock_class,
+    list_connectors,
+    register_connector,
+    update_readme,
+)
+
+__all__ = [
+    "CONNECTOR_NAMES",
+    "Connector",
+    "ConnectorCall",
+    "ConnectorFactory",
+    "EnvVar",
+    "Instrument",
+    "MissingCredentialsError",
+    "MockVendor",
+    "RetryPolicy",
+    "ServiceSpec",
+    "UnknownConnectorError",
+    "build_connector",
+    "connector_factory",
+    "connector_status",
+    "env_table_markdown",
+    "get_connector_class",
+    "get_mock_class",
+    "list_connectors",
+    "register_connector",
+    "update_readme",
+]

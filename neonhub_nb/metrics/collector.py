@@ -1,0 +1,200 @@
+"""The Prometheus collector that reads run-derived metrics from the audit store.
+
+Counters kept in a process die with it and never add up across kernels; these are
+computed at scrape time from what the store holds (plus the baselines of pruned rows),
+so every exporter, in any process, after any restart, reports the same numbers.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
+
+import duckdb
+from prometheus_client.metrics_core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
+
+from ..errors import StoreError
+from ..store.baselines import (
+    BREAKER_FAILURES,
+    CONNECTOR_REQUESTS,
+    QUEUE_JOBS_ADDED,
+    RATE_LIMIT_HITS,
+    RUN_DURATION,
+    RUNS_TOTAL,
+    QueryTimer,
+    Samples,
+)
+from .tally import IN_PROGRESS, StoreTally, TallyResult
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ..store import AuditStore
+
+__all__ = ["STORE_UP", "StoreCollector", "metrics_table"]
+
+STORE_UP = "neonhub_store_up"
+log = logging.getLogger(__name__)
+
+# name -> (help, label names); the order of the exposition.
+_COUNTERS: dict[str, tuple[str, tuple[str, ...]]] = {
+    RUNS_TOTAL: (
+        "Agent runs that reached a terminal status (succeeded, failed, abandoned).",
+        ("agent", "status", "intent"),
+    ),
+    BREAKER_FAILURES: (
+        "Failures counted by each agent's circuit breaker (agent_run_metrics breaker_failures).",
+        ("agent",),
+    ),
+    CONNECTOR_REQUESTS: (
+        "Connector calls recorded as tool executions, by service, operation and outcome.",
+        ("service", "operation", "status"),
+    ),
+    RATE_LIMIT_HITS: (
+        "Rate-limit answers met by connector and LLM calls (response rate_limited).",
+        ("service",),
+    ),
+    QUEUE_JOBS_ADDED: (
+        "Runs queued by experiment grids (runs carrying an experiment_id).",
+        (),
+    ),
+}
+_DURATION_HELP = "Duration of finished agent runs, in seconds."
+_IN_PROGRESS_HELP = "Runs queued or running now (not yet counted in neonhub_agent_runs_total)."
+_STORE_UP_HELP = "1 if the last scrape could read the audit store, else 0."
+
+
+def _value(labels: dict[str, str], names: tuple[str, ...]) -> list[str]:
+    return [labels[name] for name in names]
+
+
+def _bound(le: str) -> float:
+    return float("inf") if le == "+Inf" else float(le)
+
+
+def _families(result: TallyResult | None) -> Iterator[Metric]:
+    """Metric families for ``result``; ``None`` gives empty families (``describe``)."""
+    samples = result.samples if result is not None else Samples()
+    by_name: dict[str, list[tuple[dict[str, str], float]]] = {}
+    for (name, labels), value in sorted(samples.items()):
+        by_name.setdefault(name, []).append((dict(labels), value))
+
+    for name, (help_text, label_names) in _COUNTERS.items():
+        family = CounterMetricFamily(name, help_text, labels=label_names)
+        rows = by_name.get(name, [])
+        if not label_names and result is not None and not rows:
+            rows = [({}, 0.0)]  # an unlabelled counter exists from the start, at zero
+        for labels, value in rows:
+            family.add_metric(_value(labels, label_names), value)
+        yield family
+        if name == RUNS_TOTAL:
+            yield _histogram(by_name)
+
+    gauge = GaugeMetricFamily(IN_PROGRESS, _IN_PROGRESS_HELP, labels=("agent", "intent", "status"))
+    if result is not None:
+        for (_, labels), value in sorted(result.in_progress.items()):
+            gauge.add_metric(_value(dict(labels), ("agent", "intent", "status")), value)
+    yield gauge
+
+
+def _histogram(by_name: dict[str, list[tuple[dict[str, str], float]]]) -> Metric:
+    family = HistogramMetricFamily(RUN_DURATION, _DURATION_HELP, labels=("agent", "intent"))
+    buckets: dict[tuple[str, str], list[tuple[str, float]]] = {}
+    for labels, value in by_name.get(f"{RUN_DURATION}_bucket", []):
+        key = (labels["agent"], labels["intent"])
+        buckets.setdefault(key, []).append((labels["le"], value))
+    sums = {
+        (labels["agent"], labels["intent"]): value
+        for labels, value in by_name.get(f"{RUN_DURATION}_sum", [])
+    }
+    for key in sorted(buckets):
+        ordered = sorted(buckets[key], key=lambda bucket: _bound(bucket[0]))
+        # Sums of float milliseconds differ in the last bits with the order they were
+        # added in (full count, increments, baselines); a microsecond is far below what
+        # the clock measures and keeps the exposition identical.
+        family.add_metric(list(key), ordered, sum_value=round(sums.get(key, 0.0), 6))
+    return family
+
+
+class StoreCollector(Collector):
+    """Prometheus collector computing neonhub's run-derived metrics from an audit store.
+
+    Each scrape opens the store briefly, counts what changed since the last scrape (see
+    :mod:`neonhub_nb.metrics.tally`) and yields the counters, the duration histogram, the
+    runs in flight and ``neonhub_store_up``. If the store cannot be read it yields only
+    ``neonhub_store_up 0``: no stale numbers.
+
+    >>> registry = CollectorRegistry()                            # doctest: +SKIP
+    >>> registry.register(StoreCollector(store))                  # doctest: +SKIP
+    """
+
+    def __init__(self, store: AuditStore, *, timer: QueryTimer | None = None) -> None:
+        self.store = store
+        self.timer = timer
+        self.tally = StoreTally()
+        self.last_error: str | None = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"StoreCollector({self.store!r})"
+
+    def refresh(self) -> TallyResult:
+        """Count the store now (raises :class:`StoreError` if it cannot be read)."""
+        with self._lock:
+            try:
+                with self.store.connect() as con:
+                    return self.tally.refresh(con, self.timer)
+            except duckdb.Error as exc:
+                raise StoreError(f"cannot read metrics from {self.store.path}: {exc}") from None
+
+    def describe(self) -> Iterable[Metric]:
+        # Lets a registry check names without a scrape (which would read the store).
+        yield from _families(None)
+        yield GaugeMetricFamily(STORE_UP, _STORE_UP_HELP)
+
+    def collect(self) -> Iterable[Metric]:
+        try:
+            result = self.refresh()
+        except StoreError as exc:
+            self.last_error = str(exc)
+            log.warning("metrics scrape could not read the audit store: %s", exc)
+            yield GaugeMetricFamily(STORE_UP, _STORE_UP_HELP, value=0)
+            return
+        self.last_error = None
+        yield from _families(result)
+        yield GaugeMetricFamily(STORE_UP, _STORE_UP_HELP, value=1)
+
+
+_LABEL_COLUMNS = ("agent", "intent", "status", "service", "operation", "le")
+
+
+def metrics_table(store: AuditStore | None = None) -> pd.DataFrame:
+    """The exporter's run-derived numbers as a DataFrame, without starting a server.
+
+    One row per sample (``metric``, one column per label, ``value``), exactly what
+    ``/metrics`` would show for the store (default: this process's store, $NEONHUB_DB).
+
+    >>> t = metrics_table()                                                 # doctest: +SKIP
+    >>> t[t.metric == "neonhub_agent_runs_total"].groupby("status").value.sum()  # doctest: +SKIP
+    """
+    import pandas as pd
+
+    if store is None:
+        from ..orchestrator import default_store
+
+        store = default_store()
+    rows = [
+        {"metric": sample.name, **sample.labels, "value": sample.value}
+        for family in StoreCollector(store).collect()
+        for sample in family.samples
+    ]
+    columns = ["metric", *[c for c in _LABEL_COLUMNS if any(c in row for row in rows)], "value"]
+    return pd.DataFrame(rows, columns=columns)

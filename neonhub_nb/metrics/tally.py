@@ -1,0 +1,226 @@
+"""Counting the store at scrape time without rescanning it on every scrape.
+
+A full count of a million runs parses every LLM response for ``rate_limited`` (seconds),
+far over a scrape budget. The audit tables change in only three ways, each of which
+the tally follows cheaply:
+
+* rows are appended (ingestion never rewrites a tool execution or a terminal run), and
+  DuckDB gives appended rows higher ``rowid`` s, so each scrape counts only the rows
+  above the last one it saw (``rowid`` filters are pushed into the scan);
+* a queued or running run becomes terminal in place: the tally keeps the ``rowid`` s of
+  the runs it saw unfinished (a few, in flight) and counts each when it finishes;
+* ``prune`` deletes rows after folding them into ``metric_baselines``.
+
+Every scrape first checks ``count(*) == rows seen + rows above the mark`` for each table
+and a fingerprint of the baselines and of the file; any mismatch (a prune, a deletion,
+rowids renumbered by a vacuum, another file at the same path) throws the tally away and
+counts everything again, so the numbers stay exact while the usual scrape stays cheap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..store.baselines import (
+    BREAKER_FAILURES,
+    TERMINAL,
+    QueryTimer,
+    Samples,
+    breaker_rows,
+    breaker_samples,
+    fetch_rows,
+    read_baselines,
+    run_samples,
+    tool_samples,
+)
+
+__all__ = ["IN_PROGRESS", "StoreTally", "TallyResult"]
+
+IN_PROGRESS = "neonhub_agent_runs_in_progress"
+_TABLES = ("agent_runs", "tool_executions", "agent_run_metrics")
+_TERMINAL_SQL = "(" + ", ".join(f"'{status}'" for status in TERMINAL) + ")"
+# Up to this many run ids, DuckDB finds runs through the primary-key index; beyond it,
+# a join scans agent_runs once, which is cheaper than thousands of lookups.
+_INDEX_LOOKUP_MAX = 500
+
+
+@dataclass
+class _Mark:
+    rowid: int = -1  # highest rowid counted
+    rows: int = 0  # rows in the table when it was counted
+
+
+@dataclass(frozen=True)
+class TallyResult:
+    """Counter samples (baselines + live rows) and in-flight runs, as of one refresh."""
+
+    samples: Samples
+    in_progress: Samples
+    recounted: bool
+    runs: int
+
+
+@dataclass
+class StoreTally:
+    """The run-derived counters of one store, kept current by counting only what changed.
+
+    Not thread-safe: its owner (the collector) serialises refreshes.
+    """
+
+    recounts: int = 0
+    _live: Samples = field(default_factory=Samples)
+    _baselines: Samples = field(default_factory=Samples)
+    _marks: dict[str, _Mark] = field(default_factory=dict)
+    _pending: dict[int, tuple[str, str, str]] = field(default_factory=dict)
+    _identity: tuple[Any, ...] | None = None
+
+    def reset(self) -> None:
+        """Forget everything: the next refresh counts the whole store."""
+        self._live = Samples()
+        self._baselines = Samples()
+        self._marks = {table: _Mark() for table in _TABLES}
+        self._pending = {}
+        self._identity = None
+
+    def refresh(self, con: Any, timer: QueryTimer | None = None) -> TallyResult:
+        """Bring the tally up to date with the open connection ``con``."""
+        if not self._marks:
+            self.reset()
+        totals, tops, identity = self._survey(con, timer)
+        recounted = False
+        if identity != self._identity or any(
+            totals[t][0] != self._marks[t].rows + totals[t][1] for t in _TABLES
+        ):
+            self.reset()
+            self.recounts += 1
+            recounted = True
+            totals, tops, identity = self._survey(con, timer)
+            if identity[1]:
+                self._baselines = read_baselines(con, timer=timer)
+            self._identity = identity
+        self._count_runs(con, tops["agent_runs"], timer)
+        self._count_tools(con, tops["tool_executions"], timer)
+        self._count_breakers(con, tops["agent_run_metrics"], timer)
+        for table in _TABLES:
+            mark = self._marks[table]
+            mark.rowid = max(mark.rowid, tops[table])
+            mark.rows = totals[table][0]
+        in_progress = Samples()
+        for agent, intent, status in self._pending.values():
+            in_progress.add(IN_PROGRESS, {"agent": agent, "intent": intent, "status": status}, 1)
+        return TallyResult(
+            samples=Samples(self._live).merge(self._baselines),
+            in_progress=in_progress,
+            recounted=recounted,
+            runs=totals["agent_runs"][0],
+        )
+
+    def _survey(
+        self, con: Any, timer: QueryTimer | None
+    ) -> tuple[dict[str, tuple[int, int]], dict[str, int], tuple[Any, ...]]:
+        """Per table: (rows, rows above the mark), the highest rowid; and the identity."""
+        has_baselines = bool(
+            con.execute(
+                "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'metric_baselines'"
+            ).fetchone()[0]
+        )
+        parts: list[str] = []
+        params: list[Any] = []
+        for table in _TABLES:
+            mark = self._marks[table].rowid
+            parts += [
+                f"(SELECT count(*) FROM {table})",
+                f"(SELECT count(*) FROM {table} WHERE rowid > ?)",
+                f"(SELECT coalesce(max(rowid), -1) FROM {table} WHERE rowid > ?)",
+            ]
+            params += [mark, mark]
+        parts.append("(SELECT min(applied_at) FROM schema_migrations)")
+        if has_baselines:
+            parts.append("(SELECT count(*) FROM metric_baselines)")
+            parts.append("(SELECT sum(value) FROM metric_baselines)")
+        row = fetch_rows(con, "tally_survey", f"SELECT {', '.join(parts)}", params, timer)[0]
+        totals = {t: (int(row[3 * i]), int(row[3 * i + 1])) for i, t in enumerate(_TABLES)}
+        tops = {t: int(row[3 * i + 2]) for i, t in enumerate(_TABLES)}
+        # The file's creation time tells one store from another put at the same path.
+        identity = (row[9], *row[10:]) if has_baselines else (row[9], None)
+        return totals, tops, identity
+
+    def _count_runs(self, con: Any, top: int, timer: QueryTimer | None) -> None:
+        mark = self._marks["agent_runs"].rowid
+        finished: list[int] = []
+        if self._pending:
+            ids = sorted(self._pending)
+            still = fetch_rows(
+                con,
+                "tally_pending",
+                f"""SELECT rowid, agent, intent, status FROM agent_runs
+                    WHERE rowid BETWEEN ? AND ? AND rowid IN (SELECT unnest(?::BIGINT[]))
+                      AND status NOT IN {_TERMINAL_SQL}""",
+                [ids[0], ids[-1], ids],
+                timer,
+            )
+            waiting = {int(rowid): (agent, intent, status) for rowid, agent, intent, status in still}
+            finished = [rowid for rowid in ids if rowid not in waiting]
+            self._pending = waiting
+        if finished:
+            # Their queue job was counted when they were first seen, unfinished.
+            self._live.merge(
+                run_samples(
+                    con,
+                    "rowid BETWEEN ? AND ? AND rowid IN (SELECT unnest(?::BIGINT[]))",
+                    [finished[0], finished[-1], finished],
+                    queue=False,
+                    timer=timer,
+                )
+            )
+        if top <= mark:
+            return
+        self._live.merge(run_samples(con, "rowid > ? AND rowid <= ?", [mark, top], timer=timer))
+        for rowid, agent, intent, status in fetch_rows(
+            con,
+            "tally_unfinished",
+            f"""SELECT rowid, agent, intent, status FROM agent_runs
+                WHERE rowid > ? AND rowid <= ? AND status NOT IN {_TERMINAL_SQL}""",
+            [mark, top],
+            timer,
+        ):
+            self._pending[int(rowid)] = (agent, intent, status)
+
+    def _count_tools(self, con: Any, top: int, timer: QueryTimer | None) -> None:
+        mark = self._marks["tool_executions"].rowid
+        if top > mark:
+            self._live.merge(tool_samples(con, "rowid > ? AND rowid <= ?", [mark, top], timer=timer))
+
+    def _count_breakers(self, con: Any, top: int, timer: QueryTimer | None) -> None:
+        mark = self._marks["agent_run_metrics"].rowid
+        if top <= mark:
+            return
+        where, params = "m.rowid > ? AND m.rowid <= ?", [mark, top]
+        rows = breaker_rows(con, where, params, timer=timer)
+        if len(rows) > _INDEX_LOOKUP_MAX:
+            self._live.merge(breaker_samples(con, where, params, timer=timer))
+        elif rows:
+            self._live.merge(_breakers_by_lookup(con, rows, timer))
+
+
+def _breakers_by_lookup(
+    con: Any, rows: Sequence[tuple[str, float]], timer: QueryTimer | None
+) -> Samples:
+    """Same sums as :func:`breaker_samples`, finding each run's agent by its primary key
+    (a join would scan every run id in the store for a handful of new metrics)."""
+    agents = dict(
+        fetch_rows(
+            con,
+            "tally_breaker_agents",
+            "SELECT run_id, agent FROM agent_runs WHERE run_id = ANY(?::VARCHAR[])",
+            [sorted({run_id for run_id, _ in rows})],
+            timer,
+        )
+    )
+    samples = Samples()
+    for run_id, value in rows:
+        if run_id in agents:  # a metric without its run has no agent to count under
+            samples.add(BREAKER_FAILURES, {"agent": agents[run_id]}, value)
+    return samples

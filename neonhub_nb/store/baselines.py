@@ -1,0 +1,249 @@
+"""What each run-derived Prometheus counter counts, as SQL over the audit tables, and the
+baselines that keep those counters monotonic when old rows are pruned.
+
+Every counter is a sum of per-row contributions, so the same definitions serve three
+callers: the exporter's full count (``where="TRUE"``), its incremental count of rows
+added since the last scrape (``where="rowid > ?"``), and :func:`fold_into_baselines`,
+which a ``prune`` calls inside its transaction, before deleting rows, to move their
+contribution into ``metric_baselines``. Exposed value = baseline + what the tables
+hold now, so deleting folded rows changes nothing a scrape shows.
+
+Samples are keyed by their exposition name and sorted label pairs, e.g.
+``("neonhub_agent_runs_total", (("agent", "content"), ("intent", "..."), ("status", ...)))``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any
+
+from .ingest import TERMINAL
+
+__all__ = [
+    "BREAKER_FAILURES",
+    "CONNECTOR_REQUESTS",
+    "DURATION_BUCKETS",
+    "QUEUE_JOBS_ADDED",
+    "RATE_LIMIT_HITS",
+    "RUNS_TOTAL",
+    "RUN_DURATION",
+    "TERMINAL",
+    "Labels",
+    "QueryTimer",
+    "SampleKey",
+    "Samples",
+    "breaker_rows",
+    "breaker_samples",
+    "fetch_rows",
+    "fold_into_baselines",
+    "labels_json",
+    "read_baselines",
+    "run_samples",
+    "tool_samples",
+]
+
+RUNS_TOTAL = "neonhub_agent_runs_total"
+RUN_DURATION = "neonhub_agent_run_duration_seconds"
+BREAKER_FAILURES = "neonhub_circuit_breaker_failures_total"
+CONNECTOR_REQUESTS = "neonhub_connector_requests_total"
+RATE_LIMIT_HITS = "neonhub_rate_limit_hits_total"
+QUEUE_JOBS_ADDED = "neonhub_queue_jobs_added_total"
+
+# Agent runs last from a tenth of a second (mock mode) to minutes (live, long drafts).
+# Baselines store bucket counts by ``le``: changing these needs a migration that
+# rewrites the histogram rows of ``metric_baselines``.
+DURATION_BUCKETS: tuple[float, ...] = (
+    0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0,
+)  # fmt: skip
+
+Labels = tuple[tuple[str, str], ...]
+SampleKey = tuple[str, Labels]
+# Wraps each query, by name, so a caller can time it (the exporter's query histogram).
+QueryTimer = Callable[[str], AbstractContextManager[object]]
+
+_CONNECTOR_PREFIX = "connector."
+# A response's ``rate_limited`` may be true/false or a number of 429s met while retrying.
+_RATE_LIMITED = (
+    "coalesce(TRY_CAST(response->>'rate_limited' AS DOUBLE), "
+    "TRY_CAST(response->>'rate_limited' AS BOOLEAN)::DOUBLE, 0)"
+)
+
+
+def _le(bound: float) -> str:
+    # Prometheus' own spelling of bucket bounds (what client_python writes for ``le``).
+    from prometheus_client.utils import floatToGoString
+
+    return str(floatToGoString(bound))
+
+
+class Samples(dict[SampleKey, float]):
+    """Sample values keyed by (sample name, sorted label pairs); ``add`` accumulates."""
+
+    def add(self, name: str, labels: Mapping[str, str], value: float) -> None:
+        key = (name, tuple(sorted(labels.items())))
+        self[key] = self.get(key, 0.0) + float(value)
+
+    def merge(self, other: Mapping[SampleKey, float]) -> Samples:
+        for key, value in other.items():
+            self[key] = self.get(key, 0.0) + value
+        return self
+
+
+def labels_json(labels: Labels) -> str:
+    """The canonical text of a label set in ``metric_baselines`` (sorted, compact JSON)."""
+    return json.dumps(dict(labels), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def fetch_rows(
+    con: Any, name: str, sql: str, params: Sequence[Any], timer: QueryTimer | None
+) -> list[tuple[Any, ...]]:
+    with timer(name) if timer is not None else nullcontext():
+        rows: list[tuple[Any, ...]] = con.execute(sql, list(params)).fetchall()
+    return rows
+
+
+def run_samples(
+    con: Any,
+    where: str = "TRUE",
+    params: Sequence[Any] = (),
+    *,
+    queue: bool = True,
+    timer: QueryTimer | None = None,
+) -> Samples:
+    """Counters over the ``agent_runs`` rows matching ``where``, in one scan.
+
+    Runs count once they are terminal (succeeded, failed, abandoned): a terminal row never
+    changes again, so the counters never go down. Runs with a duration fill the histogram.
+    ``queue=False`` leaves out queue jobs (runs with an ``experiment_id``, counted when
+    first seen, whatever their status).
+    """
+    buckets = ", ".join(
+        f"count(*) FILTER (WHERE duration_ms <= {bound * 1000!r})" for bound in DURATION_BUCKETS
+    )
+    rows = fetch_rows(
+        con,
+        "runs",
+        f"""SELECT agent, intent, status, count(*), count(experiment_id),
+                   count(duration_ms), coalesce(sum(duration_ms), 0), {buckets}
+            FROM agent_runs WHERE ({where}) GROUP BY agent, intent, status""",
+        params,
+        timer,
+    )
+    samples = Samples()
+    for agent, intent, status, runs, queued, timed, total_ms, *cumulative in rows:
+        if queue and queued:
+            samples.add(QUEUE_JOBS_ADDED, {}, queued)
+        if status not in TERMINAL:
+            continue
+        samples.add(RUNS_TOTAL, {"agent": agent, "intent": intent, "status": status}, runs)
+        if not timed:
+            continue
+        where_run = {"agent": agent, "intent": intent}
+        for bound, count in zip(DURATION_BUCKETS, cumulative, strict=True):
+            samples.add(f"{RUN_DURATION}_bucket", {**where_run, "le": _le(bound)}, count)
+        samples.add(f"{RUN_DURATION}_bucket", {**where_run, "le": "+Inf"}, timed)
+        samples.add(f"{RUN_DURATION}_count", where_run, timed)
+        samples.add(f"{RUN_DURATION}_sum", where_run, total_ms / 1000)
+    return samples
+
+
+def tool_samples(
+    con: Any, where: str = "TRUE", params: Sequence[Any] = (), *, timer: QueryTimer | None = None
+) -> Samples:
+    """Connector requests and rate-limit hits over the ``tool_executions`` rows matching
+    ``where`` (a tool execution never changes once written)."""
+    rows = fetch_rows(
+        con,
+        "tools",
+        f"""SELECT tool, operation, status, count(*), sum({_RATE_LIMITED})
+            FROM tool_executions
+            WHERE (tool = 'llm' OR starts_with(tool, '{_CONNECTOR_PREFIX}')) AND ({where})
+            GROUP BY tool, operation, status""",
+        params,
+        timer,
+    )
+    samples = Samples()
+    for tool, operation, status, calls, limited in rows:
+        if tool.startswith(_CONNECTOR_PREFIX):
+            service = tool[len(_CONNECTOR_PREFIX) :]
+            labels = {"service": service, "operation": operation, "status": status}
+            samples.add(CONNECTOR_REQUESTS, labels, calls)
+        else:
+            service = "llm"
+        samples.add(RATE_LIMIT_HITS, {"service": service}, limited)
+    return samples
+
+
+def breaker_rows(
+    con: Any, where: str = "TRUE", params: Sequence[Any] = (), *, timer: QueryTimer | None = None
+) -> list[tuple[str, float]]:
+    """``(run_id, value)`` of the ``breaker_failures`` metrics matching ``where`` (over ``m``)."""
+    return [
+        (str(run_id), float(value))
+        for run_id, value in fetch_rows(
+            con,
+            "breaker_rows",
+            f"""SELECT run_id, value FROM agent_run_metrics m
+                WHERE m.name = 'breaker_failures' AND ({where})""",
+            params,
+            timer,
+        )
+    ]
+
+
+def breaker_samples(
+    con: Any, where: str = "TRUE", params: Sequence[Any] = (), *, timer: QueryTimer | None = None
+) -> Samples:
+    """Circuit-breaker failures by the agent of their run, over metrics matching ``where``."""
+    rows = fetch_rows(
+        con,
+        "breaker",
+        f"""SELECT r.agent, sum(m.value)
+            FROM agent_run_metrics m JOIN agent_runs r ON r.run_id = m.run_id
+            WHERE m.name = 'breaker_failures' AND ({where}) GROUP BY r.agent""",
+        params,
+        timer,
+    )
+    samples = Samples()
+    for agent, value in rows:
+        samples.add(BREAKER_FAILURES, {"agent": agent}, value)
+    return samples
+
+
+def fold_into_baselines(con: Any, where_sql: str, params: Sequence[Any]) -> None:
+    """Add the contribution of the runs selected by ``where_sql`` (a condition over
+    ``agent_runs``) and of their tool executions and metrics to ``metric_baselines``.
+
+    Call it inside the transaction that then deletes exactly those runs and the
+    ``tool_executions`` / ``agent_run_metrics`` rows with their ``run_id``; it opens no
+    transaction of its own. Runs still queued or running add only their queue job, tool
+    calls and metrics (they were never counted as runs).
+
+    >>> con.execute("BEGIN TRANSACTION")                                   # doctest: +SKIP
+    >>> fold_into_baselines(con, "finished_at < ?", [cutoff])              # doctest: +SKIP
+    >>> ... DELETE the same runs and their rows ..., then COMMIT           # doctest: +SKIP
+    """
+    owned = f"run_id IN (SELECT run_id FROM agent_runs WHERE ({where_sql}))"
+    samples = run_samples(con, where_sql, params)
+    samples.merge(tool_samples(con, owned, params))
+    samples.merge(breaker_samples(con, f"m.{owned}", params))
+    rows = [(name, labels_json(labels), value) for (name, labels), value in samples.items()]
+    if rows:
+        con.executemany(
+            """INSERT INTO metric_baselines VALUES (?, ?, ?)
+               ON CONFLICT (metric, labels) DO UPDATE
+               SET value = metric_baselines.value + excluded.value""",
+            rows,
+        )
+
+
+def read_baselines(con: Any, *, timer: QueryTimer | None = None) -> Samples:
+    """Everything folded so far, as samples (empty for stores older than the table)."""
+    samples = Samples()
+    for metric, labels, value in fetch_rows(
+        con, "baselines", "SELECT metric, labels, value FROM metric_baselines", (), timer
+    ):
+        samples.add(str(metric), {str(k): str(v) for k, v in json.loads(labels).items()}, value)
+    return samples
