@@ -48,14 +48,84 @@ SYNTH_CONNECTORS: tuple[tuple[str, str], ...] = (
     ("tiktok", "upload"), ("youtube", "list_videos"),
 )  # fmt: skip
 
-_WORDS = (
-    "audience campaign content conversion customer email engagement funnel growth headline "
-    "insight keyword launch lead loyalty market message metric newsletter offer organic "
-    "page plan post reach report revenue search segment social strategy subscriber test "
-    "traffic trend value video visitor weekly brand budget channel click copy draft goal "
-    "the a of to and for with your our that this is are can will more from how why what "
-    "teams small local online seasonal simple proven practical measurable clear"
-).split()
+_WORDS = [
+    "audience",
+    "campaign",
+    "content",
+    "conversion",
+    "customer",
+    "email",
+    "engagement",
+    "funnel",
+    "growth",
+    "headline",
+    "insight",
+    "keyword",
+    "launch",
+    "lead",
+    "loyalty",
+    "market",
+    "message",
+    "metric",
+    "newsletter",
+    "offer",
+    "organic",
+    "page",
+    "plan",
+    "post",
+    "reach",
+    "report",
+    "revenue",
+    "search",
+    "segment",
+    "social",
+    "strategy",
+    "subscriber",
+    "test",
+    "traffic",
+    "trend",
+    "value",
+    "video",
+    "visitor",
+    "weekly",
+    "brand",
+    "budget",
+    "channel",
+    "click",
+    "copy",
+    "draft",
+    "goal",
+    "the",
+    "a",
+    "of",
+    "to",
+    "and",
+    "for",
+    "with",
+    "your",
+    "our",
+    "that",
+    "this",
+    "is",
+    "are",
+    "can",
+    "will",
+    "more",
+    "from",
+    "how",
+    "why",
+    "what",
+    "teams",
+    "small",
+    "local",
+    "online",
+    "seasonal",
+    "simple",
+    "proven",
+    "practical",
+    "measurable",
+    "clear",
+]
 
 
 def _u(purpose: str, index: str = "i") -> str:
@@ -128,7 +198,7 @@ def _fill(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         f"""CREATE TEMP TABLE synth_pool AS
             SELECT list(txt ORDER BY p) AS paragraphs FROM (
-              SELECT p, array_to_string(list_transform(range(60 + {_pick('plen', 60, 'p')}),
+              SELECT p, array_to_string(list_transform(range(60 + {_pick("plen", 60, "p")}),
                        lambda j: (?::VARCHAR[])[1 + (hash(p, j, getvariable('seed')) % ?)::INT]),
                        ' ') || '.' AS txt
               FROM range(1000) t(p))""",
@@ -141,9 +211,9 @@ def _fill(con: duckdb.DuckDBPyConnection) -> None:
                  getvariable('end_at') - to_seconds(
                    (getvariable('n_runs') - i) * getvariable('span_s') / greatest(getvariable('n_runs'), 1)
                  ) AS started_at,
-                 {_u('intent')} AS u_intent, {_u('status')} AS u_status,
-                 {_u('d1')} AS u1, {_u('d2')} AS u2, {_u('exp')} AS u_exp, {_u('mode')} AS u_mode,
-                 {_u('ntools')} AS u_tools
+                 {_u("intent")} AS u_intent, {_u("status")} AS u_status,
+                 {_u("d1")} AS u1, {_u("d2")} AS u2, {_u("exp")} AS u_exp, {_u("mode")} AS u_mode,
+                 {_u("ntools")} AS u_tools
           FROM range(getvariable('n_runs')) t(i)
         )
         SELECT b.i, b.started_at, s.agent, s.intent, s.k AS intent_k,
@@ -159,7 +229,7 @@ def _fill(con: duckdb.DuckDBPyConnection) -> None:
                1000 * s.median * exp(s.spread * sqrt(-2 * ln(greatest(b.u1, 1e-12)))
                                      * cos(2 * pi() * b.u2)) AS natural_ms,
                CASE WHEN b.u_exp < 0.2
-                    THEN 'exp_' || lpad(printf('%d', {_pick('expid', 50, 'b.i')}), 3, '0')
+                    THEN 'exp_' || lpad(printf('%d', {_pick("expid", 50, "b.i")}), 3, '0')
                     END AS experiment_id,
                CASE WHEN b.u_mode < 0.7 THEN 'mock' ELSE 'live' END AS mode,
                s.low + floor(b.u_tools * (s.high - s.low + 1))::INTEGER AS n_connector_calls
@@ -204,7 +274,7 @@ def _fill(con: duckdb.DuckDBPyConnection) -> None:
                CASE WHEN r.status = 'failed' THEN json_object()
                     ELSE json_object('text', {article}, 'model', 'gpt-4o-mini',
                                      'finish_reason', 'stop',
-                                     'rate_limited', CASE WHEN {_u('llm429', 'r.i')} < 0.01
+                                     'rate_limited', CASE WHEN {_u("llm429", "r.i")} < 0.01
                                                           THEN 1 ELSE 0 END)
                     END AS response,
                CASE WHEN r.status = 'failed' THEN 'LLMError: synthetic failure' END AS error
@@ -239,7 +309,7 @@ def _fill(con: duckdb.DuckDBPyConnection) -> None:
                  CASE WHEN r.status = 'succeeded'
                       THEN 600 + (hash(r.i, 'ct', getvariable('seed')) % 900)::DOUBLE
                       ELSE 0 END AS completion_tokens,
-                 {_u('breaker', 'r.i')} AS u_breaker
+                 {_u("breaker", "r.i")} AS u_breaker
           FROM synth_runs r WHERE r.status IN ('succeeded', 'failed')
         )
         SELECT run_id, name, value, unit FROM m, LATERAL (VALUES

@@ -9,14 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from ..clock import Clock
+from ..errors import ConfigError
 from ..ids import new_id
 from ..llm import Completion, LLMClient, Messages, TokenCallback
 from ..models import AgentParams, Metric, ToolExecution
 from ..prompts import PromptTemplate, get_prompt
 from ..tokens import cost_usd
+
+if TYPE_CHECKING:
+    from ..connectors import Connector, ConnectorCall
 
 __all__ = ["Agent", "AgentContext", "AgentOutput", "DraftOutput", "ToolRecorder"]
 
@@ -64,11 +68,42 @@ class AgentContext:
     completion_tokens: int = 0
     cost_usd: float = 0.0
     prompt_used: PromptTemplate | None = None
+    _connectors: dict[str, Connector] = field(default_factory=dict, init=False, repr=False)
 
     def prompt(self, name: str) -> PromptTemplate:
         """The prompt template for this run (the requested version, else the latest)."""
         self.prompt_used = get_prompt(name, self.prompt_version)
         return self.prompt_used
+
+    def connector(self, name: str) -> Connector:
+        """The ``name`` connector for this run (one per name); each of its operations is
+        recorded as a ``connector.<service>`` tool execution. Mock or live was decided by
+        the orchestrator, which put a factory in ``tools["connectors"]``."""
+        if name not in self._connectors:
+            factory = self.tools.get("connectors")
+            if factory is None:
+                raise ConfigError("connectors: this run has no connector factory "
+                                  "(tools['connectors'] is not set by the orchestrator)")
+            self._connectors[name] = factory(name, self._record_connector_call)
+        return self._connectors[name]
+
+    def _record_connector_call(self, call: ConnectorCall) -> None:
+        execution = ToolExecution(
+            execution_id=new_id("tex"),
+            run_id=self.run_id,
+            seq=len(self.executions) + 1,
+            tool=f"connector.{call.service}",
+            operation=call.operation,
+            status=call.status,
+            started_at=call.started_at,
+            duration_ms=call.duration_ms,
+            request=dict(call.request),
+            # Metrics read http_status / attempts / rate_limited from here: keep the names.
+            response={**call.response, "http_status": call.http_status,
+                      "attempts": call.attempts, "rate_limited": call.rate_limited},
+            error=call.error,
+        )
+        self.executions.append(self.record(execution))
 
     def call_tool(
         self, tool: str, operation: str, request: Mapping[str, Any], call: Callable[[], R],

@@ -11,7 +11,7 @@ Docs: https://discord.com/developers/docs/resources/message#create-message
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 
@@ -102,8 +102,8 @@ class DiscordMock(MockVendor):
     host = r"discord\.com"
     auth_prefix = "Bot "
     _TOTAL = 140
-    _CODES = {401: 0, 403: 50013, 404: 10003, 429: 0, 400: 50035}
-    _MESSAGES = {401: "401: Unauthorized", 403: "Missing Permissions", 404: "Unknown Channel"}
+    _CODES: ClassVar[dict[int, int]] = {401: 0, 403: 50013, 404: 10003, 429: 0, 400: 50035}
+    _MESSAGES: ClassVar[dict[int, str]] = {401: "401: Unauthorized", 403: "Missing Permissions", 404: "Unknown Channel"}
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 
@@ -95,14 +95,14 @@ def _flatten(page: dict[str, Any], row: dict[str, Any]) -> dict[str, Any]:
 class GA4Mock(GoogleMock):
     service = "ga4"
     host = r"analyticsdata\.googleapis\.com"
-    _DIMENSIONS: dict[str, tuple[str, ...]] = {
+    _DIMENSIONS: ClassVar[dict[str, tuple[str, ...]]] = {
         "country": ("United States", "Germany", "United Kingdom", "France", "India", "Brazil"),
         "sessionDefaultChannelGroup": ("Organic Search", "Direct", "Email", "Paid Search",
                                        "Organic Social"),
         "deviceCategory": ("desktop", "mobile", "tablet"),
         "pagePath": ("/", "/pricing", "/blog", "/blog/newsletter-growth", "/signup", "/about"),
     }  # fmt: skip
-    _METRICS = {"sessions": "TYPE_INTEGER", "activeUsers": "TYPE_INTEGER",
+    _METRICS: ClassVar[dict[str, str]] = {"sessions": "TYPE_INTEGER", "activeUsers": "TYPE_INTEGER",
                 "newUsers": "TYPE_INTEGER", "screenPageViews": "TYPE_INTEGER",
                 "conversions": "TYPE_FLOAT", "engagementRate": "TYPE_FLOAT",
                 "totalRevenue": "TYPE_CURRENCY"}  # fmt: skip

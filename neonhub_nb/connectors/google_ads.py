@@ -116,11 +116,11 @@ class GoogleAdsMock(GoogleMock):
     #: Real pages hold 10,000 rows; small pages here exercise the pagination code.
     PAGE_SIZE = 5
     _CAMPAIGNS = 12
-    _FIELDS = {
+    _FIELDS = frozenset({
         "campaign.id", "campaign.name", "campaign.status", "campaign.resource_name",
         "metrics.impressions", "metrics.clicks", "metrics.cost_micros", "metrics.conversions",
         "metrics.ctr", "segments.date",
-    }  # fmt: skip
+    })  # fmt: skip
 
     def check_auth(self, request: httpx.Request) -> httpx.Response | None:
         denied = super().check_auth(request)

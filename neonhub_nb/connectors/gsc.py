@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import quote, unquote
 
 import httpx
@@ -79,7 +79,7 @@ class SearchConsoleConnector(GoogleConnector):
 class SearchConsoleMock(GoogleMock):
     service = "gsc"
     host = r"www\.googleapis\.com"
-    _VALUES: dict[str, tuple[str, ...]] = {
+    _VALUES: ClassVar[dict[str, tuple[str, ...]]] = {
         "query": tuple(f"{a} {b}" for a in ("newsletter", "email marketing", "seo", "crm",
                                             "content calendar")
                        for b in ("tips", "tools", "growth", "examples", "template", "guide",

@@ -12,7 +12,7 @@ a 5xx. Docs: https://learn.microsoft.com/linkedin/marketing/community-management
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import unquote
 
 import httpx
@@ -90,7 +90,7 @@ class LinkedInMock(MockVendor):
     service = "linkedin"
     host = r"api\.linkedin\.com"
     _TOTAL = 23
-    _CODES = {401: "INVALID_ACCESS_TOKEN", 403: "ACCESS_DENIED", 404: "NOT_FOUND",
+    _CODES: ClassVar[dict[int, str]] = {401: "INVALID_ACCESS_TOKEN", 403: "ACCESS_DENIED", 404: "NOT_FOUND",
               429: "TOO_MANY_REQUESTS", 400: "INVALID_REQUEST", 500: "INTERNAL_SERVER_ERROR"}
 
     def error_body(self, status: int, message: str) -> Any:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 
@@ -106,7 +106,7 @@ class RedditMock(MockVendor):
     service = "reddit"
     host = r"oauth\.reddit\.com"
     _TOTAL = 180
-    _REASONS = {401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+    _REASONS: ClassVar[dict[int, str]] = {401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
                 429: "Too Many Requests", 500: "Internal Server Error"}  # fmt: skip
 
     def error_body(self, status: int, message: str) -> Any:

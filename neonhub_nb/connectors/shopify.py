@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 
@@ -104,7 +104,7 @@ class ShopifyMock(MockVendor):
     host = r"[a-z0-9][a-z0-9-]*\.myshopify\.com"
     auth_header = "X-Shopify-Access-Token"
     auth_prefix = ""
-    _TOTALS = {"orders": 123, "products": 34}
+    _TOTALS: ClassVar[dict[str, int]] = {"orders": 123, "products": 34}
 
     def error_body(self, status: int, message: str) -> Any:
         if status == 401:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 
@@ -95,7 +95,7 @@ class SlackConnector(Connector):
 class SlackMock(MockVendor):
     service = "slack"
     host = r"slack\.com"
-    _BY_STATUS = {400: "invalid_arguments", 401: "invalid_auth", 403: "missing_scope",
+    _BY_STATUS: ClassVar[dict[int, str]] = {400: "invalid_arguments", 401: "invalid_auth", 403: "missing_scope",
                   404: "channel_not_found", 429: "ratelimited", 500: "fatal_error",
                   503: "service_unavailable"}  # fmt: skip
     _NAMES = ("general", "random", "marketing", "launches", "growth", "support", "design",

@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import math
 import re
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 
@@ -83,7 +83,7 @@ class TwilioMock(MockVendor):
     host = r"api\.twilio\.com"
     auth_prefix = "Basic "
     _E164 = re.compile(r"\+[1-9]\d{6,14}")
-    _CODES = {400: 21211, 401: 20003, 403: 20403, 404: 20404, 429: 20429, 500: 20500, 503: 20503}
+    _CODES: ClassVar[dict[int, int]] = {400: 21211, 401: 20003, 403: 20403, 404: 20404, 429: 20429, 500: 20500, 503: 20503}
     _TOTAL = 75
 
     def error_body(self, status: int, message: str) -> Any:

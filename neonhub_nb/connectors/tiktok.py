@@ -13,7 +13,7 @@ Docs: https://developers.tiktok.com/doc/content-posting-api-reference-direct-pos
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 
@@ -110,7 +110,7 @@ class TikTokMock(MockVendor):
     service = "tiktok"
     host = r"open\.tiktokapis\.com"
     _TOTAL = 47
-    _CODES = {400: "invalid_params", 401: "access_token_invalid", 403: "scope_not_authorized",
+    _CODES: ClassVar[dict[int, str]] = {400: "invalid_params", 401: "access_token_invalid", 403: "scope_not_authorized",
               404: "invalid_params", 429: "rate_limit_exceeded"}  # fmt: skip
 
     def error_body(self, status: int, message: str) -> Any:

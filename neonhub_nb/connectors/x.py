@@ -12,7 +12,7 @@ Docs: https://docs.x.com/x-api/posts/creation-of-a-post
 from __future__ import annotations
 
 from datetime import UTC
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 
@@ -80,7 +80,7 @@ class XMock(MockVendor):
     service = "x"
     host = r"api\.x\.com"
     _TOTAL = 64
-    _TITLES = {400: "Invalid Request", 401: "Unauthorized", 403: "Forbidden",
+    _TITLES: ClassVar[dict[int, str]] = {400: "Invalid Request", 401: "Unauthorized", 403: "Forbidden",
                404: "Not Found Error", 429: "Too Many Requests", 500: "Internal Error"}
 
     def __init__(self, **kwargs: Any) -> None:

@@ -84,8 +84,8 @@ def _families(result: TallyResult | None) -> Iterator[Metric]:
     """Metric families for ``result``; ``None`` gives empty families (``describe``)."""
     samples = result.samples if result is not None else Samples()
     by_name: dict[str, list[tuple[dict[str, str], float]]] = {}
-    for (name, labels), value in sorted(samples.items()):
-        by_name.setdefault(name, []).append((dict(labels), value))
+    for (name, pairs), value in sorted(samples.items()):
+        by_name.setdefault(name, []).append((dict(pairs), value))
 
     for name, (help_text, label_names) in _COUNTERS.items():
         family = CounterMetricFamily(name, help_text, labels=label_names)
@@ -100,8 +100,8 @@ def _families(result: TallyResult | None) -> Iterator[Metric]:
 
     gauge = GaugeMetricFamily(IN_PROGRESS, _IN_PROGRESS_HELP, labels=("agent", "intent", "status"))
     if result is not None:
-        for (_, labels), value in sorted(result.in_progress.items()):
-            gauge.add_metric(_value(dict(labels), ("agent", "intent", "status")), value)
+        for (_, pairs), value in sorted(result.in_progress.items()):
+            gauge.add_metric(_value(dict(pairs), ("agent", "intent", "status")), value)
     yield gauge
 
 

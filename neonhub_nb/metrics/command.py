@@ -22,14 +22,29 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 @click.command(name="metrics")
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Interface to listen on (127.0.0.1 keeps the exporter local).")
-@click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(0, 65535),
-              help="Port to listen on (0: any free port).")
-@click.option("--find-free-port", is_flag=True,
-              help="If the port is taken, listen on a free one instead of failing.")
-@click.option("--read-only", is_flag=True,
-              help="Only read the store: no migration, no ingestion of spooled runs.")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Interface to listen on (127.0.0.1 keeps the exporter local).",
+)
+@click.option(
+    "--port",
+    default=DEFAULT_PORT,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port to listen on (0: any free port).",
+)
+@click.option(
+    "--find-free-port",
+    is_flag=True,
+    help="If the port is taken, listen on a free one instead of failing.",
+)
+@click.option(
+    "--read-only",
+    is_flag=True,
+    help="Only read the store: no migration, no ingestion of spooled runs.",
+)
 def metrics_command(host: str, port: int, find_free_port: bool, read_only: bool) -> None:
     """Serve Prometheus /metrics and /health for the audit store ($NEONHUB_DB)."""
     store = AuditStore.from_settings(load_settings(), read_only=read_only)
@@ -40,8 +55,10 @@ def metrics_command(host: str, port: int, find_free_port: bool, read_only: bool)
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
     mode = "read-only" if read_only else "read-write"
-    click.echo(f"serving {exporter.metrics_url} and {exporter.health_url} "
-               f"for {store.path} ({mode}); Ctrl-C to stop")
+    click.echo(
+        f"serving {exporter.metrics_url} and {exporter.health_url} "
+        f"for {store.path} ({mode}); Ctrl-C to stop"
+    )
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         exporter.wait()

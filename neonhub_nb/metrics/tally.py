@@ -161,7 +161,9 @@ class StoreTally:
                 [ids[0], ids[-1], ids],
                 timer,
             )
-            waiting = {int(rowid): (agent, intent, status) for rowid, agent, intent, status in still}
+            waiting = {
+                int(rowid): (agent, intent, status) for rowid, agent, intent, status in still
+            }
             finished = [rowid for rowid in ids if rowid not in waiting]
             self._pending = waiting
         if finished:
@@ -191,7 +193,9 @@ class StoreTally:
     def _count_tools(self, con: Any, top: int, timer: QueryTimer | None) -> None:
         mark = self._marks["tool_executions"].rowid
         if top > mark:
-            self._live.merge(tool_samples(con, "rowid > ? AND rowid <= ?", [mark, top], timer=timer))
+            self._live.merge(
+                tool_samples(con, "rowid > ? AND rowid <= ?", [mark, top], timer=timer)
+            )
 
     def _count_breakers(self, con: Any, top: int, timer: QueryTimer | None) -> None:
         mark = self._marks["agent_run_metrics"].rowid

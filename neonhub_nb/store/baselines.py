@@ -72,10 +72,8 @@ _RATE_LIMITED = (
 
 
 def _le(bound: float) -> str:
-    # Prometheus' own spelling of bucket bounds (what client_python writes for ``le``).
-    from prometheus_client.utils import floatToGoString
-
-    return str(floatToGoString(bound))
+    # client_python's spelling of bucket bounds ("0.1", "1.0", "600.0") for these values.
+    return repr(float(bound))
 
 
 class Samples(dict[SampleKey, float]):
