@@ -126,7 +126,9 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
             env.get("NEONHUB_INGEST_INTERVAL", "0.5"), "NEONHUB_INGEST_INTERVAL", 0.01
         ),
         mock_connector_delay_ms=_parse_float(
-            env.get("NEONHUB_MOCK_CONNECTOR_DELAY_MS") or "0", "NEONHUB_MOCK_CONNECTOR_DELAY_MS", 0.0
+            env.get("NEONHUB_MOCK_CONNECTOR_DELAY_MS") or "0",
+            "NEONHUB_MOCK_CONNECTOR_DELAY_MS",
+            0.0,
         ),
         environ=env,
     )

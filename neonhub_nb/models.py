@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from .errors import InvalidInputError
 
@@ -27,6 +27,7 @@ __all__ = [
     "RunStatus",
     "Tone",
     "ToolExecution",
+    "field_errors",
     "validate_params",
     "validate_review",
 ]
@@ -230,3 +231,33 @@ def validate_review(status: str, reviewer: str, note: str | None) -> None:
         raise InvalidInputError("reviewer", "must not be empty: say who reviewed the draft")
     if status == "rejected" and not (note and note.strip()):
         raise InvalidInputError("note", "must give a reason when rejecting a draft")
+
+
+def field_errors(model: type[AgentParams], raw: Mapping[str, Any]) -> dict[str, str]:
+    """Every broken rule, per field (for forms that flag each field before anything runs).
+
+    Unlike :func:`validate_params`, which stops at the first problem, this checks each
+    field on its own against its type and constraints.
+    """
+    errors: dict[str, str] = {}
+    for name, info in model.model_fields.items():
+        if name not in raw or raw[name] is None:
+            if info.is_required():
+                errors[name] = "is required"
+            continue
+        value = raw[name]
+        if isinstance(value, str):
+            value = value.strip()
+            if name == "secondary_keywords":
+                value = _split_keywords(value)
+        annotation: Any = info.annotation
+        if info.metadata:
+            annotation = Annotated[(annotation, *info.metadata)]
+        adapter: TypeAdapter[Any] = TypeAdapter(annotation)
+        try:
+            adapter.validate_python(value)
+        except ValidationError as exc:
+            error = dict(exc.errors()[0])
+            error["loc"] = (name,)
+            errors[name] = _rule(error, model)
+    return errors

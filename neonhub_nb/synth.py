@@ -48,84 +48,16 @@ SYNTH_CONNECTORS: tuple[tuple[str, str], ...] = (
     ("tiktok", "upload"), ("youtube", "list_videos"),
 )  # fmt: skip
 
-_WORDS = [
-    "audience",
-    "campaign",
-    "content",
-    "conversion",
-    "customer",
-    "email",
-    "engagement",
-    "funnel",
-    "growth",
-    "headline",
-    "insight",
-    "keyword",
-    "launch",
-    "lead",
-    "loyalty",
-    "market",
-    "message",
-    "metric",
-    "newsletter",
-    "offer",
-    "organic",
-    "page",
-    "plan",
-    "post",
-    "reach",
-    "report",
-    "revenue",
-    "search",
-    "segment",
-    "social",
-    "strategy",
-    "subscriber",
-    "test",
-    "traffic",
-    "trend",
-    "value",
-    "video",
-    "visitor",
-    "weekly",
-    "brand",
-    "budget",
-    "channel",
-    "click",
-    "copy",
-    "draft",
-    "goal",
-    "the",
-    "a",
-    "of",
-    "to",
-    "and",
-    "for",
-    "with",
-    "your",
-    "our",
-    "that",
-    "this",
-    "is",
-    "are",
-    "can",
-    "will",
-    "more",
-    "from",
-    "how",
-    "why",
-    "what",
-    "teams",
-    "small",
-    "local",
-    "online",
-    "seasonal",
-    "simple",
-    "proven",
-    "practical",
-    "measurable",
-    "clear",
-]
+_PROSE = (
+    "audience campaign content conversion customer email engagement funnel growth "
+    "headline insight keyword launch lead loyalty market message metric newsletter offer "
+    "organic page plan post reach report revenue search segment social strategy "
+    "subscriber test traffic trend value video visitor weekly brand budget channel click "
+    "copy draft goal the a of to and for with your our that this is are can will more "
+    "from how why what teams small local online seasonal simple proven practical "
+    "measurable clear"
+)
+_WORDS = _PROSE.split()
 
 
 def _u(purpose: str, index: str = "i") -> str:
@@ -149,8 +81,9 @@ def generate_synthetic_store(
 
     Statuses are about 91% succeeded, 7% failed, 1.5% abandoned, and the newest 0.1%
     still running; durations are log-normal per intent; 20% of runs belong to an
-    experiment; each run has one LLM call (a 3-6 KB article) and 1-8 connector calls (about 5 tool calls a run), of
-    which 2% were rate limited. Refuses to overwrite an existing file.
+    experiment; each run has one LLM call (a 3-6 KB article) and 1-8 connector calls
+    (about 5 tool executions a run), 2% of them rate limited. Breaker failures are recorded
+    for half of the failed runs. Refuses to overwrite an existing file.
     """
     target = Path(path)
     if target.exists():
@@ -161,6 +94,7 @@ def generate_synthetic_store(
     con = duckdb.connect(str(target))
     try:
         apply_migrations(con)
+        con.execute("SET enable_progress_bar = false")
         con.execute("SET VARIABLE seed = ?", [int(seed)])
         con.execute("SET VARIABLE n_runs = ?", [int(runs)])
         con.execute("SET VARIABLE span_s = ?", [int(days) * 86400])
@@ -208,9 +142,8 @@ def _fill(con: duckdb.DuckDBPyConnection) -> None:
         f"""CREATE TEMP TABLE synth_runs AS
         WITH base AS (
           SELECT i,
-                 getvariable('end_at') - to_seconds(
-                   (getvariable('n_runs') - i) * getvariable('span_s') / greatest(getvariable('n_runs'), 1)
-                 ) AS started_at,
+                 getvariable('end_at') - to_seconds((getvariable('n_runs') - i)
+                   * getvariable('span_s') / greatest(getvariable('n_runs'), 1)) AS started_at,
                  {_u("intent")} AS u_intent, {_u("status")} AS u_status,
                  {_u("d1")} AS u1, {_u("d2")} AS u2, {_u("exp")} AS u_exp, {_u("mode")} AS u_mode,
                  {_u("ntools")} AS u_tools
@@ -218,7 +151,8 @@ def _fill(con: duckdb.DuckDBPyConnection) -> None:
         )
         SELECT b.i, b.started_at, s.agent, s.intent, s.k AS intent_k,
                'run_' || lpad(printf('%x', epoch_ms(b.started_at)), 12, '0')
-                 || lpad(printf('%x', hash(b.i, 'id', getvariable('seed')) % 1099511627776), 10, '0')
+                 || lpad(printf('%x', hash(b.i, 'id', getvariable('seed'))
+                                      % 1099511627776), 10, '0')
                  AS run_id,
                CASE WHEN b.i >= getvariable('n_runs') - greatest(getvariable('n_runs') // 1000, 1)
                       THEN 'running'
@@ -259,8 +193,10 @@ def _fill(con: duckdb.DuckDBPyConnection) -> None:
         FROM synth_runs"""
     )
     article = (
-        "array_to_string(list_transform(range(6 + (hash(r.i, 'plen', getvariable('seed')) % 5)::INT),"
-        " lambda k: p.paragraphs[1 + (hash(r.i, k, getvariable('seed')) % 1000)::INT]), chr(10) || chr(10))"
+        "array_to_string(list_transform("
+        "range(6 + (hash(r.i, 'plen', getvariable('seed')) % 5)::INT),"
+        " lambda k: p.paragraphs[1 + (hash(r.i, k, getvariable('seed')) % 1000)::INT]),"
+        " chr(10) || chr(10))"
     )
     con.execute(
         f"""INSERT INTO tool_executions BY NAME
@@ -331,7 +267,8 @@ def _fill(con: duckdb.DuckDBPyConnection) -> None:
                CASE WHEN r.i % 10 < 6 THEN 'draft' WHEN r.i % 10 < 9 THEN 'approved'
                     ELSE 'rejected' END AS status,
                r.started_at AS created_at, r.started_at AS updated_at,
-               'Synthetic topic ' || (r.i % 997) AS topic, 'keyword ' || (r.i % 211) AS primary_keyword
+               'Synthetic topic ' || (r.i % 997) AS topic,
+               'keyword ' || (r.i % 211) AS primary_keyword
         FROM synth_runs r JOIN tool_executions t ON t.run_id = r.run_id AND t.seq = 1
         WHERE r.intent = 'content.generate_article' AND r.status = 'succeeded'"""
     )

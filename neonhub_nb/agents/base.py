@@ -82,8 +82,10 @@ class AgentContext:
         if name not in self._connectors:
             factory = self.tools.get("connectors")
             if factory is None:
-                raise ConfigError("connectors: this run has no connector factory "
-                                  "(tools['connectors'] is not set by the orchestrator)")
+                raise ConfigError(
+                    "connectors: this run has no connector factory "
+                    "(tools['connectors'] is not set by the orchestrator)"
+                )
             self._connectors[name] = factory(name, self._record_connector_call)
         return self._connectors[name]
 
@@ -99,8 +101,12 @@ class AgentContext:
             duration_ms=call.duration_ms,
             request=dict(call.request),
             # Metrics read http_status / attempts / rate_limited from here: keep the names.
-            response={**call.response, "http_status": call.http_status,
-                      "attempts": call.attempts, "rate_limited": call.rate_limited},
+            response={
+                **call.response,
+                "http_status": call.http_status,
+                "attempts": call.attempts,
+                "rate_limited": call.rate_limited,
+            },
             error=call.error,
         )
         self.executions.append(self.record(execution))

@@ -1,8 +1,8 @@
 """``python -m neonhub_nb.connectors``: the connector table, or the README block refreshed.
 
-    python -m neonhub_nb.connectors                       # status of the 17 connectors
-    python -m neonhub_nb.connectors --env-table           # the README block, to stdout
-    python -m neonhub_nb.connectors --write-readme README.md
+python -m neonhub_nb.connectors                       # status of the 17 connectors
+python -m neonhub_nb.connectors --env-table           # the README block, to stdout
+python -m neonhub_nb.connectors --write-readme README.md
 """
 
 from __future__ import annotations

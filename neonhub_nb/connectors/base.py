@@ -129,8 +129,11 @@ class ServiceSpec:
         return {v.name: environ[v.name].strip() for v in self.env if (environ.get(v.name) or "")}
 
     def mock_credentials(self) -> dict[str, str]:
-        values = {v.name: v.mock_value or f"mock-{v.name.lower().replace('_', '-')}-0000"
-                  for v in self.env if v.required}
+        values = {
+            v.name: v.mock_value or f"mock-{v.name.lower().replace('_', '-')}-0000"
+            for v in self.env
+            if v.required
+        }
         values.update({v.name: v.mock_value for v in self.env if not v.required and v.mock_value})
         return values
 
@@ -174,7 +177,7 @@ class RetryPolicy:
 
     def backoff(self, attempt: int, rand: float) -> float:
         """Exponential backoff with 'equal jitter': half fixed, half random."""
-        ceiling = min(self.backoff_max_s, self.backoff_base_s * 2 ** (attempt - 1))
+        ceiling = min(self.backoff_max_s, self.backoff_base_s * 2.0 ** (attempt - 1))
         return ceiling / 2 + ceiling / 2 * rand
 
 
@@ -230,8 +233,11 @@ class Connector:
         if missing:
             raise MissingCredentialsError(self.spec.name, missing)
         self._credentials = {k: v for k, v in credentials.items() if v}
-        secrets = [self._credentials[v.name] for v in self.spec.env
-                   if v.secret and v.name in self._credentials]
+        secrets = [
+            self._credentials[v.name]
+            for v in self.spec.env
+            if v.secret and v.name in self._credentials
+        ]
         self._redactor = Redactor(secrets)
         self._client = http_client
         self._owns_client = owns_client
@@ -444,7 +450,12 @@ class Operation:
         for attempt in range(1, policy.max_attempts + 1):
             last = attempt == policy.max_attempts
             request = c._client.build_request(
-                method, full_url, params=params, json=json, data=data, content=content,
+                method,
+                full_url,
+                params=params,
+                json=json,
+                data=data,
+                content=content,
                 headers={**c._headers(), **(headers or {})},
             )
             self.method, self.url = request.method, str(request.url)
@@ -492,9 +503,7 @@ class Operation:
         self.connector._check_body(self.name, response, body)
         return body
 
-    def paginate(
-        self, fetch: Callable[[Any], tuple[list[Any], Any]], max_pages: int
-    ) -> list[Any]:
+    def paginate(self, fetch: Callable[[Any], tuple[list[Any], Any]], max_pages: int) -> list[Any]:
         """Follow a vendor's cursor: ``fetch(cursor) -> (items, next_cursor or None)``.
 
         Bounded by ``max_pages`` so a huge account cannot hang a notebook; the summary

@@ -32,21 +32,29 @@ class DiscordConnector(Connector):
         docs="https://discord.com/developers/docs/resources/message#create-message",
         base_url="https://discord.com",
         env=(
-            EnvVar("DISCORD_BOT_TOKEN", "Bot token (sent as 'Authorization: Bot ...')",
-                   mock_value="MTmockDiscordBotToken.000000.mockmockmockmock"),
-            EnvVar("DISCORD_CHANNEL_ID", "Default channel id (snowflake) to post in",
-                   secret=False, mock_value="1100000000000000001"),
+            EnvVar(
+                "DISCORD_BOT_TOKEN",
+                "Bot token (sent as 'Authorization: Bot ...')",
+                mock_value="MTmockDiscordBotToken.000000.mockmockmockmock",
+            ),
+            EnvVar(
+                "DISCORD_CHANNEL_ID",
+                "Default channel id (snowflake) to post in",
+                secret=False,
+                mock_value="1100000000000000001",
+            ),
         ),
         idempotency="nonce + enforce_nonce on sends; sends are retried safely",
-    )  # fmt: skip
+    )
 
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bot {self.cred('DISCORD_BOT_TOKEN')}"}
 
     def _retry_after(self, response: httpx.Response) -> float | None:
         # The header is whole seconds; the reset-after header and body are exact.
-        exact = parse_retry_after(response.headers.get("X-RateLimit-Reset-After"),
-                                  self._clock.now())  # fmt: skip
+        exact = parse_retry_after(
+            response.headers.get("X-RateLimit-Reset-After"), self._clock.now()
+        )
         if exact is not None:
             return exact
         try:
@@ -71,11 +79,16 @@ class DiscordConnector(Connector):
         # Discord nonces are at most 25 characters.
         payload["nonce"] = nonce or self.idempotency_key("send_message", [channel, payload])[3:28]
         payload["enforce_nonce"] = True
-        summary = {"channel_id": channel, "content_chars": len(content),
-                   "embeds": len(embeds or ()), "nonce": payload["nonce"]}  # fmt: skip
+        summary = {
+            "channel_id": channel,
+            "content_chars": len(content),
+            "embeds": len(embeds or ()),
+            "nonce": payload["nonce"],
+        }
         with self._operation("send_message", summary) as op:
-            message = op.json("POST", f"{_API}/channels/{channel}/messages", json=payload,
-                              idempotent=True)  # fmt: skip
+            message = op.json(
+                "POST", f"{_API}/channels/{channel}/messages", json=payload, idempotent=True
+            )
             op.response = {"id": message["id"], "channel_id": message["channel_id"]}
             return dict(message)
 
@@ -103,7 +116,11 @@ class DiscordMock(MockVendor):
     auth_prefix = "Bot "
     _TOTAL = 140
     _CODES: ClassVar[dict[int, int]] = {401: 0, 403: 50013, 404: 10003, 429: 0, 400: 50035}
-    _MESSAGES: ClassVar[dict[int, str]] = {401: "401: Unauthorized", 403: "Missing Permissions", 404: "Unknown Channel"}
+    _MESSAGES: ClassVar[dict[int, str]] = {
+        401: "401: Unauthorized",
+        403: "Missing Permissions",
+        404: "Unknown Channel",
+    }
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -111,8 +128,7 @@ class DiscordMock(MockVendor):
         self._by_nonce: dict[str, dict[str, Any]] = {}
 
     def error_body(self, status: int, message: str) -> Any:
-        return {"message": self._MESSAGES.get(status, message),
-                "code": self._CODES.get(status, 0)}  # fmt: skip
+        return {"message": self._MESSAGES.get(status, message), "code": self._CODES.get(status, 0)}
 
     def rate_limited(self, retry_after: str | None) -> httpx.Response:
         body: dict[str, Any] = {"message": "You are being rate limited.", "global": False}
@@ -123,21 +139,39 @@ class DiscordMock(MockVendor):
         return httpx.Response(429, json=body, headers=headers)
 
     def _message(self, channel: str, message_id: str, content: str, i: int) -> dict[str, Any]:
-        return {"id": message_id, "type": 0, "channel_id": channel, "content": content,
-                "author": {"id": "1100000000000000099", "username": "NeonHub", "bot": True,
-                           "discriminator": "0000", "global_name": None},
-                "attachments": [], "embeds": [], "mentions": [], "mention_roles": [],
-                "pinned": False, "mention_everyone": False, "tts": False, "flags": 0,
-                "components": [], "edited_timestamp": None,
-                "timestamp": mock_time(i, 11, "%Y-%m-%dT%H:%M:%S.000000+00:00")}  # fmt: skip
+        return {
+            "id": message_id,
+            "type": 0,
+            "channel_id": channel,
+            "content": content,
+            "author": {
+                "id": "1100000000000000099",
+                "username": "NeonHub",
+                "bot": True,
+                "discriminator": "0000",
+                "global_name": None,
+            },
+            "attachments": [],
+            "embeds": [],
+            "mentions": [],
+            "mention_roles": [],
+            "pinned": False,
+            "mention_everyone": False,
+            "tts": False,
+            "flags": 0,
+            "components": [],
+            "edited_timestamp": None,
+            "timestamp": mock_time(i, 11, "%Y-%m-%dT%H:%M:%S.000000+00:00"),
+        }
 
     @route("POST", rf"{_API}/channels/(?P<channel>\d+)/messages")
     def create_message(self, request: httpx.Request, channel: str) -> httpx.Response:
         payload = self.body_json(request) or {}
         content = str(payload.get("content") or "")
         if not content and not payload.get("embeds"):
-            return httpx.Response(400, json={"message": "Cannot send an empty message",
-                                             "code": 50006})  # fmt: skip
+            return httpx.Response(
+                400, json={"message": "Cannot send an empty message", "code": 50006}
+            )
         if len(content) > 2000:
             return httpx.Response(400, json={"message": "Invalid Form Body", "code": 50035})
         nonce = payload.get("nonce")
@@ -159,12 +193,18 @@ class DiscordMock(MockVendor):
         # Snowflakes grow with time, so newer messages have larger ids.
         ids = [str(1_200_000_000_000_000_000 - i * 4_194_304_000) for i in range(self._TOTAL)]
         before = request.url.params.get("before")
-        start = next((i for i, m in enumerate(ids) if int(m) < int(before)), len(ids)) \
-            if before else 0  # fmt: skip
-        batch = [self._message(channel, ids[i],
-                               pick(("gm", "New blog post is live", "Who is joining the AMA?"),
-                                    channel, i), i)
-                 for i in range(start, min(len(ids), start + limit))]  # fmt: skip
+        start = (
+            next((i for i, m in enumerate(ids) if int(m) < int(before)), len(ids)) if before else 0
+        )
+        batch = [
+            self._message(
+                channel,
+                ids[i],
+                pick(("gm", "New blog post is live", "Who is joining the AMA?"), channel, i),
+                i,
+            )
+            for i in range(start, min(len(ids), start + limit))
+        ]
         return self.ok(batch)
 
 

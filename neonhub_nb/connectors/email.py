@@ -35,12 +35,19 @@ class GmailConnector(GoogleConnector):
         docs="https://developers.google.com/gmail/api/reference/rest/v1/users.messages/send",
         base_url="https://gmail.googleapis.com",
         env=(
-            EnvVar("GMAIL_ACCESS_TOKEN", "OAuth 2.0 access token (scopes gmail.send, "
-                   "gmail.readonly)", mock_value="ya29.mock-gmail-access-token-000000"),
-            EnvVar("GMAIL_SENDER", "From address of the authorised mailbox", secret=False,
-                   mock_value="growth@example.com"),
+            EnvVar(
+                "GMAIL_ACCESS_TOKEN",
+                "OAuth 2.0 access token (scopes gmail.send, gmail.readonly)",
+                mock_value="ya29.mock-gmail-access-token-000000",
+            ),
+            EnvVar(
+                "GMAIL_SENDER",
+                "From address of the authorised mailbox",
+                secret=False,
+                mock_value="growth@example.com",
+            ),
         ),
-    )  # fmt: skip
+    )
     token_env = "GMAIL_ACCESS_TOKEN"
 
     def send_email(
@@ -62,8 +69,13 @@ class GmailConnector(GoogleConnector):
         message["Subject"] = subject
         message.set_content(body, subtype="html" if html else "plain")
         raw = base64.urlsafe_b64encode(message.as_bytes()).decode("ascii")
-        summary = {"to": recipients, "cc": list(cc), "subject": subject,
-                   "body_chars": len(body), "html": html}  # fmt: skip
+        summary = {
+            "to": recipients,
+            "cc": list(cc),
+            "subject": subject,
+            "body_chars": len(body),
+            "html": html,
+        }
         with self._operation("send_email", summary) as op:
             sent = op.json("POST", "/gmail/v1/users/me/messages/send", json={"raw": raw})
             op.response = {"id": sent["id"], "thread_id": sent["threadId"]}
@@ -97,8 +109,11 @@ class GmailMock(GoogleMock):
         payload = self.body_json(request)
         raw = payload.get("raw") if isinstance(payload, dict) else None
         if not isinstance(raw, str) or not raw:
-            return self.error(400, "'raw' RFC822 payload message string or uploading message "
-                                   "via /upload/* URL required")  # fmt: skip
+            return self.error(
+                400,
+                "'raw' RFC822 payload message string or uploading message "
+                "via /upload/* URL required",
+            )
         try:
             decoded = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4))
         except (binascii.Error, ValueError):
@@ -116,8 +131,10 @@ class GmailMock(GoogleMock):
         limit = min(500, self.query_int(request, "maxResults", 100))
         offset = int(request.url.params.get("pageToken", "0") or 0)
         window, next_offset = page_window(total, offset, limit)
-        messages = [{"id": digest("gmail-msg", query, i), "threadId": digest("gmail-thr", query, i)}
-                    for i in window]  # fmt: skip
+        messages = [
+            {"id": digest("gmail-msg", query, i), "threadId": digest("gmail-thr", query, i)}
+            for i in window
+        ]
         body: dict[str, Any] = {"messages": messages, "resultSizeEstimate": total}
         if next_offset is not None:
             body["nextPageToken"] = f"{next_offset:020d}"

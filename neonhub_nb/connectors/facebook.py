@@ -34,12 +34,19 @@ class FacebookConnector(GraphConnector):
         docs="https://developers.facebook.com/docs/pages-api/posts",
         base_url=GRAPH_BASE_URL,
         env=(
-            EnvVar("FACEBOOK_PAGE_ACCESS_TOKEN", "Page access token with pages_manage_posts, "
-                   "read_insights", mock_value="EAAmockFacebookPageToken000000"),
-            EnvVar("FACEBOOK_PAGE_ID", "Id of the Facebook Page", secret=False,
-                   mock_value="104938295824713"),
+            EnvVar(
+                "FACEBOOK_PAGE_ACCESS_TOKEN",
+                "Page access token with pages_manage_posts, read_insights",
+                mock_value="EAAmockFacebookPageToken000000",
+            ),
+            EnvVar(
+                "FACEBOOK_PAGE_ID",
+                "Id of the Facebook Page",
+                secret=False,
+                mock_value="104938295824713",
+            ),
         ),
-    )  # fmt: skip
+    )
     token_env = "FACEBOOK_PAGE_ACCESS_TOKEN"
 
     def _page(self, edge: str) -> str:
@@ -77,8 +84,11 @@ class FacebookConnector(GraphConnector):
         """``{metric: [{"value", "end_time"}, ...]}`` for the Page."""
         summary = {"metrics": list(metrics), "period": period}
         with self._operation("page_insights", summary) as op:
-            page = op.json("GET", self._page("insights"),
-                           params={"metric": ",".join(metrics), "period": period})  # fmt: skip
+            page = op.json(
+                "GET",
+                self._page("insights"),
+                params={"metric": ",".join(metrics), "period": period},
+            )
             series = {row["name"]: list(row["values"]) for row in page["data"]}
             op.response = {"metrics": len(series)}
             return series
@@ -101,17 +111,24 @@ class FacebookMock(GraphMock):
         after = request.url.params.get("after")
         offset = int(base64.b64decode(after).decode()) if after else 0
         window, next_offset = page_window(self._TOTAL, offset, limit)
-        data = [{"id": f"{page}_{number('fb-list', i, digits=16)}",
-                 "message": pick(("Join our webinar", "Spring collection is here",
-                                  "Meet the team"), i),
-                 "created_time": mock_time(i, 20 * 60, "%Y-%m-%dT%H:%M:%S+0000"),
-                 "permalink_url": f"https://www.facebook.com/{page}/posts/{i}"}
-                for i in window]  # fmt: skip
+        data = [
+            {
+                "id": f"{page}_{number('fb-list', i, digits=16)}",
+                "message": pick(
+                    ("Join our webinar", "Spring collection is here", "Meet the team"), i
+                ),
+                "created_time": mock_time(i, 20 * 60, "%Y-%m-%dT%H:%M:%S+0000"),
+                "permalink_url": f"https://www.facebook.com/{page}/posts/{i}",
+            }
+            for i in window
+        ]
         after_cursor = base64.b64encode(str(next_offset or self._TOTAL).encode()).decode()
         paging: dict[str, Any] = {"cursors": {"before": "MA==", "after": after_cursor}}
         if next_offset is not None:
-            paging["next"] = (f"https://graph.facebook.com/{GRAPH_API_VERSION}/{page}/posts"
-                              f"?limit={limit}&after={after_cursor}")  # fmt: skip
+            paging["next"] = (
+                f"https://graph.facebook.com/{GRAPH_API_VERSION}/{page}/posts"
+                f"?limit={limit}&after={after_cursor}"
+            )
         return self.ok({"data": data, "paging": paging})
 
     @route("GET", rf"/{_V}/(?P<page>\d+)/insights")
@@ -120,11 +137,22 @@ class FacebookMock(GraphMock):
         period = request.url.params.get("period", "day")
         if not names:
             return self.error(400, "(#100) The value must be a valid insights metric")
-        data = [{"name": name, "period": period, "title": name.replace("_", " ").title(),
-                 "id": f"{page}/insights/{name}/{period}",
-                 "values": [{"value": number("fb-insight", name, day, digits=4),
-                             "end_time": mock_time(day, 24 * 60, "%Y-%m-%dT08:00:00+0000")}
-                            for day in (1, 0)]} for name in names]  # fmt: skip
+        data = [
+            {
+                "name": name,
+                "period": period,
+                "title": name.replace("_", " ").title(),
+                "id": f"{page}/insights/{name}/{period}",
+                "values": [
+                    {
+                        "value": number("fb-insight", name, day, digits=4),
+                        "end_time": mock_time(day, 24 * 60, "%Y-%m-%dT08:00:00+0000"),
+                    }
+                    for day in (1, 0)
+                ],
+            }
+            for name in names
+        ]
         return self.ok({"data": data, "paging": {}})
 
 

@@ -34,15 +34,19 @@ class GA4Connector(GoogleConnector):
         vendor="Google Analytics 4",
         api="Google Analytics Data API v1beta",
         docs="https://developers.google.com/analytics/devguides/reporting/data/v1/rest/v1beta/"
-             "properties/runReport",
+        "properties/runReport",
         base_url="https://analyticsdata.googleapis.com",
         env=(
-            EnvVar("GA4_ACCESS_TOKEN", "OAuth 2.0 access token (scope analytics.readonly)",
-                   mock_value="ya29.mock-ga4-access-token-00000000"),
-            EnvVar("GA4_PROPERTY_ID", "Numeric GA4 property id", secret=False,
-                   mock_value="314159265"),
+            EnvVar(
+                "GA4_ACCESS_TOKEN",
+                "OAuth 2.0 access token (scope analytics.readonly)",
+                mock_value="ya29.mock-ga4-access-token-00000000",
+            ),
+            EnvVar(
+                "GA4_PROPERTY_ID", "Numeric GA4 property id", secret=False, mock_value="314159265"
+            ),
         ),
-    )  # fmt: skip
+    )
     token_env = "GA4_ACCESS_TOKEN"
 
     def run_report(
@@ -60,8 +64,12 @@ class GA4Connector(GoogleConnector):
         Dates are ``YYYY-MM-DD``, ``today``, ``yesterday`` or ``NdaysAgo``.
         """
         path = f"/v1beta/properties/{self.cred('GA4_PROPERTY_ID')}:runReport"
-        summary = {"start_date": start_date, "end_date": end_date,
-                   "dimensions": list(dimensions), "metrics": list(metrics)}  # fmt: skip
+        summary = {
+            "start_date": start_date,
+            "end_date": end_date,
+            "dimensions": list(dimensions),
+            "metrics": list(metrics),
+        }
         with self._operation("run_report", summary) as op:
 
             def fetch(offset: int | None) -> tuple[list[Any], int | None]:
@@ -97,15 +105,25 @@ class GA4Mock(GoogleMock):
     host = r"analyticsdata\.googleapis\.com"
     _DIMENSIONS: ClassVar[dict[str, tuple[str, ...]]] = {
         "country": ("United States", "Germany", "United Kingdom", "France", "India", "Brazil"),
-        "sessionDefaultChannelGroup": ("Organic Search", "Direct", "Email", "Paid Search",
-                                       "Organic Social"),
+        "sessionDefaultChannelGroup": (
+            "Organic Search",
+            "Direct",
+            "Email",
+            "Paid Search",
+            "Organic Social",
+        ),
         "deviceCategory": ("desktop", "mobile", "tablet"),
         "pagePath": ("/", "/pricing", "/blog", "/blog/newsletter-growth", "/signup", "/about"),
-    }  # fmt: skip
-    _METRICS: ClassVar[dict[str, str]] = {"sessions": "TYPE_INTEGER", "activeUsers": "TYPE_INTEGER",
-                "newUsers": "TYPE_INTEGER", "screenPageViews": "TYPE_INTEGER",
-                "conversions": "TYPE_FLOAT", "engagementRate": "TYPE_FLOAT",
-                "totalRevenue": "TYPE_CURRENCY"}  # fmt: skip
+    }
+    _METRICS: ClassVar[dict[str, str]] = {
+        "sessions": "TYPE_INTEGER",
+        "activeUsers": "TYPE_INTEGER",
+        "newUsers": "TYPE_INTEGER",
+        "screenPageViews": "TYPE_INTEGER",
+        "conversions": "TYPE_FLOAT",
+        "engagementRate": "TYPE_FLOAT",
+        "totalRevenue": "TYPE_CURRENCY",
+    }
 
     @staticmethod
     def _day(value: str) -> date | None:
@@ -126,8 +144,10 @@ class GA4Mock(GoogleMock):
     def run_report(self, request: httpx.Request, prop: str) -> httpx.Response:
         body = self.body_json(request) or {}
         ranges = body.get("dateRanges") or [{}]
-        first, last = self._day(ranges[0].get("startDate", "")), self._day(
-            ranges[0].get("endDate", ""))
+        first, last = (
+            self._day(ranges[0].get("startDate", "")),
+            self._day(ranges[0].get("endDate", "")),
+        )
         if first is None or last is None or first > last:
             return self.error(400, "Invalid date range: startDate must be on or before endDate")
         dims = [d.get("name") for d in body.get("dimensions", [])]
@@ -138,9 +158,15 @@ class GA4Mock(GoogleMock):
         for name in mets:
             if name not in self._METRICS:
                 return self.error(400, f"Field {name} is not a valid metric.")
-        axes = [[(first + timedelta(days=d)).strftime("%Y%m%d")
-                 for d in range(min(400, (last - first).days + 1))]
-                if name == "date" else list(self._DIMENSIONS[name]) for name in dims]
+        axes = [
+            [
+                (first + timedelta(days=d)).strftime("%Y%m%d")
+                for d in range(min(400, (last - first).days + 1))
+            ]
+            if name == "date"
+            else list(self._DIMENSIONS[name])
+            for name in dims
+        ]
         total = 1
         for axis in axes:
             total *= len(axis)
@@ -152,9 +178,12 @@ class GA4Mock(GoogleMock):
                 values.append(axis[rest % len(axis)])
                 rest //= len(axis)
             values.reverse()
-            rows.append({"dimensionValues": [{"value": v} for v in values],
-                         "metricValues": [{"value": self._metric(prop, m, values)}
-                                          for m in mets]})  # fmt: skip
+            rows.append(
+                {
+                    "dimensionValues": [{"value": v} for v in values],
+                    "metricValues": [{"value": self._metric(prop, m, values)} for m in mets],
+                }
+            )
         answer: dict[str, Any] = {
             "dimensionHeaders": [{"name": d} for d in dims],
             "metricHeaders": [{"name": m, "type": self._METRICS[m]} for m in mets],

@@ -21,14 +21,25 @@ __all__ = ["GoogleConnector", "GoogleMock", "google_reasons"]
 
 _RATE_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
 _GRPC_STATUS = {
-    400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED",
-    404: "NOT_FOUND", 409: "ALREADY_EXISTS", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL",
-    502: "UNAVAILABLE", 503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED",
-}  # fmt: skip
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    409: "ALREADY_EXISTS",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+    502: "UNAVAILABLE",
+    503: "UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
+}
 _REASONS = {
-    400: "badRequest", 401: "authError", 403: "forbidden", 404: "notFound",
-    429: "rateLimitExceeded", 503: "backendError",
-}  # fmt: skip
+    400: "badRequest",
+    401: "authError",
+    403: "forbidden",
+    404: "notFound",
+    429: "rateLimitExceeded",
+    503: "backendError",
+}
 
 
 def google_reasons(body: Any) -> set[str]:
@@ -74,8 +85,11 @@ class GoogleMock(MockVendor):
                 "message": message,
                 "status": _GRPC_STATUS.get(status, "UNKNOWN"),
                 "errors": [
-                    {"message": message, "domain": "global",
-                     "reason": _REASONS.get(status, "backendError")}
+                    {
+                        "message": message,
+                        "domain": "global",
+                        "reason": _REASONS.get(status, "backendError"),
+                    }
                 ],
             }
-        }  # fmt: skip
+        }

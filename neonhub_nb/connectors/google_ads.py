@@ -47,21 +47,34 @@ class GoogleAdsConnector(GoogleConnector):
         docs="https://developers.google.com/google-ads/api/rest/common/search",
         base_url="https://googleads.googleapis.com",
         env=(
-            EnvVar("GOOGLE_ADS_ACCESS_TOKEN", "OAuth 2.0 access token (scope adwords)",
-                   mock_value="ya29.mock-google-ads-access-token-0000"),
-            EnvVar("GOOGLE_ADS_DEVELOPER_TOKEN", "Developer token of the API project",
-                   mock_value="mock-ads-developer-token-000000"),
-            EnvVar("GOOGLE_ADS_CUSTOMER_ID", "Customer (account) id, digits only or "
-                   "123-456-7890", secret=False, mock_value="1234567890"),
-            EnvVar("GOOGLE_ADS_LOGIN_CUSTOMER_ID", "Manager account id when access goes "
-                   "through one", secret=False, required=False),
+            EnvVar(
+                "GOOGLE_ADS_ACCESS_TOKEN",
+                "OAuth 2.0 access token (scope adwords)",
+                mock_value="ya29.mock-google-ads-access-token-0000",
+            ),
+            EnvVar(
+                "GOOGLE_ADS_DEVELOPER_TOKEN",
+                "Developer token of the API project",
+                mock_value="mock-ads-developer-token-000000",
+            ),
+            EnvVar(
+                "GOOGLE_ADS_CUSTOMER_ID",
+                "Customer (account) id, digits only or 123-456-7890",
+                secret=False,
+                mock_value="1234567890",
+            ),
+            EnvVar(
+                "GOOGLE_ADS_LOGIN_CUSTOMER_ID",
+                "Manager account id when access goes through one",
+                secret=False,
+                required=False,
+            ),
         ),
-    )  # fmt: skip
+    )
     token_env = "GOOGLE_ADS_ACCESS_TOKEN"
 
     def _headers(self) -> dict[str, str]:
-        headers = {**super()._headers(),
-                   "developer-token": self.cred("GOOGLE_ADS_DEVELOPER_TOKEN")}  # fmt: skip
+        headers = {**super()._headers(), "developer-token": self.cred("GOOGLE_ADS_DEVELOPER_TOKEN")}
         login = self.optional_cred("GOOGLE_ADS_LOGIN_CUSTOMER_ID")
         if login:
             headers["login-customer-id"] = login.replace("-", "")
@@ -116,17 +129,27 @@ class GoogleAdsMock(GoogleMock):
     #: Real pages hold 10,000 rows; small pages here exercise the pagination code.
     PAGE_SIZE = 5
     _CAMPAIGNS = 12
-    _FIELDS = frozenset({
-        "campaign.id", "campaign.name", "campaign.status", "campaign.resource_name",
-        "metrics.impressions", "metrics.clicks", "metrics.cost_micros", "metrics.conversions",
-        "metrics.ctr", "segments.date",
-    })  # fmt: skip
+    _FIELDS = frozenset(
+        {
+            "campaign.id",
+            "campaign.name",
+            "campaign.status",
+            "campaign.resource_name",
+            "metrics.impressions",
+            "metrics.clicks",
+            "metrics.cost_micros",
+            "metrics.conversions",
+            "metrics.ctr",
+            "segments.date",
+        }
+    )
 
     def check_auth(self, request: httpx.Request) -> httpx.Response | None:
         denied = super().check_auth(request)
         if denied is None and not request.headers.get("developer-token"):
-            return self.error(401, "DEVELOPER_TOKEN_PARAMETER_MISSING: the developer-token "
-                                   "header is missing")  # fmt: skip
+            return self.error(
+                401, "DEVELOPER_TOKEN_PARAMETER_MISSING: the developer-token header is missing"
+            )
         return denied
 
     def _value(self, field: str, i: int, customer: str) -> Any:
@@ -144,21 +167,28 @@ class GoogleAdsMock(GoogleMock):
         }
         return values[field]
 
-    @route("POST", rf"/{GOOGLE_ADS_API_VERSION}/customers/(?P<customer>\d{{10}})"
-                   r"/googleAds:search")  # fmt: skip
+    @route(
+        "POST",
+        rf"/{GOOGLE_ADS_API_VERSION}/customers/(?P<customer>\d{{10}})"
+        r"/googleAds:search",
+    )
     def search(self, request: httpx.Request, customer: str) -> httpx.Response:
         payload = self.body_json(request)
         if not isinstance(payload, Mapping) or "pageSize" in payload:
-            return self._failure("requestError", "PAGE_SIZE_NOT_SUPPORTED",
-                                 "Setting the page size is not supported.")  # fmt: skip
+            return self._failure(
+                "requestError", "PAGE_SIZE_NOT_SUPPORTED", "Setting the page size is not supported."
+            )
         match = re.match(r"\s*SELECT\s+(.+?)\s+FROM\s+(\w+)", str(payload.get("query", "")), re.I)
         if not match:
             return self._failure("queryError", "UNEXPECTED_END_OF_QUERY", "Invalid GAQL query.")
         fields = [f.strip() for f in match.group(1).split(",")]
         unknown = [f for f in fields if f not in self._FIELDS]
         if unknown:
-            return self._failure("queryError", "UNRECOGNIZED_FIELD",
-                                 f"Unrecognized field in the query: '{unknown[0]}'.")  # fmt: skip
+            return self._failure(
+                "queryError",
+                "UNRECOGNIZED_FIELD",
+                f"Unrecognized field in the query: '{unknown[0]}'.",
+            )
         token = str(payload.get("pageToken") or "")
         offset = int(token, 16) if token else 0
         window, next_offset = page_window(self._CAMPAIGNS, offset, self.PAGE_SIZE)
@@ -170,26 +200,30 @@ class GoogleAdsMock(GoogleMock):
                 row.setdefault(resource, {})[_camel(name)] = self._value(field, i, customer)
             if "campaign" in row:
                 row["campaign"]["resourceName"] = (
-                    f"customers/{customer}/campaigns/{self._value('campaign.id', i, customer)}")
+                    f"customers/{customer}/campaigns/{self._value('campaign.id', i, customer)}"
+                )
             results.append(row)
         body: dict[str, Any] = {
             "results": results,
-            "fieldMask": ",".join(f"{f.split('.', 1)[0]}.{_camel(f.split('.', 1)[1])}"
-                                  for f in fields),
+            "fieldMask": ",".join(
+                f"{f.split('.', 1)[0]}.{_camel(f.split('.', 1)[1])}" for f in fields
+            ),
             "requestId": f"mock{number('ads-req', payload, digits=18)}",
-        }  # fmt: skip
+        }
         if next_offset is not None:
             body["nextPageToken"] = f"{next_offset:08x}"
         return self.ok(body)
 
     def _failure(self, kind: str, code: str, message: str) -> httpx.Response:
         body = self.error_body(400, "Request contains an invalid argument.")
-        body["error"]["details"] = [{
-            "@type": f"type.googleapis.com/google.ads.googleads.{GOOGLE_ADS_API_VERSION}"
-                     ".errors.GoogleAdsFailure",
-            "errors": [{"errorCode": {kind: code}, "message": message}],
-            "requestId": "mock-request",
-        }]  # fmt: skip
+        body["error"]["details"] = [
+            {
+                "@type": f"type.googleapis.com/google.ads.googleads.{GOOGLE_ADS_API_VERSION}"
+                ".errors.GoogleAdsFailure",
+                "errors": [{"errorCode": {kind: code}, "message": message}],
+                "requestId": "mock-request",
+            }
+        ]
         return httpx.Response(400, json=body)
 
 

@@ -34,12 +34,19 @@ class SearchConsoleConnector(GoogleConnector):
         docs="https://developers.google.com/webmaster-tools/v1/searchanalytics/query",
         base_url="https://www.googleapis.com",
         env=(
-            EnvVar("GSC_ACCESS_TOKEN", "OAuth 2.0 access token (scope webmasters.readonly)",
-                   mock_value="ya29.mock-search-console-token-0000"),
-            EnvVar("GSC_SITE_URL", "Property: https://www.example.com/ or "
-                   "sc-domain:example.com", secret=False, mock_value="https://www.example.com/"),
+            EnvVar(
+                "GSC_ACCESS_TOKEN",
+                "OAuth 2.0 access token (scope webmasters.readonly)",
+                mock_value="ya29.mock-search-console-token-0000",
+            ),
+            EnvVar(
+                "GSC_SITE_URL",
+                "Property: https://www.example.com/ or sc-domain:example.com",
+                secret=False,
+                mock_value="https://www.example.com/",
+            ),
         ),
-    )  # fmt: skip
+    )
     token_env = "GSC_ACCESS_TOKEN"
 
     def search_analytics(
@@ -55,22 +62,35 @@ class SearchConsoleConnector(GoogleConnector):
         """Rows as flat dicts: ``{"query": ..., "clicks", "impressions", "ctr", "position"}``."""
         site = quote(self.cred("GSC_SITE_URL"), safe="")
         path = f"/webmasters/v3/sites/{site}/searchAnalytics/query"
-        summary = {"start_date": start_date, "end_date": end_date,
-                   "dimensions": list(dimensions), "type": search_type}  # fmt: skip
+        summary = {
+            "start_date": start_date,
+            "end_date": end_date,
+            "dimensions": list(dimensions),
+            "type": search_type,
+        }
         with self._operation("search_analytics", summary) as op:
 
             def fetch(start_row: int | None) -> tuple[list[Any], int | None]:
                 start = start_row or 0
-                body = {"startDate": start_date, "endDate": end_date,
-                        "dimensions": list(dimensions), "type": search_type,
-                        "rowLimit": row_limit, "startRow": start}  # fmt: skip
+                body = {
+                    "startDate": start_date,
+                    "endDate": end_date,
+                    "dimensions": list(dimensions),
+                    "type": search_type,
+                    "rowLimit": row_limit,
+                    "startRow": start,
+                }
                 page = op.json("POST", path, json=body, idempotent=True)
                 rows = [
-                    {**dict(zip(dimensions, row.get("keys", []), strict=False)),
-                     "clicks": row["clicks"], "impressions": row["impressions"],
-                     "ctr": row["ctr"], "position": row["position"]}
+                    {
+                        **dict(zip(dimensions, row.get("keys", []), strict=False)),
+                        "clicks": row["clicks"],
+                        "impressions": row["impressions"],
+                        "ctr": row["ctr"],
+                        "position": row["position"],
+                    }
                     for row in page.get("rows", [])
-                ]  # fmt: skip
+                ]
                 return rows, start + len(rows) if len(rows) == row_limit else None
 
             return op.paginate(fetch, max_pages)
@@ -80,22 +100,24 @@ class SearchConsoleMock(GoogleMock):
     service = "gsc"
     host = r"www\.googleapis\.com"
     _VALUES: ClassVar[dict[str, tuple[str, ...]]] = {
-        "query": tuple(f"{a} {b}" for a in ("newsletter", "email marketing", "seo", "crm",
-                                            "content calendar")
-                       for b in ("tips", "tools", "growth", "examples", "template", "guide",
-                                 "2026")),
+        "query": tuple(
+            f"{a} {b}"
+            for a in ("newsletter", "email marketing", "seo", "crm", "content calendar")
+            for b in ("tips", "tools", "growth", "examples", "template", "guide", "2026")
+        ),
         "page": tuple(f"/blog/post-{i}" for i in range(15)),
         "country": ("usa", "deu", "gbr", "fra", "ind", "bra"),
         "device": ("DESKTOP", "MOBILE", "TABLET"),
         "searchAppearance": ("AMP_BLUE_LINK", "RICHCARD"),
-    }  # fmt: skip
+    }
 
     @route("POST", r"/webmasters/v3/sites/(?P<site>[^/]+)/searchAnalytics/query")
     def query(self, request: httpx.Request, site: str) -> httpx.Response:
         site_url = unquote(site)
         if not site_url.startswith(("https://", "http://", "sc-domain:")):
-            return self.error(403, f"User does not have sufficient permission for site "
-                                   f"'{site_url}'.")  # fmt: skip
+            return self.error(
+                403, f"User does not have sufficient permission for site '{site_url}'."
+            )
         body = self.body_json(request) or {}
         try:
             first = date.fromisoformat(body.get("startDate", ""))
@@ -124,9 +146,15 @@ class SearchConsoleMock(GoogleMock):
             keys.reverse()
             impressions = 50 + number("gsc", site_url, keys, digits=4) % 5000
             clicks = impressions // (5 + i % 40)
-            rows.append({"keys": keys, "clicks": clicks, "impressions": impressions,
-                         "ctr": round(clicks / impressions, 6),
-                         "position": round(1 + number("pos", keys, digits=3) % 300 / 10, 1)})
+            rows.append(
+                {
+                    "keys": keys,
+                    "clicks": clicks,
+                    "impressions": impressions,
+                    "ctr": round(clicks / impressions, 6),
+                    "position": round(1 + number("pos", keys, digits=3) % 300 / 10, 1),
+                }
+            )
         answer: dict[str, Any] = {"responseAggregationType": "byProperty"}
         if rows:
             answer["rows"] = rows

@@ -36,12 +36,19 @@ class InstagramConnector(GraphConnector):
         docs="https://developers.facebook.com/docs/instagram-platform/content-publishing",
         base_url=GRAPH_BASE_URL,
         env=(
-            EnvVar("INSTAGRAM_ACCESS_TOKEN", "Access token with instagram_content_publish, "
-                   "instagram_basic", mock_value="EAAmockInstagramToken000000000"),
-            EnvVar("INSTAGRAM_USER_ID", "Instagram professional account (IG user) id",
-                   secret=False, mock_value="17841405822304914"),
+            EnvVar(
+                "INSTAGRAM_ACCESS_TOKEN",
+                "Access token with instagram_content_publish, instagram_basic",
+                mock_value="EAAmockInstagramToken000000000",
+            ),
+            EnvVar(
+                "INSTAGRAM_USER_ID",
+                "Instagram professional account (IG user) id",
+                secret=False,
+                mock_value="17841405822304914",
+            ),
         ),
-    )  # fmt: skip
+    )
     token_env = "INSTAGRAM_ACCESS_TOKEN"
 
     def publish_image(self, image_url: str, caption: str = "") -> dict[str, Any]:
@@ -49,10 +56,16 @@ class InstagramConnector(GraphConnector):
         user = self.cred("INSTAGRAM_USER_ID")
         summary = {"image_url": image_url, "caption_chars": len(caption)}
         with self._operation("publish_image", summary) as op:
-            container = op.json("POST", self.graph_path(f"{user}/media"),
-                                json={"image_url": image_url, "caption": caption})  # fmt: skip
-            published = op.json("POST", self.graph_path(f"{user}/media_publish"),
-                                json={"creation_id": container["id"]})  # fmt: skip
+            container = op.json(
+                "POST",
+                self.graph_path(f"{user}/media"),
+                json={"image_url": image_url, "caption": caption},
+            )
+            published = op.json(
+                "POST",
+                self.graph_path(f"{user}/media_publish"),
+                json={"creation_id": container["id"]},
+            )
             op.response = {"id": published["id"], "container_id": container["id"]}
             return {"id": published["id"], "container_id": container["id"]}
 
@@ -78,8 +91,9 @@ class InstagramConnector(GraphConnector):
         """Lifetime metrics of one media object, ``{metric: value}``."""
         summary = {"media_id": media_id, "metrics": list(metrics)}
         with self._operation("media_insights", summary) as op:
-            page = op.json("GET", self.graph_path(f"{media_id}/insights"),
-                           params={"metric": ",".join(metrics)})  # fmt: skip
+            page = op.json(
+                "GET", self.graph_path(f"{media_id}/insights"), params={"metric": ",".join(metrics)}
+            )
             values = {row["name"]: row["values"][0]["value"] for row in page["data"]}
             op.response = {"metrics": len(values)}
             return values
@@ -116,20 +130,28 @@ class InstagramMock(GraphMock):
         after = request.url.params.get("after")
         offset = int(base64.b64decode(after).decode()) if after else 0
         window, next_offset = page_window(self._TOTAL, offset, limit)
-        data = [{"id": str(number("ig-list", user, i, digits=17)),
-                 "caption": pick(("New drop today", "Behind the scenes", "Customer story"), i),
-                 "media_type": pick(("IMAGE", "CAROUSEL_ALBUM", "VIDEO"), "t", i),
-                 "permalink": f"https://www.instagram.com/p/{number(i, digits=11)}/",
-                 "timestamp": mock_time(i, 24 * 60, "%Y-%m-%dT%H:%M:%S+0000"),
-                 "like_count": number("ig-likes", i, digits=3),
-                 "comments_count": number("ig-comments", i, digits=2)}
-                for i in window]  # fmt: skip
-        cursors = {"before": base64.b64encode(str(offset).encode()).decode(),
-                   "after": base64.b64encode(str(next_offset or self._TOTAL).encode()).decode()}
+        data = [
+            {
+                "id": str(number("ig-list", user, i, digits=17)),
+                "caption": pick(("New drop today", "Behind the scenes", "Customer story"), i),
+                "media_type": pick(("IMAGE", "CAROUSEL_ALBUM", "VIDEO"), "t", i),
+                "permalink": f"https://www.instagram.com/p/{number(i, digits=11)}/",
+                "timestamp": mock_time(i, 24 * 60, "%Y-%m-%dT%H:%M:%S+0000"),
+                "like_count": number("ig-likes", i, digits=3),
+                "comments_count": number("ig-comments", i, digits=2),
+            }
+            for i in window
+        ]
+        cursors = {
+            "before": base64.b64encode(str(offset).encode()).decode(),
+            "after": base64.b64encode(str(next_offset or self._TOTAL).encode()).decode(),
+        }
         paging: dict[str, Any] = {"cursors": cursors}
         if next_offset is not None:
-            paging["next"] = (f"https://graph.facebook.com/{GRAPH_API_VERSION}/{user}/media"
-                              f"?limit={limit}&after={cursors['after']}")  # fmt: skip
+            paging["next"] = (
+                f"https://graph.facebook.com/{GRAPH_API_VERSION}/{user}/media"
+                f"?limit={limit}&after={cursors['after']}"
+            )
         return self.ok({"data": data, "paging": paging})
 
     @route("GET", rf"/{_V}/(?P<media>\d+)/insights")
@@ -137,9 +159,16 @@ class InstagramMock(GraphMock):
         names = [m for m in request.url.params.get("metric", "").split(",") if m]
         if not names:
             return self.error(400, "(#100) The parameter metric is required")
-        data = [{"name": name, "period": "lifetime", "title": name.title(),
-                 "values": [{"value": number("ig-insight", media, name, digits=4)}],
-                 "id": f"{media}/insights/{name}/lifetime"} for name in names]  # fmt: skip
+        data = [
+            {
+                "name": name,
+                "period": "lifetime",
+                "title": name.title(),
+                "values": [{"value": number("ig-insight", media, name, digits=4)}],
+                "id": f"{media}/insights/{name}/lifetime",
+            }
+            for name in names
+        ]
         return self.ok({"data": data})
 
 

@@ -54,7 +54,7 @@ def digest(*parts: Any, length: int = 16) -> str:
 def number(*parts: Any, digits: int = 18) -> int:
     """A positive integer of ``digits`` digits derived from ``parts`` (snowflake-like ids)."""
     value = int(digest(*parts, length=32), 16)
-    low = 10 ** (digits - 1)
+    low = int(10 ** (digits - 1))
     return low + value % (9 * low)
 
 
@@ -212,7 +212,9 @@ class MockVendor:
 
     def rate_limited(self, retry_after: str | None) -> httpx.Response:
         headers = {"Retry-After": retry_after} if retry_after is not None else {}
-        return httpx.Response(429, json=self.error_body(429, "rate limit exceeded"), headers=headers)
+        return httpx.Response(
+            429, json=self.error_body(429, "rate limit exceeded"), headers=headers
+        )
 
     @staticmethod
     def ok(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> httpx.Response:
@@ -260,4 +262,3 @@ _DEFAULT_MESSAGES = {
 def pick(options: Sequence[str], *parts: Any) -> str:
     """A deterministic choice from ``options``."""
     return options[number(*parts, digits=6) % len(options)]
-

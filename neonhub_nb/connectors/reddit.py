@@ -24,8 +24,12 @@ from .registry import register_connector
 __all__ = ["RedditConnector", "RedditMock"]
 
 _DEFAULT_AGENT = "python:neonhub-nb:0.1 (by /u/neonhub-nb)"
-_STATUS_OF = {"USER_REQUIRED": 401, "SUBREDDIT_NOEXIST": 404, "SUBREDDIT_NOTALLOWED": 403,
-              "RATELIMIT": 429}  # fmt: skip
+_STATUS_OF = {
+    "USER_REQUIRED": 401,
+    "SUBREDDIT_NOEXIST": 404,
+    "SUBREDDIT_NOTALLOWED": 403,
+    "RATELIMIT": 429,
+}
 _BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
@@ -45,12 +49,19 @@ class RedditConnector(Connector):
         docs="https://www.reddit.com/dev/api#POST_api_submit",
         base_url="https://oauth.reddit.com",
         env=(
-            EnvVar("REDDIT_ACCESS_TOKEN", "OAuth access token (scopes submit, read)",
-                   mock_value="mock-reddit-access-token-000000000"),
-            EnvVar("REDDIT_USER_AGENT", "Descriptive User-Agent, e.g. "
-                   "'python:neonhub-nb:0.1 (by /u/you)'", secret=False, required=False),
+            EnvVar(
+                "REDDIT_ACCESS_TOKEN",
+                "OAuth access token (scopes submit, read)",
+                mock_value="mock-reddit-access-token-000000000",
+            ),
+            EnvVar(
+                "REDDIT_USER_AGENT",
+                "Descriptive User-Agent, e.g. 'python:neonhub-nb:0.1 (by /u/you)'",
+                secret=False,
+                required=False,
+            ),
         ),
-    )  # fmt: skip
+    )
     token_env = "REDDIT_ACCESS_TOKEN"
 
     def _headers(self) -> dict[str, str]:
@@ -67,16 +78,21 @@ class RedditConnector(Connector):
         errors = body.get("json", {}).get("errors") if isinstance(body, Mapping) else None
         if errors:
             code, message = str(errors[0][0]), str(errors[0][1])
-            raise self._error(operation, f"Reddit error {code}: {message}",
-                              _STATUS_OF.get(code, 400))  # fmt: skip
+            raise self._error(
+                operation, f"Reddit error {code}: {message}", _STATUS_OF.get(code, 400)
+            )
 
     def submit_post(
         self, subreddit: str, title: str, *, text: str | None = None, url: str | None = None
     ) -> dict[str, Any]:
         """Submit a self post (``text``) or a link post (``url``); returns ``{"id", "name",
         "url"}``."""
-        form = {"api_type": "json", "sr": subreddit, "title": title,
-                "kind": "link" if url else "self"}  # fmt: skip
+        form = {
+            "api_type": "json",
+            "sr": subreddit,
+            "title": title,
+            "kind": "link" if url else "self",
+        }
         form.update({"url": url} if url else {"text": text or ""})
         summary = {"subreddit": subreddit, "title": title, "kind": form["kind"], "url": url}
         with self._operation("submit_post", summary) as op:
@@ -106,28 +122,53 @@ class RedditMock(MockVendor):
     service = "reddit"
     host = r"oauth\.reddit\.com"
     _TOTAL = 180
-    _REASONS: ClassVar[dict[int, str]] = {401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-                429: "Too Many Requests", 500: "Internal Server Error"}  # fmt: skip
+    _REASONS: ClassVar[dict[int, str]] = {
+        401: "Unauthorized",
+        403: "Forbidden",
+        404: "Not Found",
+        429: "Too Many Requests",
+        500: "Internal Server Error",
+    }
 
     def error_body(self, status: int, message: str) -> Any:
         return {"message": self._REASONS.get(status, message), "error": status}
 
     def rate_limited(self, retry_after: str | None) -> httpx.Response:
         response = super().rate_limited(retry_after)
-        response.headers.update({"X-Ratelimit-Remaining": "0", "X-Ratelimit-Used": "100",
-                                 "X-Ratelimit-Reset": retry_after or "60"})  # fmt: skip
+        response.headers.update(
+            {
+                "X-Ratelimit-Remaining": "0",
+                "X-Ratelimit-Used": "100",
+                "X-Ratelimit-Reset": retry_after or "60",
+            }
+        )
         return response
 
     def _thing(self, subreddit: str, i: int) -> dict[str, Any]:
         post_id = _base36(number("reddit", subreddit, i, digits=10))
-        return {"kind": "t3", "data": {
-            "id": post_id, "name": f"t3_{post_id}", "subreddit": subreddit,
-            "title": pick(("How do you grow a newsletter?", "Show: our launch metrics",
-                           "Weekly discussion thread"), subreddit, i),
-            "author": f"user{i % 17}", "score": number("score", i, digits=3),
-            "num_comments": number("comments", i, digits=2), "created_utc": 1767268800.0 - i * 900,
-            "permalink": f"/r/{subreddit}/comments/{post_id}/", "is_self": True,
-        }}  # fmt: skip
+        return {
+            "kind": "t3",
+            "data": {
+                "id": post_id,
+                "name": f"t3_{post_id}",
+                "subreddit": subreddit,
+                "title": pick(
+                    (
+                        "How do you grow a newsletter?",
+                        "Show: our launch metrics",
+                        "Weekly discussion thread",
+                    ),
+                    subreddit,
+                    i,
+                ),
+                "author": f"user{i % 17}",
+                "score": number("score", i, digits=3),
+                "num_comments": number("comments", i, digits=2),
+                "created_utc": 1767268800.0 - i * 900,
+                "permalink": f"/r/{subreddit}/comments/{post_id}/",
+                "is_self": True,
+            },
+        }
 
     @route("POST", r"/api/submit")
     def submit(self, request: httpx.Request) -> httpx.Response:
@@ -146,24 +187,48 @@ class RedditMock(MockVendor):
             return self.ok({"json": {"errors": errors}})
         post_id = _base36(number("reddit-submit", sorted(form.items()), digits=10))
         slug = re.sub(r"[^a-z0-9]+", "_", form["title"].lower()).strip("_")[:50]
-        return self.ok({"json": {"errors": [], "data": {
-            "url": f"https://www.reddit.com/r/{subreddit}/comments/{post_id}/{slug}/",
-            "drafts_count": 0, "id": post_id, "name": f"t3_{post_id}"}}})  # fmt: skip
+        return self.ok(
+            {
+                "json": {
+                    "errors": [],
+                    "data": {
+                        "url": f"https://www.reddit.com/r/{subreddit}/comments/{post_id}/{slug}/",
+                        "drafts_count": 0,
+                        "id": post_id,
+                        "name": f"t3_{post_id}",
+                    },
+                }
+            }
+        )
 
     @route("GET", r"/r/(?P<subreddit>\w+)/new")
     def new(self, request: httpx.Request, subreddit: str) -> httpx.Response:
         limit = max(1, min(100, self.query_int(request, "limit", 25)))
         after = request.url.params.get("after")
-        names = [f"t3_{_base36(number('reddit', subreddit, i, digits=10))}"
-                 for i in range(self._TOTAL)]  # fmt: skip
+        names = [
+            f"t3_{_base36(number('reddit', subreddit, i, digits=10))}" for i in range(self._TOTAL)
+        ]
         start = names.index(after) + 1 if after in names else 0
         end = min(self._TOTAL, start + limit)
         children = [self._thing(subreddit, i) for i in range(start, end)]
-        return self.ok({"kind": "Listing", "data": {
-            "after": names[end - 1] if end < self._TOTAL else None, "dist": len(children),
-            "modhash": "", "geo_filter": "", "children": children, "before": None}},
-            headers={"X-Ratelimit-Remaining": "99.0", "X-Ratelimit-Used": "1",
-                     "X-Ratelimit-Reset": "540"})  # fmt: skip
+        return self.ok(
+            {
+                "kind": "Listing",
+                "data": {
+                    "after": names[end - 1] if end < self._TOTAL else None,
+                    "dist": len(children),
+                    "modhash": "",
+                    "geo_filter": "",
+                    "children": children,
+                    "before": None,
+                },
+            },
+            headers={
+                "X-Ratelimit-Remaining": "99.0",
+                "X-Ratelimit-Used": "1",
+                "X-Ratelimit-Reset": "540",
+            },
+        )
 
 
 register_connector(RedditConnector, RedditMock)

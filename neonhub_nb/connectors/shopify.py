@@ -36,12 +36,19 @@ class ShopifyConnector(Connector):
         docs="https://shopify.dev/docs/api/admin-rest",
         base_url="https://{shop}.myshopify.com",
         env=(
-            EnvVar("SHOPIFY_ACCESS_TOKEN", "Admin API access token of a custom app (shpat_...)",
-                   mock_value="shpat_00000000000000000000000000000000"),
-            EnvVar("SHOPIFY_SHOP_DOMAIN", "Shop domain: my-store.myshopify.com (or my-store)",
-                   secret=False, mock_value="neonhub-demo.myshopify.com"),
+            EnvVar(
+                "SHOPIFY_ACCESS_TOKEN",
+                "Admin API access token of a custom app (shpat_...)",
+                mock_value="shpat_00000000000000000000000000000000",
+            ),
+            EnvVar(
+                "SHOPIFY_SHOP_DOMAIN",
+                "Shop domain: my-store.myshopify.com (or my-store)",
+                secret=False,
+                mock_value="neonhub-demo.myshopify.com",
+            ),
         ),
-    )  # fmt: skip
+    )
 
     @property
     def base_url(self) -> str:
@@ -51,8 +58,9 @@ class ShopifyConnector(Connector):
     def _headers(self) -> dict[str, str]:
         return {"X-Shopify-Access-Token": self.cred("SHOPIFY_ACCESS_TOKEN")}
 
-    def _list(self, operation: str, resource: str, params: dict[str, Any],
-              max_pages: int) -> list[dict[str, Any]]:  # fmt: skip
+    def _list(
+        self, operation: str, resource: str, params: dict[str, Any], max_pages: int
+    ) -> list[dict[str, Any]]:
         with self._operation(operation, params) as op:
 
             def fetch(next_url: str | None) -> tuple[list[Any], str | None]:
@@ -69,8 +77,9 @@ class ShopifyConnector(Connector):
         self, *, status: str = "any", page_size: int = 50, max_pages: int = 5
     ) -> list[dict[str, Any]]:
         """Orders, newest first (``id``, ``name``, ``total_price``, ``financial_status`` ...)."""
-        return self._list("list_orders", "orders",
-                          {"status": status, "limit": page_size}, max_pages)  # fmt: skip
+        return self._list(
+            "list_orders", "orders", {"status": status, "limit": page_size}, max_pages
+        )
 
     def list_products(self, *, page_size: int = 50, max_pages: int = 5) -> list[dict[str, Any]]:
         return self._list("list_products", "products", {"limit": page_size}, max_pages)
@@ -86,15 +95,20 @@ class ShopifyConnector(Connector):
         status: str = "draft",
     ) -> dict[str, Any]:
         """Create a product (a draft unless ``status="active"``); returns it."""
-        product: dict[str, Any] = {"title": title, "body_html": body_html, "status": status,
-                                   "tags": ", ".join(tags)}  # fmt: skip
+        product: dict[str, Any] = {
+            "title": title,
+            "body_html": body_html,
+            "status": status,
+            "tags": ", ".join(tags),
+        }
         if vendor:
             product["vendor"] = vendor
         if product_type:
             product["product_type"] = product_type
         with self._operation("create_product", {"title": title, "status": status}) as op:
-            created = op.json("POST", f"{_ADMIN}/products.json", json={"product": product},
-                              idempotent=False)  # fmt: skip
+            created = op.json(
+                "POST", f"{_ADMIN}/products.json", json={"product": product}, idempotent=False
+            )
             op.response = {"id": created["product"]["id"]}
             return dict(created["product"])
 
@@ -115,33 +129,53 @@ class ShopifyMock(MockVendor):
         headers = {"X-Shopify-Shop-Api-Call-Limit": "40/40"}
         if retry_after is not None:
             headers["Retry-After"] = retry_after
-        return httpx.Response(429, json={"errors": "Exceeded 2 calls per second for api client. "
-                                         "Reduce request rates to resume uninterrupted "
-                                         "service."}, headers=headers)  # fmt: skip
+        return httpx.Response(
+            429,
+            json={
+                "errors": "Exceeded 2 calls per second for api client. "
+                "Reduce request rates to resume uninterrupted "
+                "service."
+            },
+            headers=headers,
+        )
 
     def _item(self, resource: str, shop: str, i: int) -> dict[str, Any]:
         item_id = number("shopify", resource, shop, i, digits=13)
         if resource == "orders":
             total = f"{10 + number('total', i, digits=4) % 400}.{i % 100:02d}"
-            return {"id": item_id, "name": f"#{1000 + self._TOTALS['orders'] - i}",
-                    "email": f"buyer{i}@example.com", "currency": "USD", "total_price": total,
-                    "financial_status": pick(("paid", "paid", "pending", "refunded"), i),
-                    "fulfillment_status": ("fulfilled", None, "partial")[i % 3],
-                    "created_at": mock_time(i, 180, "%Y-%m-%dT%H:%M:%S-00:00"),
-                    "line_items": [{"title": pick(("Tee", "Hoodie", "Mug"), "li", i),
-                                    "quantity": 1 + i % 3}]}  # fmt: skip
-        return {"id": item_id, "title": pick(("Classic Tee", "Neon Hoodie", "Logo Mug",
-                                              "Sticker Pack"), i) + f" {i}",
-                "status": "active", "vendor": "NeonHub", "product_type": "Merch",
-                "handle": f"product-{i}", "created_at": mock_time(i, 600, "%Y-%m-%dT%H:%M:%S-00:00"),
-                "variants": [{"id": item_id + 1, "price": f"{5 + i % 40}.00"}]}  # fmt: skip
+            return {
+                "id": item_id,
+                "name": f"#{1000 + self._TOTALS['orders'] - i}",
+                "email": f"buyer{i}@example.com",
+                "currency": "USD",
+                "total_price": total,
+                "financial_status": pick(("paid", "paid", "pending", "refunded"), i),
+                "fulfillment_status": ("fulfilled", None, "partial")[i % 3],
+                "created_at": mock_time(i, 180, "%Y-%m-%dT%H:%M:%S-00:00"),
+                "line_items": [
+                    {"title": pick(("Tee", "Hoodie", "Mug"), "li", i), "quantity": 1 + i % 3}
+                ],
+            }
+        return {
+            "id": item_id,
+            "title": pick(("Classic Tee", "Neon Hoodie", "Logo Mug", "Sticker Pack"), i) + f" {i}",
+            "status": "active",
+            "vendor": "NeonHub",
+            "product_type": "Merch",
+            "handle": f"product-{i}",
+            "created_at": mock_time(i, 600, "%Y-%m-%dT%H:%M:%S-00:00"),
+            "variants": [{"id": item_id + 1, "price": f"{5 + i % 40}.00"}],
+        }
 
     def _page(self, request: httpx.Request, resource: str) -> httpx.Response:
         params = request.url.params
         page_info = params.get("page_info")
         if page_info and set(params) - {"page_info", "limit", "fields"}:
-            return self.error(400, "page_info - When page_info is specified, no other query "
-                                   "parameters except limit and fields may be included")  # fmt: skip
+            return self.error(
+                400,
+                "page_info - When page_info is specified, no other query "
+                "parameters except limit and fields may be included",
+            )
         limit = self.query_int(request, "limit", 50)
         if not 1 <= limit <= 250:
             return self.error(400, "limit - Must be between 1 and 250")
@@ -154,13 +188,14 @@ class ShopifyMock(MockVendor):
             previous = base64.urlsafe_b64encode(str(max(0, offset - limit)).encode()).decode()
             links.append(f'<{base}{previous}>; rel="previous"')
         if next_offset is not None:
-            links.append(f'<{base}{base64.urlsafe_b64encode(str(next_offset).encode()).decode()}>'
-                         '; rel="next"')
+            links.append(
+                f"<{base}{base64.urlsafe_b64encode(str(next_offset).encode()).decode()}>"
+                '; rel="next"'
+            )
         headers = {"X-Shopify-Shop-Api-Call-Limit": "1/40"}
         if links:
             headers["Link"] = ", ".join(links)
-        return self.ok({resource: [self._item(resource, shop, i) for i in window]},
-                       headers=headers)  # fmt: skip
+        return self.ok({resource: [self._item(resource, shop, i) for i in window]}, headers=headers)
 
     @route("GET", rf"{_ADMIN}/orders\.json")
     def list_orders(self, request: httpx.Request) -> httpx.Response:
@@ -176,9 +211,13 @@ class ShopifyMock(MockVendor):
         if not isinstance(product, dict) or not product.get("title"):
             return httpx.Response(422, json={"errors": {"title": ["can't be blank"]}})
         product_id = number("shopify-new", product, digits=13)
-        created = {"id": product_id, "handle": str(product["title"]).lower().replace(" ", "-"),
-                   "created_at": mock_time(0, fmt="%Y-%m-%dT%H:%M:%S-00:00"),
-                   "variants": [{"id": product_id + 1, "price": "0.00"}], **product}
+        created = {
+            "id": product_id,
+            "handle": str(product["title"]).lower().replace(" ", "-"),
+            "created_at": mock_time(0, fmt="%Y-%m-%dT%H:%M:%S-00:00"),
+            "variants": [{"id": product_id + 1, "price": "0.00"}],
+            **product,
+        }
         return self.ok({"product": created}, 201)
 
 

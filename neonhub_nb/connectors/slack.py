@@ -26,11 +26,20 @@ __all__ = ["SlackConnector", "SlackMock"]
 
 _JSON = "application/json; charset=utf-8"
 _STATUS_OF = {
-    "not_authed": 401, "invalid_auth": 401, "token_revoked": 401, "token_expired": 401,
-    "account_inactive": 401, "missing_scope": 403, "not_allowed_token_type": 403,
-    "not_in_channel": 403, "is_archived": 403, "restricted_action": 403,
-    "channel_not_found": 404, "user_not_found": 404, "ratelimited": 429,
-}  # fmt: skip
+    "not_authed": 401,
+    "invalid_auth": 401,
+    "token_revoked": 401,
+    "token_expired": 401,
+    "account_inactive": 401,
+    "missing_scope": 403,
+    "not_allowed_token_type": 403,
+    "not_in_channel": 403,
+    "is_archived": 403,
+    "restricted_action": 403,
+    "channel_not_found": 404,
+    "user_not_found": 404,
+    "ratelimited": 429,
+}
 
 
 class SlackConnector(Connector):
@@ -40,9 +49,14 @@ class SlackConnector(Connector):
         api="Slack Web API",
         docs="https://api.slack.com/methods/chat.postMessage",
         base_url="https://slack.com",
-        env=(EnvVar("SLACK_BOT_TOKEN", "Bot user OAuth token (xoxb-...) with chat:write, "
-                    "channels:read", mock_value="xoxb-000000000000-mock-slack-bot"),),
-    )  # fmt: skip
+        env=(
+            EnvVar(
+                "SLACK_BOT_TOKEN",
+                "Bot user OAuth token (xoxb-...) with chat:write, channels:read",
+                mock_value="xoxb-000000000000-mock-slack-bot",
+            ),
+        ),
+    )
     token_env = "SLACK_BOT_TOKEN"
 
     def _check_body(self, operation: str, response: httpx.Response, body: Any) -> None:
@@ -67,11 +81,20 @@ class SlackConnector(Connector):
             payload["blocks"] = blocks
         if thread_ts:
             payload["thread_ts"] = thread_ts
-        summary = {"channel": channel, "text_chars": len(text), "blocks": len(blocks or ()),
-                   "thread_ts": thread_ts}  # fmt: skip
+        summary = {
+            "channel": channel,
+            "text_chars": len(text),
+            "blocks": len(blocks or ()),
+            "thread_ts": thread_ts,
+        }
         with self._operation("post_message", summary) as op:
-            posted = op.json("POST", "/api/chat.postMessage", json=payload,
-                             headers={"Content-Type": _JSON}, idempotent=False)  # fmt: skip
+            posted = op.json(
+                "POST",
+                "/api/chat.postMessage",
+                json=payload,
+                headers={"Content-Type": _JSON},
+                idempotent=False,
+            )
             op.response = {"channel": posted["channel"], "ts": posted["ts"]}
             return dict(posted)
 
@@ -95,11 +118,30 @@ class SlackConnector(Connector):
 class SlackMock(MockVendor):
     service = "slack"
     host = r"slack\.com"
-    _BY_STATUS: ClassVar[dict[int, str]] = {400: "invalid_arguments", 401: "invalid_auth", 403: "missing_scope",
-                  404: "channel_not_found", 429: "ratelimited", 500: "fatal_error",
-                  503: "service_unavailable"}  # fmt: skip
-    _NAMES = ("general", "random", "marketing", "launches", "growth", "support", "design",
-              "sales", "engineering", "announcements", "social", "seo", "ads")  # fmt: skip
+    _BY_STATUS: ClassVar[dict[int, str]] = {
+        400: "invalid_arguments",
+        401: "invalid_auth",
+        403: "missing_scope",
+        404: "channel_not_found",
+        429: "ratelimited",
+        500: "fatal_error",
+        503: "service_unavailable",
+    }
+    _NAMES = (
+        "general",
+        "random",
+        "marketing",
+        "launches",
+        "growth",
+        "support",
+        "design",
+        "sales",
+        "engineering",
+        "announcements",
+        "social",
+        "seo",
+        "ads",
+    )
 
     def error_body(self, status: int, message: str) -> Any:
         code = message if re.fullmatch(r"[a-z_]+", message) else self._BY_STATUS.get(status)
@@ -120,8 +162,10 @@ class SlackMock(MockVendor):
 
     @staticmethod
     def channel_id(channel: str) -> str:
-        return channel if re.fullmatch(r"[CGD][A-Z0-9]{8,}", channel) else (
-            "C" + digest("slack-channel", channel.lstrip("#"), length=10).upper()
+        return (
+            channel
+            if re.fullmatch(r"[CGD][A-Z0-9]{8,}", channel)
+            else ("C" + digest("slack-channel", channel.lstrip("#"), length=10).upper())
         )
 
     @route("POST", r"/api/chat\.postMessage")
@@ -134,14 +178,24 @@ class SlackMock(MockVendor):
             return self.error(404, "channel_not_found")
         if not payload.get("text") and not payload.get("blocks"):
             return self.error(400, "no_text")
-        ts = f"{1767268800 + number('slack-ts', payload, digits=6) % 86400}." \
-             f"{number('slack-us', payload, digits=6)}"  # fmt: skip
+        ts = (
+            f"{1767268800 + number('slack-ts', payload, digits=6) % 86400}."
+            f"{number('slack-us', payload, digits=6)}"
+        )
         body: dict[str, Any] = {
-            "ok": True, "channel": self.channel_id(channel), "ts": ts,
-            "message": {"type": "message", "subtype": "bot_message", "text": payload.get("text"),
-                        "bot_id": "B0MOCKBOT01", "user": "U0MOCKBOT01", "ts": ts,
-                        "thread_ts": payload.get("thread_ts")},
-        }  # fmt: skip
+            "ok": True,
+            "channel": self.channel_id(channel),
+            "ts": ts,
+            "message": {
+                "type": "message",
+                "subtype": "bot_message",
+                "text": payload.get("text"),
+                "bot_id": "B0MOCKBOT01",
+                "user": "U0MOCKBOT01",
+                "ts": ts,
+                "thread_ts": payload.get("thread_ts"),
+            },
+        }
         if "charset" not in request.headers.get("Content-Type", ""):
             body["warning"] = "missing_charset"
             body["response_metadata"] = {"warnings": ["missing_charset"]}
@@ -156,16 +210,26 @@ class SlackMock(MockVendor):
         channels = []
         for i in window:
             name = self._NAMES[i % len(self._NAMES)] + ("" if i < len(self._NAMES) else f"-{i}")
-            channels.append({
-                "id": self.channel_id(name), "name": name, "is_channel": True,
-                "is_archived": False, "is_private": False, "created": 1700000000 + i * 86400,
-                "num_members": 3 + number("slack-members", name, digits=3) % 200,
-                "topic": {"value": pick(("Launch plans", "Daily standup", ""), name)},
-            })  # fmt: skip
-        next_cursor = (base64.b64encode(f"offset:{next_offset}".encode()).decode()
-                       if next_offset is not None else "")  # fmt: skip
-        return self.ok({"ok": True, "channels": channels,
-                        "response_metadata": {"next_cursor": next_cursor}})  # fmt: skip
+            channels.append(
+                {
+                    "id": self.channel_id(name),
+                    "name": name,
+                    "is_channel": True,
+                    "is_archived": False,
+                    "is_private": False,
+                    "created": 1700000000 + i * 86400,
+                    "num_members": 3 + number("slack-members", name, digits=3) % 200,
+                    "topic": {"value": pick(("Launch plans", "Daily standup", ""), name)},
+                }
+            )
+        next_cursor = (
+            base64.b64encode(f"offset:{next_offset}".encode()).decode()
+            if next_offset is not None
+            else ""
+        )
+        return self.ok(
+            {"ok": True, "channels": channels, "response_metadata": {"next_cursor": next_cursor}}
+        )
 
 
 register_connector(SlackConnector, SlackMock)

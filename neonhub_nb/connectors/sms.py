@@ -34,14 +34,25 @@ class TwilioConnector(Connector):
         docs="https://www.twilio.com/docs/messaging/api/message-resource",
         base_url="https://api.twilio.com",
         env=(
-            EnvVar("TWILIO_ACCOUNT_SID", "Account SID (AC...)", secret=False,
-                   mock_value="AC" + "0" * 30 + "01"),
-            EnvVar("TWILIO_AUTH_TOKEN", "Auth token of the account (or of an API key)",
-                   mock_value="mock-twilio-auth-token-0000000000"),
-            EnvVar("TWILIO_FROM_NUMBER", "Sender: an E.164 number (+1555...) or a Messaging "
-                   "Service SID (MG...)", secret=False, mock_value="+15005550006"),
+            EnvVar(
+                "TWILIO_ACCOUNT_SID",
+                "Account SID (AC...)",
+                secret=False,
+                mock_value="AC" + "0" * 30 + "01",
+            ),
+            EnvVar(
+                "TWILIO_AUTH_TOKEN",
+                "Auth token of the account (or of an API key)",
+                mock_value="mock-twilio-auth-token-0000000000",
+            ),
+            EnvVar(
+                "TWILIO_FROM_NUMBER",
+                "Sender: an E.164 number (+1555...) or a Messaging Service SID (MG...)",
+                secret=False,
+                mock_value="+15005550006",
+            ),
         ),
-    )  # fmt: skip
+    )
 
     def _headers(self) -> dict[str, str]:
         pair = f"{self.cred('TWILIO_ACCOUNT_SID')}:{self.cred('TWILIO_AUTH_TOKEN')}"
@@ -60,8 +71,11 @@ class TwilioConnector(Connector):
         summary = {"to": to, "body_chars": len(body), "media": bool(media_url)}
         with self._operation("send_sms", summary) as op:
             message = op.json("POST", self._messages_path(), data=form, idempotent=False)
-            op.response = {"sid": message["sid"], "status": message["status"],
-                           "segments": message.get("num_segments")}  # fmt: skip
+            op.response = {
+                "sid": message["sid"],
+                "status": message["status"],
+                "segments": message.get("num_segments"),
+            }
             return dict(message)
 
     def list_messages(self, *, page_size: int = 50, max_pages: int = 5) -> list[dict[str, Any]]:
@@ -83,13 +97,25 @@ class TwilioMock(MockVendor):
     host = r"api\.twilio\.com"
     auth_prefix = "Basic "
     _E164 = re.compile(r"\+[1-9]\d{6,14}")
-    _CODES: ClassVar[dict[int, int]] = {400: 21211, 401: 20003, 403: 20403, 404: 20404, 429: 20429, 500: 20500, 503: 20503}
+    _CODES: ClassVar[dict[int, int]] = {
+        400: 21211,
+        401: 20003,
+        403: 20403,
+        404: 20404,
+        429: 20429,
+        500: 20500,
+        503: 20503,
+    }
     _TOTAL = 75
 
     def error_body(self, status: int, message: str) -> Any:
         code = self._CODES.get(status, 20500)
-        return {"code": code, "message": message, "status": status,
-                "more_info": f"https://www.twilio.com/docs/errors/{code}"}  # fmt: skip
+        return {
+            "code": code,
+            "message": message,
+            "status": status,
+            "more_info": f"https://www.twilio.com/docs/errors/{code}",
+        }
 
     def check_auth(self, request: httpx.Request) -> httpx.Response | None:
         denied = super().check_auth(request)
@@ -105,15 +131,26 @@ class TwilioMock(MockVendor):
 
     def _resource(self, account: str, sid: str, to: str, sender: str, body: str) -> dict[str, Any]:
         return {
-            "account_sid": account, "api_version": "2010-04-01", "body": body,
+            "account_sid": account,
+            "api_version": "2010-04-01",
+            "body": body,
             "date_created": mock_time(0, fmt="%a, %d %b %Y %H:%M:%S +0000"),
-            "date_sent": None, "date_updated": mock_time(0, fmt="%a, %d %b %Y %H:%M:%S +0000"),
-            "direction": "outbound-api", "error_code": None, "error_message": None,
-            "from": sender, "messaging_service_sid": None, "num_media": "0",
-            "num_segments": str(max(1, math.ceil(len(body) / 160))), "price": None,
-            "price_unit": "USD", "sid": sid, "status": "queued", "to": to,
+            "date_sent": None,
+            "date_updated": mock_time(0, fmt="%a, %d %b %Y %H:%M:%S +0000"),
+            "direction": "outbound-api",
+            "error_code": None,
+            "error_message": None,
+            "from": sender,
+            "messaging_service_sid": None,
+            "num_media": "0",
+            "num_segments": str(max(1, math.ceil(len(body) / 160))),
+            "price": None,
+            "price_unit": "USD",
+            "sid": sid,
+            "status": "queued",
+            "to": to,
             "uri": f"{_API}/{account}/Messages/{sid}.json",
-        }  # fmt: skip
+        }
 
     @route("POST", rf"{_API}/(?P<account>AC\w+)/Messages\.json")
     def create_message(self, request: httpx.Request, account: str) -> httpx.Response:
@@ -136,20 +173,35 @@ class TwilioMock(MockVendor):
         window, next_offset = page_window(self._TOTAL, page * size, size)
         uri = f"{_API}/{account}/Messages.json"
         messages = [
-            self._resource(account, "SM" + digest("twilio-list", i, length=32),
-                           f"+1555{i:07d}", "+15005550006",
-                           pick(("Flash sale ends tonight", "Your code is ready",
-                                 "Thanks for subscribing"), i))
+            self._resource(
+                account,
+                "SM" + digest("twilio-list", i, length=32),
+                f"+1555{i:07d}",
+                "+15005550006",
+                pick(
+                    ("Flash sale ends tonight", "Your code is ready", "Thanks for subscribing"), i
+                ),
+            )
             for i in window
-        ]  # fmt: skip
-        next_uri = (f"{uri}?PageSize={size}&Page={page + 1}&PageToken=PASM{digest(page, 'p')}"
-                    if next_offset is not None else None)  # fmt: skip
-        return self.ok({
-            "messages": messages, "page": page, "page_size": size, "start": page * size,
-            "end": page * size + len(messages) - 1, "uri": f"{uri}?PageSize={size}&Page={page}",
-            "first_page_uri": f"{uri}?PageSize={size}&Page=0", "next_page_uri": next_uri,
-            "previous_page_uri": None,
-        })  # fmt: skip
+        ]
+        next_uri = (
+            f"{uri}?PageSize={size}&Page={page + 1}&PageToken=PASM{digest(page, 'p')}"
+            if next_offset is not None
+            else None
+        )
+        return self.ok(
+            {
+                "messages": messages,
+                "page": page,
+                "page_size": size,
+                "start": page * size,
+                "end": page * size + len(messages) - 1,
+                "uri": f"{uri}?PageSize={size}&Page={page}",
+                "first_page_uri": f"{uri}?PageSize={size}&Page=0",
+                "next_page_uri": next_uri,
+                "previous_page_uri": None,
+            }
+        )
 
 
 register_connector(TwilioConnector, TwilioMock)

@@ -38,20 +38,30 @@ class StripeConnector(Connector):
         api="Stripe API v1",
         docs="https://docs.stripe.com/api",
         base_url="https://api.stripe.com",
-        env=(EnvVar("STRIPE_SECRET_KEY", "Secret or restricted API key (sk_live_..., "
-                    "sk_test_..., rk_...)", mock_value="sk_test_mockMOCKmock0000000000"),),
+        env=(
+            EnvVar(
+                "STRIPE_SECRET_KEY",
+                "Secret or restricted API key (sk_live_..., sk_test_..., rk_...)",
+                mock_value="sk_test_mockMOCKmock0000000000",
+            ),
+        ),
         idempotency="Idempotency-Key header on every write; writes are retried safely",
-    )  # fmt: skip
+    )
     token_env = "STRIPE_SECRET_KEY"
 
     def _write(
-        self, operation: str, path: str, form: dict[str, str], summary: dict[str, Any],
+        self,
+        operation: str,
+        path: str,
+        form: dict[str, str],
+        summary: dict[str, Any],
         idempotency_key: str | None,
     ) -> dict[str, Any]:
         key = idempotency_key or self.idempotency_key(operation, form)
         with self._operation(operation, {**summary, "idempotency_key": key}) as op:
-            created = op.json("POST", path, data=form, headers={"Idempotency-Key": key},
-                              idempotent=True)  # fmt: skip
+            created = op.json(
+                "POST", path, data=form, headers={"Idempotency-Key": key}, idempotent=True
+            )
             op.response = {"id": created["id"], "object": created["object"]}
             if "status" in created:
                 op.response["status"] = created["status"]
@@ -68,8 +78,13 @@ class StripeConnector(Connector):
     ) -> dict[str, Any]:
         """Create a Customer; returns Stripe's customer object (``cus_...``)."""
         form = _form({"email": email, "name": name, "description": description}, metadata)
-        return self._write("create_customer", "/v1/customers", form,
-                           {"email": email, "name": name}, idempotency_key)  # fmt: skip
+        return self._write(
+            "create_customer",
+            "/v1/customers",
+            form,
+            {"email": email, "name": name},
+            idempotency_key,
+        )
 
     def create_payment_intent(
         self,
@@ -86,12 +101,20 @@ class StripeConnector(Connector):
         The same call twice sends the same idempotency key, so Stripe creates one
         PaymentIntent; pass a fresh ``idempotency_key`` to charge the same amount again.
         """
-        form = _form({"amount": amount, "currency": currency.lower(), "customer": customer,
-                      "description": description,
-                      "automatic_payment_methods[enabled]": "true"}, metadata)  # fmt: skip
+        form = _form(
+            {
+                "amount": amount,
+                "currency": currency.lower(),
+                "customer": customer,
+                "description": description,
+                "automatic_payment_methods[enabled]": "true",
+            },
+            metadata,
+        )
         summary = {"amount": amount, "currency": currency.lower(), "customer": customer}
-        return self._write("create_payment_intent", "/v1/payment_intents", form, summary,
-                           idempotency_key)  # fmt: skip
+        return self._write(
+            "create_payment_intent", "/v1/payment_intents", form, summary, idempotency_key
+        )
 
     def list_customers(
         self, *, email: str | None = None, page_size: int = 100, max_pages: int = 5
@@ -125,10 +148,14 @@ class StripeMock(MockVendor):
 
     def error_body(self, status: int, message: str) -> Any:
         kind = {402: "card_error", 500: "api_error", 503: "api_error"}.get(
-            status, "invalid_request_error")
-        error = {"type": kind, "message": message,
-                 "request_log_url": "https://dashboard.stripe.com/test/logs/req_" +
-                 digest(status, message, length=14)}  # fmt: skip
+            status, "invalid_request_error"
+        )
+        error = {
+            "type": kind,
+            "message": message,
+            "request_log_url": "https://dashboard.stripe.com/test/logs/req_"
+            + digest(status, message, length=14),
+        }
         if status == 429:
             error["code"] = "rate_limit"
         return {"error": error}
@@ -149,12 +176,18 @@ class StripeMock(MockVendor):
         if key and key in self._idempotent:
             first_form, first = self._idempotent[key]
             if first_form != form:
-                return self.error(400, "Keys for idempotent requests can only be used with the "
-                                       f"same parameters they were first used with. Try using "
-                                       f"a key other than '{key}' if you meant to execute a "
-                                       "different request.")  # fmt: skip
-            return httpx.Response(first.status_code, content=first.content,
-                                  headers={**first.headers, "Idempotent-Replayed": "true"})
+                return self.error(
+                    400,
+                    "Keys for idempotent requests can only be used with the "
+                    f"same parameters they were first used with. Try using "
+                    f"a key other than '{key}' if you meant to execute a "
+                    "different request.",
+                )
+            return httpx.Response(
+                first.status_code,
+                content=first.content,
+                headers={**first.headers, "Idempotent-Replayed": "true"},
+            )
         # Without a key every request is a new object: that is how double charges happen.
         seed = key or [sorted(form.items()), len(self.created)]
         obj_id = f"{prefix}_{digest('stripe', prefix, seed, length=24)}"
@@ -170,10 +203,19 @@ class StripeMock(MockVendor):
     @route("POST", r"/v1/customers")
     def create_customer(self, request: httpx.Request) -> httpx.Response:
         def build(obj_id: str, form: dict[str, str]) -> dict[str, Any]:
-            return {"id": obj_id, "object": "customer", "created": 1767268800,
-                    "email": form.get("email"), "name": form.get("name"),
-                    "description": form.get("description"), "balance": 0, "currency": None,
-                    "delinquent": False, "livemode": False, "metadata": _metadata(form)}  # fmt: skip
+            return {
+                "id": obj_id,
+                "object": "customer",
+                "created": 1767268800,
+                "email": form.get("email"),
+                "name": form.get("name"),
+                "description": form.get("description"),
+                "balance": 0,
+                "currency": None,
+                "delinquent": False,
+                "livemode": False,
+                "metadata": _metadata(form),
+            }
 
         return self._create(request, "cus", build)
 
@@ -186,14 +228,22 @@ class StripeMock(MockVendor):
                 return self.error(400, f"Invalid integer: {form['amount']}")
             if len(form.get("currency", "")) != 3:
                 return self.error(400, "Missing required param: currency.")
-            return {"id": obj_id, "object": "payment_intent", "amount": int(form["amount"]),
-                    "amount_received": 0, "currency": form["currency"],
-                    "customer": form.get("customer"), "description": form.get("description"),
-                    "status": "requires_payment_method", "capture_method": "automatic",
-                    "automatic_payment_methods": {"enabled": True},
-                    "client_secret": f"{obj_id}_secret_{digest(obj_id, length=24)}",
-                    "created": 1767268800, "livemode": False,
-                    "metadata": _metadata(form)}  # fmt: skip
+            return {
+                "id": obj_id,
+                "object": "payment_intent",
+                "amount": int(form["amount"]),
+                "amount_received": 0,
+                "currency": form["currency"],
+                "customer": form.get("customer"),
+                "description": form.get("description"),
+                "status": "requires_payment_method",
+                "capture_method": "automatic",
+                "automatic_payment_methods": {"enabled": True},
+                "client_secret": f"{obj_id}_secret_{digest(obj_id, length=24)}",
+                "created": 1767268800,
+                "livemode": False,
+                "metadata": _metadata(form),
+            }
 
         return self._create(request, "pi", build)
 
@@ -209,12 +259,26 @@ class StripeMock(MockVendor):
             return self.error(400, f"No such customer: '{after}'")
         offset = ids.index(after) + 1 if after else 0
         window, next_offset = page_window(len(ids), offset, limit)
-        data = [{"id": ids[i], "object": "customer", "created": 1767268800 - i * 3600,
-                 "email": email or f"customer{i}@example.com",
-                 "name": pick(("Ada Lovelace", "Grace Hopper", "Alan Turing"), i),
-                 "livemode": False, "metadata": {}} for i in window]  # fmt: skip
-        return self.ok({"object": "list", "url": "/v1/customers", "data": data,
-                        "has_more": next_offset is not None})  # fmt: skip
+        data: list[dict[str, Any]] = [
+            {
+                "id": ids[i],
+                "object": "customer",
+                "created": 1767268800 - i * 3600,
+                "email": email or f"customer{i}@example.com",
+                "name": pick(("Ada Lovelace", "Grace Hopper", "Alan Turing"), i),
+                "livemode": False,
+                "metadata": {},
+            }
+            for i in window
+        ]
+        return self.ok(
+            {
+                "object": "list",
+                "url": "/v1/customers",
+                "data": data,
+                "has_more": next_offset is not None,
+            }
+        )
 
 
 def _metadata(form: Mapping[str, str]) -> dict[str, str]:

@@ -32,12 +32,19 @@ class WhatsAppConnector(GraphConnector):
         docs="https://developers.facebook.com/docs/whatsapp/cloud-api/reference/messages",
         base_url=GRAPH_BASE_URL,
         env=(
-            EnvVar("WHATSAPP_ACCESS_TOKEN", "System-user access token with "
-                   "whatsapp_business_messaging", mock_value="EAAmockWhatsAppToken0000000000"),
-            EnvVar("WHATSAPP_PHONE_NUMBER_ID", "Id of the business phone number that sends",
-                   secret=False, mock_value="106540352242922"),
+            EnvVar(
+                "WHATSAPP_ACCESS_TOKEN",
+                "System-user access token with whatsapp_business_messaging",
+                mock_value="EAAmockWhatsAppToken0000000000",
+            ),
+            EnvVar(
+                "WHATSAPP_PHONE_NUMBER_ID",
+                "Id of the business phone number that sends",
+                secret=False,
+                mock_value="106540352242922",
+            ),
         ),
-    )  # fmt: skip
+    )
     token_env = "WHATSAPP_ACCESS_TOKEN"
 
     def _send(self, operation: str, payload: dict[str, Any], summary: dict[str, Any]) -> Any:
@@ -45,8 +52,10 @@ class WhatsAppConnector(GraphConnector):
         body = {"messaging_product": "whatsapp", "recipient_type": "individual", **payload}
         with self._operation(operation, summary) as op:
             sent = op.json("POST", path, json=body, idempotent=False)
-            op.response = {"message_id": sent["messages"][0]["id"],
-                           "wa_id": sent["contacts"][0]["wa_id"]}  # fmt: skip
+            op.response = {
+                "message_id": sent["messages"][0]["id"],
+                "wa_id": sent["contacts"][0]["wa_id"],
+            }
             return sent
 
     def send_text(self, to: str, body: str, *, preview_url: bool = False) -> dict[str, Any]:
@@ -93,11 +102,13 @@ class WhatsAppMock(GraphMock):
         message: dict[str, str] = {"id": f"wamid.{blob}"}
         if kind == "template":
             message["message_status"] = "accepted"
-        return self.ok({
-            "messaging_product": "whatsapp",
-            "contacts": [{"input": payload["to"], "wa_id": to}],
-            "messages": [message],
-        })  # fmt: skip
+        return self.ok(
+            {
+                "messaging_product": "whatsapp",
+                "contacts": [{"input": payload["to"], "wa_id": to}],
+                "messages": [message],
+            }
+        )
 
 
 register_connector(WhatsAppConnector, WhatsAppMock)

@@ -33,12 +33,19 @@ class XConnector(Connector):
         docs="https://docs.x.com/x-api/posts/creation-of-a-post",
         base_url="https://api.x.com",
         env=(
-            EnvVar("X_ACCESS_TOKEN", "OAuth 2.0 user-context access token (tweet.write, "
-                   "tweet.read, users.read)", mock_value="mock-x-user-access-token-0000000"),
-            EnvVar("X_USER_ID", "Numeric id of the posting account", secret=False,
-                   mock_value="2244994945"),
+            EnvVar(
+                "X_ACCESS_TOKEN",
+                "OAuth 2.0 user-context access token (tweet.write, tweet.read, users.read)",
+                mock_value="mock-x-user-access-token-0000000",
+            ),
+            EnvVar(
+                "X_USER_ID",
+                "Numeric id of the posting account",
+                secret=False,
+                mock_value="2244994945",
+            ),
         ),
-    )  # fmt: skip
+    )
     token_env = "X_ACCESS_TOKEN"
 
     def _retry_after(self, response: httpx.Response) -> float | None:
@@ -66,8 +73,10 @@ class XConnector(Connector):
         with self._operation("list_posts", {"page_size": page_size}) as op:
 
             def fetch(token: str | None) -> tuple[list[Any], str | None]:
-                params = {"max_results": max(5, min(100, page_size)),
-                          "tweet.fields": "created_at,public_metrics"}  # fmt: skip
+                params = {
+                    "max_results": max(5, min(100, page_size)),
+                    "tweet.fields": "created_at,public_metrics",
+                }
                 if token:
                     params["pagination_token"] = token
                 page = op.json("GET", path, params=params)
@@ -80,8 +89,14 @@ class XMock(MockVendor):
     service = "x"
     host = r"api\.x\.com"
     _TOTAL = 64
-    _TITLES: ClassVar[dict[int, str]] = {400: "Invalid Request", 401: "Unauthorized", 403: "Forbidden",
-               404: "Not Found Error", 429: "Too Many Requests", 500: "Internal Error"}
+    _TITLES: ClassVar[dict[int, str]] = {
+        400: "Invalid Request",
+        401: "Unauthorized",
+        403: "Forbidden",
+        404: "Not Found Error",
+        429: "Too Many Requests",
+        500: "Internal Error",
+    }
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -90,8 +105,12 @@ class XMock(MockVendor):
     def error_body(self, status: int, message: str) -> Any:
         title = self._TITLES.get(status, "Service Unavailable")
         kind = {400: "invalid-request", 404: "resource-not-found"}.get(status)
-        return {"title": title, "detail": message, "status": status,
-                "type": _PROBLEM + kind if kind else "about:blank"}  # fmt: skip
+        return {
+            "title": title,
+            "detail": message,
+            "status": status,
+            "type": _PROBLEM + kind if kind else "about:blank",
+        }
 
     def rate_limited(self, retry_after: str | None) -> httpx.Response:
         response = super().rate_limited(retry_after)
@@ -110,26 +129,36 @@ class XMock(MockVendor):
             return self.error(403, "You are not allowed to create a Tweet with duplicate content.")
         self._posted.add(text)
         post_id = str(number("x-post", payload, digits=19))
-        return self.ok({"data": {"id": post_id, "text": text,
-                                 "edit_history_tweet_ids": [post_id]}}, 201)  # fmt: skip
+        return self.ok(
+            {"data": {"id": post_id, "text": text, "edit_history_tweet_ids": [post_id]}}, 201
+        )
 
     @route("GET", r"/2/users/(?P<user>\d+)/tweets")
     def timeline(self, request: httpx.Request, user: str) -> httpx.Response:
         size = self.query_int(request, "max_results", 10)
         if not 5 <= size <= 100:
-            return self.error(400, "The `max_results` query parameter value is not between "
-                                   "5 and 100")  # fmt: skip
+            return self.error(
+                400, "The `max_results` query parameter value is not between 5 and 100"
+            )
         token = request.url.params.get("pagination_token", "")
         offset = int(token[1:], 16) if token.startswith("p") else 0
         window, next_offset = page_window(self._TOTAL, offset, size)
-        data = [{"id": str(number("x-list", user, i, digits=19)), "edit_history_tweet_ids": [],
-                 "text": pick(("Shipping day", "Thread: what we learned", "New post up"), i),
-                 "created_at": mock_time(i, 7 * 60, "%Y-%m-%dT%H:%M:%S.000Z"),
-                 "public_metrics": {"retweet_count": number("rt", i, digits=2),
-                                    "reply_count": number("re", i, digits=1),
-                                    "like_count": number("lk", i, digits=3),
-                                    "quote_count": 0, "impression_count": number("im", i, digits=4)}}
-                for i in window]  # fmt: skip
+        data = [
+            {
+                "id": str(number("x-list", user, i, digits=19)),
+                "edit_history_tweet_ids": [],
+                "text": pick(("Shipping day", "Thread: what we learned", "New post up"), i),
+                "created_at": mock_time(i, 7 * 60, "%Y-%m-%dT%H:%M:%S.000Z"),
+                "public_metrics": {
+                    "retweet_count": number("rt", i, digits=2),
+                    "reply_count": number("re", i, digits=1),
+                    "like_count": number("lk", i, digits=3),
+                    "quote_count": 0,
+                    "impression_count": number("im", i, digits=4),
+                },
+            }
+            for i in window
+        ]
         meta: dict[str, Any] = {"result_count": len(data)}
         if data:
             meta.update(newest_id=data[0]["id"], oldest_id=data[-1]["id"])

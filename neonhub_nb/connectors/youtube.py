@@ -34,12 +34,19 @@ class YouTubeConnector(GoogleConnector):
         docs="https://developers.google.com/youtube/v3/docs",
         base_url="https://www.googleapis.com",
         env=(
-            EnvVar("YOUTUBE_ACCESS_TOKEN", "OAuth 2.0 access token (scope youtube.readonly)",
-                   mock_value="ya29.mock-youtube-access-token-000000"),
-            EnvVar("YOUTUBE_CHANNEL_ID", "Channel id (UC...)", secret=False,
-                   mock_value="UCmockNeonHubChannel00000"),
+            EnvVar(
+                "YOUTUBE_ACCESS_TOKEN",
+                "OAuth 2.0 access token (scope youtube.readonly)",
+                mock_value="ya29.mock-youtube-access-token-000000",
+            ),
+            EnvVar(
+                "YOUTUBE_CHANNEL_ID",
+                "Channel id (UC...)",
+                secret=False,
+                mock_value="UCmockNeonHubChannel00000",
+            ),
         ),
-    )  # fmt: skip
+    )
     token_env = "YOUTUBE_ACCESS_TOKEN"
 
     def list_channel_videos(
@@ -50,15 +57,24 @@ class YouTubeConnector(GoogleConnector):
         with self._operation("list_channel_videos", {"page_size": page_size}) as op:
 
             def fetch(token: str | None) -> tuple[list[Any], str | None]:
-                params = {"part": "snippet", "channelId": channel, "type": "video",
-                          "order": "date", "maxResults": max(1, min(50, page_size))}  # fmt: skip
+                params = {
+                    "part": "snippet",
+                    "channelId": channel,
+                    "type": "video",
+                    "order": "date",
+                    "maxResults": max(1, min(50, page_size)),
+                }
                 if token:
                     params["pageToken"] = token
                 page = op.json("GET", "/youtube/v3/search", params=params)
-                videos = [{"video_id": item["id"]["videoId"],
-                           "title": item["snippet"]["title"],
-                           "published_at": item["snippet"]["publishedAt"]}
-                          for item in page.get("items", [])]  # fmt: skip
+                videos = [
+                    {
+                        "video_id": item["id"]["videoId"],
+                        "title": item["snippet"]["title"],
+                        "published_at": item["snippet"]["publishedAt"],
+                    }
+                    for item in page.get("items", [])
+                ]
                 return videos, page.get("nextPageToken")
 
             return op.paginate(fetch, max_pages)
@@ -69,9 +85,14 @@ class YouTubeConnector(GoogleConnector):
         stats: dict[str, dict[str, Any]] = {}
         with self._operation("video_statistics", {"videos": len(ids)}) as op:
             for start in range(0, len(ids), _MAX_IDS):
-                page = op.json("GET", "/youtube/v3/videos",
-                               params={"part": "snippet,statistics",
-                                       "id": ",".join(ids[start:start + _MAX_IDS])})  # fmt: skip
+                page = op.json(
+                    "GET",
+                    "/youtube/v3/videos",
+                    params={
+                        "part": "snippet,statistics",
+                        "id": ",".join(ids[start : start + _MAX_IDS]),
+                    },
+                )
                 for item in page.get("items", []):
                     counts = item.get("statistics", {})
                     stats[item["id"]] = {
@@ -86,15 +107,21 @@ class YouTubeConnector(GoogleConnector):
     def channel_statistics(self) -> dict[str, int]:
         """Subscribers, views and videos of the channel."""
         with self._operation("channel_statistics", {}) as op:
-            page = op.json("GET", "/youtube/v3/channels",
-                           params={"part": "statistics",
-                                   "id": self.cred("YOUTUBE_CHANNEL_ID")})  # fmt: skip
+            page = op.json(
+                "GET",
+                "/youtube/v3/channels",
+                params={"part": "statistics", "id": self.cred("YOUTUBE_CHANNEL_ID")},
+            )
             if not page.get("items"):
-                raise self._error("channel_statistics", "channel not found (check "
-                                  "YOUTUBE_CHANNEL_ID)", 404)  # fmt: skip
+                raise self._error(
+                    "channel_statistics", "channel not found (check YOUTUBE_CHANNEL_ID)", 404
+                )
             counts = page["items"][0]["statistics"]
-            result = {"subscribers": int(counts.get("subscriberCount", 0)),
-                      "views": int(counts["viewCount"]), "videos": int(counts["videoCount"])}
+            result = {
+                "subscribers": int(counts.get("subscriberCount", 0)),
+                "views": int(counts["viewCount"]),
+                "videos": int(counts["videoCount"]),
+            }
             op.response = dict(result)
             return result
 
@@ -113,11 +140,16 @@ class YouTubeMock(GoogleMock):
 
     def _snippet(self, channel: str, i: int) -> dict[str, Any]:
         published = mock_time(i, 3 * 24 * 60)
-        return {"publishedAt": published, "channelId": channel,
-                "title": pick(("Product tour", "Customer story", "Live Q&A", "Tutorial"), i)
-                + f" #{self._TOTAL - i}", "description": "Made with NeonHub",
-                "channelTitle": "NeonHub", "liveBroadcastContent": "none",
-                "publishTime": published}  # fmt: skip
+        return {
+            "publishedAt": published,
+            "channelId": channel,
+            "title": pick(("Product tour", "Customer story", "Live Q&A", "Tutorial"), i)
+            + f" #{self._TOTAL - i}",
+            "description": "Made with NeonHub",
+            "channelTitle": "NeonHub",
+            "liveBroadcastContent": "none",
+            "publishTime": published,
+        }
 
     @route("GET", r"/youtube/v3/search")
     def search(self, request: httpx.Request) -> httpx.Response:
@@ -131,14 +163,22 @@ class YouTubeMock(GoogleMock):
         token = params.get("pageToken", "")
         offset = int(base64.urlsafe_b64decode(token).decode()[4:]) if token else 0
         end = min(self._TOTAL, offset + size)
-        items = [{"kind": "youtube#searchResult", "etag": self._etag(channel, i),
-                  "id": {"kind": "youtube#video", "videoId": _video_id(i)},
-                  "snippet": self._snippet(channel, i)} for i in range(offset, end)]  # fmt: skip
+        items = [
+            {
+                "kind": "youtube#searchResult",
+                "etag": self._etag(channel, i),
+                "id": {"kind": "youtube#video", "videoId": _video_id(i)},
+                "snippet": self._snippet(channel, i),
+            }
+            for i in range(offset, end)
+        ]
         body: dict[str, Any] = {
-            "kind": "youtube#searchListResponse", "etag": self._etag(channel, offset),
-            "regionCode": "US", "items": items,
+            "kind": "youtube#searchListResponse",
+            "etag": self._etag(channel, offset),
+            "regionCode": "US",
+            "items": items,
             "pageInfo": {"totalResults": self._TOTAL, "resultsPerPage": size},
-        }  # fmt: skip
+        }
         if end < self._TOTAL:
             body["nextPageToken"] = base64.urlsafe_b64encode(f"page{end}".encode()).decode()
         return self.ok(body)
@@ -149,31 +189,61 @@ class YouTubeMock(GoogleMock):
         if len(ids) > _MAX_IDS:
             return self.error(400, "The request specifies an invalid filter parameter.")
         known = {_video_id(i): i for i in range(self._TOTAL)}
-        items = [{"kind": "youtube#video", "etag": self._etag(v), "id": v,
-                  "snippet": self._snippet("UCmockNeonHubChannel00000", known[v]),
-                  "statistics": {"viewCount": str(number("yt-views", v, digits=5)),
-                                 "likeCount": str(number("yt-likes", v, digits=3)),
-                                 "favoriteCount": "0",
-                                 "commentCount": str(number("yt-comments", v, digits=2))}}
-                 for v in ids if v in known]  # fmt: skip
-        return self.ok({"kind": "youtube#videoListResponse", "etag": self._etag(ids),
-                        "items": items,
-                        "pageInfo": {"totalResults": len(items),
-                                     "resultsPerPage": len(items)}})  # fmt: skip
+        items = [
+            {
+                "kind": "youtube#video",
+                "etag": self._etag(v),
+                "id": v,
+                "snippet": self._snippet("UCmockNeonHubChannel00000", known[v]),
+                "statistics": {
+                    "viewCount": str(number("yt-views", v, digits=5)),
+                    "likeCount": str(number("yt-likes", v, digits=3)),
+                    "favoriteCount": "0",
+                    "commentCount": str(number("yt-comments", v, digits=2)),
+                },
+            }
+            for v in ids
+            if v in known
+        ]
+        return self.ok(
+            {
+                "kind": "youtube#videoListResponse",
+                "etag": self._etag(ids),
+                "items": items,
+                "pageInfo": {"totalResults": len(items), "resultsPerPage": len(items)},
+            }
+        )
 
     @route("GET", r"/youtube/v3/channels")
     def channels(self, request: httpx.Request) -> httpx.Response:
         channel = request.url.params.get("id", "")
         if not channel.startswith("UC"):
-            return self.ok({"kind": "youtube#channelListResponse", "etag": self._etag(channel),
-                            "pageInfo": {"totalResults": 0, "resultsPerPage": 5}})  # fmt: skip
-        item = {"kind": "youtube#channel", "etag": self._etag(channel), "id": channel,
-                "statistics": {"viewCount": str(number("yt-ch-views", channel, digits=7)),
-                               "subscriberCount": str(number("yt-subs", channel, digits=5)),
-                               "hiddenSubscriberCount": False, "videoCount": str(self._TOTAL)}}
-        return self.ok({"kind": "youtube#channelListResponse", "etag": self._etag(channel),
-                        "pageInfo": {"totalResults": 1, "resultsPerPage": 5},
-                        "items": [item]})  # fmt: skip
+            return self.ok(
+                {
+                    "kind": "youtube#channelListResponse",
+                    "etag": self._etag(channel),
+                    "pageInfo": {"totalResults": 0, "resultsPerPage": 5},
+                }
+            )
+        item = {
+            "kind": "youtube#channel",
+            "etag": self._etag(channel),
+            "id": channel,
+            "statistics": {
+                "viewCount": str(number("yt-ch-views", channel, digits=7)),
+                "subscriberCount": str(number("yt-subs", channel, digits=5)),
+                "hiddenSubscriberCount": False,
+                "videoCount": str(self._TOTAL),
+            },
+        }
+        return self.ok(
+            {
+                "kind": "youtube#channelListResponse",
+                "etag": self._etag(channel),
+                "pageInfo": {"totalResults": 1, "resultsPerPage": 5},
+                "items": [item],
+            }
+        )
 
 
 register_connector(YouTubeConnector, YouTubeMock)

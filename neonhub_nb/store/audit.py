@@ -126,8 +126,11 @@ class AuditStore:
         if not found:
             return execution
         return execution.model_copy(
-            update={"request": clean["request"], "response": clean["response"],
-                    "error": clean["error"]}
+            update={
+                "request": clean["request"],
+                "response": clean["response"],
+                "error": clean["error"],
+            }
         )
 
     def record_run_finished(

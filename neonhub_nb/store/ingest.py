@@ -157,8 +157,17 @@ class _Batch:
             self.drafts[row["draft_id"]] = row
         elif kind == "review":
             held_review = self.reviews.get(row["draft_id"])
-            if held_review is None or str(row["reviewed_at"]) >= str(held_review["reviewed_at"]):
+            if held_review is None:
                 self.reviews[row["draft_id"]] = row
+                return
+            older, newer = sorted((held_review, row), key=lambda r: str(r["reviewed_at"]))
+            # One batch holds one review per draft: keep the latest decision, and any edit
+            # (title/content) that an earlier review in the same batch made.
+            self.reviews[row["draft_id"]] = {
+                **newer,
+                "title": newer.get("title") or older.get("title"),
+                "content": newer.get("content") or older.get("content"),
+            }
         else:
             raise ValueError(f"unknown spool event type {kind!r}")
 

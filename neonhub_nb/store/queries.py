@@ -11,11 +11,14 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from ..errors import StoreError
+
+if TYPE_CHECKING:
+    from ..models import RunResult
 
 __all__ = [
     "RUN_FILTERS",
@@ -188,6 +191,54 @@ class RunDetail:
     def metric(self, name: str, default: float = 0.0) -> float:
         hits = self.metrics.loc[self.metrics["name"] == name, "value"]
         return float(hits.iloc[0]) if len(hits) else default
+
+    def to_result(self) -> RunResult:
+        """The run as a :class:`RunResult`, as it was returned when it ran (for reopening)."""
+        from ..models import Metric, RunResult, ToolExecution
+
+        run, draft = self.run, self.draft or {}
+        tools = []
+        for row in self.tool_executions.to_dict("records"):
+            clean = {str(k): (None if _missing(v) else _loads(v)) for k, v in row.items()}
+            tools.append(ToolExecution.model_validate(clean))
+        metrics = tuple(
+            Metric(name=str(r["name"]), value=float(r["value"]), unit=str(r["unit"] or ""))
+            for r in self.metrics.to_dict("records")
+        )
+        return RunResult(
+            run_id=run["run_id"],
+            intent=run["intent"],
+            agent=run["agent"],
+            status=run["status"],
+            mode=run["mode"],
+            started_at=run["started_at"],
+            finished_at=run.get("finished_at"),
+            duration_ms=run.get("duration_ms"),
+            input=run.get("input") or {},
+            output=run.get("output") or {},
+            error=run.get("error"),
+            draft_id=draft.get("draft_id"),
+            title=draft.get("title"),
+            content=draft.get("content"),
+            metadata=draft.get("metadata") or {},
+            prompt_tokens=int(self.metric("prompt_tokens")),
+            completion_tokens=int(self.metric("completion_tokens")),
+            cost_usd=self.metric("cost_usd"),
+            model=run.get("model"),
+            prompt_name=run.get("prompt_name"),
+            prompt_version=run.get("prompt_version"),
+            experiment_id=run.get("experiment_id"),
+            campaign=run.get("campaign"),
+            tool_executions=tuple(tools),
+            metrics=metrics,
+        )
+
+
+def _missing(value: Any) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
 
 
 def _loads(value: Any) -> Any:

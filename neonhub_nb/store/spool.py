@@ -46,10 +46,7 @@ def _default(value: Any) -> Any:
 
 def encode_events(events: list[dict[str, Any]]) -> bytes:
     # orjson: the spool write is on every run's critical path, and it is ~5x json's speed.
-    return b"".join(
-        orjson.dumps(event, default=_default) + b"\n"
-        for event in events
-    )
+    return b"".join(orjson.dumps(event, default=_default) + b"\n" for event in events)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,155 @@
+"""Widget logic without a browser: set .value, call .click()."""
+
+from __future__ import annotations
+
+import pytest
+
+from neonhub_nb.config import Settings, load_settings
+from neonhub_nb.models import DraftParams
+from neonhub_nb.store import AuditStore
+from neonhub_nb.widgets import DraftStudio
+
+
+@pytest.fixture
+def studio(store: AuditStore, settings: Settings) -> DraftStudio:
+    return DraftStudio(store=store, settings=settings, reviewer="Ana")
+
+
+def fill(studio: DraftStudio, **values: object) -> None:
+    for name, value in values.items():
+        studio.form.fields[name].value = value
+
+
+def test_bad_values_are_flagged_next_to_their_fields(studio: DraftStudio) -> None:
+    form = studio.form
+    assert form.generate.disabled  # topic and keyword are required and empty
+    assert (
+        "topic: is required" in form.messages["topic"].value
+        or "topic: must not be empty" in form.messages["topic"].value
+    )
+    fill(studio, topic="Bakeries", primary_keyword="bakery newsletter")
+    assert form.errors == {}
+    assert not form.generate.disabled
+    assert form.messages["topic"].value == ""
+    fill(studio, topic="   ")
+    assert form.errors == {"topic": "must not be empty"}
+    assert "topic: must not be empty" in form.messages["topic"].value
+    assert form.generate.disabled
+
+
+def test_form_builds_the_same_params_as_the_python_api(studio: DraftStudio) -> None:
+    fill(
+        studio,
+        topic="Bakeries",
+        primary_keyword="bakery newsletter",
+        secondary_keywords="email list, offers",
+        tone="witty",
+        audience="bakers",
+        word_count=450,
+    )
+    assert studio.form.params() == DraftParams(
+        topic="Bakeries",
+        primary_keyword="bakery newsletter",
+        secondary_keywords=("email list", "offers"),
+        tone="witty",
+        audience="bakers",
+        word_count=450,
+    )
+    assert studio.form.fields["tone"].options == (
+        "professional",
+        "friendly",
+        "authoritative",
+        "conversational",
+        "witty",
+        "persuasive",
+    )
+    assert studio.form.fields["word_count"].min == 50
+    assert studio.form.fields["word_count"].max == 5000
+
+
+def test_live_mode_is_offered_only_when_configured(store: AuditStore, tmp_path: object) -> None:
+    offline = DraftStudio(store=store, settings=load_settings({}))
+    assert offline.form.mode.options == ("mock",)
+    assert "OPENAI_API_KEY" in offline.form.mode_note.value
+    online = DraftStudio(store=store, settings=load_settings({"OPENAI_BASE_URL": "http://x/v1"}))
+    assert online.form.mode.options == ("mock", "live")
+
+
+def test_generate_streams_then_shows_card_and_records(
+    studio: DraftStudio, store: AuditStore
+) -> None:
+    fill(studio, topic="Bakeries", primary_keyword="bakery newsletter", word_count=300)
+    seen: list[str] = []
+    original = studio.result_view.on_token
+    studio.result_view.on_token = lambda chunk: (seen.append(chunk), original(chunk))  # type: ignore[method-assign]
+    studio.form.generate.click()
+    result = studio.result
+    assert result is not None and result.status == "succeeded"
+    assert "".join(seen) == result.content  # the draft arrived as a stream
+    assert result.run_id in studio.result_view.card.value
+    assert "succeeded" in studio.result_view.card.value
+    assert "<h2>" in studio.result_view.draft.value
+    assert store.runs()["run_id"].tolist() == [result.run_id]
+    assert not studio.review.approve.disabled
+
+
+def test_approve_reject_and_edit_land_in_content_drafts(
+    studio: DraftStudio, store: AuditStore
+) -> None:
+    fill(studio, topic="Bakeries", primary_keyword="bakery newsletter", word_count=200)
+    studio.form.generate.click()
+    assert studio.result is not None
+    draft_id = studio.result.draft_id
+
+    studio.review.reject.click()  # no reason yet: refused, nothing recorded
+    assert "note: must give a reason" in studio.review.message.value
+    studio.review.reason.value = "too generic"
+    studio.review.reject.click()
+    row = store.sql("SELECT * FROM content_drafts WHERE draft_id = ?", [draft_id]).iloc[0]
+    assert (row["status"], row["reviewer"], row["review_note"]) == (
+        "rejected",
+        "Ana",
+        "too generic",
+    )
+    studio.review.edit.click()
+    studio.review.editor.value = "# A Better Bakery Newsletter Title\n\nShorter body."
+    studio.review.save.click()
+    studio.review.reason.value = ""
+    studio.review.approve.click()
+    row = store.sql("SELECT * FROM content_drafts WHERE draft_id = ?", [draft_id]).iloc[0]
+    assert row["status"] == "approved"
+    assert row["title"] == "A Better Bakery Newsletter Title"
+    assert row["content"].endswith("Shorter body.")
+    assert row["reviewed_at"] is not None
+
+
+def test_history_lists_runs_and_reopens_one(studio: DraftStudio) -> None:
+    fill(studio, topic="Bakeries", primary_keyword="bakery newsletter", word_count=100)
+    studio.form.generate.click()
+    first = studio.result
+    fill(studio, topic="Coffee shops", primary_keyword="coffee loyalty")
+    studio.form.generate.click()
+    assert first is not None and studio.result is not None
+    studio.widget.selected_index = 1  # opening the tab refreshes it
+    assert len(studio.history.runs.options) == 2
+    studio.history.runs.value = first.run_id
+    studio.history.reopen.click()
+    assert studio.result.run_id == first.run_id
+    assert studio.result.content == first.content
+    assert studio.widget.selected_index == 0
+
+
+def test_errors_show_as_a_readable_message_not_a_traceback(
+    store: AuditStore, tmp_path: object
+) -> None:
+    settings = load_settings(
+        {"OPENAI_BASE_URL": "http://127.0.0.1:9/v1", "NEONHUB_DB": str(store.path)}
+    )
+    studio = DraftStudio(store=store, settings=settings)
+    fill(studio, topic="Bakeries", primary_keyword="bakery newsletter", word_count=100)
+    studio.form.mode.value = "live"
+    studio.form.generate.click()
+    card = studio.result_view.card.value
+    assert "Traceback" not in card
+    assert studio.result is not None and studio.result.status == "failed"
+    assert "failed" in card
