@@ -127,7 +127,7 @@ class GmailMock(GoogleMock):
     @route("GET", r"/gmail/v1/users/(?P<user>[^/]+)/messages")
     def list_messages(self, request: httpx.Request, user: str) -> httpx.Response:
         query = request.url.params.get("q", "")
-        total = 42 if not query else 3 + number("gmail-q", query, digits=3) % 20
+        total = 42 if not query else 12 + number("gmail-q", query, digits=3) % 30
         limit = min(500, self.query_int(request, "maxResults", 100))
         offset = int(request.url.params.get("pageToken", "0") or 0)
         window, next_offset = page_window(total, offset, limit)

@@ -39,7 +39,7 @@ class ShopifyConnector(Connector):
             EnvVar(
                 "SHOPIFY_ACCESS_TOKEN",
                 "Admin API access token of a custom app (shpat_...)",
-                mock_value="shpat_00000000000000000000000000000000",
+                mock_value="shpat_mock0000000000000000000000000000",
             ),
             EnvVar(
                 "SHOPIFY_SHOP_DOMAIN",
