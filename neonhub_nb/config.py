@@ -36,6 +36,16 @@ class Settings:
     model: str = "gpt-4o-mini"
     max_cost_usd: float | None = None
     ingest_interval_s: float = 0.5
+    # Live-mode resilience (docs/live-mode.md): per-attempt timeout, retries after the
+    # first attempt, breaker threshold/reset, client-side requests per minute (None: off).
+    max_experiment_cost_usd: float | None = None
+    llm_timeout_s: float = 60.0
+    llm_max_retries: int = 3
+    breaker_threshold: int = 5
+    breaker_reset_s: float = 30.0
+    rate_limit_rpm: float | None = None
+    # NEONHUB_PRICES as given (JSON); registered by build_orchestrator via tokens.load_prices.
+    prices_json: str | None = None
     # Simulated network latency of mock connectors (0: instant, as tests want).
     mock_connector_delay_ms: float = 0.0
     # Every environment variable, kept so connectors can look up their own credentials
@@ -84,6 +94,21 @@ def _parse_float(value: str, name: str, minimum: float) -> float:
     return number
 
 
+def _parse_int(value: str, name: str, minimum: int) -> int:
+    try:
+        number = int(value.strip())
+    except ValueError:
+        raise ConfigError(f"{name}: must be a whole number (got {value!r})") from None
+    if number < minimum:
+        raise ConfigError(f"{name}: must be at least {minimum} (got {value!r})")
+    return number
+
+
+def _optional_float(env: Mapping[str, str], name: str, minimum: float) -> float | None:
+    raw = env.get(name)
+    return _parse_float(raw, name, minimum) if raw else None
+
+
 def find_project_root(start: Path) -> Path | None:
     """The nearest folder above ``start`` holding neonhub-nb's ``pyproject.toml``."""
     for folder in (start, *start.parents):
@@ -125,6 +150,21 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
         ingest_interval_s=_parse_float(
             env.get("NEONHUB_INGEST_INTERVAL", "0.5"), "NEONHUB_INGEST_INTERVAL", 0.01
         ),
+        max_experiment_cost_usd=_optional_float(env, "NEONHUB_EXPERIMENT_MAX_COST_USD", 0.0),
+        llm_timeout_s=_parse_float(
+            env.get("NEONHUB_LLM_TIMEOUT_S", "60"), "NEONHUB_LLM_TIMEOUT_S", 0.001
+        ),
+        llm_max_retries=_parse_int(
+            env.get("NEONHUB_LLM_MAX_RETRIES", "3"), "NEONHUB_LLM_MAX_RETRIES", 0
+        ),
+        breaker_threshold=_parse_int(
+            env.get("NEONHUB_BREAKER_THRESHOLD", "5"), "NEONHUB_BREAKER_THRESHOLD", 1
+        ),
+        breaker_reset_s=_parse_float(
+            env.get("NEONHUB_BREAKER_RESET_S", "30"), "NEONHUB_BREAKER_RESET_S", 0.001
+        ),
+        rate_limit_rpm=_optional_float(env, "NEONHUB_RATE_LIMIT_RPM", 0.001),
+        prices_json=env.get("NEONHUB_PRICES") or None,
         mock_connector_delay_ms=_parse_float(
             env.get("NEONHUB_MOCK_CONNECTOR_DELAY_MS") or "0",
             "NEONHUB_MOCK_CONNECTOR_DELAY_MS",

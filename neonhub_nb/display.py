@@ -6,9 +6,11 @@ import html
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
     from .models import RunResult
 
-__all__ = ["markdown_to_html", "run_card_html"]
+__all__ = ["figure_png", "markdown_to_html", "run_card_html", "show_figure"]
 
 _STATUS_COLOURS = {
     "succeeded": "#1a7f37",
@@ -86,3 +88,19 @@ def run_card_html(result: RunResult, *, show_content: bool = True) -> str:
         f"<table><tr><th>#</th><th>tool</th><th>status</th><th>time</th></tr>{tools}"
         f"</table></details>{body}</div>"
     )
+
+
+def figure_png(figure: Figure) -> bytes:
+    """PNG bytes of a matplotlib figure, without the metadata that changes between runs."""
+    import io
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", metadata={"Software": None})
+    return buffer.getvalue()
+
+
+def show_figure(figure: Figure) -> None:
+    """Display a figure as a PNG in a notebook or Voila (renders offline, no JavaScript)."""
+    from IPython.display import Image, display
+
+    display(Image(data=figure_png(figure), format="png"))

@@ -57,7 +57,32 @@ class AgentError(NeonhubError):
 
 
 class LLMError(NeonhubError):
-    """The language model call failed after retries (timeout, HTTP error, bad response)."""
+    """The language model call failed after retries (timeout, HTTP error, bad response).
+
+    ``attempts`` and ``rate_limited`` say what the call went through, so a failed call's
+    record still counts its retries and 429s; ``status_code`` is the last HTTP status.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        attempts: int = 1,
+        rate_limited: int = 0,
+        status_code: int | None = None,
+    ) -> None:
+        self.attempts = attempts
+        self.rate_limited = rate_limited
+        self.status_code = status_code
+        super().__init__(message)
+
+    def details(self) -> dict[str, int | None]:
+        """The keys a failed ``llm`` tool execution records as its response."""
+        return {
+            "attempts": self.attempts,
+            "rate_limited": self.rate_limited,
+            "http_status": self.status_code,
+        }
 
 
 class CircuitOpenError(NeonhubError):

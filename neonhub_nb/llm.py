@@ -15,10 +15,19 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from .errors import LLMError
 from .mockwriter import write_article, write_reply
 from .tokens import count_message_tokens, count_tokens
 
-__all__ = ["Completion", "LLMClient", "Messages", "MockLLM", "TokenCallback", "extract_brief"]
+__all__ = [
+    "AsyncLLMClient",
+    "Completion",
+    "LLMClient",
+    "Messages",
+    "MockLLM",
+    "TokenCallback",
+    "extract_brief",
+]
 
 Messages = Sequence[Mapping[str, str]]
 TokenCallback = Callable[[str], None]
@@ -32,6 +41,17 @@ class Completion:
     completion_tokens: int
     finish_reason: str = "stop"
     usage_source: Literal["response", "counted"] = "response"
+    # How many HTTP attempts the call took, and how often it was held back by a rate
+    # limit (429s met plus client-side waits): recorded for the metrics exporter.
+    attempts: int = 1
+    rate_limited: int = 0
+
+    def json(self) -> Any:
+        """The text parsed as JSON (structured output); :class:`LLMError` if it is not."""
+        try:
+            return json.loads(self.text)
+        except ValueError as exc:
+            raise LLMError(f"{self.model}: the answer is not valid JSON ({exc})") from None
 
 
 class LLMClient(Protocol):
@@ -48,6 +68,22 @@ class LLMClient(Protocol):
         on_token: TokenCallback | None = None,
     ) -> Completion:
         """One chat completion; ``on_token`` receives text chunks as they stream in."""
+
+
+class AsyncLLMClient(LLMClient, Protocol):
+    """A client that can also be awaited: many calls in flight from one thread."""
+
+    async def acomplete(
+        self,
+        messages: Messages,
+        *,
+        model: str,
+        temperature: float = 0.7,
+        seed: int | None = None,
+        max_tokens: int | None = None,
+        on_token: TokenCallback | None = None,
+    ) -> Completion:
+        """Like :meth:`LLMClient.complete`, without blocking the event loop."""
 
 
 _BRIEF = re.compile(r"```json\s*(\{.*?\})\s*```", re.DOTALL)
@@ -109,4 +145,24 @@ class MockLLM:
             model=model,
             prompt_tokens=count_message_tokens(messages),
             completion_tokens=count_tokens(text),
+        )
+
+    async def acomplete(
+        self,
+        messages: Messages,
+        *,
+        model: str,
+        temperature: float = 0.7,
+        seed: int | None = None,
+        max_tokens: int | None = None,
+        on_token: TokenCallback | None = None,
+    ) -> Completion:
+        # Pure CPU and microseconds long: nothing to gain from a thread.
+        return self.complete(
+            messages,
+            model=model,
+            temperature=temperature,
+            seed=seed,
+            max_tokens=max_tokens,
+            on_token=on_token,
         )

@@ -2,6 +2,7 @@
 
 Notebooks are generated so their sources stay reviewable as Python; run
 ``.venv/bin/python scripts/make_notebooks.py`` after editing a cell here.
+Cells are ("md", text), ("code", source) or ("parameters", source).
 """
 
 from __future__ import annotations
@@ -13,77 +14,287 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 
+Cells = list[tuple[str, str]]
 
-def _notebook(cells: list[nbformat.NotebookNode]) -> nbformat.NotebookNode:
-    nb = new_notebook(cells=cells)
+
+def build(cells: Cells) -> nbformat.NotebookNode:
+    nb = new_notebook()
+    for index, (kind, source) in enumerate(cells):
+        source = source.strip("\n")
+        cell = new_markdown_cell(source) if kind == "md" else new_code_cell(source)
+        if kind == "parameters":
+            cell.metadata["tags"] = ["parameters"]
+        cell["id"] = f"cell-{index:02d}"
+        nb.cells.append(cell)
     nb.metadata["kernelspec"] = {
         "name": "python3",
         "display_name": "Python 3",
         "language": "python",
     }
     nb.metadata["language_info"] = {"name": "python"}
-    for index, cell in enumerate(nb.cells):
-        cell["id"] = f"cell-{index:02d}"
     return nb
 
 
-def playground() -> nbformat.NotebookNode:
-    parameters = new_code_cell(
-        'mode = "mock"\n'
-        'topic = "Email marketing for local bakeries"\n'
-        'primary_keyword = "bakery newsletter"\n'
-        'secondary_keywords = "email list, seasonal offers"\n'
-        'tone = "friendly"\n'
-        'audience = "small bakery owners"\n'
-        "word_count = 600\n"
-        "prompt_version = None\n"
-    )
-    parameters.metadata["tags"] = ["parameters"]
-    return _notebook(
-        [
-            new_markdown_cell(
-                "# Draft playground\n\n"
-                "Generate a content draft with the content agent. In **mock** mode the draft is "
-                "deterministic and needs no credentials; every run is recorded in the audit "
-                "store (`data/neonhub.duckdb` unless `NEONHUB_DB` says otherwise).\n\n"
-                "Change the parameters below and run all cells."
-            ),
-            parameters,
-            new_code_cell(
-                "from neonhub_nb import DraftParams, run_agent\n\n"
-                "params = DraftParams(\n"
-                "    topic=topic,\n"
-                "    primary_keyword=primary_keyword,\n"
-                "    secondary_keywords=secondary_keywords,\n"
-                "    tone=tone,\n"
-                "    audience=audience,\n"
-                "    word_count=word_count,\n"
-                ")\n"
-                'result = run_agent("content.generate_article", params, mode=mode, '
-                "prompt_version=prompt_version)\n"
-                "result"
-            ),
-            new_markdown_cell(
-                "## What was recorded\n\nThe run, its tool calls and metrics, "
-                "read back from the audit store."
-            ),
-            new_code_cell(
-                "from neonhub_nb import default_store\n\n"
-                "detail = default_store().run_detail(result.run_id)\n"
-                'assert detail.run["status"] == result.status\n'
-                'detail.metrics.set_index("name")["value"]'
-            ),
-        ]
-    )
+PLAYGROUND: Cells = [
+    (
+        "md",
+        """
+# Draft playground
+
+Generate content drafts with the agents, review them, and reopen past runs. In **mock**
+mode drafts are deterministic and need no credentials; every run is recorded in the audit
+store (`data/neonhub.duckdb` unless `NEONHUB_DB` says otherwise).
+
+**Use the form below**: fill in the fields (problems show next to each field), press
+*Generate*, watch the draft stream in, then approve, reject (with a reason) or edit it.
+The *History* tab lists recent runs and reopens any of them.
+""",
+    ),
+    (
+        "parameters",
+        """
+mode = "mock"
+reviewer = ""
+topic = "Email marketing for local bakeries"
+primary_keyword = "bakery newsletter"
+secondary_keywords = "email list, seasonal offers"
+tone = "friendly"
+audience = "small bakery owners"
+word_count = 600
+prompt_version = None
+""",
+    ),
+    (
+        "code",
+        """
+from neonhub_nb.widgets import DraftStudio
+
+studio = DraftStudio(reviewer=reviewer)
+studio
+""",
+    ),
+    (
+        "md",
+        """
+## The same run from code
+
+The form produces exactly these typed parameters; papermill sets them in the parameters
+cell above.
+""",
+    ),
+    (
+        "code",
+        """
+from neonhub_nb import DraftParams, run_agent
+
+params = DraftParams(
+    topic=topic,
+    primary_keyword=primary_keyword,
+    secondary_keywords=secondary_keywords,
+    tone=tone,
+    audience=audience,
+    word_count=word_count,
+)
+result = run_agent("content.generate_article", params, mode=mode, prompt_version=prompt_version)
+result
+""",
+    ),
+    (
+        "md",
+        """
+## What was recorded
+
+The run's metrics, read back from the audit store.
+""",
+    ),
+    (
+        "code",
+        """
+from neonhub_nb import default_store
+
+detail = default_store().run_detail(result.run_id)
+assert detail.run["status"] == result.status
+detail.metrics.set_index("name")["value"]
+""",
+    ),
+]
+
+EXPERIMENTS: Cells = [
+    (
+        "md",
+        """
+# Prompt experiments
+
+Run every prompt variant over every input, score the drafts and compare them side by side.
+Each grid is one *experiment*: its runs carry the experiment id and variant in the audit
+store, so you can reload and compare it later (`neonhub_nb.experiments.load_experiment`).
+
+Scores: keyword in title and first paragraph, word-count adherence, banned phrases
+(1 = none), Flesch reading ease (higher is easier).
+""",
+    ),
+    (
+        "parameters",
+        """
+variants = ["v1", "v2"]
+inputs = "../data/experiment_inputs.json"
+mode = "mock"
+concurrency = 4
+seed = 0
+""",
+    ),
+    (
+        "code",
+        """
+from neonhub_nb.experiments import load_inputs, run_grid
+
+grid_inputs = load_inputs(inputs)
+experiment = run_grid("content.generate_article", variants, grid_inputs,
+                      mode=mode, concurrency=concurrency, seed=seed)
+print(f"{len(experiment.runs)} runs recorded")
+""",
+    ),
+    ("md", "## Summary per variant"),
+    ("code", "experiment.summary()"),
+    ("md", "## Side by side, per input"),
+    (
+        "code",
+        """
+from IPython.display import Markdown, display
+
+for index, item in enumerate(grid_inputs):
+    display(Markdown(f"### {index}: {item['topic']} (keyword: *{item['primary_keyword']}*)"))
+    display(experiment.comparison(index))
+""",
+    ),
+    ("md", "## Scores, latency and cost per variant"),
+    (
+        "code",
+        """
+from neonhub_nb.display import show_figure
+
+show_figure(experiment.plot_scores())
+show_figure(experiment.plot_latency_cost())
+""",
+    ),
+]
+
+AUDIT_EXPLORER: Cells = [
+    (
+        "md",
+        """
+# Audit explorer
+
+Every run, tool call, metric and draft is in DuckDB. `store.sql(...)` runs a read query and
+returns a pandas DataFrame; it first ingests what other kernels have spooled, so you see
+everything recorded so far.
+
+Tables: `agent_runs`, `tool_executions`, `agent_run_metrics`, `content_drafts` (see
+`docs/audit-store.md`). From a terminal: `duckdb -readonly data/neonhub.duckdb` for a short
+session, or `neonhub-nb snapshot copy.duckdb` for a long one.
+""",
+    ),
+    (
+        "parameters",
+        """
+mode = "mock"
+seed_runs_if_empty = True
+""",
+    ),
+    (
+        "code",
+        """
+from neonhub_nb import default_store
+from neonhub_nb.experiments import load_inputs, run_grid
+
+store = default_store()
+runs_so_far = int(store.sql("SELECT count(*) AS n FROM agent_runs")["n"][0])
+if seed_runs_if_empty and runs_so_far == 0:
+    # An empty store teaches nothing: record a small demo experiment first.
+    run_grid("content.generate_article", ["v1", "v2"],
+             load_inputs("../data/experiment_inputs.json"), mode=mode, progress=False)
+store.sql("SELECT count(*) AS runs FROM agent_runs")
+""",
+    ),
+    ("md", "## Failures by agent this week"),
+    (
+        "code",
+        """
+store.sql(\"\"\"
+    SELECT agent, count(*) AS runs,
+           count(*) FILTER (WHERE status = 'failed') AS failed,
+           round(100.0 * count(*) FILTER (WHERE status = 'failed') / count(*), 1) AS failed_pct
+    FROM agent_runs
+    WHERE started_at >= now()::TIMESTAMP - INTERVAL 7 DAY
+    GROUP BY agent ORDER BY failed DESC, agent
+\"\"\")
+""",
+    ),
+    ("md", "## Slowest tool calls"),
+    (
+        "code",
+        """
+store.sql(\"\"\"
+    SELECT tool, operation, count(*) AS calls,
+           round(quantile_cont(duration_ms, 0.5), 2) AS p50_ms,
+           round(max(duration_ms), 2) AS max_ms
+    FROM tool_executions
+    GROUP BY tool, operation ORDER BY max_ms DESC LIMIT 10
+\"\"\")
+""",
+    ),
+    (
+        "md",
+        """
+## Cost per campaign
+
+Runs carry a `campaign` (from `run_agent(..., campaign=...)` or `--campaign`) and an
+`experiment_id`; untagged runs are grouped under *(none)*.
+""",
+    ),
+    (
+        "code",
+        """
+store.sql(\"\"\"
+    SELECT coalesce(r.campaign, r.experiment_id, '(none)') AS campaign,
+           count(DISTINCT r.run_id) AS runs,
+           sum(m.value) FILTER (WHERE m.name = 'total_tokens') AS tokens,
+           round(sum(m.value) FILTER (WHERE m.name = 'cost_usd'), 6) AS cost_usd
+    FROM agent_runs r JOIN agent_run_metrics m USING (run_id)
+    GROUP BY ALL ORDER BY cost_usd DESC
+\"\"\")
+""",
+    ),
+    (
+        "md",
+        """
+## One run in full
+
+The newest run's tool calls.
+""",
+    ),
+    (
+        "code",
+        """
+newest = store.runs(limit=1)["run_id"][0]
+detail = store.run_detail(newest)
+detail.tool_executions[["seq", "tool", "operation", "status", "duration_ms"]]
+""",
+    ),
+]
+
+NOTEBOOKS = {
+    "notebooks/01_draft_playground.ipynb": PLAYGROUND,
+    "notebooks/02_prompt_experiments.ipynb": EXPERIMENTS,
+    "notebooks/03_audit_explorer.ipynb": AUDIT_EXPLORER,
+}
 
 
 def main() -> None:
-    notebooks = {"notebooks/01_draft_playground.ipynb": playground()}
-    for relative, nb in notebooks.items():
-        path = ROOT / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
+    for relative, cells in NOTEBOOKS.items():
+        nb = build(cells)
         nbformat.validate(nb)
-        path.write_text(nbformat.writes(nb) + "\n")
+        (ROOT / relative).write_text(nbformat.writes(nb) + "\n")
         print(f"wrote {relative}")
 
 

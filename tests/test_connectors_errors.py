@@ -137,9 +137,14 @@ def test_malformed_body_is_a_clear_error(name: str) -> None:
 
 @pytest.mark.parametrize(
     ("name", "operation"),
-    [("stripe", "create_customer"), ("x", "post"), ("shopify", "create_product"),
-     ("discord", "send_message"), ("whatsapp", "send_text")],
-)  # fmt: skip
+    [
+        ("stripe", "create_customer"),
+        ("x", "post"),
+        ("shopify", "create_product"),
+        ("discord", "send_message"),
+        ("whatsapp", "send_text"),
+    ],
+)
 def test_json_of_the_wrong_shape_is_a_clear_error(name: str, operation: str) -> None:
     h = Harness(name)
     h.vendor.fail_next(200, body=b'{"unexpected": true}')
@@ -294,5 +299,4 @@ def test_pagination_never_follows_links_to_another_host() -> None:
 def test_max_pages_bounds_pagination() -> None:
     h = Harness("shopify")
     orders = h.connector.list_orders(page_size=10, max_pages=2)  # type: ignore[attr-defined]
-    assert len(orders) == 20 and h.calls[0].response == {
-        "count": 20, "pages": 2, "truncated": True}  # fmt: skip
+    assert len(orders) == 20 and h.calls[0].response == {"count": 20, "pages": 2, "truncated": True}

@@ -9,6 +9,7 @@ it in logged URLs). Errors come as ``{"error": {"message", "type", "code",
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -66,11 +67,13 @@ class GraphMock(MockVendor):
     host = r"graph\.facebook\.com"
 
     def error_body(self, status: int, message: str) -> Any:
+        # Graph messages start with their code, e.g. "(#100) ...": keep the two in step.
+        numbered = re.match(r"\(#(\d+)\)", message)
         return {
             "error": {
                 "message": message,
                 "type": "OAuthException" if status in (401, 403) else "GraphMethodException",
-                "code": _CODES.get(status, 1),
+                "code": int(numbered.group(1)) if numbered else _CODES.get(status, 1),
                 "fbtrace_id": "A" + digest(status, message, length=22),
             }
         }

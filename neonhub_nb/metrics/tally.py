@@ -88,15 +88,17 @@ class StoreTally:
         """Bring the tally up to date with the open connection ``con``."""
         if not self._marks:
             self.reset()
+        blank = self._identity is None  # nothing counted yet: the survey is from scratch
         totals, tops, identity = self._survey(con, timer)
-        recounted = False
-        if identity != self._identity or any(
+        recounted = blank or identity != self._identity
+        recounted = recounted or any(
             totals[t][0] != self._marks[t].rows + totals[t][1] for t in _TABLES
-        ):
-            self.reset()
+        )
+        if recounted:
+            if not blank:
+                self.reset()
+                totals, tops, identity = self._survey(con, timer)
             self.recounts += 1
-            recounted = True
-            totals, tops, identity = self._survey(con, timer)
             if identity[1]:
                 self._baselines = read_baselines(con, timer=timer)
             self._identity = identity

@@ -1,0 +1,111 @@
+"""A client-side rate limiter per provider: a token bucket with an injected clock.
+
+Providers answer a burst beyond their limit with 429s; waiting on our side first is cheaper
+than being told to wait. One bucket is shared by every client of a provider in a process
+(:func:`limiter_for`), so several orchestrators in one kernel do not add up past the limit.
+
+>>> limiter = RateLimiter(per_minute=60, burst=1, clock=FakeClock())   # doctest: +SKIP
+>>> limiter.acquire(), limiter.acquire()                                # doctest: +SKIP
+(0.0, 1.0)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Awaitable, Callable
+
+from .clock import Clock, SystemClock
+
+__all__ = ["RateLimiter", "limiter_for", "reset_limiters"]
+
+AsyncSleep = Callable[[float], Awaitable[None]]
+
+
+class RateLimiter:
+    """``per_minute`` calls a minute on average, bursts of up to ``burst`` calls.
+
+    A caller reserves its slot under the lock and sleeps outside it, so waiting callers
+    queue in arrival order and never hold each other up longer than their own slot.
+    ``waits`` counts the calls that had to wait (``neonhub_rate_limit_hits_total``).
+    """
+
+    def __init__(
+        self,
+        per_minute: float,
+        *,
+        burst: int | None = None,
+        clock: Clock | None = None,
+        async_sleep: AsyncSleep | None = None,
+        name: str = "",
+    ) -> None:
+        if per_minute <= 0:
+            raise ValueError(f"per_minute must be positive (got {per_minute})")
+        self.name = name
+        self.per_minute = per_minute
+        self.burst = burst if burst is not None else max(1, int(per_minute // 60))
+        if self.burst < 1:
+            raise ValueError(f"burst must be at least 1 (got {burst})")
+        self.clock: Clock = clock or SystemClock()
+        self._async_sleep = async_sleep or asyncio.sleep
+        self._rate = per_minute / 60.0
+        self._tokens = float(self.burst)
+        self._last = self.clock.monotonic()
+        self._lock = threading.Lock()
+        self.waits = 0
+        self.waited_s = 0.0
+
+    def reserve(self) -> float:
+        """Take a slot now; return how long the caller must wait before using it."""
+        with self._lock:
+            now = self.clock.monotonic()
+            self._tokens = min(float(self.burst), self._tokens + (now - self._last) * self._rate)
+            self._last = now
+            self._tokens -= 1.0
+            if self._tokens >= 0:
+                return 0.0
+            wait = -self._tokens / self._rate
+            self.waits += 1
+            self.waited_s += wait
+            return wait
+
+    def acquire(self) -> float:
+        """Block until a call may go out; return the seconds waited."""
+        wait = self.reserve()
+        if wait > 0:
+            self.clock.sleep(wait)
+        return wait
+
+    async def aacquire(self) -> float:
+        """Like :meth:`acquire`, without blocking the event loop."""
+        wait = self.reserve()
+        if wait > 0:
+            await self._async_sleep(wait)
+        return wait
+
+    def __repr__(self) -> str:
+        return f"RateLimiter({self.name!r}, per_minute={self.per_minute}, burst={self.burst})"
+
+
+_limiters: dict[tuple[str, float, int | None], RateLimiter] = {}
+_limiters_lock = threading.Lock()
+
+
+def limiter_for(
+    provider: str, per_minute: float | None, *, burst: int | None = None
+) -> RateLimiter | None:
+    """This process's limiter for ``provider`` (``None`` when no limit is set)."""
+    if not per_minute:
+        return None
+    key = (provider, per_minute, burst)
+    with _limiters_lock:
+        limiter = _limiters.get(key)
+        if limiter is None:
+            limiter = _limiters[key] = RateLimiter(per_minute, burst=burst, name=provider)
+        return limiter
+
+
+def reset_limiters() -> None:
+    """Forget every shared limiter (tests, or after changing limits in a long session)."""
+    with _limiters_lock:
+        _limiters.clear()
