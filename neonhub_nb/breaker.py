@@ -235,7 +235,9 @@ _shared: dict[tuple[str, int, float], BreakerRegistry] = {}
 _shared_lock = threading.Lock()
 
 
-def shared_breakers(endpoint: str, failure_threshold: int, reset_timeout_s: float) -> BreakerRegistry:
+def shared_breakers(
+    endpoint: str, failure_threshold: int, reset_timeout_s: float
+) -> BreakerRegistry:
     """This process's breakers for one model endpoint.
 
     Orchestrators are cheap and built per call (``run_agent``), so breaker state lives

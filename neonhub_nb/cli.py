@@ -340,5 +340,10 @@ def sql(query: str, as_json: bool) -> None:
         click.echo(frame.to_string(index=False, na_rep="-"))
 
 
+from .metrics.command import metrics_command  # noqa: E402 (the exporter's command lives with it)
+
+cli.add_command(metrics_command, name="metrics")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     cli.main(args=list(argv) if argv is not None else None, prog_name="neonhub-nb")

@@ -10,7 +10,7 @@ tool executions, metrics and draft. Mock or live dependencies are chosen once, i
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +22,9 @@ from .errors import ConfigError
 from .ids import new_id
 from .llm import LLMClient, MockLLM, TokenCallback
 from .models import AgentParams, Metric, RunRequest, RunResult, validate_params
+from .runguard import RunGuard, Verdict, transition_execution
 from .store import AuditStore
+from .tokens import load_prices
 
 __all__ = ["Orchestrator", "build_orchestrator", "default_store", "run_agent"]
 
@@ -34,6 +36,8 @@ class Orchestrator:
     llm: LLMClient
     clock: Clock = field(default_factory=SystemClock)
     tools: Mapping[str, Any] = field(default_factory=dict)
+    # Spending cap and circuit breakers; live mode only (see build_orchestrator).
+    guard: RunGuard | None = None
 
     @property
     def mode(self) -> str:
@@ -72,16 +76,24 @@ class Orchestrator:
             tools=self.tools,
         )
         outcome: AgentOutput | None = None
-        error: str | None = None
+        failure: BaseException | None = None
         interrupted: BaseException | None = None
-        try:
-            outcome = spec.factory().run(params, ctx)
-        except Exception as exc:  # an agent failure is a recorded result, not a crash
-            error = f"{type(exc).__name__}: {exc}"
-        except BaseException as exc:  # Ctrl-C / kernel interrupt: record, then let it go
-            error = f"interrupted: {type(exc).__name__}"
-            interrupted = exc
-        result = self._finish(base_row, params, ctx, outcome, error, start)
+        verdict = self.guard.admit(spec.agent, request.experiment_id) if self.guard else Verdict()
+        self._record_transitions(ctx, verdict)
+        error = verdict.error  # refused (cap reached, circuit open): recorded as failed
+        if error is None:
+            try:
+                outcome = spec.factory().run(params, ctx)
+            except Exception as exc:  # an agent failure is a recorded result, not a crash
+                error = f"{type(exc).__name__}: {exc}"
+                failure = exc
+            except BaseException as exc:  # Ctrl-C / kernel interrupt: record, then let it go
+                error = f"interrupted: {type(exc).__name__}"
+                failure = interrupted = exc
+            if self.guard is not None:
+                self.guard.settle(spec.agent, request.experiment_id, ctx.cost_usd, failure, verdict)
+                self._record_transitions(ctx, verdict)
+        result = self._finish(base_row, params, ctx, outcome, error, start, verdict.metrics)
         if interrupted is not None:
             raise interrupted
         return result
@@ -94,6 +106,7 @@ class Orchestrator:
         outcome: AgentOutput | None,
         error: str | None,
         start: float,
+        extra_metrics: Sequence[Metric] = (),
     ) -> RunResult:
         finished_at = self.clock.now()
         duration_ms = (self.clock.monotonic() - start) * 1000
@@ -113,6 +126,7 @@ class Orchestrator:
             Metric(name="cost_usd", value=round(ctx.cost_usd, 10), unit="USD"),
             Metric(name="tool_calls", value=len(ctx.executions), unit="calls"),
             *(outcome.metrics if outcome else ()),
+            *extra_metrics,
         )
         row = {
             **base_row,
@@ -166,6 +180,11 @@ class Orchestrator:
             metrics=metrics,
         )
 
+    def _record_transitions(self, ctx: AgentContext, verdict: Verdict) -> None:
+        for transition in verdict.take_transitions():
+            execution = transition_execution(ctx.run_id, len(ctx.executions) + 1, transition)
+            ctx.executions.append(self.store.record_tool_execution(execution))
+
 
 def _build_llm(settings: Settings) -> LLMClient:
     if settings.mode == "mock":
@@ -174,9 +193,10 @@ def _build_llm(settings: Settings) -> LLMClient:
         ok, why = settings.live_available()
         if not ok:
             raise ConfigError(f"live mode needs a model endpoint: {why}")
-        from .live import OpenAILLM
+        from .live import shared_live_llm
 
-        return OpenAILLM.from_settings(settings)
+        # Shared per endpoint: keeps the connection pool and the rate limiter's bucket.
+        return shared_live_llm(settings)
     raise ConfigError(f"mode: {settings.mode!r} is not available in this version")
 
 
@@ -186,14 +206,30 @@ def build_orchestrator(
     store: AuditStore | None = None,
     llm: LLMClient | None = None,
     clock: Clock | None = None,
+    guard: RunGuard | None = None,
 ) -> Orchestrator:
-    """Wire an orchestrator for ``settings.mode``: the only place mock and live differ."""
+    """Wire an orchestrator for ``settings.mode``: the only place mock and live differ.
+
+    Live runs get the process's spending cap and per-agent circuit breakers; mock runs
+    stay deterministic, untouched by what earlier runs did.
+    """
     settings = settings or load_settings()
+    if settings.prices_json:
+        load_prices(settings.prices_json)
+    store = store or default_store(settings)
+    if guard is None and settings.mode == "live":
+        guard = RunGuard.for_settings(settings, store)
+    clock = clock or SystemClock()
+    from .connectors import connector_factory
+
     return Orchestrator(
         settings=settings,
-        store=store or default_store(settings),
+        store=store,
         llm=llm or _build_llm(settings),
-        clock=clock or SystemClock(),
+        clock=clock,
+        guard=guard,
+        # Mock or live connectors, decided here once (USE_MOCK_CONNECTORS), like the LLM.
+        tools={"connectors": connector_factory(settings, clock=clock)},
     )
 
 

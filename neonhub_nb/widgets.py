@@ -182,7 +182,9 @@ class ResultView:
             value=0, min=0, max=1, layout=w.Layout(width="520px", display="none")
         )
         self.card = w.HTML()
+        self.card.add_class("neonhub-result-card")  # lets browser tests find this card
         self.draft = w.HTML(layout=w.Layout(max_width="900px"))
+        self.draft.add_class("neonhub-draft")
         self.widget = w.VBox([self.status, self.progress, self.card, self.draft])
         self._buffer: list[str] = []
         self._expected = 1

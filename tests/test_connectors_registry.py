@@ -248,3 +248,25 @@ def test_third_party_connectors_can_register(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setitem(registry_module._REGISTRY, "echo", (EchoConnector, EchoMock))
     assert build_connector("echo", load_settings({})).ping() == {"pong": True}  # type: ignore[attr-defined]
     assert list_connectors()[-1].name == "echo"
+
+
+def test_every_connectors_module_declares_its_public_names() -> None:
+    import importlib
+    import inspect
+    import pkgutil
+
+    import neonhub_nb.connectors as package
+
+    for info in pkgutil.iter_modules(package.__path__):
+        module = importlib.import_module(f"{package.__name__}.{info.name}")
+        exported = set(getattr(module, "__all__", ()))
+        assert exported, f"{module.__name__} has no __all__"
+        assert all(hasattr(module, name) for name in exported), module.__name__
+        defined = {
+            name
+            for name, obj in vars(module).items()
+            if (inspect.isclass(obj) or inspect.isfunction(obj))
+            and obj.__module__ == module.__name__
+            and not name.startswith("_")
+        }
+        assert defined <= exported, (module.__name__, defined - exported)

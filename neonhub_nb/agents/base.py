@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from ..clock import Clock
-from ..errors import ConfigError
+from ..errors import ConfigError, LLMError
 from ..ids import new_id
 from ..llm import Completion, LLMClient, Messages, TokenCallback
 from ..models import AgentParams, Metric, ToolExecution
@@ -121,7 +121,9 @@ class AgentContext:
         try:
             result = call()
         except Exception as exc:
-            self._record(tool, operation, started_at, start, request, {}, exc)
+            # A failed LLM call still says how often it tried and met a rate limit.
+            failed = exc.details() if isinstance(exc, LLMError) else {}
+            self._record(tool, operation, started_at, start, request, failed, exc)
             raise
         self._record(tool, operation, started_at, start, request, summarise(result), None)
         return result
@@ -163,6 +165,9 @@ class AgentContext:
                     "completion_tokens": c.completion_tokens,
                     "source": c.usage_source,
                 },
+                "cost_usd": cost_usd(c.model, c.prompt_tokens, c.completion_tokens),
+                "attempts": c.attempts,
+                "rate_limited": c.rate_limited,
             },
         )
         self.prompt_tokens += completion.prompt_tokens

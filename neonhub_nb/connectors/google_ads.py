@@ -22,7 +22,12 @@ from .google import GoogleConnector, GoogleMock
 from .mock import number, page_window, pick, route
 from .registry import register_connector
 
-__all__ = ["GOOGLE_ADS_API_VERSION", "GoogleAdsConnector", "GoogleAdsMock"]
+__all__ = [
+    "CAMPAIGN_METRICS_QUERY",
+    "GOOGLE_ADS_API_VERSION",
+    "GoogleAdsConnector",
+    "GoogleAdsMock",
+]
 
 #: Google sunsets each version about a year after release; bump with the release notes.
 GOOGLE_ADS_API_VERSION = "v26"

@@ -43,6 +43,7 @@ __all__ = [
     "get_connector_class",
     "get_mock_class",
     "list_connectors",
+    "live_client",
     "register_connector",
     "update_readme",
 ]

@@ -21,8 +21,8 @@ from socketserver import TCPServer, ThreadingMixIn
 from typing import TYPE_CHECKING, Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
-from prometheus_client.exposition import generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 
 from ..clock import Clock, SystemClock
 from ..errors import NeonhubError, StoreError
@@ -72,10 +72,12 @@ class MetricsApp:
             "Duration of audit store queries (the exporter's and the store's), by query.",
             ["query"],
             buckets=_QUERY_BUCKETS,
-            registry=self.registry,
+            registry=None,
         )
         self.collector = StoreCollector(store, timer=self.time_query)
+        # Run metrics first; the query times then include the scrape that shows them.
         self.registry.register(self.collector)
+        self.registry.register(self.db_query_duration)
         self.http_requests = Counter(
             "neonhub_http_requests_total",
             "HTTP requests served by the metrics exporter.",
@@ -145,7 +147,9 @@ class MetricsApp:
             code, body, ctype = 405, b"method not allowed: use GET\n", "text/plain"
             headers.append(("Allow", "GET, HEAD"))
         elif route == "/metrics":
-            code, body, ctype = 200, generate_latest(self.registry), CONTENT_TYPE_LATEST
+            # The classic text format (0.0.4): every Prometheus 2.x and promtool read it,
+            # and every neonhub name is a legacy name, so nothing needs escaping.
+            code, body, ctype = 200, generate_latest(self.registry), CONTENT_TYPE_PLAIN_0_0_4
         elif route == "/health":
             code, payload = self.health()
             body, ctype = json.dumps(payload).encode() + b"\n", "application/json"
