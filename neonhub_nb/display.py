@@ -42,6 +42,12 @@ def markdown_to_html(markdown: str) -> str:
     return "\n".join(blocks)
 
 
+def _duration(ms: float | None) -> str:
+    if ms is None:
+        return "-"
+    return f"{ms:.0f} ms" if ms < 1000 else f"{ms / 1000:.2f} s"
+
+
 def run_card_html(result: RunResult, *, show_content: bool = True) -> str:
     colour = _STATUS_COLOURS.get(result.status, "#6e7781")
     esc = html.escape
@@ -49,7 +55,7 @@ def run_card_html(result: RunResult, *, show_content: bool = True) -> str:
         ("run", result.run_id),
         ("intent", result.intent),
         ("mode", result.mode),
-        ("duration", f"{(result.duration_ms or 0) / 1000:.2f} s"),
+        ("duration", _duration(result.duration_ms)),
         ("tokens", f"{result.prompt_tokens} in / {result.completion_tokens} out"),
         ("cost", f"${result.cost_usd:.5f}"),
         ("prompt", f"{result.prompt_name or '-'} {result.prompt_version or ''}".strip()),

@@ -143,8 +143,8 @@ class _Call:
             piece = (getattr(delta, "content", None) if delta is not None else None) or ""
             if piece:
                 self.chunks.append(piece)
-                self.emitted += 1
                 if self.on_token is not None:
+                    self.emitted += 1
                     try:
                         self.on_token(piece)
                     except Exception as exc:

@@ -233,7 +233,7 @@ def write_article(brief: Mapping[str, Any], seed: int) -> str:
             sentence = sentences.draw(budget)
             if sentence is None:
                 break
-            if len(paragraph) == 1 and last_opener.endswith(":"):
+            if len(paragraph) == 1 and last_opener.endswith((":", ",")):
                 sentence = sentence[:1].lower() + sentence[1:]
             paragraph.append(sentence)
         parts.append(" ".join(paragraph))

@@ -30,6 +30,7 @@ from .store import AuditStore
 __all__ = ["DraftForm", "DraftStudio", "HistoryPanel", "ResultView", "ReviewPanel"]
 
 _ERROR_STYLE = "color:#cf222e;font-size:12px"
+LATEST = "latest"
 _SPINNER = (
     "<span style='display:inline-block;width:12px;height:12px;border:2px solid #d0d7de;"
     "border-top-color:#0969da;border-radius:50%;animation:nh-spin 0.8s linear infinite'>"
@@ -147,10 +148,15 @@ class DraftForm:
             rows.append(w.VBox([field, message]))
         self.fields_box.children = rows
         versions = list_prompts().get(spec.prompt_name or "", [])
-        self.prompt_version.options = [("latest", None), *((v, v) for v in versions)]
-        self.prompt_version.value = None
+        self.prompt_version.options = [LATEST, *versions]
+        self.prompt_version.value = LATEST
         self.prompt_version.layout.display = None if versions else "none"
         self.validate()
+
+    def prompt_version_value(self) -> str | None:
+        """The chosen prompt version, or None for the latest."""
+        chosen = self.prompt_version.value
+        return None if chosen in (None, LATEST) else str(chosen)
 
     def raw(self) -> dict[str, Any]:
         return {name: field.value for name, field in self.fields.items()}
@@ -379,7 +385,7 @@ class DraftStudio:
                 mode=self.form.mode.value,
                 store=self.store,
                 settings=self.settings,
-                prompt_version=self.form.prompt_version.value,
+                prompt_version=self.form.prompt_version_value(),
                 on_token=self.result_view.on_token,
             )
         except NeonhubError as exc:

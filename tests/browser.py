@@ -7,10 +7,8 @@ downloaded. In CI (CI=true) a missing browser is a failure, elsewhere a skip.
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -72,19 +70,19 @@ def wait_port(port: int, timeout: float, proc: subprocess.Popen[bytes]) -> None:
 
 @contextmanager
 def voila(notebook: Path, env: dict[str, str], log: Path) -> Iterator[str]:
-    """Serve ``notebook`` with Voila on 127.0.0.1; yield its URL; stop it afterwards."""
+    """Serve ``notebook`` as neonhub-nb does; yield its URL; stop it afterwards."""
+    from neonhub_nb.voila_app import voila_command, voila_environment
+
     port = free_port()
-    voila_bin = shutil.which("voila", path=str(Path(sys.executable).parent)) or "voila"
-    args = [voila_bin, str(notebook), "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1",
-            "--strip_sources=True", "--ServerApp.disable_check_xsrf=False"]
     with log.open("wb") as out:
-        proc = subprocess.Popen(args, env={**os.environ, **env}, stdout=out,
-                                stderr=subprocess.STDOUT, cwd=notebook.parent)
+        proc = subprocess.Popen(
+            voila_command(notebook, port=port), env=voila_environment({**os.environ, **env}),
+            stdout=out, stderr=subprocess.STDOUT, cwd=notebook.parent,
+        )
         try:
-            url = f"http://127.0.0.1:{port}/"
             # Not a GET of the page itself: each one starts a kernel and runs the notebook.
             wait_port(port, 60, proc)
-            yield url
+            yield f"http://127.0.0.1:{port}/"
         finally:
             proc.terminate()
             try:

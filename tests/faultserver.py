@@ -28,7 +28,7 @@ DEFAULT_TEXT = "# A good draft\n\nIt streams in several chunks and ends cleanly.
 @dataclass(frozen=True)
 class Fault:
     kind: str
-    status: int = 200
+    http_status: int = 200
     text: str = DEFAULT_TEXT
     headers: dict[str, str] = field(default_factory=dict)
     body: Any = None
@@ -45,7 +45,7 @@ class Fault:
         cls, status: int, *, headers: dict[str, str] | None = None, body: Any = None
     ) -> Fault:
         body = body if body is not None else {"error": {"message": f"scripted {status}"}}
-        return cls("status", status=status, headers=headers or {}, body=body)
+        return cls("status", http_status=status, headers=headers or {}, body=body)
 
     @classmethod
     def rate_limited(cls, retry_after: str = "1") -> Fault:
@@ -77,7 +77,7 @@ class Fault:
     @classmethod
     def echo_auth(cls) -> Fault:
         """A 401 whose message repeats the Authorization header, as careless gateways do."""
-        return cls("echo_auth", status=401)
+        return cls("echo_auth", http_status=401)
 
 
 def _chunks(text: str) -> list[str]:
@@ -145,14 +145,16 @@ class FaultServer:
                 with server._lock:
                     server.requests.append(body)
                     server.headers.append(dict(self.headers.items()))
-                if fault.kind in ("ok", "hang") and fault.seconds and server._stop.wait(
-                    fault.seconds
+                if (
+                    fault.kind in ("ok", "hang")
+                    and fault.seconds
+                    and server._stop.wait(fault.seconds)
                 ):
                     return
                 if fault.kind == "hang":
                     self._stream(body, Fault.ok())
                 elif fault.kind == "status":
-                    self._json(fault.status, fault.body, fault.headers)
+                    self._json(fault.http_status, fault.body, fault.headers)
                 elif fault.kind == "echo_auth":
                     message = f"invalid credentials: {self.headers.get('Authorization')}"
                     self._json(401, {"error": {"message": message}}, {})
@@ -189,8 +191,12 @@ class FaultServer:
 
             def _stream(self, request: dict[str, Any], fault: Fault) -> None:
                 self._start_stream()
-                base = {"id": "chatcmpl-fault", "object": "chat.completion.chunk",
-                        "created": 0, "model": server.model}
+                base = {
+                    "id": "chatcmpl-fault",
+                    "object": "chat.completion.chunk",
+                    "created": 0,
+                    "model": server.model,
+                }
                 pieces = _chunks(fault.text)
                 for i, piece in enumerate(pieces):
                     if fault.kind in ("cut", "stall") and i == fault.after_chunks:
@@ -200,17 +206,28 @@ class FaultServer:
                         self.connection.shutdown(socket.SHUT_RDWR)
                         self.close_connection = True
                         return
-                    delta = {"role": "assistant", "content": piece} if i == 0 else {
-                        "content": piece}
-                    self._event({**base, "choices": [
-                        {"index": 0, "delta": delta, "finish_reason": None}]})
-                self._event({**base, "choices": [
-                    {"index": 0, "delta": {}, "finish_reason": "stop"}]})
+                    delta = (
+                        {"role": "assistant", "content": piece} if i == 0 else {"content": piece}
+                    )
+                    self._event(
+                        {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
+                    )
+                self._event(
+                    {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+                )
                 wants_usage = (request.get("stream_options") or {}).get("include_usage")
                 if fault.usage and wants_usage:
-                    self._event({**base, "choices": [], "usage": {
-                        "prompt_tokens": 11, "completion_tokens": len(pieces),
-                        "total_tokens": 11 + len(pieces)}})
+                    self._event(
+                        {
+                            **base,
+                            "choices": [],
+                            "usage": {
+                                "prompt_tokens": 11,
+                                "completion_tokens": len(pieces),
+                                "total_tokens": 11 + len(pieces),
+                            },
+                        }
+                    )
                 self._event("[DONE]")
                 self._chunk(b"")
 

@@ -232,6 +232,13 @@ def start_cli_exporter(db: Path, *args: str) -> tuple[subprocess.Popen[str], str
     return proc, line.split()[1].rsplit("/", 1)[0]
 
 
+def stop_cli_exporter(proc: subprocess.Popen[str]) -> tuple[int, str, str]:
+    """SIGTERM, as a service manager stops it; returns (exit code, stdout, stderr)."""
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    return proc.returncode, out, err
+
+
 def test_cli_serves_until_sigterm_and_refuses_a_taken_port(tmp_path: Path) -> None:
     db = tmp_path / "cli.duckdb"
     proc, url = start_cli_exporter(db, "--port", str(free_port()))
@@ -247,7 +254,6 @@ def test_cli_serves_until_sigterm_and_refuses_a_taken_port(tmp_path: Path) -> No
         assert f"error: port {port} on 127.0.0.1 is already in use" in taken.stderr
         assert "--find-free-port" in taken.stderr
     finally:
-        proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=30)
-    assert proc.returncode == 0, err
+        code, out, err = stop_cli_exporter(proc)
+    assert code == 0, err
     assert "stopping" in out

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
 import textwrap
@@ -16,7 +15,14 @@ import pytest
 
 from neonhub_nb.store import AuditStore
 
-from .test_metrics_exporter import CLI, ROOT, free_port, require_tool, start_cli_exporter
+from .test_metrics_exporter import (
+    CLI,
+    ROOT,
+    free_port,
+    require_tool,
+    start_cli_exporter,
+    stop_cli_exporter,
+)
 
 pytestmark = [pytest.mark.prometheus, pytest.mark.slow]
 
@@ -74,12 +80,12 @@ def prometheus(tmp_path: Path) -> Iterator[Callable[[int], str]]:
                 static_configs:
                   - targets: ["127.0.0.1:{target_port}"]
             """))
-        log = (tmp_path / "prometheus.log").open("wb")
-        procs.append(subprocess.Popen(
-            [binary, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-             f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
-            stdout=log, stderr=subprocess.STDOUT,
-        ))  # fmt: skip
+        with (tmp_path / "prometheus.log").open("wb") as log:
+            procs.append(subprocess.Popen(
+                [binary, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+                 f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
+                stdout=log, stderr=subprocess.STDOUT,
+            ))  # fmt: skip
         url = f"http://127.0.0.1:{port}"
         wait_for(lambda: httpx.get(f"{url}/-/ready", timeout=2).status_code == 200, 60,
                  f"Prometheus never became ready; see {tmp_path / 'prometheus.log'}")
@@ -154,12 +160,14 @@ def test_prometheus_sees_exactly_the_store_counts_across_processes_and_restarts(
             )
 
         wait_for(agrees, 60, f"Prometheus never agreed with the store {store_counts(db)}")
-        assert query(prom, 'neonhub_rate_limit_hits_total{service="slack"}') == {"slack": 2.0}
+        assert query(prom, "sum by (service) (neonhub_rate_limit_hits_total)") == {
+            "slack": 2.0,
+            "llm": 0.0,
+        }
         assert query(prom, "sum(neonhub_circuit_breaker_failures_total)") == {}
 
         # Restart the exporter: HTTP counters restart, run counters carry on unchanged.
-        exporter.send_signal(signal.SIGTERM)
-        assert exporter.wait(timeout=30) == 0
+        assert stop_cli_exporter(exporter)[0] == 0
         exporter, _ = start_cli_exporter(db, "--port", str(exporter_port))
         wait_for(
             lambda: query(prom, 'sum(resets(neonhub_http_requests_total{route="/metrics"}[1m]))')
@@ -169,5 +177,4 @@ def test_prometheus_sees_exactly_the_store_counts_across_processes_and_restarts(
         wait_for(agrees, 30, "counts changed across the exporter restart")
         assert query(prom, "sum(resets(neonhub_agent_runs_total[1m]))") == {"": 0.0}
     finally:
-        exporter.send_signal(signal.SIGTERM)
-        exporter.wait(timeout=30)
+        stop_cli_exporter(exporter)
