@@ -405,7 +405,7 @@ class OpenAILLM:
             attempts=call.attempts,
             rate_limited=call.rate_limited,
             status_code=failure.status_code,
-        )
+        ) from None  # the SDK's exception may quote secrets: never chain it
 
     def _classify(self, exc: Exception) -> _Failure:
         import openai

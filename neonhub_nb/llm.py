@@ -117,8 +117,11 @@ class MockLLM:
     def __init__(
         self, writers: Mapping[str, Callable[[Mapping[str, Any], int], str]] | None = None
     ):
+        from .mocktasks import WRITERS
+
         self.writers: dict[str, Callable[[Mapping[str, Any], int], str]] = {
             "article": write_article,
+            **WRITERS,
             **(writers or {}),
         }
         self.calls = 0

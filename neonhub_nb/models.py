@@ -7,11 +7,12 @@ errors into one :class:`~neonhub_nb.errors.InvalidInputError` naming the field a
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from .errors import InvalidInputError
 
@@ -56,9 +57,28 @@ class AgentParams(BaseModel):
         except ValidationError as exc:
             raise _invalid(exc, type(self)) from None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _split_list_fields(cls, data: Any) -> Any:
+        # The CLI and papermill hand lists over as "a, b, c"; widgets hand them as lists.
+        if not isinstance(data, dict):
+            return data
+        return {
+            name: _split_keywords(value)
+            if name in cls.model_fields and _is_tuple(cls.model_fields[name].annotation)
+            else value
+            for name, value in data.items()
+        }
+
+
+def _is_tuple(annotation: Any) -> bool:
+    origin = typing.get_origin(annotation)
+    if origin is tuple:
+        return True
+    return any(typing.get_origin(arg) is tuple for arg in typing.get_args(annotation))
+
 
 def _split_keywords(value: object) -> object:
-    # The CLI and papermill hand lists over as "a, b, c"; widgets hand them as lists.
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
     return value
@@ -73,8 +93,6 @@ class DraftParams(AgentParams):
     tone: Tone = "professional"
     audience: str = Field(default="marketing teams", min_length=1, max_length=200)
     word_count: int = Field(default=800, ge=WORD_COUNT_MIN, le=WORD_COUNT_MAX)
-
-    _split = field_validator("secondary_keywords", mode="before")(_split_keywords)
 
 
 class ToolExecution(BaseModel):
@@ -248,7 +266,7 @@ def field_errors(model: type[AgentParams], raw: Mapping[str, Any]) -> dict[str, 
         value = raw[name]
         if isinstance(value, str):
             value = value.strip()
-            if name == "secondary_keywords":
+            if _is_tuple(info.annotation):
                 value = _split_keywords(value)
         annotation: Any = info.annotation
         if info.metadata:

@@ -95,7 +95,9 @@ class FaultServer:
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
 
     @property
     def port(self) -> int:
@@ -144,7 +146,7 @@ class FaultServer:
                 fault = server._next()
                 with server._lock:
                     server.requests.append(body)
-                    server.headers.append(dict(self.headers.items()))
+                    server.headers.append({k.lower(): v for k, v in self.headers.items()})
                 if (
                     fault.kind in ("ok", "hang")
                     and fault.seconds

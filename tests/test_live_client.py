@@ -16,7 +16,7 @@ import pytest
 
 from neonhub_nb.clock import FakeClock
 from neonhub_nb.errors import LLMError
-from neonhub_nb.live import RetryPolicy, endpoint_label, parse_retry_after
+from neonhub_nb.live import OpenAILLM, RetryPolicy, endpoint_label, parse_retry_after
 from neonhub_nb.ratelimit import RateLimiter
 
 from .faultserver import DEFAULT_TEXT, Fault, FaultServer
@@ -199,7 +199,7 @@ def test_error_messages_never_contain_the_api_key(server: FaultServer, tmp_path:
         pytest.raises(LLMError) as caught,
     ):
         llm.complete(MESSAGES, model="fault-model")
-    assert server.headers[0]["Authorization"] == f"Bearer {key}"  # the key was sent ...
+    assert server.headers[0]["authorization"] == f"Bearer {key}"  # the key was sent ...
     assert key not in str(caught.value)  # ... and is not in the message
     assert "[REDACTED]" in str(caught.value)
     assert caught.value.__cause__ is None and caught.value.__suppress_context__
@@ -265,18 +265,30 @@ def test_acomplete_streams_retries_and_runs_concurrently(
 
 def test_acomplete_works_across_event_loops(server: FaultServer, tmp_path: Path) -> None:
     # Notebooks and scripts may call asyncio.run more than once with one client.
+    async def one_call(llm: OpenAILLM) -> str:
+        try:
+            return (await llm.acomplete(MESSAGES, model="fault-model")).text
+        finally:
+            await llm.aclose()  # the loop's connections close with it
+
     with live_llm(server.url, tmp_path) as llm:
-        for _ in range(2):
-            assert asyncio.run(llm.acomplete(MESSAGES, model="fault-model")).text == DEFAULT_TEXT
+        assert [asyncio.run(one_call(llm)) for _ in range(2)] == [DEFAULT_TEXT] * 2
 
 
 def test_acomplete_gives_up_with_an_llm_error(server: FaultServer, tmp_path: Path) -> None:
     server.push(*[Fault.status(500)] * 3)
+
+    async def call(llm: OpenAILLM) -> None:
+        try:
+            await llm.acomplete(MESSAGES, model="fault-model")
+        finally:
+            await llm.aclose()
+
     with (
         live_llm(server.url, tmp_path, NEONHUB_LLM_MAX_RETRIES="2") as llm,
         pytest.raises(LLMError, match="gave up after 3 attempt"),
     ):
-        asyncio.run(llm.acomplete(MESSAGES, model="fault-model"))
+        asyncio.run(call(llm))
 
 
 @pytest.mark.parametrize(

@@ -172,7 +172,7 @@ def test_prometheus_sees_exactly_the_store_counts_across_processes_and_restarts(
         wait_for(
             lambda: query(prom, 'sum(resets(neonhub_http_requests_total{route="/metrics"}[1m]))')
             .get("", 0) >= 1,
-            60, "Prometheus never scraped the restarted exporter",
+            60, "Prometheus never scraped the restarted exporter" + str(httpx.get(f"{prom}/api/v1/query", params={"query": "neonhub_http_requests_total[30s]"}).json()) + str(httpx.get(f"{prom}/api/v1/query", params={"query": "up[30s]"}).json()),
         )  # fmt: skip
         wait_for(agrees, 30, "counts changed across the exporter restart")
         assert query(prom, "sum(resets(neonhub_agent_runs_total[1m]))") == {"": 0.0}

@@ -112,7 +112,11 @@ class AgentContext:
         self.executions.append(self.record(execution))
 
     def call_tool(
-        self, tool: str, operation: str, request: Mapping[str, Any], call: Callable[[], R],
+        self,
+        tool: str,
+        operation: str,
+        request: Mapping[str, Any],
+        call: Callable[[], R],
         summarise: Callable[[R], Mapping[str, Any]] = lambda r: {"result": r},
     ) -> R:
         """Run ``call`` as a recorded tool execution; failures are recorded, then re-raised."""

@@ -1,0 +1,91 @@
+"""``ads.generate_variants``: responsive search ad variants within Google Ads limits."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from ..errors import AgentError
+from ..models import AgentParams, Metric
+from ..prompts import PromptTemplate, register_prompt
+from . import AgentSpec, register_agent
+from .base import AgentContext, AgentOutput
+from .structured import parse_fields
+
+__all__ = ["DESCRIPTION_LIMIT", "HEADLINE_LIMIT", "AdsAgent", "AdsParams"]
+
+HEADLINE_LIMIT = 30  # Google Ads responsive search ads: characters per headline
+DESCRIPTION_LIMIT = 90  # characters per description
+MIN_HEADLINES, MIN_DESCRIPTIONS = 3, 2  # what Google requires per ad
+
+
+class AdsParams(AgentParams):
+    product: str = Field(min_length=1, max_length=200)
+    primary_keyword: str = Field(min_length=1, max_length=80)
+    audience: str = Field(default="small businesses", min_length=1, max_length=200)
+    final_url: str = Field(default="https://example.com", min_length=1, max_length=500)
+    variants: int = Field(default=2, ge=1, le=5)
+
+
+register_prompt(
+    PromptTemplate(
+        name="ads.rsa",
+        version="v1",
+        task="ads",
+        system="You write Google Ads copy. Answer only with the labelled lines asked for.",
+        instructions=(
+            "Write {variants} responsive search ad variants for {product} ({primary_keyword}) "
+            "aimed at {audience}. Each variant: 3-15 headlines of at most 30 characters and 2-4 "
+            "descriptions of at most 90 characters.\n"
+            "Answer as: VARIANT: n, then HEADLINE: ... lines, then DESCRIPTION: ... lines."
+        ),
+    )
+)
+
+
+class AdsAgent:
+    name = "ads"
+
+    def run(self, params: AdsParams, ctx: AgentContext) -> AgentOutput:
+        prompt = ctx.prompt("ads.rsa")
+        answer = ctx.complete(prompt.render(params.model_dump(mode="json")), max_tokens=800)
+        blocks = [b for b in answer.text.split("VARIANT:")[1:] if b.strip()]
+        if not blocks:
+            raise AgentError("the model's answer has no VARIANT block")
+        ads, dropped = [], 0
+        for block in blocks[: params.variants]:
+            fields = parse_fields(block, ("HEADLINE", "DESCRIPTION"))
+            heads = [h.strip() for h in fields["HEADLINE"].splitlines() if h.strip()]
+            descs = [d.strip() for d in fields["DESCRIPTION"].splitlines() if d.strip()]
+            # Over-long copy is rejected by Google, so it is dropped here, not truncated.
+            kept_h = [h for h in heads if len(h) <= HEADLINE_LIMIT][:15]
+            kept_d = [d for d in descs if len(d) <= DESCRIPTION_LIMIT][:4]
+            dropped += len(heads) - len(kept_h) + len(descs) - len(kept_d)
+            if len(kept_h) >= MIN_HEADLINES and len(kept_d) >= MIN_DESCRIPTIONS:
+                ads.append(
+                    {"headlines": kept_h, "descriptions": kept_d, "final_url": params.final_url}
+                )
+        if not ads:
+            raise AgentError(
+                f"no variant met Google Ads limits ({MIN_HEADLINES}+ headlines of "
+                f"<= {HEADLINE_LIMIT} chars, {MIN_DESCRIPTIONS}+ descriptions of "
+                f"<= {DESCRIPTION_LIMIT} chars)"
+            )
+        return AgentOutput(
+            output={"variants": ads, "dropped_over_limit": dropped},
+            metrics=(
+                Metric(name="ad_variants", value=len(ads), unit="ads"),
+                Metric(name="ad_lines_dropped", value=dropped, unit="lines"),
+            ),
+        )
+
+
+register_agent(
+    AgentSpec(
+        intent="ads.generate_variants",
+        agent="ads",
+        params_model=AdsParams,
+        factory=AdsAgent,
+        description="Responsive search ad variants within Google Ads limits",
+        prompt_name="ads.rsa",
+    )
+)

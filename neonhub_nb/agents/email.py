@@ -1,0 +1,84 @@
+"""``email.compose_campaign``: subject lines and a body; optionally sent through Gmail."""
+
+from __future__ import annotations
+
+from pydantic import EmailStr, Field
+
+from ..models import AgentParams, Metric, Tone
+from ..prompts import PromptTemplate, register_prompt
+from . import AgentSpec, register_agent
+from .base import AgentContext, AgentOutput
+from .structured import fit, parse_fields
+
+__all__ = ["EmailAgent", "EmailCampaignParams"]
+
+SUBJECT_LIMIT = 78  # characters most inboxes show
+
+
+class EmailCampaignParams(AgentParams):
+    product: str = Field(min_length=1, max_length=200)
+    goal: str = Field(min_length=1, max_length=200, description="What the email should achieve")
+    audience: str = Field(default="customers", min_length=1, max_length=200)
+    tone: Tone = "friendly"
+    call_to_action: str = Field(default="Reply to this email", min_length=1, max_length=120)
+    subject_lines: int = Field(default=3, ge=1, le=5)
+    send_to: tuple[EmailStr, ...] = Field(
+        default=(), max_length=50, description="Recipients; empty = draft only"
+    )
+
+
+register_prompt(
+    PromptTemplate(
+        name="email.campaign",
+        version="v1",
+        task="email",
+        system="You are an email marketer. Answer only with the labelled lines asked for.",
+        instructions=(
+            "Write a {tone} marketing email about {product} for {audience}. Goal: {goal}. "
+            "Call to action: {call_to_action}. Give {subject_lines} subject lines.\n"
+            "Answer exactly as:\nSUBJECT: ... (one line per subject)\nPREVIEW: ...\nBODY: ..."
+        ),
+    )
+)
+
+
+class EmailAgent:
+    name = "email"
+
+    def run(self, params: EmailCampaignParams, ctx: AgentContext) -> AgentOutput:
+        prompt = ctx.prompt("email.campaign")
+        answer = ctx.complete(prompt.render(params.model_dump(mode="json")), max_tokens=600)
+        fields = parse_fields(answer.text, ("SUBJECT", "BODY"), multiline=("BODY", "PREVIEW"))
+        subjects = [fit(s, SUBJECT_LIMIT) for s in fields["SUBJECT"].splitlines() if s.strip()]
+        subjects = subjects[: params.subject_lines]
+        body = fields["BODY"].strip()
+        sent: list[str] = []
+        if params.send_to:
+            gmail = ctx.connector("email")
+            result = gmail.send_email(list(params.send_to), subjects[0], body)
+            sent.append(str(result["id"]))
+        return AgentOutput(
+            output={
+                "subject_lines": subjects,
+                "preview": fields.get("PREVIEW", "").strip(),
+                "body": body,
+                "sent_message_ids": sent,
+            },
+            metrics=(
+                Metric(
+                    name="emails_sent", value=len(params.send_to) if sent else 0, unit="recipients"
+                ),
+            ),
+        )
+
+
+register_agent(
+    AgentSpec(
+        intent="email.compose_campaign",
+        agent="email",
+        params_model=EmailCampaignParams,
+        factory=EmailAgent,
+        description="Email subject lines and body; can send through Gmail",
+        prompt_name="email.campaign",
+    )
+)

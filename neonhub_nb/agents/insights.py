@@ -1,0 +1,105 @@
+"""``insights.summarize_performance``: GA4 and Search Console numbers, summarised."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from pydantic import Field
+
+from ..models import AgentParams, Metric
+from ..prompts import PromptTemplate, register_prompt
+from . import AgentSpec, register_agent
+from .base import AgentContext, AgentOutput
+from .structured import parse_fields, split_list
+
+__all__ = ["InsightsAgent", "InsightsParams", "summarise_numbers"]
+
+
+class InsightsParams(AgentParams):
+    days: int = Field(default=28, ge=1, le=365, description="Length of the period to report")
+    audience: str = Field(default="the marketing team", min_length=1, max_length=200)
+
+
+register_prompt(
+    PromptTemplate(
+        name="insights.summary",
+        version="v1",
+        task="insights",
+        system="You are a marketing analyst. Use only the numbers given. Answer with the "
+        "labelled lines asked for.",
+        instructions=(
+            "Summarise the last {days} days of website and search performance for {audience} "
+            "from the numbers in the brief, then list three actions.\n"
+            "Answer exactly as:\nSUMMARY: ...\nACTIONS: a, b, c"
+        ),
+    )
+)
+
+
+def _number(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def summarise_numbers(
+    current: list[dict[str, Any]], previous: list[dict[str, Any]], queries: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Totals and period-over-period change, computed here so the model never does maths."""
+    sessions = sum(_number(r.get("sessions")) for r in current)
+    before = sum(_number(r.get("sessions")) for r in previous)
+    return {
+        "sessions": int(sessions),
+        "active_users": int(sum(_number(r.get("activeUsers")) for r in current)),
+        "sessions_previous": int(before),
+        "sessions_change_pct": round(100 * (sessions - before) / before, 1) if before else 0.0,
+        "clicks": int(sum(_number(q.get("clicks")) for q in queries)),
+        "impressions": int(sum(_number(q.get("impressions")) for q in queries)),
+    }
+
+
+class InsightsAgent:
+    name = "insights"
+
+    def run(self, params: InsightsParams, ctx: AgentContext) -> AgentOutput:
+        end = ctx.clock.now().date()
+        start = end - timedelta(days=params.days)
+        before = start - timedelta(days=params.days)
+        ga4 = ctx.connector("ga4")
+        current = ga4.run_report(str(start), str(end), max_pages=3)
+        previous = ga4.run_report(str(before), str(start - timedelta(days=1)), max_pages=3)
+        queries = ctx.connector("gsc").search_analytics(
+            str(start), str(end), row_limit=100, max_pages=1
+        )
+        totals = summarise_numbers(current, previous, queries)
+        top = sorted(queries, key=lambda q: -_number(q.get("clicks")))[:5]
+        prompt = ctx.prompt("insights.summary")
+        brief = {**params.model_dump(mode="json"), "totals": totals, "top_queries": top}
+        answer = ctx.complete(prompt.render(brief), temperature=0.2, max_tokens=400)
+        fields = parse_fields(answer.text, ("SUMMARY",), multiline=("SUMMARY",))
+        return AgentOutput(
+            output={
+                "totals": totals,
+                "top_queries": [q.get("query") for q in top],
+                "summary": fields["SUMMARY"].strip(),
+                "actions": split_list(fields.get("ACTIONS", "")),
+            },
+            metrics=(
+                Metric(name="sessions", value=totals["sessions"], unit="sessions"),
+                Metric(name="search_clicks", value=totals["clicks"], unit="clicks"),
+            ),
+        )
+
+
+register_agent(
+    AgentSpec(
+        intent="insights.summarize_performance",
+        agent="insights",
+        params_model=InsightsParams,
+        factory=InsightsAgent,
+        description="GA4 and Search Console numbers, summarised",
+        prompt_name="insights.summary",
+    )
+)

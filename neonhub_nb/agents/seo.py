@@ -1,0 +1,95 @@
+"""``seo.optimize``: title, meta description and keywords for a draft, informed by Search
+Console queries (the ``gsc`` connector is its tool)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pydantic import Field
+
+from ..models import AgentParams, Metric
+from ..prompts import PromptTemplate, register_prompt
+from . import AgentSpec, register_agent
+from .base import AgentContext, AgentOutput
+from .structured import fit, parse_fields, split_list
+
+__all__ = ["META_LIMIT", "TITLE_LIMIT", "SeoAgent", "SeoParams"]
+
+TITLE_LIMIT = 60  # characters Google shows of a title
+META_LIMIT = 160  # characters of a meta description before truncation
+
+
+class SeoParams(AgentParams):
+    primary_keyword: str = Field(min_length=1, max_length=80)
+    title: str = Field(min_length=1, max_length=300, description="Current title of the draft")
+    content: str = Field(min_length=1, max_length=60_000, description="The draft (Markdown)")
+    audience: str = Field(default="marketing teams", min_length=1, max_length=200)
+    lookback_days: int = Field(default=28, ge=1, le=480)
+
+
+register_prompt(
+    PromptTemplate(
+        name="seo.optimize",
+        version="v1",
+        task="seo",
+        system="You are an SEO editor. Answer only with the labelled lines asked for.",
+        instructions=(
+            "Suggest an SEO title (at most 60 characters, containing '{primary_keyword}'), a meta "
+            "description (at most 160 characters) and up to 6 keywords for the draft below, "
+            "using the Search Console queries in the brief.\n"
+            "Answer exactly as:\nTITLE: ...\nMETA: ...\nKEYWORDS: a, b, c"
+        ),
+    )
+)
+
+
+class SeoAgent:
+    name = "seo"
+
+    def run(self, params: SeoParams, ctx: AgentContext) -> AgentOutput:
+        gsc = ctx.connector("gsc")
+        end = ctx.clock.now().date()
+        rows = gsc.search_analytics(
+            str(end - timedelta(days=params.lookback_days)),
+            str(end),
+            dimensions=("query",),
+            row_limit=250,
+            max_pages=2,
+        )
+        keyword = params.primary_keyword.lower()
+        related = sorted(
+            (r for r in rows if any(w in str(r.get("query", "")).lower() for w in keyword.split())),
+            key=lambda r: -float(r.get("clicks", 0)),
+        )[:10]
+        prompt = ctx.prompt("seo.optimize")
+        brief = {
+            **params.model_dump(exclude={"content"}),
+            "draft_excerpt": params.content[:2000],
+            "top_queries": related,
+        }
+        answer = ctx.complete(prompt.render(brief), temperature=0.3, max_tokens=300)
+        fields = parse_fields(answer.text, ("TITLE", "META", "KEYWORDS"))
+        title, meta = fit(fields["TITLE"], TITLE_LIMIT), fit(fields["META"], META_LIMIT)
+        keywords = split_list(fields["KEYWORDS"])[:6]
+        return AgentOutput(
+            output={
+                "title": title,
+                "meta_description": meta,
+                "keywords": keywords,
+                "keyword_in_title": keyword in title.lower(),
+                "top_queries": [r.get("query") for r in related],
+            },
+            metrics=(Metric(name="search_queries_used", value=len(related), unit="queries"),),
+        )
+
+
+register_agent(
+    AgentSpec(
+        intent="seo.optimize",
+        agent="seo",
+        params_model=SeoParams,
+        factory=SeoAgent,
+        description="SEO title, meta description and keywords for a draft (uses Search Console)",
+        prompt_name="seo.optimize",
+    )
+)

@@ -1,0 +1,93 @@
+"""``social.compose_posts``: posts for X, LinkedIn and Instagram within each network's
+limits; optionally published through their connectors."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from ..models import AgentParams, Metric
+from ..prompts import PromptTemplate, register_prompt
+from . import AgentSpec, register_agent
+from .base import AgentContext, AgentOutput
+from .structured import fit, parse_fields
+
+__all__ = ["LIMITS", "SocialAgent", "SocialParams"]
+
+Network = Literal["x", "linkedin", "instagram"]
+# Characters each network accepts in one post (X: 280 for standard accounts).
+LIMITS: dict[str, int] = {"x": 280, "linkedin": 3000, "instagram": 2200}
+
+
+class SocialParams(AgentParams):
+    message: str = Field(min_length=1, max_length=1000, description="What to announce")
+    networks: tuple[Network, ...] = Field(default=("x", "linkedin", "instagram"), min_length=1)
+    link: str | None = Field(default=None, max_length=500)
+    hashtags: tuple[str, ...] = Field(default=(), max_length=10)
+    image_url: str | None = Field(
+        default=None,
+        max_length=1000,
+        description="Public image URL (required to publish on Instagram)",
+    )
+    publish: bool = False
+
+
+register_prompt(
+    PromptTemplate(
+        name="social.posts",
+        version="v1",
+        task="social",
+        system="You are a social media editor. Answer only with the labelled lines asked for.",
+        instructions=(
+            "Write one post per network for: {message}. Respect the limits (X 280 characters, "
+            "LinkedIn 3000, Instagram 2200) and include the link and hashtags from the brief.\n"
+            "Answer with one labelled block per network: X: ..., LINKEDIN: ..., INSTAGRAM: ..."
+        ),
+    )
+)
+
+_KEYS = {"x": "X", "linkedin": "LINKEDIN", "instagram": "INSTAGRAM"}
+
+
+class SocialAgent:
+    name = "social"
+
+    def run(self, params: SocialParams, ctx: AgentContext) -> AgentOutput:
+        prompt = ctx.prompt("social.posts")
+        answer = ctx.complete(prompt.render(params.model_dump(mode="json")), max_tokens=900)
+        keys = [_KEYS[n] for n in params.networks]
+        fields = parse_fields(answer.text, keys, multiline=keys)
+        posts = {n: fit(fields[_KEYS[n]], LIMITS[n]) for n in params.networks}
+        published: dict[str, str] = {}
+        if params.publish:
+            for network, text in posts.items():
+                if network == "x":
+                    published[network] = str(ctx.connector("x").post(text)["id"])
+                elif network == "linkedin":
+                    published[network] = str(ctx.connector("linkedin").create_post(text)["id"])
+                elif network == "instagram":
+                    if not params.image_url:
+                        raise ValueError("image_url: Instagram needs an image to publish a post")
+                    result = ctx.connector("instagram").publish_image(params.image_url, text)
+                    published[network] = str(result["id"])
+        return AgentOutput(
+            output={
+                "posts": posts,
+                "lengths": {n: len(t) for n, t in posts.items()},
+                "published": published,
+            },
+            metrics=(Metric(name="posts_published", value=len(published), unit="posts"),),
+        )
+
+
+register_agent(
+    AgentSpec(
+        intent="social.compose_posts",
+        agent="social",
+        params_model=SocialParams,
+        factory=SocialAgent,
+        description="Posts for X, LinkedIn and Instagram; can publish them",
+        prompt_name="social.posts",
+    )
+)

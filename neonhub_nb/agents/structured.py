@@ -1,0 +1,52 @@
+"""Line-based structured answers (``KEY: value``) that small and large models both manage.
+
+JSON is brittle with small local models; labelled lines are easy to ask for, easy to read
+in the audit trail, and easy to parse strictly: a missing required key is an
+:class:`~neonhub_nb.errors.AgentError` naming it, never a silent guess.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from ..errors import AgentError
+
+__all__ = ["fit", "parse_fields", "split_list"]
+
+_LINE = re.compile(r"^\s*([A-Z][A-Z0-9_ ]{0,40})\s*:\s*(.*)$")
+
+
+def parse_fields(
+    text: str, required: Sequence[str], multiline: Sequence[str] = ()
+) -> dict[str, str]:
+    """``{"TITLE": ..., ...}`` from ``KEY: value`` lines; keys in ``multiline`` take every
+    line up to the next key. Repeated keys (``HEADLINE:`` x3) are joined with newlines."""
+    fields: dict[str, list[str]] = {}
+    current: str | None = None
+    for line in text.splitlines():
+        match = _LINE.match(line)
+        if match and match.group(1).strip().replace(" ", "_") in {*required, *multiline}:
+            current = match.group(1).strip().replace(" ", "_")
+            fields.setdefault(current, []).append(match.group(2).strip())
+        elif current in multiline:
+            fields[current][-1] += "\n" + line
+    missing = [key for key in required if not any(v.strip() for v in fields.get(key, []))]
+    if missing:
+        raise AgentError(f"the model's answer has no {', '.join(missing)} line")
+    return {key: "\n".join(v.strip() for v in values) for key, values in fields.items()}
+
+
+def split_list(value: str) -> list[str]:
+    """Items of a comma- or newline-separated answer, stripped, without empties."""
+    return [item.strip(" -•*\t") for item in re.split(r"[,\n]", value) if item.strip(" -•*\t")]
+
+
+def fit(text: str, limit: int) -> str:
+    """``text`` cut at a word boundary to at most ``limit`` characters (with an ellipsis)."""
+    text = text.strip()
+    if len(text) <= limit:
+        return text
+    flat = " ".join(text.split())
+    cut = flat[: limit - 1].rsplit(" ", 1)[0].rstrip(",.;:-")
+    return cut + "…"

@@ -1,0 +1,271 @@
+"""The dashboard's charts as inline SVG: no JavaScript, no CDN, no plotting library.
+
+Why not matplotlib: on the reference machine importing it and drawing three PNGs costs
+about a second per viewer kernel (and ~40 MB of its memory), most of the 1.3x budget the
+dashboard has over an empty Voila page; these charts cost a few milliseconds. SVG also
+stays sharp at any zoom, works in JupyterLab and Voila alike, and renders with no
+network. Each chart is one ``<svg data-chart=NAME>`` element; every label comes from
+the store and is escaped.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from .queries import ConnectorCalls, Trend
+
+__all__ = [
+    "AGENT_COLOURS",
+    "STATUS_COLOURS",
+    "agent_colours",
+    "connector_chart",
+    "failures_chart",
+    "nice_ticks",
+    "runs_trend_chart",
+]
+
+# Okabe-Ito, then Tableau: distinguishable with the common colour-vision deficiencies.
+AGENT_COLOURS = (
+    "#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#332288",
+    "#999933", "#882255", "#44AA99",
+)  # fmt: skip
+STATUS_COLOURS = {"succeeded": "#1a7f37", "rate_limited": "#bf8700", "failed": "#cf222e"}
+_BREAKER = "#cf222e"
+_AXIS = "#57606a"
+_GRID = "#eaeef2"
+_FONT = "font-family='system-ui, -apple-system, Segoe UI, sans-serif' font-size='11'"
+WIDTH, HEIGHT = 600, 260
+_LEFT, _RIGHT, _BOTTOM = 48, 12, 28
+
+
+def agent_colours(agents: Sequence[str]) -> dict[str, str]:
+    """One colour per agent, stable for a given set of agents across every chart."""
+    return {a: AGENT_COLOURS[i % len(AGENT_COLOURS)] for i, a in enumerate(sorted(agents))}
+
+
+def nice_ticks(top: float, count: int = 4) -> list[float]:
+    """0 and round steps (1, 2, 2.5 or 5 x 10^k) up to at least ``top``."""
+    if top <= 0:
+        return [0.0, 1.0]
+    raw = top / count
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
+    steps = math.ceil(top / step - 1e-9)
+    return [i * step for i in range(steps + 1)]
+
+
+def _number(value: float) -> str:
+    if value >= 1_000_000:
+        return f"{value / 1_000_000:g}M"
+    if value >= 10_000:
+        return f"{value / 1000:g}k"
+    return f"{value:,.0f}" if value == int(value) else f"{value:g}"
+
+
+def _esc(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _svg(name: str, title: str, body: list[str]) -> str:
+    return (
+        f"<svg data-chart='{name}' role='img' aria-label='{_esc(title)}' "
+        f"viewBox='0 0 {WIDTH} {HEIGHT}' xmlns='http://www.w3.org/2000/svg' "
+        f"style='width:100%;height:auto;max-width:{WIDTH * 1.6:.0f}px' {_FONT}>"
+        f"<text x='{_LEFT}' y='16' font-size='13' font-weight='600' fill='#1f2328'>"
+        f"{_esc(title)}</text>{''.join(body)}</svg>"
+    )
+
+
+def _empty(name: str, title: str, message: str) -> str:
+    return _svg(
+        name,
+        title,
+        [
+            f"<text x='{WIDTH / 2}' y='{HEIGHT / 2}' text-anchor='middle' fill='{_AXIS}'>"
+            f"{_esc(message)}</text>"
+        ],
+    )
+
+
+def _legend(items: Sequence[tuple[str, str]], x0: float = _LEFT) -> tuple[list[str], float]:
+    """Legend entries in rows under the title; returns them and where the plot may start."""
+    parts, x, y = [], x0, 30.0
+    for label, colour in items:
+        width = 22 + 6.2 * len(label)
+        if x > x0 and x + width > WIDTH - _RIGHT:
+            x, y = x0, y + 14
+        parts.append(
+            f"<rect x='{x:.1f}' y='{y - 8}' width='10' height='10' rx='2' fill='{colour}'/>"
+            f"<text x='{x + 14:.1f}' y='{y + 1}' fill='#1f2328'>{_esc(label)}</text>"
+        )
+        x += width
+    return parts, y + 10
+
+
+def _y_axis(ticks: Sequence[float], plot_top: float) -> tuple[list[str], float, float]:
+    """Grid lines and labels; returns them, the axis maximum and the plot height."""
+    top = ticks[-1] or 1.0
+    plot_h = HEIGHT - _BOTTOM - plot_top
+    parts = []
+    for tick in ticks:
+        y = plot_top + plot_h - plot_h * tick / top
+        parts.append(
+            f"<line x1='{_LEFT}' x2='{WIDTH - _RIGHT}' y1='{y:.1f}' y2='{y:.1f}' "
+            f"stroke='{_GRID}'/><text x='{_LEFT - 6}' y='{y + 4:.1f}' text-anchor='end' "
+            f"fill='{_AXIS}'>{_number(tick)}</text>"
+        )
+    return parts, top, plot_h
+
+
+def _x_labels(starts: Sequence[datetime], bucket: str, x_of: list[float]) -> list[str]:
+    fmt = {"hour": "%H:%M", "day": "%b %d", "week": "%b %d"}[bucket]
+    every = max(1, math.ceil(len(starts) / 8))
+    y = HEIGHT - _BOTTOM + 16
+    return [
+        f"<text x='{x_of[i]:.1f}' y='{y}' text-anchor='middle' fill='{_AXIS}'>"
+        f"{starts[i]:{fmt}}</text>"
+        for i in range(0, len(starts), every)
+    ]
+
+
+def _bucket_name(bucket: str) -> str:
+    return {"hour": "hour", "day": "day", "week": "week"}[bucket]
+
+
+def runs_trend_chart(trend: Trend, colours: Mapping[str, str]) -> str:
+    """Runs per bucket, one line per agent."""
+    title = f"Runs per {_bucket_name(trend.bucket)} by agent (UTC)"
+    if not trend.starts:
+        return _empty("runs-trend", title, "No runs in this period")
+    n = len(trend.starts)
+    plot_w = WIDTH - _LEFT - _RIGHT
+    x_of = [_LEFT + (plot_w * (i + 0.5) / n) for i in range(n)]
+    peak = max((max(v) for v in trend.runs.values()), default=0)
+    legend, plot_top = _legend([(a, colours.get(a, _AXIS)) for a in trend.runs])
+    grid, top, plot_h = _y_axis(nice_ticks(peak), plot_top)
+    body = [*grid, *legend]
+
+    def y_of(value: int) -> float:
+        return plot_top + plot_h - plot_h * value / top
+
+    for agent, values in trend.runs.items():
+        colour = colours.get(agent, _AXIS)
+        points = " ".join(f"{x_of[i]:.1f},{y_of(v):.1f}" for i, v in enumerate(values))
+        body.append(
+            f"<polyline fill='none' stroke='{colour}' stroke-width='2' points='{points}'>"
+            f"<title>{_esc(agent)}: {sum(values):,} runs</title></polyline>"
+        )
+        if n <= 48:  # dots and per-point tooltips while they stay readable
+            fmt = "%Y-%m-%d %H:%M" if trend.bucket == "hour" else "%Y-%m-%d"
+            body.extend(
+                f"<circle cx='{x_of[i]:.1f}' cy='{y_of(v):.1f}' "
+                f"r='2.5' fill='{colour}'><title>{_esc(agent)} "
+                f"{trend.starts[i]:{fmt}}: {v:,}</title></circle>"
+                for i, v in enumerate(values)
+            )
+    body.extend(_x_labels(trend.starts, trend.bucket, x_of))
+    return _svg("runs-trend", title, body)
+
+
+def failures_chart(trend: Trend, colours: Mapping[str, str]) -> str:
+    """Failed and abandoned runs per bucket, stacked by agent; circuit-breaker openings
+    marked above the bars (a red triangle with the count)."""
+    title = f"Failed and abandoned runs per {_bucket_name(trend.bucket)}; \u25bc breaker opened"
+    if not trend.starts:
+        return _empty("failures", title, "No runs in this period")
+    n = len(trend.starts)
+    plot_w = WIDTH - _LEFT - _RIGHT
+    slot = plot_w / n
+    x_of = [_LEFT + slot * (i + 0.5) for i in range(n)]
+    totals = [sum(v[i] for v in trend.failures.values()) for i in range(n)]
+    items = [(a, colours.get(a, _AXIS)) for a in trend.failures]
+    legend, plot_top = _legend([*items, ("breaker opened", _BREAKER)])
+    # Head room for the breaker markers above the tallest bar.
+    grid, top, plot_h = _y_axis(nice_ticks(max(totals, default=0) * 1.15), plot_top + 14)
+    plot_top += 14
+    body = [*grid, *legend]
+    bar_w = max(1.0, slot * 0.7)
+    for i in range(n):
+        base = plot_top + plot_h
+        for agent, values in trend.failures.items():
+            if not values[i]:
+                continue
+            h = plot_h * values[i] / top
+            base -= h
+            body.append(
+                f"<rect x='{x_of[i] - bar_w / 2:.1f}' y='{base:.1f}' width='{bar_w:.1f}' "
+                f"height='{h:.1f}' fill='{colours.get(agent, _AXIS)}'><title>{_esc(agent)}: "
+                f"{values[i]:,} failed or abandoned</title></rect>"
+            )
+        opens = trend.breaker_opens[i] if trend.breaker_opens else 0
+        if opens:
+            y = base - 4
+            body.append(
+                f"<g data-breaker-opens='{opens}'><path d='M{x_of[i] - 5:.1f},{y - 9:.1f} "
+                f"h10 l-5,8 z' fill='{_BREAKER}'/><text x='{x_of[i]:.1f}' y='{y - 12:.1f}' "
+                f"text-anchor='middle' fill='{_BREAKER}'>{opens}</text>"
+                f"<title>circuit breaker opened {opens} time(s)</title></g>"
+            )
+    body.extend(_x_labels(trend.starts, trend.bucket, x_of))
+    return _svg("failures", title, body)
+
+
+def connector_chart(calls: Sequence[ConnectorCalls]) -> str:
+    """Connector calls per service: succeeded, succeeded after a rate limit, failed."""
+    title = "Connector calls by service and status"
+    if not calls:
+        return _empty("connectors", title, "No connector calls in this period")
+    shown = list(calls[:12])
+    rest = calls[12:]
+    if rest:
+        shown.append(
+            ConnectorCalls(
+                f"{len(rest)} more",
+                sum(c.succeeded for c in rest),
+                sum(c.rate_limited for c in rest),
+                sum(c.failed for c in rest),
+            )
+        )
+    label_w, value_w = 90, 64
+    plot_w = WIDTH - label_w - value_w - _RIGHT
+    body, plot_top = _legend(
+        [
+            ("succeeded", STATUS_COLOURS["succeeded"]),
+            ("rate-limited, then succeeded", STATUS_COLOURS["rate_limited"]),
+            ("failed", STATUS_COLOURS["failed"]),
+        ],
+        x0=label_w,
+    )
+    row_h = (HEIGHT - plot_top - 4) / len(shown)
+    bar_h = min(16.0, row_h * 0.7)
+    top = max(c.total for c in shown) or 1
+    for row, call in enumerate(shown):
+        y = plot_top + row * row_h + (row_h - bar_h) / 2
+        x = float(label_w)
+        body.append(
+            f"<text x='{label_w - 6}' y='{y + bar_h - 4:.1f}' text-anchor='end' "
+            f"fill='#1f2328'>{_esc(call.service)}</text>"
+        )
+        for part, value in (
+            ("succeeded", call.succeeded),
+            ("rate_limited", call.rate_limited),
+            ("failed", call.failed),
+        ):
+            if not value:
+                continue
+            w = plot_w * value / top
+            body.append(
+                f"<rect x='{x:.1f}' y='{y:.1f}' width='{max(w, 1):.1f}' height='{bar_h:.1f}' "
+                f"fill='{STATUS_COLOURS[part]}'><title>{_esc(call.service)} "
+                f"{part.replace('_', '-')}: {value:,}</title></rect>"
+            )
+            x += w
+        failed = f" ({call.failed:,} failed)" if call.failed else ""
+        body.append(
+            f"<text x='{x + 4:.1f}' y='{y + bar_h - 4:.1f}' fill='{_AXIS}'>{call.total:,}"
+            f"<title>{call.total:,} calls{failed}</title></text>"
+        )
+    return _svg("connectors", title, body)

@@ -1,0 +1,515 @@
+"""The dashboard's numbers: one refresh = a handful of queries on one short connection.
+
+Every function takes an open DuckDB connection (``with store.connect() as con``) and
+returns plain frozen dataclasses, so the widgets, the tests and the charts share one
+shape and nothing here needs pandas. Widget values only ever reach SQL as bound
+parameters, never as SQL text. Queries are written for a million runs: see
+``bench/bench_dashboard.py`` for the timings and the notes inline for why they look
+the way they do.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any, Literal, TypeVar
+
+from ..store import queries as store_queries
+
+__all__ = [
+    "DEFAULT_PERIOD",
+    "PERIODS",
+    "BreakerEvent",
+    "Choices",
+    "ConnectorCalls",
+    "DashboardData",
+    "DraftRow",
+    "ErrorGroup",
+    "Kpis",
+    "Period",
+    "RunFilters",
+    "RunRow",
+    "Trend",
+    "breaker_events",
+    "choices",
+    "connector_calls",
+    "error_groups",
+    "kpis",
+    "load_dashboard",
+    "pending_drafts",
+    "recent_runs",
+    "trend",
+]
+
+Bucket = Literal["hour", "day", "week"]
+T = TypeVar("T")
+
+# key -> (label, length); None is "all time".
+PERIODS: dict[str, tuple[str, timedelta | None]] = {
+    "24h": ("Last 24 hours", timedelta(hours=24)),
+    "7d": ("Last 7 days", timedelta(days=7)),
+    "30d": ("Last 30 days", timedelta(days=30)),
+    "90d": ("Last 90 days", timedelta(days=90)),
+    "all": ("All time", None),
+}
+DEFAULT_PERIOD = "30d"
+FINISHED = ("succeeded", "failed", "abandoned")
+# Same reading as the exporter's (store/baselines.py): true/false, or a count of 429s.
+_RATE_LIMITED = (
+    "coalesce(TRY_CAST(response->>'rate_limited' AS DOUBLE), "
+    "TRY_CAST(response->>'rate_limited' AS BOOLEAN)::DOUBLE, 0) > 0"
+)
+
+
+@dataclass(frozen=True)
+class Period:
+    """A half-open time range ``[since, until)`` of ``started_at`` (naive UTC)."""
+
+    label: str
+    since: datetime | None = None
+    until: datetime | None = None
+
+    @classmethod
+    def last(cls, key: str, now: datetime) -> Period:
+        """One of :data:`PERIODS` ending at ``now``."""
+        if key not in PERIODS:
+            raise ValueError(f"period: unknown {key!r}; known: {', '.join(PERIODS)}")
+        label, length = PERIODS[key]
+        if length is None:
+            return cls(label)
+        return cls(label, now - length, None)
+
+    @classmethod
+    def days(cls, first: date, last: date) -> Period:
+        """Whole UTC days from ``first`` to ``last``, both included."""
+        if last < first:
+            first, last = last, first
+        since = datetime(first.year, first.month, first.day)
+        until = datetime(last.year, last.month, last.day) + timedelta(days=1)
+        return cls(f"{first:%Y-%m-%d} to {last:%Y-%m-%d}", since, until)
+
+    def where(self, column: str = "started_at") -> tuple[str, list[Any]]:
+        """SQL conditions (joined by AND, or TRUE) and their parameters."""
+        parts, params = [], []
+        if self.since is not None:
+            parts.append(f"{column} >= ?")
+            params.append(self.since)
+        if self.until is not None:
+            parts.append(f"{column} < ?")
+            params.append(self.until)
+        return (" AND ".join(parts) or "TRUE"), params
+
+
+@dataclass(frozen=True)
+class RunFilters:
+    """The runs table's filters; ``None`` means any. Values come from :class:`Choices`."""
+
+    agent: str | None = None
+    intent: str | None = None
+    status: str | None = None
+    mode: str | None = None
+
+    def as_kwargs(self) -> dict[str, str]:
+        return {k: v for k, v in vars(self).items() if v is not None}
+
+
+@dataclass(frozen=True)
+class Choices:
+    """What the store holds, for the filters' fixed choices and the status line."""
+
+    agents: tuple[str, ...] = ()
+    intents: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = ()
+    modes: tuple[str, ...] = ()
+    total_runs: int = 0
+    first_started: datetime | None = None
+    last_started: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Kpis:
+    runs: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    abandoned: int = 0
+    in_progress: int = 0
+    p50_ms: float | None = None
+    p95_ms: float | None = None
+    total_tokens: int = 0
+    cost_usd: float = 0.0
+    drafts_approved: int = 0
+    drafts_pending: int = 0
+    drafts_rejected: int = 0
+
+    @property
+    def finished(self) -> int:
+        return self.succeeded + self.failed + self.abandoned
+
+    @property
+    def success_rate(self) -> float | None:
+        """Succeeded over finished runs (running ones have not had their chance yet)."""
+        return self.succeeded / self.finished if self.finished else None
+
+
+@dataclass(frozen=True)
+class Trend:
+    """Runs and failures (failed + abandoned) per agent per bucket, zeros included."""
+
+    bucket: Bucket
+    starts: tuple[datetime, ...] = ()
+    runs: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    failures: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    breaker_opens: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class ConnectorCalls:
+    """Calls of one connector service: succeeded (without / after a rate limit), failed."""
+
+    service: str
+    succeeded: int
+    rate_limited: int
+    failed: int
+
+    @property
+    def total(self) -> int:
+        return self.succeeded + self.rate_limited + self.failed
+
+
+@dataclass(frozen=True)
+class BreakerEvent:
+    at: datetime
+    agent: str
+    from_state: str
+    to_state: str
+    failures: int | None
+    reason: str
+    run_id: str
+
+
+@dataclass(frozen=True)
+class ErrorGroup:
+    agent: str
+    error: str
+    runs: int
+    last_seen: datetime
+
+
+@dataclass(frozen=True)
+class RunRow:
+    run_id: str
+    started_at: datetime
+    agent: str
+    intent: str
+    status: str
+    mode: str
+    duration_ms: float | None
+    total_tokens: float | None
+    cost_usd: float | None
+
+
+@dataclass(frozen=True)
+class DraftRow:
+    draft_id: str
+    run_id: str
+    title: str | None
+    topic: str | None
+    primary_keyword: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class DashboardData:
+    """Everything one refresh shows, read on one connection."""
+
+    period: Period
+    filters: RunFilters
+    loaded_at: datetime
+    choices: Choices
+    kpis: Kpis
+    trend: Trend
+    connectors: tuple[ConnectorCalls, ...]
+    breaker_events: tuple[BreakerEvent, ...]
+    errors: tuple[ErrorGroup, ...]
+    runs: tuple[RunRow, ...]
+    runs_matching: int
+    pending_drafts: tuple[DraftRow, ...]
+    pending_total: int
+    timings_ms: Mapping[str, float] = field(default_factory=dict)
+
+
+# ------------------------------------------------------------------------ queries
+def choices(con: Any) -> Choices:
+    row = con.execute(
+        """SELECT list(DISTINCT agent ORDER BY agent), list(DISTINCT intent ORDER BY intent),
+                  list(DISTINCT status ORDER BY status), list(DISTINCT mode ORDER BY mode),
+                  count(*), min(started_at), max(started_at)
+           FROM agent_runs"""
+    ).fetchone()
+    return Choices(
+        agents=tuple(row[0] or ()),
+        intents=tuple(row[1] or ()),
+        statuses=tuple(row[2] or ()),
+        modes=tuple(row[3] or ()),
+        total_runs=int(row[4]),
+        first_started=row[5],
+        last_started=row[6],
+    )
+
+
+def kpis(con: Any, period: Period) -> Kpis:
+    """The tiles, in two statements (the second needs the first's id bounds).
+
+    Tokens and cost live in ``agent_run_metrics`` (millions of rows at a million runs).
+    Joining them to the period's runs costs a hash join over all of them; instead, sum
+    the metrics whose run id lies between the period's smallest and largest run id, and
+    subtract the few runs in that id range that started outside the period. That is
+    exact (every run of the period has its id in the range, and metrics are only ever
+    written with their run), and fast because run ids grow with time and rows are
+    stored in ingestion order, so DuckDB skips the row groups outside the bounds.
+    """
+    where, params = period.where()
+    runs = con.execute(
+        f"""SELECT count(*),
+                   count(*) FILTER (WHERE status = 'succeeded'),
+                   count(*) FILTER (WHERE status = 'failed'),
+                   count(*) FILTER (WHERE status = 'abandoned'),
+                   count(*) FILTER (WHERE status IN ('queued', 'running')),
+                   quantile_cont(duration_ms, 0.5), quantile_cont(duration_ms, 0.95),
+                   min(run_id), max(run_id)
+            FROM agent_runs WHERE {where}""",
+        params,
+    ).fetchone()
+    low, high = runs[7], runs[8]
+    draft_where, draft_params = period.where("created_at")
+    # No runs in the period: NULL bounds, and the metrics part sums nothing.
+    # Cost is summed as DECIMAL so the total does not depend on the order of addition.
+    rest = con.execute(
+        f"""WITH outside AS (
+              SELECT run_id FROM agent_runs WHERE run_id BETWEEN ? AND ? AND NOT ({where})),
+            metrics AS (
+              SELECT sum(value) FILTER (WHERE name = 'total_tokens') AS tokens,
+                     sum(value::DECIMAL(24, 10)) FILTER (WHERE name = 'cost_usd') AS cost
+              FROM agent_run_metrics
+              WHERE name IN ('total_tokens', 'cost_usd') AND run_id BETWEEN ? AND ?
+                AND run_id NOT IN (SELECT run_id FROM outside)),
+            drafts AS (
+              SELECT count(*) FILTER (WHERE status = 'approved') AS approved,
+                     count(*) FILTER (WHERE status = 'draft') AS pending,
+                     count(*) FILTER (WHERE status = 'rejected') AS rejected
+              FROM content_drafts WHERE {draft_where})
+            SELECT tokens, cost, approved, pending, rejected FROM metrics, drafts""",
+        [low, high, *params, low, high, *draft_params],
+    ).fetchone()
+    return Kpis(
+        runs=int(runs[0]),
+        succeeded=int(runs[1]),
+        failed=int(runs[2]),
+        abandoned=int(runs[3]),
+        in_progress=int(runs[4]),
+        p50_ms=_float(runs[5]),
+        p95_ms=_float(runs[6]),
+        total_tokens=int(rest[0] or 0),
+        cost_usd=float(rest[1] or 0),
+        drafts_approved=int(rest[2]),
+        drafts_pending=int(rest[3]),
+        drafts_rejected=int(rest[4]),
+    )
+
+
+def bucket_for(period: Period, choices: Choices, now: datetime) -> Bucket:
+    since = period.since or choices.first_started or now
+    until = period.until or now
+    span = until - since
+    if span <= timedelta(days=2):
+        return "hour"
+    return "day" if span <= timedelta(days=120) else "week"
+
+
+def _bucket_starts(bucket: Bucket, since: datetime, until: datetime) -> list[datetime]:
+    step = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(weeks=1)}
+    start = since.replace(minute=0, second=0, microsecond=0)
+    if bucket != "hour":
+        start = start.replace(hour=0)
+    if bucket == "week":  # date_trunc('week') starts on Monday
+        start -= timedelta(days=start.weekday())
+    starts = []
+    while start < until:
+        starts.append(start)
+        start += step[bucket]
+    return starts
+
+
+def trend(con: Any, period: Period, choices: Choices, now: datetime) -> Trend:
+    bucket = bucket_for(period, choices, now)
+    where, params = period.where()
+    rows = con.execute(
+        f"""SELECT date_trunc('{bucket}', started_at) AS b, agent, count(*),
+                   count(*) FILTER (WHERE status IN ('failed', 'abandoned'))
+            FROM agent_runs WHERE {where} GROUP BY ALL""",
+        params,
+    ).fetchall()
+    opens = con.execute(
+        f"""SELECT date_trunc('{bucket}', started_at), count(*)
+            FROM tool_executions
+            WHERE tool = 'circuit_breaker' AND request->>'to' = 'open' AND {where}
+            GROUP BY ALL""",
+        params,
+    ).fetchall()
+    if not rows and not opens:
+        return Trend(bucket)
+    seen = [r[0] for r in rows] + [o[0] for o in opens]
+    since = period.since or min(seen)
+    until = max(period.until or now, max(seen) + timedelta(seconds=1))
+    starts = _bucket_starts(bucket, since, until)
+    index = {start: i for i, start in enumerate(starts)}
+    runs: dict[str, list[int]] = {}
+    failures: dict[str, list[int]] = {}
+    for start, agent, count, failed in rows:
+        runs.setdefault(agent, [0] * len(starts))[index[start]] = int(count)
+        failures.setdefault(agent, [0] * len(starts))[index[start]] = int(failed)
+    breaker = [0] * len(starts)
+    for start, count in opens:
+        breaker[index[start]] = int(count)
+    return Trend(
+        bucket,
+        tuple(starts),
+        {a: tuple(v) for a, v in sorted(runs.items())},
+        {a: tuple(v) for a, v in sorted(failures.items())},
+        tuple(breaker),
+    )
+
+
+def connector_calls(con: Any, period: Period) -> tuple[ConnectorCalls, ...]:
+    """Per service, busiest first. Only connector rows are read (LLM responses hold
+    whole articles), and only those whose text mentions ``rate_limited`` are parsed."""
+    where, params = period.where()
+    rows = con.execute(
+        f"""SELECT substr(tool, 11) AS service,
+                   count(*) FILTER (WHERE status <> 'failed' AND NOT limited),
+                   count(*) FILTER (WHERE status <> 'failed' AND limited),
+                   count(*) FILTER (WHERE status = 'failed')
+            FROM (SELECT tool, status,
+                         CASE WHEN contains(response::VARCHAR, 'rate_limited')
+                              THEN coalesce({_RATE_LIMITED}, false) ELSE false END AS limited
+                  FROM tool_executions WHERE tool LIKE 'connector.%' AND {where})
+            GROUP BY ALL ORDER BY count(*) DESC, service""",
+        params,
+    ).fetchall()
+    return tuple(ConnectorCalls(r[0], int(r[1]), int(r[2]), int(r[3])) for r in rows)
+
+
+def breaker_events(con: Any, period: Period, limit: int = 10) -> tuple[BreakerEvent, ...]:
+    where, params = period.where()
+    rows = con.execute(
+        f"""SELECT started_at, request->>'agent', request->>'from', request->>'to',
+                   TRY_CAST(request->>'failures' AS INTEGER), request->>'reason', run_id
+            FROM tool_executions
+            WHERE tool = 'circuit_breaker' AND operation = 'transition' AND {where}
+            ORDER BY started_at DESC, execution_id DESC LIMIT {int(limit)}""",
+        params,
+    ).fetchall()
+    return tuple(
+        BreakerEvent(r[0], r[1] or "?", r[2] or "?", r[3] or "?", r[4], r[5] or "", r[6])
+        for r in rows
+    )
+
+
+def error_groups(con: Any, period: Period, limit: int = 8) -> tuple[ErrorGroup, ...]:
+    """The most frequent errors of failed and abandoned runs."""
+    where, params = period.where()
+    rows = con.execute(
+        f"""SELECT agent, coalesce(error, '(no message)'), count(*), max(started_at)
+            FROM agent_runs WHERE status IN ('failed', 'abandoned') AND {where}
+            GROUP BY ALL ORDER BY count(*) DESC, max(started_at) DESC LIMIT {int(limit)}""",
+        params,
+    ).fetchall()
+    return tuple(ErrorGroup(r[0], r[1], int(r[2]), r[3]) for r in rows)
+
+
+def recent_runs(
+    con: Any, period: Period, filters: RunFilters, limit: int = 100
+) -> tuple[tuple[RunRow, ...], int]:
+    """The newest ``limit`` runs matching, and how many match in all."""
+    frame = store_queries.runs(
+        con, limit=limit, since=period.since, until=period.until, **filters.as_kwargs()
+    )
+    rows = tuple(
+        RunRow(
+            run_id=r["run_id"],
+            started_at=r["started_at"].to_pydatetime(),
+            agent=r["agent"],
+            intent=r["intent"],
+            status=r["status"],
+            mode=r["mode"],
+            duration_ms=_float(r["duration_ms"]),
+            total_tokens=_float(r["total_tokens"]),
+            cost_usd=_float(r["cost_usd"]),
+        )
+        for r in frame.to_dict("records")
+    )
+    where, params = period.where()
+    for name, value in filters.as_kwargs().items():
+        where += f" AND {name} = ?"
+        params.append(value)
+    total = con.execute(f"SELECT count(*) FROM agent_runs WHERE {where}", params).fetchone()
+    return rows, int(total[0])
+
+
+def pending_drafts(con: Any, limit: int = 20) -> tuple[tuple[DraftRow, ...], int]:
+    """Drafts awaiting review (status ``draft``), newest first, whatever the period."""
+    rows = con.execute(
+        f"""SELECT draft_id, run_id, title, topic, primary_keyword, created_at
+            FROM content_drafts WHERE status = 'draft'
+            ORDER BY created_at DESC, draft_id DESC LIMIT {int(limit)}"""
+    ).fetchall()
+    # A separate count: count(*) OVER () would sort every pending draft.
+    total = con.execute("SELECT count(*) FROM content_drafts WHERE status = 'draft'").fetchone()
+    return tuple(DraftRow(*r) for r in rows), int(total[0])
+
+
+def load_dashboard(
+    con: Any,
+    period: Period,
+    filters: RunFilters = RunFilters(),  # noqa: B008 (frozen, so sharing it is safe)
+    *,
+    now: datetime,
+    runs_limit: int = 100,
+) -> DashboardData:
+    """Run every query of one refresh on ``con`` and time each one."""
+    timings: dict[str, float] = {}
+
+    def timed(name: str, query: Callable[[], T]) -> T:
+        start = time.perf_counter()
+        result = query()
+        timings[name] = (time.perf_counter() - start) * 1000
+        return result
+
+    found = timed("choices", lambda: choices(con))
+    runs, matching = timed("runs", lambda: recent_runs(con, period, filters, runs_limit))
+    drafts, pending = timed("drafts", lambda: pending_drafts(con))
+    return DashboardData(
+        period=period,
+        filters=filters,
+        loaded_at=now,
+        choices=found,
+        kpis=timed("kpis", lambda: kpis(con, period)),
+        trend=timed("trend", lambda: trend(con, period, found, now)),
+        connectors=timed("connectors", lambda: connector_calls(con, period)),
+        breaker_events=timed("breaker", lambda: breaker_events(con, period)),
+        errors=timed("errors", lambda: error_groups(con, period)),
+        runs=runs,
+        runs_matching=matching,
+        pending_drafts=drafts,
+        pending_total=pending,
+        timings_ms=timings,
+    )
+
+
+def _float(value: Any) -> float | None:
+    if value is None:
+        return None
+    number = float(value)
+    return None if number != number else number  # NaN (pandas' missing) -> None
