@@ -52,9 +52,9 @@ def email(brief: Brief, seed: int) -> str:
     ]
     count = int(brief.get("subject_lines", 3))
     lines = [f"SUBJECT: {s}" for s in subjects[:count]]
+    benefit = rng.choice(["save hours every week", "ship campaigns faster", "grow with less effort"])
     body = (
-        f"Hi there,\n\n{_title(product)} helps {brief.get('audience', 'teams')} "
-        f"{rng.choice(['save hours every week', 'ship campaigns faster', 'grow with less effort'])}."
+        f"Hi there,\n\n{_title(product)} helps {brief.get('audience', 'teams')} {benefit}."
         f"\n\n{brief.get('call_to_action', 'Reply to this email')} today.\n\nThanks,\n"
         "The team"
     )
@@ -71,9 +71,9 @@ def social(brief: Brief, seed: int) -> str:
         if network == "x":
             parts.append(f"X: {message} {link} {tags}".strip())
         elif network == "linkedin":
+            lead = rng.choice(["Here is what we learned", "Three takeaways", "Why it matters"])
             parts.append(
-                f"LINKEDIN: {message}\n\n{rng.choice(['Here is what we learned', 'Three takeaways for your team', 'Why it matters'])}: "
-                f"start small, measure, repeat. {link} {tags}".strip()
+                f"LINKEDIN: {message}\n\n{lead}: start small, measure, repeat. {link} {tags}".strip()
             )
         elif network == "instagram":
             parts.append(f"INSTAGRAM: {message} ✨ {tags}".strip())
@@ -129,8 +129,11 @@ def insights(brief: Brief, seed: int) -> str:
 def judge(brief: Brief, seed: int) -> str:
     draft = str(brief.get("draft", ""))
     keyword = str(brief.get("primary_keyword", "")).lower()
-    score = 2 + (keyword in draft.lower()) + (len(draft.split()) > 150) + (draft.count("## ") > 1)
-    return f"SCORE: {score}\nREASON: keyword {'present' if keyword in draft.lower() else 'missing'}, {len(draft.split())} words\n"
+    has_keyword = keyword in draft.lower()
+    words = len(draft.split())
+    score = 2 + has_keyword + (words > 150) + (draft.count("## ") > 1)
+    found = "present" if has_keyword else "missing"
+    return f"SCORE: {score}\nREASON: keyword {found}, {words} words\n"
 
 
 WRITERS = {
