@@ -52,7 +52,9 @@ def email(brief: Brief, seed: int) -> str:
     ]
     count = int(brief.get("subject_lines", 3))
     lines = [f"SUBJECT: {s}" for s in subjects[:count]]
-    benefit = rng.choice(["save hours every week", "ship campaigns faster", "grow with less effort"])
+    benefit = rng.choice(
+        ["save hours every week", "ship campaigns faster", "grow with less effort"]
+    )
     body = (
         f"Hi there,\n\n{_title(product)} helps {brief.get('audience', 'teams')} {benefit}."
         f"\n\n{brief.get('call_to_action', 'Reply to this email')} today.\n\nThanks,\n"
@@ -73,7 +75,8 @@ def social(brief: Brief, seed: int) -> str:
         elif network == "linkedin":
             lead = rng.choice(["Here is what we learned", "Three takeaways", "Why it matters"])
             parts.append(
-                f"LINKEDIN: {message}\n\n{lead}: start small, measure, repeat. {link} {tags}".strip()
+                f"LINKEDIN: {message}\n\n{lead}: start small, measure, repeat. "
+                f"{link} {tags}".strip()
             )
         elif network == "instagram":
             parts.append(f"INSTAGRAM: {message} ✨ {tags}".strip())
