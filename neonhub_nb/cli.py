@@ -345,5 +345,55 @@ from .metrics.command import metrics_command  # noqa: E402 (the exporter's comma
 cli.add_command(metrics_command, name="metrics")
 
 
+@cli.group()
+def golden() -> None:
+    """Regression goldens: run every case of data/regression/cases.json in its notebook."""
+
+
+def _golden_cases(intent: str | None) -> list[Any]:
+    from .regression import load_cases
+
+    cases = [c for c in load_cases() if intent is None or c.intent == intent]
+    if not cases:
+        raise click.BadParameter(
+            f"no regression cases for intent {intent!r}", param_hint="--intent"
+        )
+    return cases
+
+
+@golden.command("check")
+@click.option("--intent", default=None, help="Only the cases of this intent.")
+@_friendly_errors
+def golden_check(intent: str | None) -> None:
+    """Run the cases and compare with data/golden/; print every difference."""
+    from .regression import compare, describe, golden_path, run_case
+
+    failed = 0
+    for case in _golden_cases(intent):
+        path = golden_path(case)
+        if not path.exists():
+            click.echo(f"MISSING {case.id}: no {path}")
+            failed += 1
+            continue
+        diffs = compare(json.loads(path.read_text()), run_case(case))
+        click.echo(f"{'ok     ' if not diffs else 'CHANGED'} {case.id}")
+        if diffs:
+            failed += 1
+            click.echo(describe(case, diffs))
+    if failed:
+        sys.exit(1)
+
+
+@golden.command("update")
+@click.option("--intent", default=None, help="Only the cases of this intent.")
+@_friendly_errors
+def golden_update(intent: str | None) -> None:
+    """Rewrite data/golden/ from the current code (review the diff before committing)."""
+    from .regression import run_case, write_golden
+
+    for case in _golden_cases(intent):
+        click.echo(f"wrote {write_golden(case, run_case(case))}")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     cli.main(args=list(argv) if argv is not None else None, prog_name="neonhub-nb")

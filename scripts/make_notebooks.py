@@ -283,10 +283,59 @@ detail.tool_executions[["seq", "tool", "operation", "status", "duration_ms"]]
     ),
 ]
 
+REGRESSION: Cells = [
+    ("md", """
+# Regression: one agent run
+
+Runs one agent with the parameters below and checks what the **audit store** recorded
+(not what was printed). `tests/test_regression.py` executes this notebook with papermill
+for every case in `data/regression/cases.json` and compares the recorded run with
+`data/golden/`.
+"""),
+    ("parameters", """
+intent = "content.generate_article"
+params_json = '{"topic": "Email marketing", "primary_keyword": "bakery newsletter"}'
+prompt_version = None
+seed = 0
+mode = "mock"
+"""),
+    ("code", """
+import json
+
+from neonhub_nb import default_store, run_agent
+
+result = run_agent(intent, json.loads(params_json), mode=mode,
+                   prompt_version=prompt_version, seed=seed)
+detail = default_store().run_detail(result.run_id)
+print(detail.run["status"], detail.run["prompt_name"], detail.run["prompt_version"])
+"""),
+    ("code", """
+# The store holds exactly what the run returned.
+recorded_tools = list(zip(detail.tool_executions["tool"], detail.tool_executions["operation"]))
+assert recorded_tools == [(t.tool, t.operation) for t in result.tool_executions], recorded_tools
+assert detail.run["intent"] == intent and detail.run["mode"] == mode
+assert detail.run["status"] == result.status
+assert detail.metric("prompt_tokens") == result.prompt_tokens
+assert detail.metric("completion_tokens") == result.completion_tokens
+if result.draft_id:
+    assert detail.draft["status"] == "draft"
+    assert detail.draft["content"] == result.content
+
+if mode == "live":
+    # A real model's text varies: check the plumbing, not the prose.
+    assert detail.run["status"] in {"succeeded", "failed"}
+    assert [t for t, _ in recorded_tools].count("llm") >= 1
+    assert detail.metric("completion_tokens") > 0
+else:
+    assert detail.run["status"] == "succeeded", detail.run["error"]
+"""),
+]
+
 NOTEBOOKS = {
     "notebooks/01_draft_playground.ipynb": PLAYGROUND,
     "notebooks/02_prompt_experiments.ipynb": EXPERIMENTS,
     "notebooks/03_audit_explorer.ipynb": AUDIT_EXPLORER,
+    "notebooks/regression/agent_run.ipynb": REGRESSION,
 }
 
 

@@ -13,6 +13,14 @@ from neonhub_nb.store import AuditStore
 
 ROOT = Path(__file__).resolve().parents[1]
 
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        help="rewrite data/golden/ from the current code instead of comparing with it",
+    )
+
 _KEEP = {
     "PATH",
     "HOME",

@@ -154,10 +154,12 @@ def test_run_agent_in_live_mode_records_run_usage_cost_and_prompt_version(
         NEONHUB_PRICES=json.dumps({MODEL_ALIAS: [100.0, 200.0]}),
     )
     tokens: list[str] = []
+    store = AuditStore.from_settings(settings, ingest_interval=0.05)
     result = run_agent(
         "content.generate_article",
         PARAMS,
         settings=settings,
+        store=store,
         prompt_version="v1",
         seed=5,
         on_token=tokens.append,
@@ -168,7 +170,7 @@ def test_run_agent_in_live_mode_records_run_usage_cost_and_prompt_version(
     assert PRICES[MODEL_ALIAS] == Price(100.0, 200.0)
     expected_cost = cost_usd(MODEL_ALIAS, result.prompt_tokens, result.completion_tokens)
     assert result.cost_usd == pytest.approx(expected_cost) and expected_cost > 0
-    with AuditStore(settings.db_path, background=False) as store:
+    with store:
         row = store.sql(
             "SELECT status, mode, model, prompt_name, prompt_version FROM agent_runs"
         ).iloc[0]
@@ -202,11 +204,14 @@ def test_a_live_run_past_the_spending_cap_is_refused_and_recorded(
         NEONHUB_MAX_COST_USD="0.000001",
         NEONHUB_PRICES=json.dumps({MODEL_ALIAS: [100.0, 200.0]}),
     )
-    first = run_agent("content.generate_article", PARAMS, settings=settings)
+    with AuditStore.from_settings(settings) as store:
+        first = run_agent("content.generate_article", PARAMS, settings=settings, store=store)
+        second = run_agent("content.generate_article", PARAMS, settings=settings, store=store)
+        status = store.sql("SELECT status, error FROM agent_runs WHERE run_id = ?", [second.run_id])
     assert first.cost_usd > 0.000001
-    second = run_agent("content.generate_article", PARAMS, settings=settings)
     assert second.status == "failed"
     assert second.error is not None
     assert "spending cap reached" in second.error
     assert "NEONHUB_MAX_COST_USD" in second.error
     assert second.tool_executions == ()  # refused before any model call
+    assert status.values.tolist() == [["failed", second.error]]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from pydantic import Field
@@ -18,6 +18,7 @@ __all__ = ["InsightsAgent", "InsightsParams", "summarise_numbers"]
 
 class InsightsParams(AgentParams):
     days: int = Field(default=28, ge=1, le=365, description="Length of the period to report")
+    end_date: date | None = Field(default=None, description="Last day reported (default today)")
     audience: str = Field(default="the marketing team", min_length=1, max_length=200)
 
 
@@ -64,7 +65,7 @@ class InsightsAgent:
     name = "insights"
 
     def run(self, params: InsightsParams, ctx: AgentContext) -> AgentOutput:
-        end = ctx.clock.now().date()
+        end = params.end_date or ctx.clock.now().date()
         start = end - timedelta(days=params.days)
         before = start - timedelta(days=params.days)
         ga4 = ctx.connector("ga4")

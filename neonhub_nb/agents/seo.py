@@ -3,7 +3,7 @@ Console queries (the ``gsc`` connector is its tool)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from pydantic import Field
 
@@ -25,6 +25,7 @@ class SeoParams(AgentParams):
     content: str = Field(min_length=1, max_length=60_000, description="The draft (Markdown)")
     audience: str = Field(default="marketing teams", min_length=1, max_length=200)
     lookback_days: int = Field(default=28, ge=1, le=480)
+    end_date: date | None = Field(default=None, description="Last day of Search Console data")
 
 
 register_prompt(
@@ -48,7 +49,7 @@ class SeoAgent:
 
     def run(self, params: SeoParams, ctx: AgentContext) -> AgentOutput:
         gsc = ctx.connector("gsc")
-        end = ctx.clock.now().date()
+        end = params.end_date or ctx.clock.now().date()
         rows = gsc.search_analytics(
             str(end - timedelta(days=params.lookback_days)),
             str(end),
@@ -63,14 +64,18 @@ class SeoAgent:
         )[:10]
         prompt = ctx.prompt("seo.optimize")
         brief = {
-            **params.model_dump(exclude={"content"}),
+            **params.model_dump(mode="json", exclude={"content"}),
             "draft_excerpt": params.content[:2000],
             "top_queries": related,
         }
         answer = ctx.complete(prompt.render(brief), temperature=0.3, max_tokens=300)
         fields = parse_fields(answer.text, ("TITLE", "META", "KEYWORDS"))
         title, meta = fit(fields["TITLE"], TITLE_LIMIT), fit(fields["META"], META_LIMIT)
-        keywords = split_list(fields["KEYWORDS"])[:6]
+        keywords: list[str] = []
+        for candidate in split_list(fields["KEYWORDS"]):  # de-duplicate, ignoring case
+            if candidate.lower() not in {k.lower() for k in keywords}:
+                keywords.append(candidate)
+        keywords = keywords[:6]
         return AgentOutput(
             output={
                 "title": title,

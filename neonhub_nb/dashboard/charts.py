@@ -19,11 +19,13 @@ from .queries import ConnectorCalls, Trend
 
 __all__ = [
     "AGENT_COLOURS",
+    "CHART_NAMES",
     "STATUS_COLOURS",
     "agent_colours",
     "connector_chart",
     "failures_chart",
     "nice_ticks",
+    "placeholder",
     "runs_trend_chart",
 ]
 
@@ -69,17 +71,19 @@ def _esc(text: object) -> str:
     return html.escape(str(text), quote=True)
 
 
-def _svg(name: str, title: str, body: list[str]) -> str:
+def _svg(
+    name: str, title: str, body: list[str], state: str = "ready", height: float = HEIGHT
+) -> str:
     return (
-        f"<svg data-chart='{name}' role='img' aria-label='{_esc(title)}' "
-        f"viewBox='0 0 {WIDTH} {HEIGHT}' xmlns='http://www.w3.org/2000/svg' "
+        f"<svg data-chart='{name}' data-state='{state}' role='img' aria-label='{_esc(title)}' "
+        f"viewBox='0 0 {WIDTH} {height:.0f}' xmlns='http://www.w3.org/2000/svg' "
         f"style='width:100%;height:auto;max-width:{WIDTH * 1.6:.0f}px' {_FONT}>"
         f"<text x='{_LEFT}' y='16' font-size='13' font-weight='600' fill='#1f2328'>"
         f"{_esc(title)}</text>{''.join(body)}</svg>"
     )
 
 
-def _empty(name: str, title: str, message: str) -> str:
+def _empty(name: str, title: str, message: str, state: str = "ready") -> str:
     return _svg(
         name,
         title,
@@ -87,7 +91,21 @@ def _empty(name: str, title: str, message: str) -> str:
             f"<text x='{WIDTH / 2}' y='{HEIGHT / 2}' text-anchor='middle' fill='{_AXIS}'>"
             f"{_esc(message)}</text>"
         ],
+        state,
     )
+
+
+CHART_NAMES = ("runs-trend", "failures", "connectors")
+
+
+def placeholder(name: str) -> str:
+    """The chart's frame while the first refresh runs (``data-state='loading'``)."""
+    titles = {
+        "runs-trend": "Runs by agent",
+        "failures": "Failed and abandoned runs",
+        "connectors": "Connector calls by service and status",
+    }
+    return _empty(name, titles[name], "Loading…", "loading")
 
 
 def _legend(items: Sequence[tuple[str, str]], x0: float = _LEFT) -> tuple[list[str], float]:
@@ -151,13 +169,28 @@ def runs_trend_chart(trend: Trend, colours: Mapping[str, str]) -> str:
     def y_of(value: int) -> float:
         return plot_top + plot_h - plot_h * value / top
 
+    # A bucket only partly inside the period (the current hour or day, the period's
+    # first one) would read as a sudden drop: its segment is dashed instead.
+    first = 1 if trend.first_partial and n > 1 else 0
+    last = n - 2 if trend.last_partial and n > 1 else n - 1
     for agent, values in trend.runs.items():
         colour = colours.get(agent, _AXIS)
-        points = " ".join(f"{x_of[i]:.1f},{y_of(v):.1f}" for i, v in enumerate(values))
-        body.append(
-            f"<polyline fill='none' stroke='{colour}' stroke-width='2' points='{points}'>"
-            f"<title>{_esc(agent)}: {sum(values):,} runs</title></polyline>"
-        )
+
+        def line(lo: int, hi: int, dashed: bool, values: tuple[int, ...] = values) -> str:
+            points = " ".join(f"{x_of[i]:.1f},{y_of(values[i]):.1f}" for i in range(lo, hi + 1))
+            dash = " stroke-dasharray='4 3' stroke-opacity='0.7'" if dashed else ""
+            note = " (partial bucket)" if dashed else ""
+            return (
+                f"<polyline fill='none' stroke='{colour}' stroke-width='2'{dash} "
+                f"points='{points}'><title>{_esc(agent)}: {sum(values):,} runs{note}"
+                "</title></polyline>"
+            )
+
+        body.append(line(first, last, False))
+        if first:
+            body.append(line(0, 1, True))
+        if last < n - 1:
+            body.append(line(n - 2, n - 1, True))
         if n <= 48:  # dots and per-point tooltips while they stay readable
             fmt = "%Y-%m-%d %H:%M" if trend.bucket == "hour" else "%Y-%m-%d"
             body.extend(
@@ -167,6 +200,11 @@ def runs_trend_chart(trend: Trend, colours: Mapping[str, str]) -> str:
                 for i, v in enumerate(values)
             )
     body.extend(_x_labels(trend.starts, trend.bucket, x_of))
+    if first or last < n - 1:
+        body.append(
+            f"<text x='{WIDTH - _RIGHT}' y='16' text-anchor='end' fill='{_AXIS}'>"
+            f"dashed: {_bucket_name(trend.bucket)} only partly in the period</text>"
+        )
     return _svg("runs-trend", title, body)
 
 
@@ -218,17 +256,7 @@ def connector_chart(calls: Sequence[ConnectorCalls]) -> str:
     title = "Connector calls by service and status"
     if not calls:
         return _empty("connectors", title, "No connector calls in this period")
-    shown = list(calls[:12])
-    rest = calls[12:]
-    if rest:
-        shown.append(
-            ConnectorCalls(
-                f"{len(rest)} more",
-                sum(c.succeeded for c in rest),
-                sum(c.rate_limited for c in rest),
-                sum(c.failed for c in rest),
-            )
-        )
+    shown = list(calls)
     label_w, value_w = 90, 64
     plot_w = WIDTH - label_w - value_w - _RIGHT
     body, plot_top = _legend(
@@ -239,8 +267,8 @@ def connector_chart(calls: Sequence[ConnectorCalls]) -> str:
         ],
         x0=label_w,
     )
-    row_h = (HEIGHT - plot_top - 4) / len(shown)
-    bar_h = min(16.0, row_h * 0.7)
+    row_h, bar_h = 18.0, 13.0
+    height = max(HEIGHT, plot_top + row_h * len(shown) + 6)
     top = max(c.total for c in shown) or 1
     for row, call in enumerate(shown):
         y = plot_top + row * row_h + (row_h - bar_h) / 2
@@ -268,4 +296,4 @@ def connector_chart(calls: Sequence[ConnectorCalls]) -> str:
             f"<text x='{x + 4:.1f}' y='{y + bar_h - 4:.1f}' fill='{_AXIS}'>{call.total:,}"
             f"<title>{call.total:,} calls{failed}</title></text>"
         )
-    return _svg("connectors", title, body)
+    return _svg("connectors", title, body, height=height)

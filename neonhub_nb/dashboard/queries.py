@@ -162,6 +162,9 @@ class Trend:
     runs: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
     failures: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
     breaker_opens: tuple[int, ...] = ()
+    # The first / last bucket reaches outside the period (or into the future).
+    first_partial: bool = False
+    last_partial: bool = False
 
 
 @dataclass(frozen=True)
@@ -328,8 +331,10 @@ def bucket_for(period: Period, choices: Choices, now: datetime) -> Bucket:
     return "day" if span <= timedelta(days=120) else "week"
 
 
+_STEP = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(weeks=1)}
+
+
 def _bucket_starts(bucket: Bucket, since: datetime, until: datetime) -> list[datetime]:
-    step = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(weeks=1)}
     start = since.replace(minute=0, second=0, microsecond=0)
     if bucket != "hour":
         start = start.replace(hour=0)
@@ -338,7 +343,7 @@ def _bucket_starts(bucket: Bucket, since: datetime, until: datetime) -> list[dat
     starts = []
     while start < until:
         starts.append(start)
-        start += step[bucket]
+        start += _STEP[bucket]
     return starts
 
 
@@ -379,6 +384,8 @@ def trend(con: Any, period: Period, choices: Choices, now: datetime) -> Trend:
         {a: tuple(v) for a, v in sorted(runs.items())},
         {a: tuple(v) for a, v in sorted(failures.items())},
         tuple(breaker),
+        first_partial=period.since is not None and starts[0] < period.since,
+        last_partial=starts[-1] + _STEP[bucket] > (period.until or now),
     )
 
 
@@ -473,7 +480,7 @@ def pending_drafts(con: Any, limit: int = 20) -> tuple[tuple[DraftRow, ...], int
 def load_dashboard(
     con: Any,
     period: Period,
-    filters: RunFilters = RunFilters(),  # noqa: B008 (frozen, so sharing it is safe)
+    filters: RunFilters = RunFilters(),
     *,
     now: datetime,
     runs_limit: int = 100,

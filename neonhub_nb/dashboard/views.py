@@ -23,6 +23,7 @@ __all__ = [
     "drafts_table",
     "errors_table",
     "format_cost",
+    "format_compact",
     "format_count",
     "format_duration",
     "format_rate",
@@ -62,13 +63,14 @@ CSS = """<style>
 .nh-dash h2 { font-size: 16px; margin: 18px 0 6px; }
 .nh-title { font-size: 22px; font-weight: 650; margin: 4px 0 0; }
 .nh-sub { color: #57606a; font-size: 12px; margin-bottom: 6px; }
-.nh-kpis { display: grid; grid-template-columns: repeat(auto-fill, minmax(150px, 1fr));
-  gap: 10px; margin: 8px 0; }
-.nh-kpi { border: 1px solid #d0d7de; border-radius: 8px; padding: 10px 12px; background: #fff; }
-.nh-kpi-label { color: #57606a; font-size: 12px; }
-.nh-kpi-value { font-size: 24px; font-weight: 650; margin-top: 2px;
+.nh-kpis { display: grid; grid-template-columns: repeat(auto-fit, minmax(118px, 1fr));
+  gap: 8px; margin: 8px 0; }
+.nh-kpi { border: 1px solid #d0d7de; border-radius: 8px; padding: 8px 10px; background: #fff;
+  min-width: 0; }
+.nh-kpi-label { color: #57606a; font-size: 12px; white-space: nowrap; }
+.nh-kpi-value { font-size: 22px; font-weight: 650; margin-top: 2px; white-space: nowrap;
   font-variant-numeric: tabular-nums; }
-.nh-kpi-note { color: #57606a; font-size: 11px; margin-top: 2px; }
+.nh-kpi-note { color: #57606a; font-size: 11px; margin-top: 2px; line-height: 1.3; }
 .nh-kpis[data-state=loading] .nh-kpi-value { color: #afb8c1; }
 .nh-card { border: 1px solid #d0d7de; border-radius: 8px; padding: 8px; background: #fff; }
 .nh-table { border-collapse: collapse; font-size: 12px; width: 100%; }
@@ -88,6 +90,9 @@ CSS = """<style>
 .nh-runs-head, .nh-runs select { font-family: ui-monospace, 'SFMono-Regular', Menlo,
   Consolas, monospace !important; font-size: 12px !important; }
 .nh-runs-head { white-space: pre; color: #57606a; padding: 0 4px; }
+/* ipywidgets give HTML a one-line height and shrink-wrap it: let ours flow. */
+.nh-dash .widget-html, .nh-dash .widget-html-content { width: 100%; line-height: 1.4; }
+.nh-dash .widget-html { margin: 2px 0; }
 .nh-detail details summary { cursor: pointer; font-size: 12px; color: #0969da; }
 </style>"""
 
@@ -98,6 +103,14 @@ def _esc(value: object) -> str:
 
 def format_count(value: int | float) -> str:
     return f"{value:,.0f}"
+
+
+def format_compact(value: int | float) -> str:
+    """Large counts for a tile: 1,234,567 stays, 1,350,357,912 becomes 1.35 B."""
+    for size, unit in ((1e9, "B"), (1e6, "M")):
+        if abs(value) >= 10 * size or (unit == "B" and abs(value) >= size):
+            return f"{value / size:,.2f} {unit}"
+    return format_count(value)
 
 
 def format_duration(ms: float | None) -> str:
@@ -131,7 +144,7 @@ def kpi_values(kpis: Kpis) -> dict[str, str]:
         "success_rate": format_rate(kpis.success_rate),
         "p50": format_duration(kpis.p50_ms),
         "p95": format_duration(kpis.p95_ms),
-        "tokens": format_count(kpis.total_tokens),
+        "tokens": format_compact(kpis.total_tokens),
         "cost": format_cost(kpis.cost_usd),
         "drafts_approved": format_count(kpis.drafts_approved),
         "drafts_pending": format_count(kpis.drafts_pending),
@@ -145,12 +158,12 @@ def kpi_tiles(kpis: Kpis | None, period_label: str, refreshes: int) -> str:
     notes: dict[str, str] = {}
     if kpis is not None:
         notes = {
-            "runs": f"{kpis.failed:,} failed · {kpis.abandoned:,} abandoned · "
+            "runs": f"{kpis.failed:,} failed, {kpis.abandoned:,} abandoned, "
             f"{kpis.in_progress:,} running",
             "success_rate": f"of {kpis.finished:,} finished runs",
             "p50": "finished runs",
             "p95": "finished runs",
-            "tokens": "prompt + completion",
+            "tokens": f"{kpis.total_tokens:,} prompt + completion",
             "cost": "model usage, USD",
             "drafts_pending": "awaiting review",
         }
@@ -210,8 +223,7 @@ def breaker_table(events: Sequence[BreakerEvent]) -> str:
         "No circuit-breaker transitions in this period.",
     )
     return (
-        "<h2>Circuit-breaker events</h2>"
-        f"<div class='nh-card' data-section='breaker'>{table}</div>"
+        f"<h2>Circuit-breaker events</h2><div class='nh-card' data-section='breaker'>{table}</div>"
     )
 
 

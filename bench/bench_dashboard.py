@@ -1,0 +1,259 @@
+"""Voila dashboard: navigation to "all KPI tiles and charts visible" at a million runs.
+
+    .venv/bin/python bench/bench_dashboard.py                  # 1,000,000 runs, 7 repetitions
+    .venv/bin/python bench/bench_dashboard.py --runs 100000 --reps 3
+    ./scripts/bench.sh dashboard
+
+Serves two notebooks with the same Voila command line as ``neonhub-nb dashboard``
+(template, stripped sources, culling): (a) ``bench/one_widget.ipynb``, an almost empty
+page with one widget, and (b) ``dashboards/audit_dashboard.ipynb`` over a synthetic store
+of ``--runs`` runs (generated once a day into ``bench/cache/``: its last run starts at
+midnight UTC, so the default "last 30 days" covers nearly all of it). Headless Chromium
+(Debian's, never downloaded) opens each page in a fresh browser context, alternating (a)
+and (b) so both see the same machine load, and times navigation to visible: (a) its
+widget, (b) every KPI tile filled and the three charts drawn. Prints medians, the ratio
+(goal: <= 1.3x), where the dashboard's time goes, and one viewer kernel's memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import psutil
+from nbformat.v4 import new_code_cell, new_notebook
+
+from neonhub_nb.dashboard.server import NOTEBOOK, VoilaOptions, voila_command, voila_environment
+from neonhub_nb.synth import generate_synthetic_store
+
+BENCH = Path(__file__).resolve().parent
+CACHE = BENCH / "cache"
+ONE_WIDGET = BENCH / "one_widget.ipynb"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+EMPTY_READY = "document.querySelector('.bench-ready') !== null"
+DASHBOARD_READY = (
+    "document.querySelector('.nh-kpis[data-state=ready]') !== null && "
+    "document.querySelectorAll('.nh-kpi').length === 9 && "
+    "document.querySelectorAll('svg[data-chart][data-state=ready]').length === 3"
+)
+
+
+def write_one_widget_notebook() -> Path:
+    """(a): the smallest page that still shows a widget, as the issue measured it."""
+    cell = new_code_cell(
+        "import ipywidgets as widgets\n"
+        "widgets.HTML(\"<b class='bench-ready'>one widget</b>\")"
+    )
+    nb = new_notebook(cells=[cell])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}  # fmt: skip
+    cell["id"] = "one-widget"
+    text = nbformat.writes(nb) + "\n"
+    if not ONE_WIDGET.exists() or ONE_WIDGET.read_text() != text:
+        ONE_WIDGET.write_text(text)
+    return ONE_WIDGET
+
+
+def synthetic_store(runs: int) -> Path:
+    """Today's store of ``runs`` runs over 30 days, generated once (about 2 min at 1M)."""
+    today = datetime.now(UTC).replace(tzinfo=None, hour=0, minute=0, second=0, microsecond=0)
+    CACHE.mkdir(exist_ok=True)
+    path = CACHE / f"dashboard-{runs}-{today:%Y%m%d}.duckdb"
+    if not path.exists():
+        for stale in CACHE.glob(f"dashboard-{runs}-*.duckdb"):
+            stale.unlink()
+        started = time.perf_counter()
+        print(f"generating {runs:,} runs into {path} ...", flush=True)
+        generate_synthetic_store(path, runs, end=today)
+        print(f"(generated in {time.perf_counter() - started:.0f} s)", flush=True)
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def serve(notebook: Path, db: Path, log: Path) -> Iterator[tuple[str, psutil.Process]]:
+    port = free_port()
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            voila_command(notebook, VoilaOptions(port=port)),
+            env=voila_environment(db, os.environ),
+            cwd=notebook.parent,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                with socket.socket() as sock:
+                    if sock.connect_ex(("127.0.0.1", port)) == 0:
+                        break
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError(f"Voila did not start; see {log}")
+                time.sleep(0.1)
+            yield f"http://127.0.0.1:{port}/", psutil.Process(proc.pid)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+
+
+def kernels(server: psutil.Process) -> list[psutil.Process]:
+    return [p for p in server.children(recursive=True) if "ipykernel" in " ".join(p.cmdline())]
+
+
+def measure(browser: Any, url: str, ready: str) -> dict[str, float]:
+    """One first visit: fresh context (no cache), navigation start to ``ready``."""
+    context = browser.new_context(viewport={"width": 1280, "height": 1400})
+    page = context.new_page()
+    outside: list[str] = []
+    page.on("request", lambda r: outside.append(r.url) if "//127.0.0.1" not in r.url else None)
+    try:
+        start = time.perf_counter()
+        page.goto(url, wait_until="commit", timeout=120_000)
+        page.wait_for_function(ready, timeout=120_000, polling=50)
+        visible = time.perf_counter() - start
+        timing = page.evaluate(
+            "(() => { const n = performance.getEntriesByType('navigation')[0];"
+            " return [n.responseStart, n.responseEnd, n.loadEventEnd]; })()"
+        )
+        status = page.evaluate(
+            "(() => { const s = document.querySelector('[data-status]');"
+            " return s ? s.textContent : ''; })()"
+        )
+    finally:
+        context.close()
+    if outside:
+        raise RuntimeError(f"the page requested something beyond 127.0.0.1: {outside[:3]}")
+    read = re.search(r"read in ([\d,]+) ms", status)
+    return {
+        "visible": visible,
+        "first_byte": timing[0] / 1000,
+        "html_done": timing[1] / 1000,
+        "load": timing[2] / 1000,
+        "queries": float(read.group(1).replace(",", "")) / 1000 if read else float("nan"),
+    }
+
+
+def memory(browser: Any, url: str, ready: str, server: psutil.Process, refreshes: int) -> str:
+    """RSS of the kernel serving one open page, after load and after ``refreshes`` clicks."""
+    context = browser.new_context()
+    page = context.new_page()
+    try:
+        page.goto(url, timeout=120_000)
+        page.wait_for_function(ready, timeout=120_000)
+        time.sleep(1)
+        (kernel,) = kernels(server)
+        after_load = kernel.memory_info().rss
+        button = page.get_by_role("button", name="↻ Refresh")
+        peak = after_load
+        for n in range(refreshes if button.count() else 0):
+            button.click()
+            page.wait_for_function(
+                f"document.querySelector('.nh-kpis').dataset.refreshes > {n + 1}", timeout=60_000
+            )
+            peak = max(peak, kernel.memory_info().rss)
+        settled = kernel.memory_info().rss
+    finally:
+        context.close()
+    mib = 1024 * 1024
+    if refreshes and button.count():
+        return (
+            f"{after_load / mib:.0f} MiB after load, {settled / mib:.0f} MiB after {refreshes} "
+            f"refreshes (peak {peak / mib:.0f} MiB)"
+        )
+    return f"{after_load / mib:.0f} MiB after load"
+
+
+def table(header: list[str], rows: list[list[str]]) -> None:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
+    print("  ".join("-" * w for w in widths))
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--runs", type=int, default=1_000_000)
+    parser.add_argument("--reps", type=int, default=7)
+    parser.add_argument("--refreshes", type=int, default=5, help="for the memory figure")
+    args = parser.parse_args(argv)
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        sys.exit(f"{CHROMIUM} is missing: apt-get install chromium")
+    db = synthetic_store(args.runs)
+    empty = write_one_widget_notebook()
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, store {db.name} "
+          f"({db.stat().st_size / 1e9:.1f} GB)")  # fmt: skip
+    logs = CACHE / "logs"
+    logs.mkdir(exist_ok=True)
+    results: dict[str, list[dict[str, float]]] = {"empty": [], "dashboard": []}
+    with (
+        serve(empty, db, logs / "voila-one-widget.log") as (empty_url, empty_server),
+        serve(NOTEBOOK, db, logs / "voila-dashboard.log") as (dash_url, dash_server),
+        sync_playwright() as playwright,
+    ):
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        # One unmeasured visit each: Python's bytecode cache, the OS file cache.
+        measure(browser, empty_url, EMPTY_READY)
+        measure(browser, dash_url, DASHBOARD_READY)
+        for rep in range(args.reps):
+            results["empty"].append(measure(browser, empty_url, EMPTY_READY))
+            results["dashboard"].append(measure(browser, dash_url, DASHBOARD_READY))
+            print(f"  rep {rep + 1}: one widget {results['empty'][-1]['visible']:.2f} s, "
+                  f"dashboard {results['dashboard'][-1]['visible']:.2f} s", flush=True)  # fmt: skip
+        time.sleep(1)
+        mem_empty = memory(browser, empty_url, EMPTY_READY, empty_server, 0)
+        mem_dash = memory(browser, dash_url, DASHBOARD_READY, dash_server, args.refreshes)
+        browser.close()
+
+    def med(name: str, key: str) -> float:
+        return statistics.median(r[key] for r in results[name])
+
+    print(f"\nnavigation to visible, {args.runs:,} runs, median of {args.reps} first visits "
+          "(fresh browser context each), seconds")  # fmt: skip
+    rows = []
+    for name, label in (("empty", "(a) one-widget page"), ("dashboard", "(b) audit dashboard")):
+        times = [r["visible"] for r in results[name]]
+        rows.append([
+            label, f"{med(name, 'visible'):.2f}", f"{min(times):.2f}", f"{max(times):.2f}",
+            f"{med(name, 'first_byte'):.2f}", f"{med(name, 'html_done'):.2f}",
+            f"{med(name, 'load'):.2f}",
+        ])  # fmt: skip
+    table(["page", "visible", "min", "max", "first byte", "HTML done", "load event"], rows)
+    ratio = med("dashboard", "visible") / med("empty", "visible")
+    verdict = "met" if ratio <= 1.3 else "NOT met"
+    print(f"\nratio (b)/(a): {ratio:.2f}x  (goal <= 1.30x: {verdict})")
+    print(f"dashboard queries per refresh (kernel, background thread): "
+          f"median {med('dashboard', 'queries') * 1000:.0f} ms")  # fmt: skip
+    print("\nmemory of one viewer's kernel (RSS)")
+    table(["page", "kernel RSS"], [["(a) one-widget page", mem_empty],
+                                   ["(b) audit dashboard", mem_dash]])  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,211 @@
+"""``neonhub-nb dashboard`` (Voila) and ``neonhub-nb synth`` (stores for demos and benchmarks).
+
+The Voila command line is built here, in one function, so the CLI, the browser tests and
+the benchmark all serve the dashboard exactly the same way: sources stripped, kernels of
+closed pages culled, no CDN, the store path handed over in ``NEONHUB_DB``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from ..config import load_settings
+
+__all__ = [
+    "DEFAULT_PORT",
+    "NOTEBOOK",
+    "TEMPLATE_ROOT",
+    "VoilaOptions",
+    "dashboard_command",
+    "synth_command",
+    "voila_command",
+    "voila_environment",
+]
+
+DEFAULT_PORT = 8866
+# The notebook lives in the repository's dashboards/ folder (the package is installed
+# editable); TEMPLATE_ROOT is a Jupyter data folder holding the "neonhub" Voila template.
+NOTEBOOK = Path(__file__).resolve().parents[2] / "dashboards" / "audit_dashboard.ipynb"
+TEMPLATE_ROOT = Path(__file__).resolve().parent / "jupyter"
+
+
+@dataclass(frozen=True)
+class VoilaOptions:
+    """How Voila serves a notebook. Culling: a kernel whose page is gone (no websocket)
+    and that has been idle ``cull_idle_timeout`` s is shut down; Voila also shuts a
+    kernel down when its page unloads, so culling catches crashed or unreachable
+    browsers and plain GETs that never connect."""
+
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    token: bool = False
+    cull_idle_timeout: int = 300
+    cull_interval: int = 60
+
+
+def voila_command(notebook: Path, options: VoilaOptions = VoilaOptions()) -> list[str]:
+    """The argv that serves ``notebook`` read-only (see :class:`VoilaOptions`)."""
+    argv = [
+        sys.executable, "-m", "voila", str(notebook),
+        "--no-browser",
+        f"--Voila.ip={options.host}",
+        f"--port={options.port}",
+        "--Voila.port_retries=0",
+        # No code on the page, no tracebacks (they could show paths or values).
+        "--strip_sources=True",
+        "--VoilaConfiguration.show_tracebacks=False",
+        "--template=neonhub",
+        "--theme=light",
+        f"--MappingKernelManager.cull_idle_timeout={options.cull_idle_timeout}",
+        f"--MappingKernelManager.cull_interval={options.cull_interval}",
+        # Open pages keep their kernel however long they stay idle.
+        "--MappingKernelManager.cull_connected=False",
+    ]  # fmt: skip
+    if options.token:
+        # The token itself travels in JUPYTER_TOKEN (voila_environment): not in argv,
+        # where any user of the machine could read it with ps.
+        argv.append("--Voila.auto_token=True")
+    return argv
+
+
+def voila_environment(
+    db: Path, base: Mapping[str, str], token: str | None = None
+) -> dict[str, str]:
+    """The Voila process's environment: ``base`` plus the store, the template, the token."""
+    env = dict(base)
+    env["NEONHUB_DB"] = str(Path(db).absolute())
+    env["JUPYTER_PATH"] = os.pathsep.join(
+        p for p in (str(TEMPLATE_ROOT), env.get("JUPYTER_PATH", "")) if p
+    )
+    if token is None:
+        env.pop("JUPYTER_TOKEN", None)  # a stray one would switch authentication on
+    else:
+        env["JUPYTER_TOKEN"] = token
+    return env
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@click.command(name="dashboard")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option(
+    "--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(1, 65535),
+    help="Port to listen on.",
+)  # fmt: skip
+@click.option(
+    "--token/--no-token",
+    default=False,
+    show_default=True,
+    help="Require a random access token (printed in the URL); use it beyond 127.0.0.1.",
+)
+@click.option(
+    "--db",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Audit store to show (default: $NEONHUB_DB).",
+)
+@click.option(
+    "--cull-idle-timeout",
+    default=300,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Seconds before the kernel of a closed page is shut down.",
+)
+def dashboard_command(
+    host: str, port: int, token: bool, db: Path | None, cull_idle_timeout: int
+) -> None:
+    """Serve the read-only audit dashboard with Voila (dashboards/audit_dashboard.ipynb)."""
+    if not NOTEBOOK.exists():
+        click.echo(f"error: dashboard notebook not found at {NOTEBOOK}", err=True)
+        sys.exit(2)
+    db_path = (db or load_settings().db_path).absolute()
+    if not db_path.exists():
+        click.echo(
+            f"note: no audit store at {db_path} yet; the dashboard says so until a run is "
+            "recorded (or use --db, or neonhub-nb synth for a demo store)",
+            err=True,
+        )
+    secret = secrets.token_urlsafe(24) if token else None
+    if not token and not _is_loopback(host):
+        click.echo(
+            f"warning: serving on {host} without --token: anyone who can reach it can read "
+            "the audit trail",
+            err=True,
+        )
+    options = VoilaOptions(host=host, port=port, token=token,
+                           cull_idle_timeout=cull_idle_timeout)  # fmt: skip
+    shown = "localhost" if host in ("127.0.0.1", "::1") else host
+    url = f"http://{shown}:{port}/" + (f"?token={secret}" if secret else "")
+    click.echo(f"dashboard of {db_path}: {url}  (Ctrl-C to stop)")
+    proc = subprocess.Popen(
+        voila_command(NOTEBOOK, options),
+        env=voila_environment(db_path, os.environ, secret),
+        cwd=NOTEBOOK.parent,
+    )
+    try:
+        sys.exit(proc.wait())
+    except KeyboardInterrupt:
+        proc.terminate()
+        proc.wait(timeout=15)
+
+
+def _end(value: str) -> datetime:
+    from ..clock import utcnow
+
+    if value == "now":
+        return utcnow().replace(second=0, microsecond=0)
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: expected 'now' or an ISO date") from None
+
+
+@click.command(name="synth")
+@click.option("--runs", required=True, type=click.IntRange(0), help="How many runs to write.")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="New DuckDB file to create (never overwritten).",
+)
+@click.option("--days", default=30, show_default=True, type=click.IntRange(1),
+              help="Days the runs are spread over.")  # fmt: skip
+@click.option(
+    "--end",
+    default="now",
+    show_default=True,
+    help="When the last run starts (UTC): 'now' for a live-looking demo, or an ISO date "
+    "for a reproducible store.",
+)
+@click.option("--seed", default=0, show_default=True, help="Same seed and end, same rows.")
+def synth_command(runs: int, out: Path, days: int, end: str, seed: int) -> None:
+    """Write a realistic synthetic audit store (runs, tool calls, metrics, drafts)."""
+    from ..errors import NeonhubError
+    from ..synth import generate_synthetic_store
+
+    started = time.perf_counter()
+    try:
+        path = generate_synthetic_store(out, runs, seed=seed, days=days, end=_end(end))
+    except NeonhubError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    click.echo(f"wrote {runs:,} runs over {days} days to {path} "
+               f"in {time.perf_counter() - started:.0f} s")  # fmt: skip
