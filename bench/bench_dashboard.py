@@ -27,7 +27,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -57,8 +57,7 @@ DASHBOARD_READY = (
 def write_one_widget_notebook() -> Path:
     """(a): the smallest page that still shows a widget, as the issue measured it."""
     cell = new_code_cell(
-        "import ipywidgets as widgets\n"
-        "widgets.HTML(\"<b class='bench-ready'>one widget</b>\")"
+        "import ipywidgets as widgets\nwidgets.HTML(\"<b class='bench-ready'>one widget</b>\")"
     )
     nb = new_notebook(cells=[cell])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
@@ -131,7 +130,12 @@ def measure(browser: Any, url: str, ready: str) -> dict[str, float]:
     try:
         start = time.perf_counter()
         page.goto(url, wait_until="commit", timeout=120_000)
-        page.wait_for_function(ready, timeout=120_000, polling=50)
+        try:
+            page.wait_for_function(ready, timeout=120_000, polling=50)
+        except Exception:
+            shot = CACHE / "logs" / "timeout.png"
+            page.screenshot(path=str(shot))
+            raise RuntimeError(f"{url} never became ready; see {shot}") from None
         visible = time.perf_counter() - start
         timing = page.evaluate(
             "(() => { const n = performance.getEntriesByType('navigation')[0];"
@@ -142,6 +146,8 @@ def measure(browser: Any, url: str, ready: str) -> dict[str, float]:
             " return s ? s.textContent : ''; })()"
         )
     finally:
+        # As a viewer leaving: Voila's beforeunload handler shuts the page's kernel down.
+        page.close(run_before_unload=True)
         context.close()
     if outside:
         raise RuntimeError(f"the page requested something beyond 127.0.0.1: {outside[:3]}")
@@ -159,11 +165,12 @@ def memory(browser: Any, url: str, ready: str, server: psutil.Process, refreshes
     """RSS of the kernel serving one open page, after load and after ``refreshes`` clicks."""
     context = browser.new_context()
     page = context.new_page()
+    before = {k.pid for k in kernels(server)}
     try:
         page.goto(url, timeout=120_000)
         page.wait_for_function(ready, timeout=120_000)
         time.sleep(1)
-        (kernel,) = kernels(server)
+        (kernel,) = [k for k in kernels(server) if k.pid not in before]
         after_load = kernel.memory_info().rss
         button = page.get_by_role("button", name="↻ Refresh")
         peak = after_load
@@ -175,6 +182,7 @@ def memory(browser: Any, url: str, ready: str, server: psutil.Process, refreshes
             peak = max(peak, kernel.memory_info().rss)
         settled = kernel.memory_info().rss
     finally:
+        page.close(run_before_unload=True)
         context.close()
     mib = 1024 * 1024
     if refreshes and button.count():

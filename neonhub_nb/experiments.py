@@ -186,7 +186,6 @@ class Experiment:
                 "excerpt": " ".join(words[:excerpt_words])
                 + (" …" if len(words) > excerpt_words else ""),
                 **{name: row.get(name) for name in SCORE_COLUMNS},
-                "latency_ms": round(float(row["duration_ms"] or 0), 1),
                 "tokens": row["total_tokens"],
                 "cost_usd": row["cost_usd"],
             }

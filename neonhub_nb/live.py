@@ -20,21 +20,25 @@ import asyncio
 import email.utils
 import hashlib
 import random
+import ssl
 import threading
 import weakref
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
 from urllib.parse import urlsplit
 
+import anyio
+import httpx2
+
+from .chatstream import CallbackError, ChatStream, StreamCutError, StreamEventError
 from .clock import Clock, SystemClock
 from .config import Settings
 from .errors import LLMError
 from .llm import Completion, Messages, TokenCallback
 from .ratelimit import RateLimiter, limiter_for
 from .redact import Redactor, is_secret_name
-from .tokens import count_message_tokens, count_tokens
 
 __all__ = [
     "OpenAILLM",
@@ -98,14 +102,6 @@ def parse_retry_after(headers: Mapping[str, str], clock: Clock) -> float | None:
     return None
 
 
-class _StreamCutError(Exception):
-    """The stream ended (or broke) before the model reported why it stopped."""
-
-
-class _CallbackError(Exception):
-    """``on_token`` raised: the caller's own error, never retried or rewritten."""
-
-
 @dataclass
 class _Failure:
     message: str
@@ -113,75 +109,6 @@ class _Failure:
     status_code: int | None = None
     retry_after: float | None = None
     rate_limited: bool = False
-
-
-@dataclass
-class _Call:
-    """The state of one logical call across its attempts."""
-
-    model: str
-    messages: Messages
-    on_token: TokenCallback | None
-    attempts: int = 0
-    rate_limited: int = 0
-    emitted: int = 0
-    chunks: list[str] = field(default_factory=list)
-    usage: Any = None
-    finish: str | None = None
-
-    def start_attempt(self, waited: float) -> None:
-        self.attempts += 1
-        if waited > 0:
-            self.rate_limited += 1
-        self.chunks, self.usage, self.finish = [], None, None
-
-    def take(self, event: Any) -> None:
-        if getattr(event, "usage", None):
-            self.usage = event.usage
-        for choice in getattr(event, "choices", None) or []:
-            delta = getattr(choice, "delta", None)
-            piece = (getattr(delta, "content", None) if delta is not None else None) or ""
-            if piece:
-                self.chunks.append(piece)
-                if self.on_token is not None:
-                    self.emitted += 1
-                    try:
-                        self.on_token(piece)
-                    except Exception as exc:
-                        raise _CallbackError() from exc
-            if getattr(choice, "finish_reason", None):
-                self.finish = choice.finish_reason
-
-    def result(self) -> Completion:
-        if self.finish is None:
-            raise _StreamCutError(
-                f"the stream ended after {len(self.chunks)} chunk(s) without a finish"
-            )
-        text = "".join(self.chunks)
-        usage = self.usage
-        prompt = getattr(usage, "prompt_tokens", None) if usage is not None else None
-        completion = getattr(usage, "completion_tokens", None) if usage is not None else None
-        if isinstance(prompt, int) and isinstance(completion, int):
-            return Completion(
-                text,
-                self.model,
-                prompt,
-                completion,
-                self.finish,
-                "response",
-                attempts=self.attempts,
-                rate_limited=self.rate_limited,
-            )
-        return Completion(
-            text,
-            self.model,
-            count_message_tokens(self.messages),
-            count_tokens(text),
-            self.finish,
-            "counted",
-            attempts=self.attempts,
-            rate_limited=self.rate_limited,
-        )
 
 
 class OpenAILLM:
@@ -317,17 +244,20 @@ class OpenAILLM:
     ) -> Completion:
         """One chat completion; ``response_format`` asks for structured output
         (e.g. ``{"type": "json_schema", "json_schema": {...}}``; read it with ``.json()``)."""
-        call = _Call(model, messages, on_token)
+        call = ChatStream(model, messages, on_token)
         request = self._request(messages, model, temperature, seed, max_tokens, response_format)
+        create = self.client.chat.completions.with_streaming_response.create
         while True:
             call.start_attempt(self.limiter.acquire() if self.limiter else 0.0)
             try:
-                stream = self.client.chat.completions.create(**request)
-                with stream:
-                    for event in stream:
-                        call.take(event)
+                with create(**request) as response:
+                    for line in response.iter_lines():
+                        if call.feed(line):
+                            break
+                    else:
+                        call.end()
                 return call.result()
-            except _CallbackError as exc:
+            except CallbackError as exc:
                 raise _callback_error(exc) from None
             except Exception as exc:  # every provider failure ends as one LLMError
                 delay = self._after_failure(call, exc)
@@ -345,18 +275,20 @@ class OpenAILLM:
         response_format: Mapping[str, Any] | None = None,
     ) -> Completion:
         """Like :meth:`complete`, over ``openai.AsyncOpenAI``: many calls in flight at once."""
-        call = _Call(model, messages, on_token)
+        call = ChatStream(model, messages, on_token)
         request = self._request(messages, model, temperature, seed, max_tokens, response_format)
-        client = self._async()
+        create = self._async().chat.completions.with_streaming_response.create
         while True:
             call.start_attempt(await self.limiter.aacquire() if self.limiter else 0.0)
             try:
-                stream = await client.chat.completions.create(**request)
-                async with stream:
-                    async for event in stream:
-                        call.take(event)
+                async with create(**request) as response:
+                    async for line in response.iter_lines():
+                        if call.feed(line):
+                            break
+                    else:
+                        call.end()
                 return call.result()
-            except _CallbackError as exc:
+            except CallbackError as exc:
                 raise _callback_error(exc) from None
             except Exception as exc:  # every provider failure ends as one LLMError
                 delay = self._after_failure(call, exc)
@@ -374,7 +306,7 @@ class OpenAILLM:
         return client
 
     # --------------------------------------------------------------- failures
-    def _after_failure(self, call: _Call, exc: Exception) -> float:
+    def _after_failure(self, call: ChatStream, exc: Exception) -> float:
         """How long to wait before the next attempt; raises LLMError when giving up."""
         failure = self._classify(exc)
         if failure.rate_limited:
@@ -428,9 +360,16 @@ class OpenAILLM:
                 else None,
                 rate_limited=status == 429,
             )
-        if isinstance(exc, openai.APIError):  # an error event inside the stream
-            return _Failure(f"error in the stream: {exc.message}"[:_MESSAGE_CHARS], retryable=True)
-        if isinstance(exc, _StreamCutError):
+        # Raised while reading the body, where the SDK no longer wraps transport errors.
+        if isinstance(exc, httpx2.TimeoutException):
+            return _Failure(f"timed out after {self.timeout_s:g}s", retryable=True)
+        if isinstance(exc, httpx2.TransportError | ssl.SSLError | anyio.EndOfStream):
+            return _Failure(
+                f"connection failed ({type(exc).__name__}: {exc})"[:_MESSAGE_CHARS], retryable=True
+            )
+        if isinstance(exc, StreamEventError):
+            return _Failure(f"error in the stream: {exc}"[:_MESSAGE_CHARS], retryable=True)
+        if isinstance(exc, StreamCutError):
             return _Failure(str(exc), retryable=True)
         if isinstance(exc, ValueError):  # json.JSONDecodeError from the SSE decoder
             return _Failure(
@@ -463,7 +402,7 @@ def _error_text(body: object, fallback: str) -> str:
     return fallback
 
 
-def _callback_error(exc: _CallbackError) -> BaseException:
+def _callback_error(exc: CallbackError) -> BaseException:
     cause = exc.__cause__
     return cause if cause is not None else exc
 

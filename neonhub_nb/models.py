@@ -180,6 +180,16 @@ class RunResult(BaseModel):
         data["total_tokens"] = self.total_tokens
         return data
 
+    def __repr__(self) -> str:
+        # The full model (draft text, every tool call) is too long to read in a terminal.
+        title = f", title={self.title!r}" if self.title else ""
+        error = f", error={self.error!r}" if self.error else ""
+        return (
+            f"RunResult(run_id={self.run_id!r}, intent={self.intent!r}, "
+            f"status={self.status!r}{title}{error}, tokens={self.total_tokens}, "
+            f"cost_usd={self.cost_usd:.6f}, tool_calls={len(self.tool_executions)})"
+        )
+
     def _repr_html_(self) -> str:
         from .display import run_card_html
 

@@ -7,6 +7,11 @@ Cells are ("md", text), ("code", source) or ("parameters", source).
 
 from __future__ import annotations
 
+import argparse
+import configparser
+import os
+import re
+import tempfile
 from pathlib import Path
 
 import nbformat
@@ -146,16 +151,33 @@ seed = 0
     (
         "code",
         """
+# NBVAL_IGNORE_OUTPUT
+# (the progress bar shows timings)
 from neonhub_nb.experiments import load_inputs, run_grid
 
 grid_inputs = load_inputs(inputs)
 experiment = run_grid("content.generate_article", variants, grid_inputs,
                       mode=mode, concurrency=concurrency, seed=seed)
-print(f"{len(experiment.runs)} runs recorded")
 """,
     ),
-    ("md", "## Summary per variant"),
-    ("code", "experiment.summary()"),
+    (
+        "code",
+        """
+succeeded = int((experiment.runs["status"] == "succeeded").sum())
+print(f"{len(experiment.runs)} runs recorded, {succeeded} succeeded")
+""",
+    ),
+    ("md", "## Summary per variant\n\nQuality, tokens and cost:"),
+    ("code", 'experiment.summary().drop(columns=["p50_latency_ms"])'),
+    ("md", "Latency in milliseconds (it varies from run to run):"),
+    (
+        "code",
+        """
+# NBVAL_IGNORE_OUTPUT
+# (timings)
+experiment.summary()[["runs", "p50_latency_ms"]]
+""",
+    ),
     ("md", "## Side by side, per input"),
     (
         "code",
@@ -175,6 +197,26 @@ from neonhub_nb.display import show_figure
 
 show_figure(experiment.plot_scores())
 show_figure(experiment.plot_latency_cost())
+""",
+    ),
+    (
+        "md",
+        """
+Reload this experiment later, in any notebook, from the audit store:
+
+```python
+from neonhub_nb import default_store
+from neonhub_nb.experiments import load_experiment
+load_experiment(default_store(), "<experiment id>").summary()
+```
+""",
+    ),
+    (
+        "code",
+        """
+# NBVAL_IGNORE_OUTPUT
+# (a new id every run)
+experiment.experiment_id
 """,
     ),
 ]
@@ -212,36 +254,39 @@ runs_so_far = int(store.sql("SELECT count(*) AS n FROM agent_runs")["n"][0])
 if seed_runs_if_empty and runs_so_far == 0:
     # An empty store teaches nothing: record a small demo experiment first.
     run_grid("content.generate_article", ["v1", "v2"],
-             load_inputs("../data/experiment_inputs.json"), mode=mode, progress=False)
+             load_inputs("../data/experiment_inputs.json"), mode=mode, progress=False,
+             experiment_id="demo-experiment")
 store.sql("SELECT count(*) AS runs FROM agent_runs")
 """,
     ),
     ("md", "## Failures by agent this week"),
     (
         "code",
-        """
-store.sql(\"\"\"
+        '''
+store.sql("""
     SELECT agent, count(*) AS runs,
            count(*) FILTER (WHERE status = 'failed') AS failed,
            round(100.0 * count(*) FILTER (WHERE status = 'failed') / count(*), 1) AS failed_pct
     FROM agent_runs
     WHERE started_at >= now()::TIMESTAMP - INTERVAL 7 DAY
     GROUP BY agent ORDER BY failed DESC, agent
-\"\"\")
-""",
+""")
+''',
     ),
     ("md", "## Slowest tool calls"),
     (
         "code",
-        """
-store.sql(\"\"\"
+        '''
+# NBVAL_IGNORE_OUTPUT
+# (timings)
+store.sql("""
     SELECT tool, operation, count(*) AS calls,
            round(quantile_cont(duration_ms, 0.5), 2) AS p50_ms,
            round(max(duration_ms), 2) AS max_ms
     FROM tool_executions
     GROUP BY tool, operation ORDER BY max_ms DESC LIMIT 10
-\"\"\")
-""",
+""")
+''',
     ),
     (
         "md",
@@ -254,16 +299,16 @@ Runs carry a `campaign` (from `run_agent(..., campaign=...)` or `--campaign`) an
     ),
     (
         "code",
-        """
-store.sql(\"\"\"
+        '''
+store.sql("""
     SELECT coalesce(r.campaign, r.experiment_id, '(none)') AS campaign,
            count(DISTINCT r.run_id) AS runs,
            sum(m.value) FILTER (WHERE m.name = 'total_tokens') AS tokens,
            round(sum(m.value) FILTER (WHERE m.name = 'cost_usd'), 6) AS cost_usd
     FROM agent_runs r JOIN agent_run_metrics m USING (run_id)
     GROUP BY ALL ORDER BY cost_usd DESC
-\"\"\")
-""",
+""")
+''',
     ),
     (
         "md",
@@ -276,6 +321,8 @@ The newest run's tool calls.
     (
         "code",
         """
+# NBVAL_IGNORE_OUTPUT
+# (timings)
 newest = store.runs(limit=1)["run_id"][0]
 detail = store.run_detail(newest)
 detail.tool_executions[["seq", "tool", "operation", "status", "duration_ms"]]
@@ -284,22 +331,30 @@ detail.tool_executions[["seq", "tool", "operation", "status", "duration_ms"]]
 ]
 
 REGRESSION: Cells = [
-    ("md", """
+    (
+        "md",
+        """
 # Regression: one agent run
 
 Runs one agent with the parameters below and checks what the **audit store** recorded
 (not what was printed). `tests/test_regression.py` executes this notebook with papermill
 for every case in `data/regression/cases.json` and compares the recorded run with
 `data/golden/`.
-"""),
-    ("parameters", """
+""",
+    ),
+    (
+        "parameters",
+        """
 intent = "content.generate_article"
 params_json = '{"topic": "Email marketing", "primary_keyword": "bakery newsletter"}'
 prompt_version = None
 seed = 0
 mode = "mock"
-"""),
-    ("code", """
+""",
+    ),
+    (
+        "code",
+        """
 import json
 
 from neonhub_nb import default_store, run_agent
@@ -308,8 +363,11 @@ result = run_agent(intent, json.loads(params_json), mode=mode,
                    prompt_version=prompt_version, seed=seed)
 detail = default_store().run_detail(result.run_id)
 print(detail.run["status"], detail.run["prompt_name"], detail.run["prompt_version"])
-"""),
-    ("code", """
+""",
+    ),
+    (
+        "code",
+        """
 # The store holds exactly what the run returned.
 recorded_tools = list(zip(detail.tool_executions["tool"], detail.tool_executions["operation"]))
 assert recorded_tools == [(t.tool, t.operation) for t in result.tool_executions], recorded_tools
@@ -328,7 +386,8 @@ if mode == "live":
     assert detail.metric("completion_tokens") > 0
 else:
     assert detail.run["status"] == "succeeded", detail.run["error"]
-"""),
+""",
+    ),
 ]
 
 NOTEBOOKS = {
@@ -339,11 +398,92 @@ NOTEBOOKS = {
 }
 
 
+def sanitize_patterns(
+    path: Path = ROOT / "nbval_sanitize.cfg",
+) -> list[tuple[re.Pattern[str], str]]:
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(path)
+    return [(re.compile(parser[s]["regex"]), parser[s]["replace"]) for s in parser.sections()]
+
+
+def _clean_outputs(nb: nbformat.NotebookNode) -> None:
+    """Keep only deterministic outputs, sanitized like nbval sanitizes them."""
+    patterns = sanitize_patterns()
+
+    def scrub(text: str) -> str:
+        for regex, replacement in patterns:
+            text = regex.sub(replacement, text)
+        return text
+
+    nb.metadata.pop("widgets", None)  # widget state: random model ids
+    nb.metadata.pop("papermill", None)
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        cell.metadata.pop("execution", None)  # timestamps
+        cell.metadata.pop("papermill", None)
+        if "NBVAL_IGNORE_OUTPUT" in cell.source:
+            cell.outputs = []  # varies by design; nbval does not compare it either
+            continue
+        kept = []
+        for output in cell.outputs:
+            data = output.get("data", {})
+            # Widget views carry random model ids; PNGs are not compared by nbval and bloat
+            # the repository. Their text/plain stays, so nbval still sees the output.
+            data.pop("application/vnd.jupyter.widget-view+json", None)
+            data.pop("image/png", None)
+            if output.get("output_type") == "error":
+                raise SystemExit(f"a cell failed: {output.get('ename')}: {output.get('evalue')}")
+            if "text" in output:
+                output["text"] = scrub(output["text"])
+            for mime in list(data):
+                if isinstance(data[mime], str):
+                    data[mime] = scrub(data[mime])
+            if "metadata" in output:
+                output["metadata"] = {}  # renderer hints only; nbval ignores them
+            kept.append(output)
+        cell.outputs = kept
+
+
+def execute(nb: nbformat.NotebookNode, folder: Path) -> nbformat.NotebookNode:
+    """Run ``nb`` in ``folder`` against a fresh temp store, mock mode."""
+    from nbclient import NotebookClient
+
+    with tempfile.TemporaryDirectory(prefix="neonhub-nb-outputs-") as tmp:
+        previous = {k: os.environ.get(k) for k in ("NEONHUB_DB", "NEONHUB_MODE")}
+        os.environ.update({"NEONHUB_DB": f"{tmp}/outputs.duckdb", "NEONHUB_MODE": "mock"})
+        try:
+            NotebookClient(
+                nb,
+                timeout=600,
+                kernel_name="python3",
+                resources={"metadata": {"path": str(folder)}},
+            ).execute()
+        finally:
+            for key, value in previous.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+    _clean_outputs(nb)
+    return nb
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "--execute",
+        action="store_true",
+        help="run each notebook (mock mode, temp store) and keep its deterministic outputs",
+    )
+    args = parser.parse_args()
     for relative, cells in NOTEBOOKS.items():
         nb = build(cells)
+        path = ROOT / relative
+        if args.execute:
+            nb = execute(nb, path.parent)
         nbformat.validate(nb)
-        (ROOT / relative).write_text(nbformat.writes(nb) + "\n")
+        path.write_text(nbformat.writes(nb) + "\n")
         print(f"wrote {relative}")
 
 

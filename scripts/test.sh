@@ -30,5 +30,11 @@ echo "==> mypy"
 echo "==> pytest"
 export COVERAGE_PROCESS_START="$ROOT/pyproject.toml"
 rm -f .coverage .coverage.*
-.venv/bin/pytest --cov=neonhub_nb --cov-report=term --cov-fail-under=85 -p no:cacheprovider "$@"
+# tests/ plus nbval over the committed notebooks (outputs compared strictly, except what
+# nbval_sanitize.cfg names: ids, timestamps, durations, temp paths).
+nb_dirs=(notebooks)
+[ -d dashboards ] && nb_dirs+=(dashboards)
+.venv/bin/pytest tests "${nb_dirs[@]}" --nbval --nbval-current-env \
+  --nbval-sanitize-with nbval_sanitize.cfg \
+  --cov=neonhub_nb --cov-report=term --cov-fail-under=85 -p no:cacheprovider "$@"
 echo "==> test suite finished in $(( $(date +%s) - start )) s"

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
+from neonhub_nb.metrics import StoreCollector, StoreTally, build_registry, metrics_table
+from neonhub_nb.metrics.collector import STORE_UP
 from neonhub_nb.models import Metric, ToolExecution
 from neonhub_nb.store import AuditStore
 from neonhub_nb.store.baselines import Samples, fold_into_baselines, labels_json
-from neonhub_nb.metrics import StoreCollector, StoreTally, build_registry, metrics_table
-from neonhub_nb.metrics.collector import STORE_UP
 
 T0 = datetime(2026, 1, 1, 12, 0, 0)
 
@@ -27,37 +27,69 @@ class Recorder:
         self.store = store
         self.n = 0
 
-    def start(self, agent: str = "content", intent: str = "content.generate_article",
-              *, experiment_id: str | None = None, at: datetime = T0) -> dict[str, Any]:
+    def start(
+        self,
+        agent: str = "content",
+        intent: str = "content.generate_article",
+        *,
+        experiment_id: str | None = None,
+        at: datetime = T0,
+    ) -> dict[str, Any]:
         self.n += 1
         row = {
-            "run_id": f"run_{self.n:06d}", "agent": agent, "intent": intent, "mode": "mock",
-            "started_at": at + timedelta(seconds=self.n), "status": "running",
-            "experiment_id": experiment_id, "input": {"topic": "t"},
+            "run_id": f"run_{self.n:06d}",
+            "agent": agent,
+            "intent": intent,
+            "mode": "mock",
+            "started_at": at + timedelta(seconds=self.n),
+            "status": "running",
+            "experiment_id": experiment_id,
+            "input": {"topic": "t"},
         }
         self.store.record_run_started(row)
         return row
 
-    def finish(self, row: Mapping[str, Any], status: str = "succeeded",
-               duration_ms: float | None = 250.0, breaker_failures: float = 0) -> None:
+    def finish(
+        self,
+        row: Mapping[str, Any],
+        status: str = "succeeded",
+        duration_ms: float | None = 250.0,
+        breaker_failures: float = 0,
+    ) -> None:
         metrics = [Metric(name="total_tokens", value=10, unit="tokens")]
         if breaker_failures:
             metrics.append(Metric(name="breaker_failures", value=breaker_failures))
         self.store.record_run_finished(
-            {**row, "status": status, "duration_ms": duration_ms,
-             "finished_at": row["started_at"] + timedelta(milliseconds=duration_ms or 0)},
+            {
+                **row,
+                "status": status,
+                "duration_ms": duration_ms,
+                "finished_at": row["started_at"] + timedelta(milliseconds=duration_ms or 0),
+            },
             metrics,
         )
 
-    def run(self, agent: str = "content", intent: str = "content.generate_article",
-            status: str = "succeeded", duration_ms: float | None = 250.0, **kw: Any) -> str:
+    def run(
+        self,
+        agent: str = "content",
+        intent: str = "content.generate_article",
+        status: str = "succeeded",
+        duration_ms: float | None = 250.0,
+        **kw: Any,
+    ) -> str:
         breaker = kw.pop("breaker_failures", 0)
         row = self.start(agent, intent, **kw)
         self.finish(row, status, duration_ms, breaker)
         return str(row["run_id"])
 
-    def tool(self, run_id: str, tool: str, operation: str = "send", status: str = "succeeded",
-             response: dict[str, Any] | None = None) -> None:
+    def tool(
+        self,
+        run_id: str,
+        tool: str,
+        operation: str = "send",
+        status: str = "succeeded",
+        response: dict[str, Any] | None = None,
+    ) -> None:
         self.n += 1
         self.store.record_tool_execution(ToolExecution(
             execution_id=f"tex_{self.n:06d}", run_id=run_id, seq=self.n, tool=tool,
@@ -75,6 +107,15 @@ def value(samples: Mapping[tuple[str, Any], float], name: str, **labels: str) ->
     return samples.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
+def runs_total(
+    samples: Mapping[tuple[str, Any], float], agent: str, intent: str, status: str
+) -> float:
+    return value(samples, "neonhub_agent_runs_total", agent=agent, intent=intent, status=status)
+
+
+CONTENT = ("content", "content.generate_article")
+
+
 def scrape(store: AuditStore) -> bytes:
     registry = CollectorRegistry()
     registry.register(StoreCollector(store))
@@ -85,8 +126,7 @@ def test_counts_follow_the_definitions(store: AuditStore, rec: Recorder) -> None
     rec.run(duration_ms=80)
     rec.run(duration_ms=3000)
     failed = rec.run(status="failed", duration_ms=700, breaker_failures=2)
-    rec.run("seo", "seo.audit_page", experiment_id="exp_1", duration_ms=20_000,
-            breaker_failures=1)
+    rec.run("seo", "seo.audit_page", experiment_id="exp_1", duration_ms=20_000, breaker_failures=1)
     rec.start("seo", "seo.audit_page", experiment_id="exp_1")  # still running
     rec.tool(failed, "connector.slack", "post_message", "failed", {"rate_limited": True})
     rec.tool(failed, "connector.slack", "post_message", "succeeded", {"rate_limited": 2})
@@ -96,12 +136,9 @@ def test_counts_follow_the_definitions(store: AuditStore, rec: Recorder) -> None
 
     result = StoreCollector(store).refresh()
     s = result.samples
-    assert value(s, "neonhub_agent_runs_total", agent="content",
-                 intent="content.generate_article", status="succeeded") == 2
-    assert value(s, "neonhub_agent_runs_total", agent="content",
-                 intent="content.generate_article", status="failed") == 1
-    assert value(s, "neonhub_agent_runs_total", agent="seo", intent="seo.audit_page",
-                 status="succeeded") == 1
+    assert runs_total(s, *CONTENT, "succeeded") == 2
+    assert runs_total(s, *CONTENT, "failed") == 1
+    assert runs_total(s, "seo", "seo.audit_page", "succeeded") == 1
     assert sum(v for (name, _), v in s.items() if name == "neonhub_agent_runs_total") == 4
     content = {"agent": "content", "intent": "content.generate_article"}
     assert value(s, "neonhub_agent_run_duration_seconds_bucket", **content, le="0.1") == 1
@@ -116,23 +153,45 @@ def test_counts_follow_the_definitions(store: AuditStore, rec: Recorder) -> None
     slack = {"service": "slack", "operation": "post_message"}
     assert value(s, "neonhub_connector_requests_total", **slack, status="failed") == 1
     assert value(s, "neonhub_connector_requests_total", **slack, status="succeeded") == 1
-    assert value(s, "neonhub_connector_requests_total", service="ga4", operation="run_report",
-                 status="succeeded") == 1
+    assert (
+        value(
+            s,
+            "neonhub_connector_requests_total",
+            service="ga4",
+            operation="run_report",
+            status="succeeded",
+        )
+        == 1
+    )
     assert value(s, "neonhub_rate_limit_hits_total", service="slack") == 3
     assert value(s, "neonhub_rate_limit_hits_total", service="llm") == 1
     assert value(s, "neonhub_rate_limit_hits_total", service="ga4") == 0
-    assert not [k for k in s if k[0] == "neonhub_connector_requests_total"
-                and dict(k[1])["service"] in ("scorer", "llm")]
+    assert not [
+        k
+        for k in s
+        if k[0] == "neonhub_connector_requests_total" and dict(k[1])["service"] in ("scorer", "llm")
+    ]
     assert value(s, "neonhub_queue_jobs_added_total") == 2  # the running one was added too
-    assert value(result.in_progress, "neonhub_agent_runs_in_progress", agent="seo",
-                 intent="seo.audit_page", status="running") == 1
+    assert (
+        value(
+            result.in_progress,
+            "neonhub_agent_runs_in_progress",
+            agent="seo",
+            intent="seo.audit_page",
+            status="running",
+        )
+        == 1
+    )
     assert result.runs == 5
 
 
 def test_label_sets_hold_no_run_ids_or_free_text(store: AuditStore, rec: Recorder) -> None:
     for i in range(30):
-        run_id = rec.run(status=random.Random(i).choice(["succeeded", "failed"]),
-                         experiment_id=f"exp_{i}", breaker_failures=1)
+        run_id = rec.run(
+            status=random.Random(i).choice(["succeeded", "failed"]),
+            experiment_id=f"exp_{i}",
+            breaker_failures=1,
+        )
         rec.tool(run_id, "connector.email", "send", response={"error": f"quota {i} reached"})
     text = scrape(store).decode()
     assert "run_0" not in text and "tex_0" not in text
@@ -141,8 +200,10 @@ def test_label_sets_hold_no_run_ids_or_free_text(store: AuditStore, rec: Recorde
     allowed = {"agent", "intent", "status", "le", "service", "operation"}
     for line in text.splitlines():
         if line.startswith("neonhub_") and "{" in line:
-            names = {part.split("=")[0] for part in line[line.index("{") + 1:
-                                                          line.index("}")].split(",")}
+            names = {
+                part.split("=")[0]
+                for part in line[line.index("{") + 1 : line.index("}")].split(",")
+            }
             assert names <= allowed, line
 
 
@@ -152,15 +213,13 @@ def test_a_run_counts_once_it_finishes_and_counters_never_go_down(
     collector = StoreCollector(store)
     row = rec.start(experiment_id="exp_9")
     first = collector.refresh()
-    assert value(first.samples, "neonhub_agent_runs_total", agent="content",
-                 intent="content.generate_article", status="running") == 0
+    assert runs_total(first.samples, *CONTENT, "running") == 0
     assert value(first.samples, "neonhub_queue_jobs_added_total") == 1
     assert sum(first.in_progress.values()) == 1
 
     rec.finish(row, "failed", 1200.0, breaker_failures=3)
     second = collector.refresh()
-    assert value(second.samples, "neonhub_agent_runs_total", agent="content",
-                 intent="content.generate_article", status="failed") == 1
+    assert runs_total(second.samples, *CONTENT, "failed") == 1
     assert value(second.samples, "neonhub_queue_jobs_added_total") == 1  # not twice
     assert value(second.samples, "neonhub_circuit_breaker_failures_total", agent="content") == 3
     assert sum(second.in_progress.values()) == 0
@@ -171,32 +230,51 @@ def test_a_run_counts_once_it_finishes_and_counters_never_go_down(
 def _store_ops(store: AuditStore, rec: Recorder, rnd: random.Random) -> Iterator[str]:
     """A random life of a store: runs start and finish, tools are called, prunes happen."""
     open_rows: list[dict[str, Any]] = []
-    agents = [("content", "content.generate_article"), ("seo", "seo.audit_page"),
-              ("email", "email.compose_campaign")]
+    agents = [
+        ("content", "content.generate_article"),
+        ("seo", "seo.audit_page"),
+        ("email", "email.compose_campaign"),
+    ]
     for step in range(30):
-        op = rnd.choice(["start", "finish", "finish", "run", "tool", "tool", "prune"]
-                        if step > 5 else ["start", "run", "tool"])
+        op = rnd.choice(
+            ["start", "finish", "finish", "run", "tool", "tool", "prune"]
+            if step > 5
+            else ["start", "run", "tool"]
+        )
         if op == "start":
             agent, intent = rnd.choice(agents)
-            open_rows.append(rec.start(agent, intent,
-                                       experiment_id=rnd.choice([None, "exp_a"])))
+            open_rows.append(rec.start(agent, intent, experiment_id=rnd.choice([None, "exp_a"])))
         elif op == "finish" and open_rows:
             row = open_rows.pop(rnd.randrange(len(open_rows)))
-            rec.finish(row, rnd.choice(["succeeded", "failed", "abandoned"]),
-                       rnd.choice([None, 40.0, 900.0, 70_000.0]),
-                       rnd.choice([0, 0, 1, 2]))
+            rec.finish(
+                row,
+                rnd.choice(["succeeded", "failed", "abandoned"]),
+                rnd.choice([None, 40.0, 900.0, 70_000.0]),
+                rnd.choice([0, 0, 1, 2]),
+            )
         elif op == "run":
             agent, intent = rnd.choice(agents)
-            rec.run(agent, intent, rnd.choice(["succeeded", "failed"]),
-                    rnd.uniform(10, 20_000), breaker_failures=rnd.choice([0, 1]))
+            rec.run(
+                agent,
+                intent,
+                rnd.choice(["succeeded", "failed"]),
+                rnd.uniform(10, 20_000),
+                breaker_failures=rnd.choice([0, 1]),
+            )
         elif op == "tool":
-            rec.tool(f"run_{rnd.randint(1, rec.n + 1):06d}",
-                     rnd.choice(["connector.slack", "connector.x", "llm"]),
-                     rnd.choice(["post", "read"]), rnd.choice(["succeeded", "failed"]),
-                     rnd.choice([{}, {"rate_limited": True}, {"rate_limited": 3}]))
+            rec.tool(
+                f"run_{rnd.randint(1, rec.n + 1):06d}",
+                rnd.choice(["connector.slack", "connector.x", "llm"]),
+                rnd.choice(["post", "read"]),
+                rnd.choice(["succeeded", "failed"]),
+                rnd.choice([{}, {"rate_limited": True}, {"rate_limited": 3}]),
+            )
         elif op == "prune":
-            _prune(store, "finished_at < ? AND status IN ('succeeded', 'failed', 'abandoned')",
-                   [T0 + timedelta(seconds=rnd.randint(0, rec.n))])
+            _prune(
+                store,
+                "finished_at < ? AND status IN ('succeeded', 'failed', 'abandoned')",
+                [T0 + timedelta(seconds=rnd.randint(0, rec.n))],
+            )
         yield op
 
 
@@ -238,14 +316,15 @@ def test_incremental_counts_equal_a_full_count_and_stay_monotonic(
     assert tally.recounts <= 1 + 4 * prunes
 
 
-def test_fold_then_delete_leaves_the_exposition_unchanged(
-    store: AuditStore, rec: Recorder
-) -> None:
+def test_fold_then_delete_leaves_the_exposition_unchanged(store: AuditStore, rec: Recorder) -> None:
     for i in range(12):
-        run_id = rec.run(*[("content", "content.generate_article"), ("seo", "seo.audit_page")][i % 2],
-                         status=["succeeded", "failed", "abandoned"][i % 3],
-                         duration_ms=[None, 90.0, 1500.0, 45_000.0][i % 4],
-                         experiment_id="exp_x" if i % 3 else None, breaker_failures=i % 2)
+        run_id = rec.run(
+            *[("content", "content.generate_article"), ("seo", "seo.audit_page")][i % 2],
+            status=["succeeded", "failed", "abandoned"][i % 3],
+            duration_ms=[None, 90.0, 1500.0, 45_000.0][i % 4],
+            experiment_id="exp_x" if i % 3 else None,
+            breaker_failures=i % 2,
+        )
         rec.tool(run_id, "connector.reddit", "submit", response={"rate_limited": i % 2 == 0})
         rec.tool(run_id, "llm", "chat.completions", response={"rate_limited": 0})
     keep_running = rec.start(experiment_id="exp_x")
@@ -263,8 +342,7 @@ def test_fold_then_delete_leaves_the_exposition_unchanged(
 
     rec.finish(keep_running, "succeeded", 300.0)  # still counted after everything else left
     after = StoreCollector(store).refresh().samples
-    assert value(after, "neonhub_agent_runs_total", agent="content",
-                 intent="content.generate_article", status="succeeded") == 3
+    assert runs_total(after, *CONTENT, "succeeded") == 3
     assert value(after, "neonhub_queue_jobs_added_total") == 9
 
 
@@ -302,10 +380,13 @@ def test_a_read_only_exporter_sees_what_writers_ingested(
     reader = AuditStore(store.path, read_only=True)
     registry = build_registry(reader)
     assert registry.get_sample_value(STORE_UP) == 1
-    assert registry.get_sample_value(
-        "neonhub_agent_runs_total",
-        {"agent": "content", "intent": "content.generate_article", "status": "succeeded"},
-    ) == 1
+    assert (
+        registry.get_sample_value(
+            "neonhub_agent_runs_total",
+            {"agent": "content", "intent": "content.generate_article", "status": "succeeded"},
+        )
+        == 1
+    )
 
 
 def test_a_store_older_than_the_baselines_table_still_counts(tmp_path: Path) -> None:
@@ -320,8 +401,7 @@ def test_a_store_older_than_the_baselines_table_still_counts(tmp_path: Path) -> 
                    TIMESTAMP '2026-01-01 00:00:00', 10)""")
     con.close()
     result = StoreCollector(AuditStore(path, read_only=True)).refresh()
-    assert value(result.samples, "neonhub_agent_runs_total", agent="content",
-                 intent="content.x", status="succeeded") == 1
+    assert runs_total(result.samples, "content", "content.x", "succeeded") == 1
 
 
 def test_metrics_table_shows_the_same_numbers(store: AuditStore, rec: Recorder) -> None:

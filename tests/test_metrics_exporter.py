@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import os
 import shutil
 import signal
@@ -25,6 +24,7 @@ from neonhub_nb.cli import cli
 from neonhub_nb.clock import FakeClock
 from neonhub_nb.metrics import Exporter, ExporterError, MetricsApp, start_exporter
 from neonhub_nb.store import AuditStore
+
 from .test_metrics import Recorder
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,12 +62,16 @@ def test_metrics_and_health_over_http(store: AuditStore, exporter: Exporter) -> 
         'neonhub_agent_runs_total{agent="content",intent="content.generate_article",'
         'status="succeeded"} 1.0' in response.text
     )
-    for name in ("neonhub_agent_run_duration_seconds_bucket", "neonhub_store_up 1.0",
-                 "neonhub_queue_jobs_added_total 0.0", "# TYPE neonhub_rate_limit_hits_total",
-                 "# TYPE neonhub_connector_requests_total counter",
-                 "# TYPE neonhub_circuit_breaker_failures_total counter",
-                 "# TYPE neonhub_http_request_duration_seconds histogram",
-                 "neonhub_db_query_duration_seconds_count{query=\"runs\"}"):
+    for name in (
+        "neonhub_agent_run_duration_seconds_bucket",
+        "neonhub_store_up 1.0",
+        "neonhub_queue_jobs_added_total 0.0",
+        "# TYPE neonhub_rate_limit_hits_total",
+        "# TYPE neonhub_connector_requests_total counter",
+        "# TYPE neonhub_circuit_breaker_failures_total counter",
+        "# TYPE neonhub_http_request_duration_seconds histogram",
+        'neonhub_db_query_duration_seconds_count{query="runs"}',
+    ):
         assert name in response.text
 
     health = httpx.get(exporter.health_url)
@@ -95,12 +99,18 @@ def test_other_routes_and_methods_get_bounded_labels(exporter: Exporter) -> None
     assert head.status_code == 200
     assert head.content == b""
     registry = exporter.app.registry
-    assert registry.get_sample_value(
-        "neonhub_http_requests_total", {"method": "GET", "route": "other", "status": "404"}
-    ) == 6
-    assert registry.get_sample_value(
-        "neonhub_http_requests_total", {"method": "other", "route": "/health", "status": "405"}
-    ) == 1
+    assert (
+        registry.get_sample_value(
+            "neonhub_http_requests_total", {"method": "GET", "route": "other", "status": "404"}
+        )
+        == 6
+    )
+    assert (
+        registry.get_sample_value(
+            "neonhub_http_requests_total", {"method": "other", "route": "/health", "status": "405"}
+        )
+        == 1
+    )
     text = generate_latest(registry).decode()
     assert "run_1" not in text
     assert "admin" not in text
@@ -109,9 +119,9 @@ def test_other_routes_and_methods_get_bounded_labels(exporter: Exporter) -> None
 def test_store_queries_are_timed(store: AuditStore, exporter: Exporter) -> None:
     store.runs(limit=5)
     registry = exporter.app.registry
-    assert registry.get_sample_value(
-        "neonhub_db_query_duration_seconds_count", {"query": "runs"}
-    ) >= 1
+    assert (
+        registry.get_sample_value("neonhub_db_query_duration_seconds_count", {"query": "runs"}) >= 1
+    )
     exporter.stop()
     assert exporter.app.observe_query not in store.query_observers
 
@@ -153,9 +163,12 @@ def test_start_exporter_defaults_to_this_process_store(tmp_path: Path) -> None:
         assert httpx.get(running.health_url).json()["store"]["runs"] == 0
 
 
-def _call(app: MetricsApp, method: str, path: str) -> tuple[str, bytes]:
-    environ: dict[str, Any] = {"REQUEST_METHOD": method, "PATH_INFO": path,
-                               "wsgi.input": io.BytesIO()}
+def call_app(app: MetricsApp, method: str, path: str) -> tuple[str, bytes]:
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "wsgi.input": io.BytesIO(),
+    }
     setup_testing_defaults(environ)
     answer: list[str] = []
     body = b"".join(app(environ, lambda status, headers: answer.append(status)))
@@ -177,8 +190,8 @@ def test_golden_exposition(store: AuditStore, monkeypatch: pytest.MonkeyPatch) -
     rec.tool(first, "connector.slack", "post_message", "failed")
     rec.tool(first, "llm", "chat.completions", response={"rate_limited": 0})
     app = MetricsApp(store, clock=FakeClock())
-    assert _call(app, "GET", "/health")[0] == "200 OK"
-    assert _call(app, "GET", "/favicon.ico")[0] == "404 Not Found"
+    assert call_app(app, "GET", "/health")[0] == "200 OK"
+    assert call_app(app, "GET", "/favicon.ico")[0] == "404 Not Found"
 
     text = generate_latest(app.registry).decode()
     if UPDATE_GOLDEN:
@@ -198,8 +211,9 @@ def test_promtool_accepts_the_exposition(store: AuditStore, exporter: Exporter) 
     rec.start()
     httpx.get(exporter.health_url)
     text = httpx.get(exporter.metrics_url).text
-    checked = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True,
-                             text=True, timeout=60)
+    checked = subprocess.run(
+        [promtool, "check", "metrics"], input=text, capture_output=True, text=True, timeout=60
+    )
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert checked.stdout + checked.stderr == ""
 

@@ -71,7 +71,8 @@ def prometheus(tmp_path: Path) -> Iterator[Callable[[int], str]]:
     def start(target_port: int) -> str:
         port = free_port()
         config = tmp_path / "prometheus.yml"
-        config.write_text(textwrap.dedent(f"""\
+        config.write_text(
+            textwrap.dedent(f"""\
             global:
               scrape_interval: 1s
               scrape_timeout: 1s
@@ -79,7 +80,8 @@ def prometheus(tmp_path: Path) -> Iterator[Callable[[int], str]]:
               - job_name: neonhub
                 static_configs:
                   - targets: ["127.0.0.1:{target_port}"]
-            """))
+            """)
+        )
         with (tmp_path / "prometheus.log").open("wb") as log:
             procs.append(subprocess.Popen(
                 [binary, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
@@ -87,8 +89,11 @@ def prometheus(tmp_path: Path) -> Iterator[Callable[[int], str]]:
                 stdout=log, stderr=subprocess.STDOUT,
             ))  # fmt: skip
         url = f"http://127.0.0.1:{port}"
-        wait_for(lambda: httpx.get(f"{url}/-/ready", timeout=2).status_code == 200, 60,
-                 f"Prometheus never became ready; see {tmp_path / 'prometheus.log'}")
+        wait_for(
+            lambda: httpx.get(f"{url}/-/ready", timeout=2).status_code == 200,
+            60,
+            f"Prometheus never became ready; see {tmp_path / 'prometheus.log'}",
+        )
         return url
 
     yield start

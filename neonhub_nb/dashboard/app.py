@@ -159,6 +159,12 @@ class AuditDashboard:
             ]
         )
         self.widget.add_class("nh-dash")
+        for live in (
+            self.status, self.kpis, self.runs_chart, self.failures_chart,
+            self.connectors_chart, self.errors, self.breaker, self.agent, self.intent,
+            self.run_status, self.mode, self.runs_summary, self.runs, self.detail, self.drafts,
+        ):  # fmt: skip
+            self._resend_when_shown(live)
         self.refresh_button.on_click(lambda _: self.refresh())
         self.period.observe(self._on_period, "value")
         for picker in (self.date_from, self.date_to):
@@ -168,6 +174,20 @@ class AuditDashboard:
         self.auto_refresh.observe(self._on_auto_refresh, "value")
         self._ticker.observe(lambda _: self.refresh(), "value")
         self.runs.observe(self._on_run, "value")
+
+    @staticmethod
+    def _resend_when_shown(widget: Any) -> None:
+        """Send the widget's whole state again once a browser has drawn it.
+
+        The first refresh runs in a thread while the page loads. An update the kernel
+        sends after Voila's page asked for every widget's state, but before the page
+        created that widget, is dropped by the page; the widget would then show its
+        "loading" state forever. The page reports each drawn view (``_view_count``),
+        and by then every earlier update's value is in the kernel's copy: resending
+        it closes the gap.
+        """
+        widget._view_count = 0
+        widget.observe(lambda change: widget.send_state(), "_view_count")
 
     def _status_html(self, text: str, *, error: bool = False) -> str:
         style = "nh-error" if error else "nh-muted"

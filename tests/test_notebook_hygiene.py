@@ -1,0 +1,52 @@
+"""Committed notebooks carry no secrets, absolute paths, tracebacks or run-specific state."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from neonhub_nb.redact import redact_text
+
+ROOT = Path(__file__).resolve().parents[1]
+COMMITTED = sorted(
+    p
+    for folder in ("notebooks", "dashboards", "bench")
+    for p in (ROOT / folder).rglob("*.ipynb")
+    if ".ipynb_checkpoints" not in p.parts
+)
+ABSOLUTE_PATH = re.compile(r"(?<![\w.])/(tmp|home|root|work|Users|var/folders)/")
+
+
+def test_there_are_notebooks_to_check() -> None:
+    assert len(COMMITTED) >= 4
+
+
+@pytest.mark.parametrize("path", COMMITTED, ids=lambda p: str(p.relative_to(ROOT)))
+def test_committed_notebook_is_clean(path: Path) -> None:
+    text = path.read_text()
+    nb = json.loads(text)
+    assert "Traceback" not in text, "a traceback is committed"
+    assert not ABSOLUTE_PATH.search(text), ABSOLUTE_PATH.search(text)
+    assert redact_text(text) == text, "something secret-looking is committed"
+    assert "widgets" not in nb["metadata"], "widget state (random model ids) is committed"
+    for cell in nb["cells"]:
+        assert "execution" not in cell.get("metadata", {}), "execution timestamps committed"
+        for output in cell.get("outputs", []):
+            assert output["output_type"] != "error"
+            data = json.dumps(output)
+            assert not re.search(r"(run|draft|exp|tex)_[0-9a-f]{22}", data), "an id is committed"
+            assert " object at 0x" not in data, "a memory address is committed"
+
+
+def test_every_notebook_has_a_parameters_cell_in_mock_mode() -> None:
+    for path in COMMITTED:
+        if path.parent.name == "bench":
+            continue
+        nb = json.loads(path.read_text())
+        tagged = [c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
+        assert len(tagged) == 1, path
+        source = "".join(tagged[0]["source"])
+        assert 'mode = "mock"' in source or "mode" not in source, path
