@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import socket
 import statistics
 import subprocess
@@ -139,11 +138,11 @@ def measure(browser: Any, url: str, ready: str) -> dict[str, float]:
         visible = time.perf_counter() - start
         timing = page.evaluate(
             "(() => { const n = performance.getEntriesByType('navigation')[0];"
-            " return [n.responseStart, n.responseEnd, n.loadEventEnd]; })()"
-        )
-        status = page.evaluate(
-            "(() => { const s = document.querySelector('[data-status]');"
-            " return s ? s.textContent : ''; })()"
+            " const s = document.querySelector('[data-status]');"
+            " const d = s ? s.dataset : {};"
+            " return [n.responseStart, n.responseEnd, n.loadEventEnd,"
+            "  d.built - performance.timeOrigin, d.rendered - performance.timeOrigin,"
+            "  Number(d.readMs)]; })()"
         )
     finally:
         # As a viewer leaving: Voila's beforeunload handler shuts the page's kernel down.
@@ -151,13 +150,16 @@ def measure(browser: Any, url: str, ready: str) -> dict[str, float]:
         context.close()
     if outside:
         raise RuntimeError(f"the page requested something beyond 127.0.0.1: {outside[:3]}")
-    read = re.search(r"read in ([\d,]+) ms", status)
+    # Kernel-side marks (same machine, same clock): dashboard object built, first
+    # refresh drawn into the widgets, and the refresh's query time.
     return {
         "visible": visible,
         "first_byte": timing[0] / 1000,
         "html_done": timing[1] / 1000,
         "load": timing[2] / 1000,
-        "queries": float(read.group(1).replace(",", "")) / 1000 if read else float("nan"),
+        "built": (timing[3] or float("nan")) / 1000,
+        "data_drawn": (timing[4] or float("nan")) / 1000,
+        "queries": (timing[5] or float("nan")) / 1000,
     }
 
 
@@ -173,8 +175,9 @@ def memory(browser: Any, url: str, ready: str, server: psutil.Process, refreshes
         (kernel,) = [k for k in kernels(server) if k.pid not in before]
         after_load = kernel.memory_info().rss
         button = page.get_by_role("button", name="↻ Refresh")
+        refreshes = refreshes if button.count() else 0
         peak = after_load
-        for n in range(refreshes if button.count() else 0):
+        for n in range(refreshes):
             button.click()
             page.wait_for_function(
                 f"document.querySelector('.nh-kpis').dataset.refreshes > {n + 1}", timeout=60_000
@@ -185,7 +188,7 @@ def memory(browser: Any, url: str, ready: str, server: psutil.Process, refreshes
         page.close(run_before_unload=True)
         context.close()
     mib = 1024 * 1024
-    if refreshes and button.count():
+    if refreshes:
         return (
             f"{after_load / mib:.0f} MiB after load, {settled / mib:.0f} MiB after {refreshes} "
             f"refreshes (peak {peak / mib:.0f} MiB)"
@@ -253,11 +256,14 @@ def main(argv: list[str] | None = None) -> None:
             f"{med(name, 'load'):.2f}",
         ])  # fmt: skip
     table(["page", "visible", "min", "max", "first byte", "HTML done", "load event"], rows)
+    print(
+        f"\ndashboard kernel: widgets built at {med('dashboard', 'built'):.2f} s, first "
+        f"refresh drawn at {med('dashboard', 'data_drawn'):.2f} s after navigation start; "
+        f"its queries took {med('dashboard', 'queries') * 1000:.0f} ms"
+    )
     ratio = med("dashboard", "visible") / med("empty", "visible")
     verdict = "met" if ratio <= 1.3 else "NOT met"
     print(f"\nratio (b)/(a): {ratio:.2f}x  (goal <= 1.30x: {verdict})")
-    print(f"dashboard queries per refresh (kernel, background thread): "
-          f"median {med('dashboard', 'queries') * 1000:.0f} ms")  # fmt: skip
     print("\nmemory of one viewer's kernel (RSS)")
     table(["page", "kernel RSS"], [["(a) one-widget page", mem_empty],
                                    ["(b) audit dashboard", mem_dash]])  # fmt: skip

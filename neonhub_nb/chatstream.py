@@ -44,16 +44,19 @@ class ChatStream:
     chunks: list[str] = field(default_factory=list)
     usage: dict[str, Any] | None = None
     finish: str | None = None
+    done: bool = False
     _data: list[str] = field(default_factory=list)
 
     def start_attempt(self, waited: float) -> None:
         self.attempts += 1
         if waited > 0:
             self.rate_limited += 1
-        self.chunks, self.usage, self.finish, self._data = [], None, None, []
+        self.chunks, self.usage, self.finish, self.done, self._data = [], None, None, False, []
 
     def feed(self, line: str) -> bool:
         """One line of the event stream; ``True`` once the server sent ``[DONE]``."""
+        if self.done:  # anything after [DONE] is not part of the answer
+            return True
         if not line:
             return self._dispatch()
         if line.startswith(":"):  # an SSE comment (keep-alive)
@@ -73,6 +76,7 @@ class ChatStream:
         data = "\n".join(self._data)
         self._data = []
         if data.startswith("[DONE]"):
+            self.done = True
             return True
         payload = orjson.loads(data)  # orjson.JSONDecodeError is a ValueError
         if not isinstance(payload, dict):

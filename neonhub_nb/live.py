@@ -251,11 +251,12 @@ class OpenAILLM:
             call.start_attempt(self.limiter.acquire() if self.limiter else 0.0)
             try:
                 with create(**request) as response:
+                    # Read to the end even after [DONE]: a body left unread closes the
+                    # connection instead of returning it to the pool (a new TLS handshake
+                    # per call).
                     for line in response.iter_lines():
-                        if call.feed(line):
-                            break
-                    else:
-                        call.end()
+                        call.feed(line)
+                    call.end()
                 return call.result()
             except CallbackError as exc:
                 raise _callback_error(exc) from None
@@ -283,10 +284,8 @@ class OpenAILLM:
             try:
                 async with create(**request) as response:
                     async for line in response.iter_lines():
-                        if call.feed(line):
-                            break
-                    else:
-                        call.end()
+                        call.feed(line)
+                    call.end()
                 return call.result()
             except CallbackError as exc:
                 raise _callback_error(exc) from None

@@ -91,6 +91,7 @@ class FaultServer:
         self.faults: deque[Fault] = deque()
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
+        self.connections = 0  # TCP connections accepted (keep-alive reuses them)
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -139,6 +140,11 @@ class FaultServer:
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass  # keep pytest output clean
+
+            def setup(self) -> None:
+                super().setup()
+                with server._lock:
+                    server.connections += 1
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)

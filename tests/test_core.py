@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import pytest
 
 from neonhub_nb import DraftParams, InvalidInputError, UnknownIntentError, run_agent
-from neonhub_nb.agents import AgentSpec, register_agent
+from neonhub_nb.agents import AgentSpec, register_agent, unregister_agent
 from neonhub_nb.agents.base import AgentContext, AgentOutput
 from neonhub_nb.config import Settings
 from neonhub_nb.mockwriter import count_words
@@ -132,15 +133,19 @@ class _BoomAgent:
         raise RuntimeError(f"could not write about {params.topic}")
 
 
-register_agent(
-    AgentSpec(
-        intent="test.boom",
-        agent="boom",
-        params_model=_BoomParams,
-        factory=_BoomAgent,
-        description="always fails after one LLM call",
+@pytest.fixture(autouse=True)
+def boom_agent() -> Iterator[None]:
+    register_agent(
+        AgentSpec(
+            intent="test.boom",
+            agent="boom",
+            params_model=_BoomParams,
+            factory=_BoomAgent,
+            description="always fails after one LLM call",
+        )
     )
-)
+    yield
+    unregister_agent("test.boom")
 
 
 def test_failing_agent_is_recorded_as_failed_with_its_error(

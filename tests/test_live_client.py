@@ -57,6 +57,23 @@ def test_streams_tokens_and_takes_usage_from_the_response(
     assert "max_tokens" not in sent  # omitted, not null
 
 
+def test_connections_are_reused_between_calls(server: FaultServer, tmp_path: Path) -> None:
+    # Reading each stream to its end returns the connection to the pool; stopping at
+    # [DONE] would cost a new connection (a TLS handshake, against a real provider) per call.
+    async def three(llm: OpenAILLM) -> None:
+        try:
+            for _ in range(3):
+                await llm.acomplete(MESSAGES, model="fault-model")
+        finally:
+            await llm.aclose()
+
+    with live_llm(server.url, tmp_path) as llm:
+        for _ in range(3):
+            llm.complete(MESSAGES, model="fault-model")
+        asyncio.run(three(llm))
+    assert (len(server.requests), server.connections) == (6, 2)
+
+
 def test_counts_tokens_when_the_server_sends_no_usage(server: FaultServer, tmp_path: Path) -> None:
     server.push(Fault.ok(usage=False))
     with live_llm(server.url, tmp_path) as llm:

@@ -132,10 +132,11 @@ def test_kill_9_during_ingestion_loses_nothing(tmp_path: Path) -> None:
     assert not db.exists()
 
     ingester = (
-        "import sys\n"
-        "from neonhub_nb.store import AuditStore\n"
+        "import duckdb\n"
+        "from neonhub_nb.store import AuditStore, apply_migrations\n"
+        # Create the schema first (without ingesting), so the kill lands in ingestion.
+        f"con = duckdb.connect({str(db)!r}); apply_migrations(con); con.close()\n"
         f"store = AuditStore({str(db)!r}, background=False)\n"
-        "store.schema_version()\n"  # open + migrate first, so the kill lands in ingestion
         "print('start', flush=True)\n"
         "store.flush()\n"
         "print('done', flush=True)\n"

@@ -23,6 +23,7 @@ __all__ = [
     "get_agent",
     "list_agents",
     "register_agent",
+    "unregister_agent",
 ]
 
 
@@ -42,6 +43,11 @@ _REGISTRY: dict[str, AgentSpec] = {}
 def register_agent(spec: AgentSpec) -> AgentSpec:
     _REGISTRY[spec.intent] = spec
     return spec
+
+
+def unregister_agent(intent: str) -> None:
+    """Remove an agent (tests and notebooks that register throwaway agents)."""
+    _REGISTRY.pop(intent, None)
 
 
 def get_agent(intent: str) -> AgentSpec:

@@ -14,6 +14,7 @@ whose values reach SQL as bound parameters, and there is no text box anywhere.
 from __future__ import annotations
 
 import threading
+import time
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,8 @@ class AuditDashboard:
         self._lock = threading.RLock()
         self._thread: threading.Thread | None = None
         self._updating = False  # set while refresh() rewrites the controls' choices
+        # Wall-clock marks (epoch ms) on the status line, for bench/bench_dashboard.py.
+        self._built_ms = round(time.time() * 1000)
         self._build(period)
 
     # ------------------------------------------------------------------ layout
@@ -189,9 +192,13 @@ class AuditDashboard:
         widget._view_count = 0
         widget.observe(lambda change: widget.send_state(), "_view_count")
 
-    def _status_html(self, text: str, *, error: bool = False) -> str:
+    def _status_html(self, text: str, *, error: bool = False, read_ms: float = 0) -> str:
         style = "nh-error" if error else "nh-muted"
-        return f"<div class='{style}' data-status>{views._esc(text)}</div>"
+        marks = (
+            f"data-built='{self._built_ms}' data-rendered='{round(time.time() * 1000)}' "
+            f"data-read-ms='{read_ms:.0f}'"
+        )
+        return f"<div class='{style}' data-status {marks}>{views._esc(text)}</div>"
 
     # ---------------------------------------------------------------- controls
     def selected_period(self) -> Period:
@@ -325,7 +332,8 @@ class AuditDashboard:
         total_ms = sum(data.timings_ms.values())
         self.status.value = self._status_html(
             f"{data.period.label} · updated {data.loaded_at:%Y-%m-%d %H:%M:%S} UTC · "
-            f"{c.total_runs:,} runs in the store · read in {total_ms:,.0f} ms"
+            f"{c.total_runs:,} runs in the store · read in {total_ms:,.0f} ms",
+            read_ms=total_ms,
         )
 
     def show_run(self, run_id: str) -> None:

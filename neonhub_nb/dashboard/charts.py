@@ -153,6 +153,17 @@ def _bucket_name(bucket: str) -> str:
     return {"hour": "hour", "day": "day", "week": "week"}[bucket]
 
 
+def _polyline(
+    points: Sequence[tuple[float, float]], colour: str, title: str, *, dashed: bool = False
+) -> str:
+    dash = " stroke-dasharray='4 3' stroke-opacity='0.7'" if dashed else ""
+    xy = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
+    return (
+        f"<polyline fill='none' stroke='{colour}' stroke-width='2'{dash} points='{xy}'>"
+        f"<title>{_esc(title)}</title></polyline>"
+    )
+
+
 def runs_trend_chart(trend: Trend, colours: Mapping[str, str]) -> str:
     """Runs per bucket, one line per agent."""
     title = f"Runs per {_bucket_name(trend.bucket)} by agent (UTC)"
@@ -175,22 +186,13 @@ def runs_trend_chart(trend: Trend, colours: Mapping[str, str]) -> str:
     last = n - 2 if trend.last_partial and n > 1 else n - 1
     for agent, values in trend.runs.items():
         colour = colours.get(agent, _AXIS)
-
-        def line(lo: int, hi: int, dashed: bool, values: tuple[int, ...] = values) -> str:
-            points = " ".join(f"{x_of[i]:.1f},{y_of(values[i]):.1f}" for i in range(lo, hi + 1))
-            dash = " stroke-dasharray='4 3' stroke-opacity='0.7'" if dashed else ""
-            note = " (partial bucket)" if dashed else ""
-            return (
-                f"<polyline fill='none' stroke='{colour}' stroke-width='2'{dash} "
-                f"points='{points}'><title>{_esc(agent)}: {sum(values):,} runs{note}"
-                "</title></polyline>"
-            )
-
-        body.append(line(first, last, False))
+        xy = [(x_of[i], y_of(v)) for i, v in enumerate(values)]
+        label = f"{agent}: {sum(values):,} runs"
+        body.append(_polyline(xy[first : last + 1], colour, label))
         if first:
-            body.append(line(0, 1, True))
+            body.append(_polyline(xy[:2], colour, f"{label} (partial bucket)", dashed=True))
         if last < n - 1:
-            body.append(line(n - 2, n - 1, True))
+            body.append(_polyline(xy[-2:], colour, f"{label} (partial bucket)", dashed=True))
         if n <= 48:  # dots and per-point tooltips while they stay readable
             fmt = "%Y-%m-%d %H:%M" if trend.bucket == "hour" else "%Y-%m-%d"
             body.extend(

