@@ -9,12 +9,13 @@ exporter on 127.0.0.1 and times ``GET /metrics`` over HTTP:
 
 * ``cold``: the first scrape of a fresh exporter (a full count of the store; the CLI
   pays it at start-up, before it serves);
-* ``read-write+churn``: later scrapes while another writer records ``--churn`` runs (each
-  with one 4 KB LLM answer and two connector calls) between scrapes; the exporter ingests
-  their spool (the writer's own ingester is off), then counts what changed;
-* ``read-write``: the same exporter with no new runs (what most scrapes see);
-* ``read-only``: an exporter started with ``--read-only`` (one file open per scrape
-  instead of two: ingest, then read), no new runs.
+* ``read-write``: later scrapes of the default exporter, nothing new in the store;
+* ``read-write+new``: ``--churn`` runs (each with a 4 KB LLM answer and two connector
+  calls) recorded and ingested by another writer between scrapes, as live writers do;
+* ``read-write+ingest``: the same, but the exporter ingests them itself (what it does for
+  writers that died): the scrape also pays for the ingestion and DuckDB's checkpoint;
+* ``read-only`` / ``read-only+new``: an exporter started with ``--read-only`` (one file
+  open per scrape instead of two: ingest, then read).
 
 Figures are milliseconds on this machine (median and p95); shared machines are noisy.
 The last column checks the scrape against a direct SQL count of finished runs.
@@ -106,9 +107,11 @@ def scraped_runs(text: str) -> int:
                      if line.startswith("neonhub_agent_runs_total{")))  # fmt: skip
 
 
-def bench(path: Path, read_only: bool, scrapes: int, churn: int) -> dict[str, float | str]:
+def bench(
+    path: Path, read_only: bool, scrapes: int, churn: int, writer_ingests: bool
+) -> dict[str, float | str]:
     store = AuditStore(path, read_only=read_only, background=False)
-    writer = None if read_only else AuditStore(path, background=False)
+    writer = AuditStore(path, background=False) if churn else None
     exporter = start_exporter(store, port=0, warm=False)
     times: list[float] = []
     try:
@@ -117,8 +120,11 @@ def bench(path: Path, read_only: bool, scrapes: int, churn: int) -> dict[str, fl
             client.get(exporter.metrics_url).raise_for_status()
             cold = (time.perf_counter() - start) * 1000
             for i in range(scrapes):
-                for j in range(churn if writer is not None else 0):
-                    record_run(writer, i * churn + j)  # type: ignore[arg-type]
+                if writer is not None:
+                    for j in range(churn):
+                        record_run(writer, i * churn + j)
+                    if writer_ingests:
+                        writer.flush()  # as a live writer's background ingester does
                 start = time.perf_counter()
                 response = client.get(exporter.metrics_url)
                 times.append((time.perf_counter() - start) * 1000)
@@ -129,9 +135,23 @@ def bench(path: Path, read_only: bool, scrapes: int, churn: int) -> dict[str, fl
             writer.close()
         store.close()
     exact = scraped_runs(response.text) == finished_runs(path)
-    return {"cold": cold, "median": statistics.median(times), "p95": percentile(times, 0.95),
-            "series": sum(1 for line in response.text.splitlines() if line[:1] != "#"),
-            "check": "exact" if exact else "MISMATCH"}  # fmt: skip
+    return {
+        "cold": cold,
+        "median": statistics.median(times),
+        "p95": percentile(times, 0.95),
+        "series": sum(1 for line in response.text.splitlines() if line[:1] != "#"),
+        "check": "exact" if exact else "MISMATCH",
+    }
+
+
+MODES = {
+    # name: (read_only, churn?, the writer ingests its own runs?)
+    "read-write": (False, False, False),
+    "read-write+new": (False, True, True),
+    "read-write+ingest": (False, True, False),
+    "read-only": (True, False, False),
+    "read-only+new": (True, True, True),
+}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -151,10 +171,10 @@ def main(argv: list[str] | None = None) -> None:
     args.cache.mkdir(parents=True, exist_ok=True)
 
     header = (
-        f"{'runs':>9} {'mode':<16} {'store MB':>8} {'cold ms':>8} {'median ms':>9} "
+        f"{'runs':>9} {'mode':<17} {'store MB':>8} {'cold ms':>8} {'median ms':>9} "
         f"{'p95 ms':>7} {'series':>6}  check"
     )
-    print(f"{args.scrapes} scrapes per mode, {args.churn} new runs between read-write scrapes")
+    print(f"{args.scrapes} scrapes per mode; '+new' modes record {args.churn} runs between scrapes")
     print(header)
     print("-" * len(header))
     for runs in sizes:
@@ -162,12 +182,12 @@ def main(argv: list[str] | None = None) -> None:
         with tempfile.TemporaryDirectory(dir=args.cache) as tmp:
             work = Path(tmp) / "store.duckdb"
             shutil.copyfile(base, work)
-            for read_only, churn in ((False, args.churn), (False, 0), (True, 0)):
-                result = bench(work, read_only, args.scrapes, churn)
-                mode = ("read-only" if read_only else "read-write") + ("+churn" if churn else "")
+            for mode, (read_only, new_runs, writer_ingests) in MODES.items():
+                churn = args.churn if new_runs else 0
+                result = bench(work, read_only, args.scrapes, churn, writer_ingests)
                 size_mb = work.stat().st_size / 1e6
                 print(
-                    f"{runs:>9} {mode:<16} {size_mb:>8.0f} {result['cold']:>8.0f} "
+                    f"{runs:>9} {mode:<17} {size_mb:>8.0f} {result['cold']:>8.0f} "
                     f"{result['median']:>9.1f} {result['p95']:>7.1f} {result['series']:>6}  "
                     f"{result['check']}",
                     flush=True,

@@ -62,6 +62,7 @@ class Orchestrator:
             "experiment_id": request.experiment_id,
             "campaign": request.campaign,
             "variant": request.variant,
+            "seed": request.seed,
         }
         self.store.record_run_started({**base_row, "status": "running"})
         ctx = AgentContext(
@@ -220,6 +221,18 @@ def build_orchestrator(
     if guard is None and settings.mode == "live":
         guard = RunGuard.for_settings(settings, store)
     clock = clock or SystemClock()
+    if settings.mode == "replay":
+        from .replay import ReplayIndex, ReplayLLM, replay_tools
+
+        # Answers come from every live run recorded in this store; see replay.py.
+        index = ReplayIndex.from_store(store)
+        return Orchestrator(
+            settings=settings,
+            store=store,
+            llm=llm or ReplayLLM(index),
+            clock=clock,
+            tools=replay_tools(settings, index, clock),
+        )
     from .connectors import connector_factory
 
     return Orchestrator(

@@ -106,6 +106,7 @@ class AgentContext:
                 "http_status": call.http_status,
                 "attempts": call.attempts,
                 "rate_limited": call.rate_limited,
+                **({"http": list(call.exchanges)} if call.exchanges else {}),
             },
             error=call.error,
         )

@@ -45,6 +45,7 @@ __all__ = [
     "ServiceSpec",
     "Sleep",
     "UnknownConnectorError",
+    "exchange_record",
     "parse_retry_after",
     "stable_key",
 ]
@@ -159,6 +160,9 @@ class ConnectorCall:
     response: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     started_at: datetime = field(default_factory=lambda: datetime(1970, 1, 1))
+    #: Live mode only: every HTTP request and answer (secrets redacted), so replay mode can
+    #: serve the same answers from the audit store. Empty in mock mode.
+    exchanges: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -196,6 +200,30 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     if when.tzinfo is not None:
         when = when.astimezone(UTC).replace(tzinfo=None)
     return max(0.0, (when - now).total_seconds())
+
+
+# Response headers the connectors read (pagination, ids, retry hints); others are noise.
+_REPLAYED_HEADERS = (
+    "content-type",
+    "link",
+    "location",
+    "retry-after",
+    "x-restli-id",
+    "x-rate-limit-reset",
+    "x-ratelimit-reset",
+)
+
+
+def exchange_record(request: httpx.Request, response: httpx.Response) -> dict[str, Any]:
+    """One HTTP request and its answer as the audit store keeps it (for replay)."""
+    return {
+        "method": request.method,
+        "url": str(request.url),
+        "body": request.content.decode("utf-8", "replace"),
+        "status": response.status_code,
+        "headers": {k: response.headers[k] for k in _REPLAYED_HEADERS if k in response.headers},
+        "response": response.content.decode("utf-8", "replace"),
+    }
 
 
 def stable_key(*parts: Any) -> str:
@@ -371,6 +399,7 @@ class Operation:
         self.http_status: int | None = None
         self.attempts = 0
         self.rate_limited = 0
+        self.exchanges: list[dict[str, Any]] = []
         self._started_at = datetime(1970, 1, 1)
         self._start = 0.0
 
@@ -418,6 +447,7 @@ class Operation:
             response=redact.redact(self.response)[0] if error is None else {},
             error=redact.text(f"{type(error).__name__}: {error}") if error is not None else None,
             started_at=self._started_at,
+            exchanges=tuple(redact.redact(self.exchanges)[0]),
         )
         c.last_call = call
         if c.instrument is not None:
@@ -473,6 +503,8 @@ class Operation:
                     self.name, f"{kind} after {attempt} attempt(s): {type(exc).__name__}: {exc}"
                 ) from exc
             self.http_status = response.status_code
+            if c.mode == "live":
+                self.exchanges.append(exchange_record(request, response))
             if c._is_rate_limited(response):
                 self.rate_limited += 1
                 wait = c._retry_after(response)

@@ -188,7 +188,8 @@ def runs_trend_chart(trend: Trend, colours: Mapping[str, str]) -> str:
         colour = colours.get(agent, _AXIS)
         xy = [(x_of[i], y_of(v)) for i, v in enumerate(values)]
         label = f"{agent}: {sum(values):,} runs"
-        body.append(_polyline(xy[first : last + 1], colour, label))
+        if last > first:
+            body.append(_polyline(xy[first : last + 1], colour, label))
         if first:
             body.append(_polyline(xy[:2], colour, f"{label} (partial bucket)", dashed=True))
         if last < n - 1:

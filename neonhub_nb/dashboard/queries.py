@@ -467,10 +467,13 @@ def recent_runs(
         ).fetchall()
         totals = {r[0]: (r[1], r[2]) for r in found}
     matching = con.execute(f"SELECT count(*) FROM agent_runs WHERE {where}", params).fetchone()
-    return tuple(
-        RunRow(*r, *totals.get(r[0], (None, None)))  # type: ignore[arg-type]
-        for r in rows
-    ), int(matching[0])
+    page = []
+    for run_id, started_at, agent, intent, status, mode, duration_ms in rows:
+        tokens, cost = totals.get(run_id, (None, None))
+        page.append(
+            RunRow(run_id, started_at, agent, intent, status, mode, duration_ms, tokens, cost)
+        )
+    return tuple(page), int(matching[0])
 
 
 def pending_drafts(con: Any, limit: int = 20) -> tuple[tuple[DraftRow, ...], int]:

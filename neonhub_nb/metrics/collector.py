@@ -153,6 +153,7 @@ class StoreCollector(Collector):
                 with self.store.connect() as con:
                     return self.tally.refresh(con, self.timer)
             except duckdb.Error as exc:
+                self.tally.reset()  # whatever the file is now, the next scrape starts over
                 raise StoreError(f"cannot read metrics from {self.store.path}: {exc}") from None
 
     def describe(self) -> Iterable[Metric]:

@@ -75,6 +75,7 @@ class StoreTally:
     _marks: dict[str, _Mark] = field(default_factory=dict)
     _pending: dict[int, tuple[str, str, str]] = field(default_factory=dict)
     _identity: tuple[Any, ...] | None = None
+    _has_baselines: bool = False
 
     def reset(self) -> None:
         """Forget everything: the next refresh counts the whole store."""
@@ -83,6 +84,7 @@ class StoreTally:
         self._marks = {table: _Mark() for table in _TABLES}
         self._pending = {}
         self._identity = None
+        self._has_baselines = False
 
     def refresh(self, con: Any, timer: QueryTimer | None = None) -> TallyResult:
         """Bring the tally up to date with the open connection ``con``."""
@@ -123,11 +125,13 @@ class StoreTally:
         self, con: Any, timer: QueryTimer | None
     ) -> tuple[dict[str, tuple[int, int]], dict[str, int], tuple[Any, ...]]:
         """Per table: (rows, rows above the mark), the highest rowid; and the identity."""
-        has_baselines = bool(
-            con.execute(
-                "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'metric_baselines'"
-            ).fetchone()[0]
-        )
+        if not self._has_baselines:  # once migrated, a store keeps the table
+            self._has_baselines = bool(
+                con.execute(
+                    "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'metric_baselines'"
+                ).fetchone()[0]
+            )
+        has_baselines = self._has_baselines
         parts: list[str] = []
         params: list[Any] = []
         for table in _TABLES:

@@ -49,6 +49,7 @@ _RUN_COLUMNS: dict[str, Any] = {
     "variant": pa.string(),
     "redacted_fields": pa.string(),
     "writer_id": pa.string(),
+    "seed": pa.int64(),
 }
 _TOOL_COLUMNS: dict[str, Any] = {
     "execution_id": pa.string(),

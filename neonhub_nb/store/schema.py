@@ -119,6 +119,12 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        5,
+        "run_seed",
+        # The seed a run asked the model for: replay mode must send the same request.
+        ("ALTER TABLE agent_runs ADD COLUMN seed INTEGER",),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version
