@@ -33,7 +33,10 @@ def fake_env() -> dict[str, str]:
     for spec in list_connectors():
         for var in spec.env:
             if var.mock_value:
-                env[var.name] = var.mock_value.replace("mock", MARK, 1)
+                # Only secrets carry the marker: ids such as a YouTube channel id are public
+                # and rightly appear in recorded requests (replay needs them).
+                marked = var.mock_value.replace("mock", MARK, 1) if var.secret else var.mock_value
+                env[var.name] = marked
     return env
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import sys
+import threading
 from types import FrameType
 
 import click
@@ -59,12 +60,15 @@ def metrics_command(host: str, port: int, find_free_port: bool, read_only: bool)
         f"serving {exporter.metrics_url} and {exporter.health_url} "
         f"for {store.path} ({mode}); Ctrl-C to stop"
     )
-    previous = signal.signal(signal.SIGTERM, _interrupt)
+    in_main = threading.current_thread() is threading.main_thread()
+    # Signal handlers can only be set from the main thread (not so when embedded).
+    previous = signal.signal(signal.SIGTERM, _interrupt) if in_main else None
     try:
         exporter.wait()
     except KeyboardInterrupt:
         click.echo("stopping")
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)
         exporter.stop()
         store.close()
