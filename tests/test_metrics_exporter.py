@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import _thread
 import io
 import os
 import shutil
@@ -9,6 +10,8 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
+import time
 import types
 from collections.abc import Iterator
 from pathlib import Path
@@ -223,6 +226,37 @@ def test_cli_help_documents_the_command() -> None:
     assert result.exit_code == 0
     for option in ("--host", "--port", "--find-free-port", "--read-only", "127.0.0.1", "9464"):
         assert option in result.output
+
+
+def test_cli_command_in_process_stops_on_ctrl_c(tmp_path: Path) -> None:
+    port = free_port()
+
+    def interrupt_when_serving() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        _thread.interrupt_main()  # what Ctrl-C does
+
+    watcher = threading.Thread(target=interrupt_when_serving)
+    watcher.start()
+    result = CliRunner().invoke(cli, ["metrics", "--port", str(port), "--find-free-port"])
+    watcher.join()
+    assert result.exit_code == 0, result.output
+    assert f"serving http://127.0.0.1:{port}/metrics and http://127.0.0.1:{port}/health" in (
+        result.output
+    )
+    assert "(read-write); Ctrl-C to stop" in result.output
+    assert result.output.rstrip().endswith("stopping")
+
+
+def test_cli_command_refuses_a_taken_port(exporter: Exporter) -> None:
+    result = CliRunner().invoke(cli, ["metrics", "--port", str(exporter.port), "--read-only"])
+    assert result.exit_code == 2
+    assert f"error: port {exporter.port} on 127.0.0.1 is already in use" in result.output
 
 
 def free_port() -> int:
