@@ -39,6 +39,7 @@ from neonhub_nb.store import AuditStore
 __all__ = ["main", "serve"]
 
 MODEL = "bench-model"
+WORD_COUNT = 300  # --word-count
 ARTICLE = "# Benchmark draft\n\n" + "\n\n".join(
     f"Paragraph {i} about bakery newsletters and why they keep customers coming back. "
     "Short, friendly and useful for a small business owner."
@@ -47,10 +48,11 @@ ARTICLE = "# Benchmark draft\n\n" + "\n\n".join(
 
 
 # ------------------------------------------------------------------ fake server
-def _response_body() -> bytes:
+def _response_body(words_per_chunk: int) -> bytes:
     base = {"id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": 0, "model": MODEL}
     words = ARTICLE.split(" ")
-    pieces = [" ".join(words[i : i + 8]) + " " for i in range(0, len(words), 8)]
+    step = words_per_chunk
+    pieces = [" ".join(words[i : i + step]) + " " for i in range(0, len(words), step)]
     events = [
         {**base, "choices": [{"index": 0, "delta": {"content": p}, "finish_reason": None}]}
         for p in pieces
@@ -63,9 +65,11 @@ def _response_body() -> bytes:
     return "".join(lines).encode()
 
 
-def serve(port: int, latency_s: float) -> None:
-    """Answer every POST after ``latency_s`` with the same streamed article (keep-alive)."""
-    body = _response_body()
+def serve(port: int, latency_s: float, words_per_chunk: int = 1) -> None:
+    """Answer every POST after ``latency_s`` with the same streamed article (keep-alive).
+
+    One word per chunk by default, like real servers that stream token by token."""
+    body = _response_body(words_per_chunk)
     response = (
         b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
         + f"Content-Length: {len(body)}\r\n".encode()
@@ -104,11 +108,14 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _start_server(latency_s: float) -> tuple[subprocess.Popen[bytes], str]:
+def _start_server(
+    latency_s: float, words_per_chunk: int = 1
+) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, __file__, "--serve", str(port), "--latency", str(latency_s)]
-    )
+        [sys.executable, __file__, "--serve", str(port), "--latency", str(latency_s),
+         "--words-per-chunk", str(words_per_chunk)]
+    )  # fmt: skip
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         try:
@@ -164,7 +171,7 @@ HEADER = ["target", "C", "N", "wall s", "runs/s", "capacity/s", "% capacity", "m
 
 def _requests(n: int) -> list[RunRequest]:
     params = DraftParams(
-        topic="Bakery newsletters", primary_keyword="bakery newsletter", word_count=300
+        topic="Bakery newsletters", primary_keyword="bakery newsletter", word_count=WORD_COUNT
     ).model_dump()
     return [RunRequest(intent="content.generate_article", params=params, seed=i) for i in range(n)]
 
@@ -280,16 +287,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", default="1,8,32", help="comma-separated C values")
     parser.add_argument("--seconds", type=float, default=4.0, help="target wall time per row")
     parser.add_argument("--mock-runs", type=int, default=5000)
+    parser.add_argument("--word-count", type=int, default=300, help="draft length asked for")
+    parser.add_argument("--words-per-chunk", type=int, default=1, help="server stream granularity")
     parser.add_argument("--profile", action="store_true", help="cProfile mock mode and exit")
     args = parser.parse_args(argv)
     if args.serve:
-        serve(args.serve, args.latency)
+        serve(args.serve, args.latency, args.words_per_chunk)
         return 0
     if args.profile:
+        WORD_COUNT = args.word_count
         profile_mock(args.mock_runs)
         return 0
     levels = [int(c) for c in args.concurrency.split(",")]
-    proc, url = _start_server(args.latency)
+    global WORD_COUNT
+    WORD_COUNT = args.word_count
+    proc, url = _start_server(args.latency, args.words_per_chunk)
     rows: list[Row] = []
     measure: list[Callable[[], Row]] = []
     for c in levels:
@@ -305,7 +317,10 @@ def main(argv: list[str] | None = None) -> int:
         proc.terminate()
         proc.wait(timeout=10)
     rows.append(bench_mock(args.mock_runs))
-    print(f"server latency {args.latency * 1000:.0f} ms; capacity = C / latency")
+    print(
+        f"server latency {args.latency * 1000:.0f} ms, {args.words_per_chunk} word(s) per "
+        f"stream chunk; drafts of {args.word_count} words; capacity = C / latency"
+    )
     _print_table(rows)
     return 0
 

@@ -264,9 +264,12 @@ def run_grid(
     store: AuditStore | None = None,
     settings: Settings | None = None,
     progress: bool = True,
+    judge: bool = False,
 ) -> Experiment:
     """Run every variant over every input (``concurrency`` at a time) as one experiment.
 
+    ``judge=True`` also scores each draft with the ``eval.judge_draft`` agent (an
+    LLM-as-judge: meaningful in live mode, deterministic in mock mode).
     Inputs are validated before anything runs: a bad input raises one
     :class:`InvalidInputError` naming the input and field, and nothing is recorded.
     """
@@ -304,7 +307,24 @@ def run_grid(
             )
         )
         dumped = params.model_dump()
-        return _row(arm, index, dumped, result, dumped.get("word_count"))
+        row = _row(arm, index, dumped, result, dumped.get("word_count"))
+        if judge and result.content:
+            # The judge is an agent too: its call, tokens and cost are recorded with the grid.
+            verdict = orchestrator.run(
+                RunRequest(
+                    intent="eval.judge_draft",
+                    experiment_id=experiment_id,
+                    variant=arm.name,
+                    seed=seed,
+                    params={
+                        "draft": result.content,
+                        "primary_keyword": dumped.get("primary_keyword") or "-",
+                        "audience": dumped.get("audience") or "readers",
+                    },
+                )
+            )
+            row["judge_score"] = verdict.output.get("score") if verdict.ok else None
+        return row
 
     from tqdm.auto import tqdm
 
@@ -332,7 +352,7 @@ def load_experiment(store: AuditStore, experiment_id: str) -> Experiment:
            FROM agent_runs r
            LEFT JOIN content_drafts d USING (run_id)
            LEFT JOIN agent_run_metrics m USING (run_id)
-           WHERE r.experiment_id = ?
+           WHERE r.experiment_id = ? AND r.intent != 'eval.judge_draft'
            GROUP BY ALL ORDER BY r.started_at""",
         [experiment_id],
     )

@@ -122,6 +122,27 @@ assert detail.run["status"] == result.status
 detail.metrics.set_index("name")["value"]
 """,
     ),
+    (
+        "md",
+        """
+## Connectors
+
+The 17 services agents publish, send and read through: whether each runs on its mock
+(nothing leaves the machine) or live, and whether its credentials are set. Only variable
+*names* are shown, never their values.
+""",
+    ),
+    (
+        "code",
+        """
+import pandas as pd
+
+from neonhub_nb import load_settings
+from neonhub_nb.connectors import connector_status
+
+pd.DataFrame(connector_status(load_settings())).set_index("name")
+""",
+    ),
 ]
 
 EXPERIMENTS: Cells = [

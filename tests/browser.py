@@ -22,8 +22,14 @@ ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 
@@ -76,8 +82,11 @@ def voila(notebook: Path, env: dict[str, str], log: Path) -> Iterator[str]:
     port = free_port()
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            voila_command(notebook, port=port), env=voila_environment({**os.environ, **env}),
-            stdout=out, stderr=subprocess.STDOUT, cwd=notebook.parent,
+            voila_command(notebook, port=port),
+            env=voila_environment({**os.environ, **env}),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=notebook.parent,
         )
         try:
             # Not a GET of the page itself: each one starts a kernel and runs the notebook.

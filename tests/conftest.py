@@ -21,6 +21,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="rewrite data/golden/ from the current code instead of comparing with it",
     )
 
+
 _KEEP = {
     "PATH",
     "HOME",

@@ -85,6 +85,14 @@ def _chunks(text: str) -> list[str]:
     return [w + (" " if i < len(words) - 1 else "") for i, w in enumerate(words)]
 
 
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Clients that time out hang up mid-answer on purpose; that is not a server error.
+        pass
+
+
 class FaultServer:
     def __init__(self, model: str = "fault-model") -> None:
         self.model = model
@@ -94,8 +102,7 @@ class FaultServer:
         self.connections = 0  # TCP connections accepted (keep-alive reuses them)
         self._stop = threading.Event()
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
+        self._server = _QuietServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
         )

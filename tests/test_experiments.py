@@ -151,3 +151,21 @@ def test_inputs_file_errors(tmp_path: Path) -> None:
         load_inputs(tmp_path / "bad.json")
     (tmp_path / "in.csv").write_text("topic,primary_keyword\nA,b\n")
     assert load_inputs(tmp_path / "in.csv") == [{"topic": "A", "primary_keyword": "b"}]
+
+
+def test_llm_as_judge_scores_each_draft_and_is_recorded(
+    store: AuditStore, settings: Settings
+) -> None:
+    exp = run_grid(
+        "content.generate_article",
+        ["v1"],
+        INPUTS[:2],
+        store=store,
+        settings=settings,
+        progress=False,
+        judge=True,
+    )
+    assert exp.runs["judge_score"].between(1, 5).all()
+    assert "judge_score" in exp.summary()
+    judged = store.runs(experiment_id=exp.experiment_id, intent="eval.judge_draft", limit=None)
+    assert len(judged) == 2 and set(judged["status"]) == {"succeeded"}

@@ -24,7 +24,8 @@ def test_fill_the_form_generate_and_see_the_draft(tmp_path: Path) -> None:
         topic.wait_for(timeout=120_000)
         topic.fill("Trail running for beginners")
         page.locator(".widget-text", has_text="primary keyword").locator("input").fill(
-            "trail running shoes")
+            "trail running shoes"
+        )
         page.get_by_role("button", name="Generate").click()
         card = page.locator(".neonhub-result-card .neonhub-run-card")
         card.wait_for(timeout=60_000)
@@ -36,7 +37,8 @@ def test_fill_the_form_generate_and_see_the_draft(tmp_path: Path) -> None:
         assert "succeeded" in card_text
         title = heading.inner_text()
     assert all(u.startswith(("http://127.0.0.1", "data:", "blob:")) for u in urls), [
-        u for u in urls if not u.startswith("http://127.0.0.1")]
+        u for u in urls if not u.startswith("http://127.0.0.1")
+    ]
     with AuditStore(db, background=False) as store:
         drafts = store.sql("SELECT title, primary_keyword FROM content_drafts")
     assert title in drafts["title"].tolist()

@@ -65,4 +65,4 @@ def list_agents() -> list[AgentSpec]:
 
 def _load_builtin() -> None:
     # Imported lazily so that importing the registry never imports every agent's deps.
-    from . import ads, content, email, insights, seo, social  # noqa: F401
+    from . import ads, content, email, insights, judge, seo, social  # noqa: F401

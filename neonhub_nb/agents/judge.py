@@ -1,0 +1,68 @@
+"""``eval.judge_draft``: an LLM-as-judge score (1-5) for a draft, used by experiments."""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import Field
+
+from ..errors import AgentError
+from ..models import AgentParams, Metric
+from ..prompts import PromptTemplate, register_prompt
+from . import AgentSpec, register_agent
+from .base import AgentContext, AgentOutput
+from .structured import parse_fields
+
+__all__ = ["JudgeAgent", "JudgeParams"]
+
+
+class JudgeParams(AgentParams):
+    draft: str = Field(min_length=1, max_length=60_000, description="The draft to score")
+    primary_keyword: str = Field(min_length=1, max_length=80)
+    audience: str = Field(default="marketing teams", min_length=1, max_length=200)
+
+
+register_prompt(
+    PromptTemplate(
+        name="eval.judge",
+        version="v1",
+        task="judge",
+        system="You are a strict content editor. Answer only with the labelled lines asked for.",
+        instructions=(
+            "Score the draft in the brief from 1 (unusable) to 5 (publish as is) for {audience}: "
+            "relevance to '{primary_keyword}', clarity, structure, and no invented facts.\n"
+            "Answer exactly as:\nSCORE: <1-5>\nREASON: <one sentence>"
+        ),
+    )
+)
+
+
+class JudgeAgent:
+    name = "eval"
+
+    def run(self, params: JudgeParams, ctx: AgentContext) -> AgentOutput:
+        prompt = ctx.prompt("eval.judge")
+        answer = ctx.complete(
+            prompt.render(params.model_dump(mode="json")), temperature=0.0, max_tokens=120
+        )
+        fields = parse_fields(answer.text, ("SCORE",), multiline=("REASON",))
+        match = re.search(r"[1-5]", fields["SCORE"])
+        if match is None:
+            raise AgentError(f"the judge's SCORE is not 1-5: {fields['SCORE'][:40]!r}")
+        score = int(match.group())
+        return AgentOutput(
+            output={"score": score, "reason": fields.get("REASON", "").strip()},
+            metrics=(Metric(name="judge_score", value=score, unit="points"),),
+        )
+
+
+register_agent(
+    AgentSpec(
+        intent="eval.judge_draft",
+        agent="eval",
+        params_model=JudgeParams,
+        factory=JudgeAgent,
+        description="LLM-as-judge score (1-5) of a draft, for experiments",
+        prompt_name="eval.judge",
+    )
+)
