@@ -24,14 +24,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from neonhub_nb.config import Settings, load_settings
 from neonhub_nb.live import OpenAILLM
-from neonhub_nb.llm import MockLLM
+from neonhub_nb.llm import LLMClient, MockLLM
 from neonhub_nb.models import DraftParams, RunRequest
 from neonhub_nb.orchestrator import build_orchestrator
 from neonhub_nb.store import AuditStore
@@ -39,7 +38,6 @@ from neonhub_nb.store import AuditStore
 __all__ = ["main", "serve"]
 
 MODEL = "bench-model"
-WORD_COUNT = 300  # --word-count
 ARTICLE = "# Benchmark draft\n\n" + "\n\n".join(
     f"Paragraph {i} about bakery newsletters and why they keep customers coming back. "
     "Short, friendly and useful for a small business owner."
@@ -169,9 +167,9 @@ HEADER = ["target", "C", "N", "wall s", "runs/s", "capacity/s", "% capacity", "m
           "final ingest s"]  # fmt: skip
 
 
-def _requests(n: int) -> list[RunRequest]:
+def _requests(n: int, word_count: int) -> list[RunRequest]:
     params = DraftParams(
-        topic="Bakery newsletters", primary_keyword="bakery newsletter", word_count=WORD_COUNT
+        topic="Bakery newsletters", primary_keyword="bakery newsletter", word_count=word_count
     ).model_dump()
     return [RunRequest(intent="content.generate_article", params=params, seed=i) for i in range(n)]
 
@@ -184,11 +182,11 @@ def _settings(folder: Path, mode: str, url: str | None = None) -> Settings:
 
 
 def _timed_runs(
-    settings: Settings, llm: object, concurrency: int, n: int
+    settings: Settings, llm: LLMClient, concurrency: int, requests: list[RunRequest]
 ) -> tuple[float, float, int]:
+    """Seconds for all runs, seconds for the final ingest, and how many failed."""
     store = AuditStore.from_settings(settings)
-    orchestrator = build_orchestrator(settings, store=store, llm=llm)  # type: ignore[arg-type]
-    requests = _requests(n)
+    orchestrator = build_orchestrator(settings, store=store, llm=llm)
     orchestrator.run(requests[0])  # warm up: imports, connections, migrations
     started = time.perf_counter()
     if concurrency == 1:
@@ -203,18 +201,20 @@ def _timed_runs(
     return elapsed, time.perf_counter() - ingest_started, failed
 
 
-def bench_live(url: str, latency_s: float, concurrency: int, n: int) -> Row:
+def bench_live(url: str, latency_s: float, concurrency: int, n: int, word_count: int) -> Row:
     with tempfile.TemporaryDirectory() as tmp:
         settings = _settings(Path(tmp), "live", url)
         llm = OpenAILLM.from_settings(settings)
         try:
-            elapsed, ingest, failed = _timed_runs(settings, llm, concurrency, n)
+            elapsed, ingest, failed = _timed_runs(
+                settings, llm, concurrency, _requests(n, word_count)
+            )
         finally:
             llm.close()
     if failed:
         raise RuntimeError(f"{failed} of {n} live runs failed")
-    return Row("live, local server", concurrency, n, elapsed, ingest,
-               concurrency / latency_s, latency_s)  # fmt: skip
+    capacity = concurrency / latency_s
+    return Row("live, local server", concurrency, n, elapsed, ingest, capacity, latency_s)
 
 
 def bench_async_llm(url: str, latency_s: float, concurrency: int, n: int) -> Row:
@@ -242,22 +242,22 @@ def bench_async_llm(url: str, latency_s: float, concurrency: int, n: int) -> Row
     return Row("acomplete only", concurrency, n, elapsed, 0.0, concurrency / latency_s, latency_s)
 
 
-def bench_mock(n: int, concurrency: int = 1) -> Row:
+def bench_mock(n: int, word_count: int) -> Row:
     with tempfile.TemporaryDirectory() as tmp:
         elapsed, ingest, failed = _timed_runs(
-            _settings(Path(tmp), "mock"), MockLLM(), concurrency, n
+            _settings(Path(tmp), "mock"), MockLLM(), 1, _requests(n, word_count)
         )
     if failed:
         raise RuntimeError(f"{failed} of {n} mock runs failed")
-    return Row("mock", concurrency, n, elapsed, ingest, None, None)
+    return Row(f"mock ({word_count} words)", 1, n, elapsed, ingest, None, None)
 
 
-def profile_mock(n: int, top: int = 25) -> None:
+def profile_mock(n: int, word_count: int, top: int = 25) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         settings = _settings(Path(tmp), "mock")
         store = AuditStore.from_settings(settings)
         orchestrator = build_orchestrator(settings, store=store, llm=MockLLM())
-        requests = _requests(n)
+        requests = _requests(n, word_count)
         orchestrator.run(requests[0])
         profiler = cProfile.Profile()
         profiler.enable()
@@ -271,9 +271,10 @@ def profile_mock(n: int, top: int = 25) -> None:
 def _print_table(rows: list[Row]) -> None:
     cells = [HEADER, *(r.cells() for r in rows)]
     widths = [max(len(row[i]) for row in cells) for i in range(len(HEADER))]
-    line = lambda row: (
-        "| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |"
-    )  # noqa: E731
+
+    def line(row: list[str]) -> str:
+        return "| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |"
+
     print(line(HEADER))
     print("| " + " | ".join("-" * w for w in widths) + " |")
     for row in cells[1:]:
@@ -281,45 +282,41 @@ def _print_table(rows: list[Row]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--latency", type=float, default=0.2, help="server latency, seconds")
     parser.add_argument("--concurrency", default="1,8,32", help="comma-separated C values")
     parser.add_argument("--seconds", type=float, default=4.0, help="target wall time per row")
     parser.add_argument("--mock-runs", type=int, default=5000)
-    parser.add_argument("--word-count", type=int, default=300, help="draft length asked for")
+    parser.add_argument(
+        "--mock-word-counts", default="50,300,800", help="draft lengths for the mock rows"
+    )
+    parser.add_argument("--word-count", type=int, default=300, help="live draft length asked")
     parser.add_argument("--words-per-chunk", type=int, default=1, help="server stream granularity")
+    parser.add_argument("--no-async", action="store_true", help="skip the acomplete-only rows")
     parser.add_argument("--profile", action="store_true", help="cProfile mock mode and exit")
     args = parser.parse_args(argv)
     if args.serve:
         serve(args.serve, args.latency, args.words_per_chunk)
         return 0
     if args.profile:
-        WORD_COUNT = args.word_count
-        profile_mock(args.mock_runs)
+        profile_mock(args.mock_runs, args.word_count)
         return 0
     levels = [int(c) for c in args.concurrency.split(",")]
-    global WORD_COUNT
-    WORD_COUNT = args.word_count
-    proc, url = _start_server(args.latency, args.words_per_chunk)
+    runs = {c: max(c, int(args.seconds * c / args.latency)) for c in levels}
     rows: list[Row] = []
-    measure: list[Callable[[], Row]] = []
-    for c in levels:
-        n = max(c, int(args.seconds * c / args.latency))
-        measure.append(lambda c=c, n=n: bench_live(url, args.latency, c, n))
-    for c in levels:
-        n = max(c, int(args.seconds * c / args.latency))
-        measure.append(lambda c=c, n=n: bench_async_llm(url, args.latency, c, n))
+    proc, url = _start_server(args.latency, args.words_per_chunk)
     try:
-        for step in measure:
-            rows.append(step())
+        rows += [bench_live(url, args.latency, c, runs[c], args.word_count) for c in levels]
+        if not args.no_async:
+            rows += [bench_async_llm(url, args.latency, c, runs[c]) for c in levels]
     finally:
         proc.terminate()
         proc.wait(timeout=10)
-    rows.append(bench_mock(args.mock_runs))
+    rows += [bench_mock(args.mock_runs, int(w)) for w in args.mock_word_counts.split(",")]
     print(
         f"server latency {args.latency * 1000:.0f} ms, {args.words_per_chunk} word(s) per "
-        f"stream chunk; drafts of {args.word_count} words; capacity = C / latency"
+        f"stream chunk; live drafts ask for {args.word_count} words; capacity = C / latency"
     )
     _print_table(rows)
     return 0
