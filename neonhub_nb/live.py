@@ -29,7 +29,6 @@ from datetime import UTC
 from typing import Any
 from urllib.parse import urlsplit
 
-import anyio
 import httpx2
 
 from .chatstream import CallbackError, ChatStream, StreamCutError, StreamEventError
@@ -362,7 +361,7 @@ class OpenAILLM:
         # Raised while reading the body, where the SDK no longer wraps transport errors.
         if isinstance(exc, httpx2.TimeoutException):
             return _Failure(f"timed out after {self.timeout_s:g}s", retryable=True)
-        if isinstance(exc, httpx2.TransportError | ssl.SSLError | anyio.EndOfStream):
+        if isinstance(exc, httpx2.TransportError | ssl.SSLError):
             return _Failure(
                 f"connection failed ({type(exc).__name__}: {exc})"[:_MESSAGE_CHARS], retryable=True
             )

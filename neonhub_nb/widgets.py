@@ -13,7 +13,7 @@ from __future__ import annotations
 import html
 import time
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import ipywidgets as w
@@ -91,8 +91,14 @@ class DraftForm:
     and the Generate button stays disabled until there are none.
     """
 
-    def __init__(self, settings: Settings | None = None, intent: str = "content.generate_article"):
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        intent: str = "content.generate_article",
+        initial: Mapping[str, Any] | None = None,
+    ):
         self.settings = settings or load_settings()
+        self.initial = dict(initial or {})
         self.intent = w.Dropdown(
             options=[spec.intent for spec in list_agents()],
             value=intent,
@@ -142,6 +148,11 @@ class DraftForm:
         self.fields, self.messages, rows = {}, {}, []
         for name, info in spec.params_model.model_fields.items():
             field = _field_widget(name, info)
+            if self.initial.get(name) is not None:
+                value = self.initial[name]
+                if isinstance(field, w.Text) and isinstance(value, list | tuple):
+                    value = ", ".join(map(str, value))
+                field.value = value
             message = w.HTML(layout=w.Layout(margin="0 0 0 148px"))
             field.observe(lambda _: self.validate(), names="value")
             self.fields[name], self.messages[name] = field, message
@@ -340,11 +351,16 @@ class DraftStudio:
     """Form + streamed draft + review + history, wired together for one notebook cell."""
 
     def __init__(
-        self, store: AuditStore | None = None, settings: Settings | None = None, reviewer: str = ""
+        self,
+        store: AuditStore | None = None,
+        settings: Settings | None = None,
+        reviewer: str = "",
+        **initial: Any,
     ) -> None:
+        """``initial`` pre-fills the form (e.g. the notebook's papermill parameters)."""
         self.settings = settings or load_settings()
         self.store = store or default_store(self.settings)
-        self.form = DraftForm(self.settings)
+        self.form = DraftForm(self.settings, initial=initial)
         self.result_view = ResultView()
         self.review = ReviewPanel(self.store, reviewer)
         self.history = HistoryPanel(self.store, self.show)

@@ -18,3 +18,11 @@ fi
 echo "==> installing pinned dependencies (requirements.lock)"
 "$ROOT/.venv/bin/uv" pip install --quiet --python "$ROOT/.venv/bin/python" \
   -r "$ROOT/requirements.lock" -e "$ROOT"
+# JupyterLab asks every new user whether to fetch news from the internet; this product is
+# offline by design, so answer "no" once for everyone using this environment.
+mkdir -p "$ROOT/.venv/share/jupyter/lab/settings"
+cat > "$ROOT/.venv/share/jupyter/lab/settings/overrides.json" <<'JSON'
+{
+  "@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": false}
+}
+JSON

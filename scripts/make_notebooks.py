@@ -74,7 +74,9 @@ prompt_version = None
         """
 from neonhub_nb.widgets import DraftStudio
 
-studio = DraftStudio(reviewer=reviewer)
+studio = DraftStudio(reviewer=reviewer, topic=topic, primary_keyword=primary_keyword,
+                     secondary_keywords=secondary_keywords, tone=tone, audience=audience,
+                     word_count=word_count)
 studio
 """,
     ),
