@@ -12,6 +12,7 @@ matplotlib figures (PNG: they render offline in JupyterLab and Voila alike).
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import json
 import re
@@ -40,6 +41,7 @@ __all__ = [
     "BANNED_PHRASES",
     "Experiment",
     "Variant",
+    "arun_grid",
     "flesch_reading_ease",
     "load_experiment",
     "load_inputs",
@@ -252,6 +254,95 @@ def _row(
     return row
 
 
+@dataclass
+class _Grid:
+    """The validated jobs of one grid and how to run one of them (threads or asyncio)."""
+
+    intent: str
+    jobs: list[tuple[Variant, int, Any]]
+    experiment_id: str
+    orchestrator: Any
+    seed: int
+    judge: bool
+
+    @classmethod
+    def prepare(
+        cls,
+        intent: str,
+        variants: Sequence[str | Mapping[str, Any] | Variant],
+        inputs: Sequence[Mapping[str, Any]],
+        *,
+        mode: str | None,
+        concurrency: int,
+        seed: int,
+        experiment_id: str | None,
+        store: AuditStore | None,
+        settings: Settings | None,
+        judge: bool,
+    ) -> _Grid:
+        if concurrency < 1:
+            raise InvalidInputError("concurrency", f"must be at least 1 (got {concurrency})")
+        if not variants:
+            raise InvalidInputError("variants", "must name at least one variant")
+        settings = settings or load_settings()
+        if mode is not None:
+            settings = settings.with_mode(mode)
+        spec = get_agent(intent)
+        arms = [Variant.parse(v) for v in variants]
+        jobs = []
+        for index, raw in enumerate(inputs):
+            for arm in arms:
+                try:
+                    params = validate_params(spec.params_model, {**raw, **arm.params})
+                except InvalidInputError as exc:
+                    raise InvalidInputError(f"inputs[{index}].{exc.field}", exc.rule) from None
+                jobs.append((arm, index, params))
+        return cls(
+            intent,
+            jobs,
+            experiment_id or new_id("exp"),
+            build_orchestrator(settings, store=store),
+            seed,
+            judge,
+        )
+
+    def run_one(self, job: tuple[Variant, int, Any]) -> dict[str, Any]:
+        arm, index, params = job
+        result = self.orchestrator.run(
+            RunRequest(
+                intent=self.intent,
+                params=params,
+                experiment_id=self.experiment_id,
+                prompt_version=arm.prompt_version,
+                variant=arm.name,
+                seed=self.seed,
+            )
+        )
+        dumped = params.model_dump()
+        row = _row(arm, index, dumped, result, dumped.get("word_count"))
+        if self.judge and result.content:
+            # The judge is an agent too: its call, tokens and cost are recorded with the grid.
+            verdict = self.orchestrator.run(
+                RunRequest(
+                    intent="eval.judge_draft",
+                    experiment_id=self.experiment_id,
+                    variant=arm.name,
+                    seed=self.seed,
+                    params={
+                        "draft": result.content,
+                        "primary_keyword": dumped.get("primary_keyword") or "-",
+                        "audience": dumped.get("audience") or "readers",
+                    },
+                )
+            )
+            row["judge_score"] = verdict.output.get("score") if verdict.ok else None
+        return row
+
+    def result(self, rows: list[dict[str, Any]]) -> Experiment:
+        frame = pd.DataFrame(rows).sort_values(["input_index", "variant"]).reset_index(drop=True)
+        return Experiment(self.experiment_id, frame)
+
+
 def run_grid(
     intent: str,
     variants: Sequence[str | Mapping[str, Any] | Variant],
@@ -272,73 +363,82 @@ def run_grid(
     LLM-as-judge: meaningful in live mode, deterministic in mock mode).
     Inputs are validated before anything runs: a bad input raises one
     :class:`InvalidInputError` naming the input and field, and nothing is recorded.
+    From a notebook cell, ``await arun_grid(...)`` does the same on the kernel's event loop.
     """
-    if concurrency < 1:
-        raise InvalidInputError("concurrency", f"must be at least 1 (got {concurrency})")
-    if not variants:
-        raise InvalidInputError("variants", "must name at least one variant")
-    settings = settings or load_settings()
-    if mode is not None:
-        settings = settings.with_mode(mode)
-    spec = get_agent(intent)
-    arms = [Variant.parse(v) for v in variants]
-    jobs = []
-    for index, raw in enumerate(inputs):
-        for arm in arms:
-            merged = {**raw, **arm.params}
-            try:
-                params = validate_params(spec.params_model, merged)
-            except InvalidInputError as exc:
-                raise InvalidInputError(f"inputs[{index}].{exc.field}", exc.rule) from None
-            jobs.append((arm, index, params))
-    experiment_id = experiment_id or new_id("exp")
-    orchestrator = build_orchestrator(settings, store=store)
-
-    def run_one(job: tuple[Variant, int, Any]) -> dict[str, Any]:
-        arm, index, params = job
-        result = orchestrator.run(
-            RunRequest(
-                intent=intent,
-                params=params,
-                experiment_id=experiment_id,
-                prompt_version=arm.prompt_version,
-                variant=arm.name,
-                seed=seed,
-            )
-        )
-        dumped = params.model_dump()
-        row = _row(arm, index, dumped, result, dumped.get("word_count"))
-        if judge and result.content:
-            # The judge is an agent too: its call, tokens and cost are recorded with the grid.
-            verdict = orchestrator.run(
-                RunRequest(
-                    intent="eval.judge_draft",
-                    experiment_id=experiment_id,
-                    variant=arm.name,
-                    seed=seed,
-                    params={
-                        "draft": result.content,
-                        "primary_keyword": dumped.get("primary_keyword") or "-",
-                        "audience": dumped.get("audience") or "readers",
-                    },
-                )
-            )
-            row["judge_score"] = verdict.output.get("score") if verdict.ok else None
-        return row
-
+    grid = _Grid.prepare(
+        intent,
+        variants,
+        inputs,
+        mode=mode,
+        concurrency=concurrency,
+        seed=seed,
+        experiment_id=experiment_id,
+        store=store,
+        settings=settings,
+        judge=judge,
+    )
     from tqdm.auto import tqdm
 
     rows: list[dict[str, Any]] = []
     with (
         ThreadPoolExecutor(max_workers=concurrency) as pool,
-        tqdm(total=len(jobs), desc=f"{experiment_id}", disable=not progress, unit="run") as bar,
+        tqdm(
+            total=len(grid.jobs), desc=grid.experiment_id, disable=not progress, unit="run"
+        ) as bar,
     ):
-        futures = [pool.submit(run_one, job) for job in jobs]
-        for future in as_completed(futures):
+        for future in as_completed([pool.submit(grid.run_one, job) for job in grid.jobs]):
             rows.append(future.result())
             bar.update(1)
-    frame = pd.DataFrame(rows).sort_values(["input_index", "variant"]).reset_index(drop=True)
-    return Experiment(experiment_id, frame)
+    return grid.result(rows)
+
+
+async def arun_grid(
+    intent: str,
+    variants: Sequence[str | Mapping[str, Any] | Variant],
+    inputs: Sequence[Mapping[str, Any]],
+    *,
+    mode: str | None = None,
+    concurrency: int = 4,
+    seed: int = 0,
+    experiment_id: str | None = None,
+    store: AuditStore | None = None,
+    settings: Settings | None = None,
+    progress: bool = True,
+    judge: bool = False,
+) -> Experiment:
+    """:func:`run_grid` on an asyncio event loop (``await`` it in a notebook cell).
+
+    At most ``concurrency`` runs are in flight (an asyncio semaphore); each run's blocking
+    model and vendor calls happen in a worker thread, so the kernel stays responsive.
+    """
+    grid = _Grid.prepare(
+        intent,
+        variants,
+        inputs,
+        mode=mode,
+        concurrency=concurrency,
+        seed=seed,
+        experiment_id=experiment_id,
+        store=store,
+        settings=settings,
+        judge=judge,
+    )
+    from tqdm.auto import tqdm
+
+    gate = asyncio.Semaphore(concurrency)
+    bar = tqdm(total=len(grid.jobs), desc=grid.experiment_id, disable=not progress, unit="run")
+
+    async def one(job: tuple[Variant, int, Any]) -> dict[str, Any]:
+        async with gate:
+            row = await asyncio.to_thread(grid.run_one, job)
+        bar.update(1)
+        return row
+
+    try:
+        rows = await asyncio.gather(*(one(job) for job in grid.jobs))
+    finally:
+        bar.close()
+    return grid.result(list(rows))
 
 
 def load_experiment(store: AuditStore, experiment_id: str) -> Experiment:

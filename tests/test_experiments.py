@@ -169,3 +169,33 @@ def test_llm_as_judge_scores_each_draft_and_is_recorded(
     assert "judge_score" in exp.summary()
     judged = store.runs(experiment_id=exp.experiment_id, intent="eval.judge_draft", limit=None)
     assert len(judged) == 2 and set(judged["status"]) == {"succeeded"}
+
+
+def test_async_grid_gives_the_same_drafts_as_the_threaded_one(
+    store: AuditStore, settings: Settings
+) -> None:
+    import asyncio
+
+    from neonhub_nb.experiments import arun_grid
+
+    threaded = run_grid(
+        "content.generate_article",
+        ["v1", "v2"],
+        INPUTS[:2],
+        store=store,
+        settings=settings,
+        progress=False,
+    )
+    awaited = asyncio.run(
+        arun_grid(
+            "content.generate_article",
+            ["v1", "v2"],
+            INPUTS[:2],
+            store=store,
+            settings=settings,
+            progress=False,
+            concurrency=2,
+        )
+    )
+    assert awaited.runs["content"].tolist() == threaded.runs["content"].tolist()
+    assert len(store.runs(experiment_id=awaited.experiment_id, limit=None)) == 4

@@ -91,3 +91,23 @@ def test_each_attempt_starts_clean_and_waits_count_as_rate_limited() -> None:
     feed(stream, chunk("new", "stop"), "")
     result = stream.result()
     assert (result.text, result.attempts, result.rate_limited) == ("new", 2, 1)
+
+
+@pytest.mark.parametrize(
+    "name", ["breaker", "budget", "chatstream", "live", "ratelimit", "runguard"]
+)
+def test_live_mode_modules_export_every_public_name(name: str) -> None:
+    import importlib
+    import inspect
+
+    module = importlib.import_module(f"neonhub_nb.{name}")
+    exported = set(module.__all__)
+    defined = {
+        attr
+        for attr, obj in vars(module).items()
+        if (inspect.isclass(obj) or inspect.isfunction(obj))
+        and obj.__module__ == module.__name__
+        and not attr.startswith("_")
+    }
+    assert defined <= exported  # (type aliases are exported too)
+    assert all(hasattr(module, attr) for attr in exported)

@@ -1,14 +1,13 @@
 """The stakeholders' dashboard as ipywidgets: read-only, refreshable, testable without a browser.
 
->>> from neonhub_nb.dashboard import AuditDashboard          # doctest: +SKIP
->>> from neonhub_nb.store import AuditStore                  # doctest: +SKIP
->>> dashboard = AuditDashboard(AuditStore("data/neonhub.duckdb", read_only=True))
->>> dashboard.start()   # first refresh in the background   # doctest: +SKIP
->>> dashboard.widget                                          # doctest: +SKIP
+>>> dashboard = AuditDashboard.for_path("data/neonhub.duckdb")   # doctest: +SKIP
+>>> dashboard.widget        # display it (a notebook cell's last line)  # doctest: +SKIP
+>>> dashboard.start()       # first read in the background           # doctest: +SKIP
 
 Read-only by construction: it accepts only a store opened with ``read_only=True`` (so
 DuckDB itself refuses any write), every control is a dropdown, a date picker or a button
-whose values reach SQL as bound parameters, and there is no text box anywhere.
+whose values reach SQL as bound parameters after being checked against the choices the
+store offered, and there is no text box anywhere.
 """
 
 from __future__ import annotations
@@ -22,6 +21,7 @@ from typing import Any
 import ipywidgets as w
 
 from ..clock import Clock, SystemClock
+from ..config import load_settings
 from ..errors import StoreError
 from ..store import AuditStore
 from ..store import queries as store_queries
@@ -41,13 +41,18 @@ AUTO_REFRESH: tuple[tuple[str, int], ...] = (
 )
 _ANY = "(any)"
 _CUSTOM = "custom"
+_NO_RUN = (
+    "<div class='nh-muted'>Choose a run above to see its input, output, tool executions "
+    "and metrics.</div>"
+)
 
 
 class AuditDashboard:
     """KPIs, trends, failures, connector calls, recent runs with drill-down, pending drafts.
 
     ``widget`` is the whole page; ``refresh()`` re-reads the store on one short-lived
-    read-only connection (writers' ingestion waits only for that long).
+    read-only connection (writers' ingestion waits only that long); ``show_run(run_id)``
+    fills the run detail.
     """
 
     def __init__(
@@ -72,14 +77,20 @@ class AuditDashboard:
         self.error: str | None = None
         self._lock = threading.RLock()
         self._thread: threading.Thread | None = None
-        self._updating = False  # set while refresh() rewrites the controls' choices
+        self._updating = False  # set while _render rewrites the controls' choices
         # Wall-clock marks (epoch ms) on the status line, for bench/bench_dashboard.py.
         self._built_ms = round(time.time() * 1000)
         self._build(period)
 
+    @classmethod
+    def for_path(cls, path: Path | str, **kwargs: Any) -> AuditDashboard:
+        """A dashboard over the store file at ``path``, opened read-only."""
+        return cls(AuditStore(path, read_only=True), **kwargs)
+
     # ------------------------------------------------------------------ layout
     def _build(self, period: str) -> None:
-        small = w.Layout(width="auto")
+        # Few widgets on purpose: each is a model the page must create before it shows
+        # anything, so static text and the charts share HTML widgets.
         self.period = w.Dropdown(
             options=[(label, key) for key, (label, _) in PERIODS.items()]
             + [("Custom dates", _CUSTOM)],
@@ -90,7 +101,7 @@ class AuditDashboard:
         self.date_from = w.DatePicker(description="From", layout=w.Layout(width="200px"))
         self.date_to = w.DatePicker(description="To", layout=w.Layout(width="200px"))
         self.refresh_button = w.Button(
-            description="↻ Refresh", tooltip="Read the store again", layout=small
+            description="↻ Refresh", tooltip="Read the store again", layout=w.Layout(width="auto")
         )
         self.auto_refresh = w.Dropdown(
             options=AUTO_REFRESH, value=0, description="Auto", layout=w.Layout(width="190px")
@@ -100,11 +111,7 @@ class AuditDashboard:
         )
         self.status = w.HTML(self._status_html("Loading…"))
         self.kpis = w.HTML(views.kpi_tiles(None, "", 0))
-        self.runs_chart = w.HTML(charts.placeholder("runs-trend"))
-        self.failures_chart = w.HTML(charts.placeholder("failures"))
-        self.connectors_chart = w.HTML(charts.placeholder("connectors"))
-        self.errors = w.HTML(views.errors_table(()))
-        self.breaker = w.HTML(views.breaker_table(()))
+        self.panels = w.HTML(views.panels(*(charts.placeholder(n) for n in charts.CHART_NAMES)))
         filter_layout = w.Layout(width="230px")
         self.agent = w.Dropdown(options=[_ANY], description="Agent", layout=filter_layout)
         self.intent = w.Dropdown(
@@ -112,60 +119,27 @@ class AuditDashboard:
         )
         self.run_status = w.Dropdown(options=[_ANY], description="Status", layout=filter_layout)
         self.mode = w.Dropdown(options=[_ANY], description="Mode", layout=filter_layout)
-        self.runs_summary = w.HTML()
+        self.runs_summary = w.HTML(views.runs_summary(None, 0, 0))
         self.runs = w.Select(options=[], rows=12, layout=w.Layout(width="100%"))
         self.runs.add_class("nh-runs")
-        self.detail = w.HTML(
-            "<div class='nh-muted'>Choose a run above to see its input, output, "
-            "tool executions and metrics.</div>"
-        )
+        self.detail = w.HTML(_NO_RUN)
         self.drafts = w.HTML(views.drafts_table((), 0))
-        header = w.HTML(
-            f"{views.CSS}<div class='nh-title'>NeonHub audit dashboard</div>"
-            f"<div class='nh-sub'>Read-only view of the audit store "
-            f"<code>{self.store.path.name}</code>. Times are UTC.</div>"
-        )
+        header = w.HTML(views.header(self.store.path.name))
+        row = w.Layout(flex_flow="row wrap", align_items="center")
         controls = w.HBox(
             [self.period, self.date_from, self.date_to, self.refresh_button,
              self.auto_refresh, self._ticker],
-            layout=w.Layout(flex_flow="row wrap", align_items="center"),
+            layout=row,
         )  # fmt: skip
-        half = w.Layout(width="50%", min_width="360px")
-        charts_row = w.HBox(
-            [w.Box([self.runs_chart], layout=half), w.Box([self.failures_chart], layout=half)],
-            layout=w.Layout(flex_flow="row wrap"),
-        )
-        failures_row = w.HBox(
-            [w.Box([self.connectors_chart], layout=half),
-             w.VBox([self.errors, self.breaker], layout=half)],
-            layout=w.Layout(flex_flow="row wrap"),
-        )  # fmt: skip
-        filters = w.HBox(
-            [self.agent, self.intent, self.run_status, self.mode],
-            layout=w.Layout(flex_flow="row wrap"),
-        )
+        filters = w.HBox([self.agent, self.intent, self.run_status, self.mode], layout=row)
         self.widget = w.VBox(
-            [
-                header,
-                controls,
-                self.status,
-                self.kpis,
-                charts_row,
-                failures_row,
-                w.HTML("<h2>Recent runs</h2>"),
-                filters,
-                self.runs_summary,
-                w.HTML(views.runs_header()),
-                self.runs,
-                self.detail,
-                self.drafts,
-            ]
-        )
+            [header, controls, self.status, self.kpis, self.panels, filters,
+             self.runs_summary, self.runs, self.detail, self.drafts]
+        )  # fmt: skip
         self.widget.add_class("nh-dash")
         for live in (
-            self.status, self.kpis, self.runs_chart, self.failures_chart,
-            self.connectors_chart, self.errors, self.breaker, self.agent, self.intent,
-            self.run_status, self.mode, self.runs_summary, self.runs, self.detail, self.drafts,
+            self.status, self.kpis, self.panels, self.agent, self.intent, self.run_status,
+            self.mode, self.runs_summary, self.runs, self.detail, self.drafts,
         ):  # fmt: skip
             self._resend_when_shown(live)
         self.refresh_button.on_click(lambda _: self.refresh())
@@ -198,7 +172,7 @@ class AuditDashboard:
             f"data-built='{self._built_ms}' data-rendered='{round(time.time() * 1000)}' "
             f"data-read-ms='{read_ms:.0f}'"
         )
-        return f"<div class='{style}' data-status {marks}>{views._esc(text)}</div>"
+        return f"<div class='{style}' data-status {marks}>{views.escape(text)}</div>"
 
     # ---------------------------------------------------------------- controls
     def selected_period(self) -> Period:
@@ -210,20 +184,20 @@ class AuditDashboard:
         return Period.days(first, last)
 
     def selected_filters(self) -> RunFilters:
-        data = self.data
+        if self.data is None:
+            return RunFilters()
+        choices = self.data.choices
 
         def pick(control: Any, known: tuple[str, ...]) -> str | None:
-            # Only a value the store offered reaches a query (bound, but still checked).
+            # Only a value the store offered reaches a query (bound, and checked too).
             value = control.value
             return value if value != _ANY and value in known else None
 
-        if data is None:
-            return RunFilters()
         return RunFilters(
-            agent=pick(self.agent, data.choices.agents),
-            intent=pick(self.intent, data.choices.intents),
-            status=pick(self.run_status, data.choices.statuses),
-            mode=pick(self.mode, data.choices.modes),
+            agent=pick(self.agent, choices.agents),
+            intent=pick(self.intent, choices.intents),
+            status=pick(self.run_status, choices.statuses),
+            mode=pick(self.mode, choices.modes),
         )
 
     def _on_period(self, change: dict[str, Any]) -> None:
@@ -277,8 +251,19 @@ class AuditDashboard:
             return data
 
     def start(self) -> None:
-        """Run the first refresh in a background thread, so the page (and its empty tiles)
-        shows while the store is read; :meth:`wait` joins it."""
+        """Read the store for the first time in a background thread, so the page shows
+        (with empty tiles) while the queries run; :meth:`wait` joins it.
+
+        In a kernel that Voila preheated (started and run before anyone asked for the
+        page, see ``docs/dashboard.md``) this first waits for the viewer's request, so
+        the numbers are read when the page is opened, not when the kernel was warmed.
+        """
+        if load_settings().environ.get("VOILA_PREHEAT") == "True":
+            # Imported only here: voila.utils pulls in the Jupyter server (~1 s), which a
+            # kernel that is not preheated would pay while its viewer waits.
+            from voila.utils import wait_for_request
+
+            wait_for_request()
         self._thread = threading.Thread(target=self._first_refresh, daemon=True)
         self._thread.start()
 
@@ -297,11 +282,12 @@ class AuditDashboard:
         c = data.choices
         colours = charts.agent_colours(c.agents)
         self.kpis.value = views.kpi_tiles(data.kpis, data.period.label, self.refreshes)
-        self.runs_chart.value = charts.runs_trend_chart(data.trend, colours)
-        self.failures_chart.value = charts.failures_chart(data.trend, colours)
-        self.connectors_chart.value = charts.connector_chart(data.connectors)
-        self.errors.value = views.errors_table(data.errors)
-        self.breaker.value = views.breaker_table(data.breaker_events)
+        self.panels.value = views.panels(
+            charts.runs_trend_chart(data.trend, colours),
+            charts.failures_chart(data.trend, colours),
+            charts.connector_chart(data.connectors),
+            views.errors_table(data.errors) + views.breaker_table(data.breaker_events),
+        )
         self.drafts.value = views.drafts_table(data.pending_drafts, data.pending_total)
         self._updating = True
         try:
@@ -318,16 +304,11 @@ class AuditDashboard:
                     control.value = keep
             selected = self.runs.value
             self.runs.options = [(views.run_label(r), r.run_id) for r in data.runs]
-            ids = {r.run_id for r in data.runs}
-            self.runs.value = selected if selected in ids else None
+            self.runs.value = selected if selected in {r.run_id for r in data.runs} else None
         finally:
             self._updating = False
-        shown = len(data.runs)
-        self.runs_summary.value = (
-            f"<div class='nh-muted' data-runs-matching='{data.runs_matching}'>"
-            f"{data.runs_matching:,} runs match in {views._esc(data.period.label.lower())}"
-            + (f"; the newest {shown:,} are listed" if data.runs_matching > shown else "")
-            + ". Choose one to see its details.</div>"
+        self.runs_summary.value = views.runs_summary(
+            data.period.label, data.runs_matching, len(data.runs)
         )
         total_ms = sum(data.timings_ms.values())
         self.status.value = self._status_html(
@@ -346,8 +327,3 @@ class AuditDashboard:
                 self.detail.value = self._status_html(str(exc), error=True)
                 return
             self.detail.value = views.run_detail_html(detail)
-
-    @classmethod
-    def for_path(cls, path: Path | str, **kwargs: Any) -> AuditDashboard:
-        """A dashboard over the store file at ``path``, opened read-only."""
-        return cls(AuditStore(path, read_only=True), **kwargs)

@@ -42,16 +42,26 @@ TEMPLATE_ROOT = Path(__file__).resolve().parent / "jupyter"
 
 @dataclass(frozen=True)
 class VoilaOptions:
-    """How Voila serves a notebook. Culling: a kernel whose page is gone (no websocket)
-    and that has been idle ``cull_idle_timeout`` s is shut down; Voila also shuts a
-    kernel down when its page unloads, so culling catches crashed or unreachable
-    browsers and plain GETs that never connect."""
+    """How Voila serves a notebook.
+
+    Culling: a kernel whose page is gone (no websocket) and that has been idle
+    ``cull_idle_timeout`` s is shut down. Voila also shuts a kernel down when its page
+    unloads, so culling catches crashed or unreachable browsers and plain GETs that
+    never connect.
+
+    Preheating: ``pool_size`` kernels start and run the notebook before anyone asks
+    (imports, widgets), then wait, busy, for a viewer (``AuditDashboard.start``);
+    a busy kernel is never culled. A used kernel is replaced ``fill_delay`` s later,
+    late enough not to compete for the CPU with the page it was just handed to.
+    """
 
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
     token: bool = False
     cull_idle_timeout: int = 300
     cull_interval: int = 60
+    pool_size: int = 1
+    fill_delay: float = 3.0
 
 
 def voila_command(notebook: Path, options: VoilaOptions = VoilaOptions()) -> list[str]:
@@ -72,6 +82,12 @@ def voila_command(notebook: Path, options: VoilaOptions = VoilaOptions()) -> lis
         # Open pages keep their kernel however long they stay idle.
         "--MappingKernelManager.cull_connected=False",
     ]  # fmt: skip
+    if options.pool_size > 0:
+        argv += [
+            "--preheat_kernel=True",
+            f"--pool_size={options.pool_size}",
+            f"--VoilaKernelManager.fill_delay={options.fill_delay}",
+        ]
     if options.token:
         # The token itself travels in JUPYTER_TOKEN (voila_environment): not in argv,
         # where any user of the machine could read it with ps.
@@ -129,8 +145,15 @@ def _is_loopback(host: str) -> bool:
     type=click.IntRange(1),
     help="Seconds before the kernel of a closed page is shut down.",
 )
+@click.option(
+    "--pool-size",
+    default=1,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Kernels kept ready (notebook already run) for the next viewers; 0: none.",
+)
 def dashboard_command(
-    host: str, port: int, token: bool, db: Path | None, cull_idle_timeout: int
+    host: str, port: int, token: bool, db: Path | None, cull_idle_timeout: int, pool_size: int
 ) -> None:
     """Serve the read-only audit dashboard with Voila (dashboards/audit_dashboard.ipynb)."""
     if not NOTEBOOK.exists():
@@ -151,7 +174,7 @@ def dashboard_command(
             err=True,
         )
     options = VoilaOptions(host=host, port=port, token=token,
-                           cull_idle_timeout=cull_idle_timeout)  # fmt: skip
+                           cull_idle_timeout=cull_idle_timeout, pool_size=pool_size)  # fmt: skip
     shown = "localhost" if host in ("127.0.0.1", "::1") else host
     url = f"http://{shown}:{port}/" + (f"?token={secret}" if secret else "")
     click.echo(f"dashboard of {db_path}: {url}  (Ctrl-C to stop)")

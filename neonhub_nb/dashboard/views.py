@@ -22,16 +22,20 @@ __all__ = [
     "breaker_table",
     "drafts_table",
     "errors_table",
+    "escape",
     "format_compact",
     "format_cost",
     "format_count",
     "format_duration",
     "format_rate",
+    "header",
     "kpi_tiles",
     "kpi_values",
+    "panels",
     "run_detail_html",
     "run_label",
     "runs_header",
+    "runs_summary",
 ]
 
 # The tiles, in order: data-kpi name and label. Tests and the benchmark find them by name.
@@ -72,6 +76,8 @@ CSS = """<style>
   font-variant-numeric: tabular-nums; }
 .nh-kpi-note { color: #57606a; font-size: 11px; margin-top: 2px; line-height: 1.3; }
 .nh-kpis[data-state=loading] .nh-kpi-value { color: #afb8c1; }
+.nh-panels { display: grid; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr));
+  gap: 8px 20px; align-items: start; margin-top: 6px; }
 .nh-card { border: 1px solid #d0d7de; border-radius: 8px; padding: 8px; background: #fff; }
 .nh-table { border-collapse: collapse; font-size: 12px; width: 100%; }
 .nh-table th { text-align: left; color: #57606a; font-weight: 600;
@@ -97,8 +103,43 @@ CSS = """<style>
 </style>"""
 
 
-def _esc(value: object) -> str:
+def escape(value: object) -> str:
+    """HTML-escaped text (``None`` as empty): everything from the store goes through it."""
     return html.escape("" if value is None else str(value), quote=True)
+
+
+_esc = escape
+
+
+def header(store_name: str) -> str:
+    """The page's style sheet, title and one line on what it shows."""
+    return (
+        f"{CSS}<div class='nh-title'>NeonHub audit dashboard</div>"
+        f"<div class='nh-sub'>Read-only view of the audit store <code>{_esc(store_name)}"
+        "</code>. Times are UTC.</div>"
+    )
+
+
+def panels(runs_chart: str, failures_chart: str, connectors_chart: str, tables: str) -> str:
+    """Trends, failures and connector calls in a two-column grid (one widget)."""
+    return (
+        f"<div class='nh-panels'><div>{runs_chart}</div><div>{failures_chart}</div>"
+        f"<div>{connectors_chart}</div><div>{tables}</div></div>"
+    )
+
+
+def runs_summary(period_label: str | None, matching: int, shown: int) -> str:
+    """The runs list's heading, how many runs match, and its column titles."""
+    if period_label is None:
+        text = "Loading…"
+    else:
+        text = f"{matching:,} runs match in {period_label.lower()}"
+        text += f"; the newest {shown:,} are listed" if matching > shown else ""
+        text += ". Choose one to see its details."
+    return (
+        f"<h2>Recent runs</h2><div class='nh-muted' data-runs-matching='{matching}'>"
+        f"{_esc(text)}</div>{runs_header()}"
+    )
 
 
 def format_count(value: int | float) -> str:
