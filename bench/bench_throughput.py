@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import cProfile
 import json
+import os
 import pstats
 import socket
 import subprocess
@@ -135,6 +136,7 @@ class Row:
     ingest_s: float
     capacity: float | None  # runs/s the server can give at this concurrency
     latency_s: float | None
+    cpu_s: float = 0.0  # this process's CPU time (all threads) while the runs went on
 
     @property
     def rate(self) -> float:
@@ -159,12 +161,13 @@ class Row:
             capacity,
             share,
             overhead,
+            f"{1000 * self.cpu_s / self.runs:.2f}",
             f"{self.ingest_s:.2f}",
         ]
 
 
 HEADER = ["target", "C", "N", "wall s", "runs/s", "capacity/s", "% capacity", "ms/run overhead",
-          "final ingest s"]  # fmt: skip
+          "CPU ms/run", "final ingest s"]  # fmt: skip
 
 
 def _requests(n: int, word_count: int) -> list[RunRequest]:
@@ -183,22 +186,22 @@ def _settings(folder: Path, mode: str, url: str | None = None) -> Settings:
 
 def _timed_runs(
     settings: Settings, llm: LLMClient, concurrency: int, requests: list[RunRequest]
-) -> tuple[float, float, int]:
-    """Seconds for all runs, seconds for the final ingest, and how many failed."""
+) -> tuple[float, float, float, int]:
+    """Seconds for all runs, their CPU seconds, seconds for the final ingest, failures."""
     store = AuditStore.from_settings(settings)
     orchestrator = build_orchestrator(settings, store=store, llm=llm)
     orchestrator.run(requests[0])  # warm up: imports, connections, migrations
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     if concurrency == 1:
         results = [orchestrator.run(r) for r in requests]
     else:
         with ThreadPoolExecutor(concurrency) as pool:
             results = list(pool.map(orchestrator.run, requests))
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     failed = sum(r.status != "succeeded" for r in results)
     ingest_started = time.perf_counter()
     store.close()
-    return elapsed, time.perf_counter() - ingest_started, failed
+    return elapsed, cpu, time.perf_counter() - ingest_started, failed
 
 
 def bench_live(url: str, latency_s: float, concurrency: int, n: int, word_count: int) -> Row:
@@ -206,7 +209,7 @@ def bench_live(url: str, latency_s: float, concurrency: int, n: int, word_count:
         settings = _settings(Path(tmp), "live", url)
         llm = OpenAILLM.from_settings(settings)
         try:
-            elapsed, ingest, failed = _timed_runs(
+            elapsed, cpu, ingest, failed = _timed_runs(
                 settings, llm, concurrency, _requests(n, word_count)
             )
         finally:
@@ -214,7 +217,7 @@ def bench_live(url: str, latency_s: float, concurrency: int, n: int, word_count:
     if failed:
         raise RuntimeError(f"{failed} of {n} live runs failed")
     capacity = concurrency / latency_s
-    return Row("live, local server", concurrency, n, elapsed, ingest, capacity, latency_s)
+    return Row("live, local server", concurrency, n, elapsed, ingest, capacity, latency_s, cpu)
 
 
 def bench_async_llm(url: str, latency_s: float, concurrency: int, n: int) -> Row:
@@ -223,7 +226,7 @@ def bench_async_llm(url: str, latency_s: float, concurrency: int, n: int) -> Row
         llm = OpenAILLM.from_settings(_settings(Path(tmp), "live", url))
     messages = [{"role": "user", "content": "Write about bakery newsletters."}]
 
-    async def main() -> float:
+    async def main() -> tuple[float, float]:
         gate = asyncio.Semaphore(concurrency)
 
         async def one() -> None:
@@ -231,25 +234,26 @@ def bench_async_llm(url: str, latency_s: float, concurrency: int, n: int) -> Row
                 await llm.acomplete(messages, model=MODEL)
 
         await one()
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         await asyncio.gather(*(one() for _ in range(n)))
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
         await llm.aclose()
-        return elapsed
+        return elapsed, cpu
 
-    elapsed = asyncio.run(main())
+    elapsed, cpu = asyncio.run(main())
     llm.close()
-    return Row("acomplete only", concurrency, n, elapsed, 0.0, concurrency / latency_s, latency_s)
+    capacity = concurrency / latency_s
+    return Row("acomplete only", concurrency, n, elapsed, 0.0, capacity, latency_s, cpu)
 
 
 def bench_mock(n: int, word_count: int) -> Row:
     with tempfile.TemporaryDirectory() as tmp:
-        elapsed, ingest, failed = _timed_runs(
+        elapsed, cpu, ingest, failed = _timed_runs(
             _settings(Path(tmp), "mock"), MockLLM(), 1, _requests(n, word_count)
         )
     if failed:
         raise RuntimeError(f"{failed} of {n} mock runs failed")
-    return Row(f"mock ({word_count} words)", 1, n, elapsed, ingest, None, None)
+    return Row(f"mock ({word_count} words)", 1, n, elapsed, ingest, None, None, cpu)
 
 
 def profile_mock(n: int, word_count: int, top: int = 25) -> None:
@@ -302,6 +306,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.profile:
         profile_mock(args.mock_runs, args.word_count)
         return 0
+    # Other processes on the machine take CPU from the toolkit and the server alike: show it.
+    load_before = f"{os.getloadavg()[0]:.2f}"
     levels = [int(c) for c in args.concurrency.split(",")]
     runs = {c: max(c, int(args.seconds * c / args.latency)) for c in levels}
     rows: list[Row] = []
@@ -316,7 +322,9 @@ def main(argv: list[str] | None = None) -> int:
     rows += [bench_mock(args.mock_runs, int(w)) for w in args.mock_word_counts.split(",")]
     print(
         f"server latency {args.latency * 1000:.0f} ms, {args.words_per_chunk} word(s) per "
-        f"stream chunk; live drafts ask for {args.word_count} words; capacity = C / latency"
+        f"stream chunk; live drafts ask for {args.word_count} words; capacity = C / latency; "
+        f"load average before: {load_before}, after: {os.getloadavg()[0]:.2f} "
+        f"({os.cpu_count()} CPUs)"
     )
     _print_table(rows)
     return 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -143,7 +144,7 @@ def test_a_prompt_longer_than_the_context_is_a_clear_error_not_retried(llm: Open
     assert caught.value.attempts == 1
 
 
-def test_run_agent_in_live_mode_records_run_usage_cost_and_prompt_version(
+def test_run_agent_in_live_mode_records_run_usage_cost_and_prompt_version_and_caps(
     llama: LlamaServer, tmp_path: Path
 ) -> None:
     settings = live_settings(
@@ -192,26 +193,13 @@ def test_run_agent_in_live_mode_records_run_usage_cost_and_prompt_version(
     assert metrics["cost_usd"] == pytest.approx(expected_cost)
     assert metrics["completion_tokens"] == result.completion_tokens
 
-
-def test_a_live_run_past_the_spending_cap_is_refused_and_recorded(
-    llama: LlamaServer, tmp_path: Path
-) -> None:
-    settings = live_settings(
-        llama.url,
-        tmp_path,
-        NEONHUB_MODEL=MODEL_ALIAS,
-        NEONHUB_LLM_TIMEOUT_S="60",
-        NEONHUB_MAX_COST_USD="0.000001",
-        NEONHUB_PRICES=json.dumps({MODEL_ALIAS: [100.0, 200.0]}),
-    )
-    with AuditStore.from_settings(settings) as store:
-        first = run_agent("content.generate_article", PARAMS, settings=settings, store=store)
-        second = run_agent("content.generate_article", PARAMS, settings=settings, store=store)
-        status = store.sql("SELECT status, error FROM agent_runs WHERE run_id = ?", [second.run_id])
-    assert first.cost_usd > 0.000001
-    assert second.status == "failed"
-    assert second.error is not None
-    assert "spending cap reached" in second.error
-    assert "NEONHUB_MAX_COST_USD" in second.error
-    assert second.tool_executions == ()  # refused before any model call
-    assert status.values.tolist() == [["failed", second.error]]
+    # That run's cost now counts against this process's cap: the next one is refused.
+    capped = replace(settings, max_cost_usd=expected_cost / 2)
+    with AuditStore.from_settings(capped) as store:
+        refused = run_agent("content.generate_article", PARAMS, settings=capped, store=store)
+        rows = store.sql("SELECT status, error FROM agent_runs WHERE run_id = ?", [refused.run_id])
+    assert refused.status == "failed"
+    assert refused.error is not None
+    assert refused.error.startswith("BudgetExceededError: spending cap reached")
+    assert refused.tool_executions == ()  # refused before any model call
+    assert rows.values.tolist() == [["failed", refused.error]]

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
@@ -15,7 +16,7 @@ from neonhub_nb.metrics import StoreCollector, StoreTally, build_registry, metri
 from neonhub_nb.metrics.collector import STORE_UP
 from neonhub_nb.models import Metric, ToolExecution
 from neonhub_nb.store import AuditStore
-from neonhub_nb.store.baselines import Samples, fold_into_baselines, labels_json
+from neonhub_nb.store.baselines import Samples, fold_into_baselines, labels_json, tool_samples
 
 T0 = datetime(2026, 1, 1, 12, 0, 0)
 
@@ -227,6 +228,32 @@ def test_a_run_counts_once_it_finishes_and_counters_never_go_down(
     assert second.samples == StoreCollector(store).refresh().samples
 
 
+def test_a_refresh_that_fails_halfway_counts_nothing_twice(
+    store: AuditStore, rec: Recorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import neonhub_nb.metrics.tally as tally_module
+
+    tally = StoreTally()
+    rec.run()
+    with store.connect() as con:
+        tally.refresh(con)
+    rec.tool(rec.run(), "connector.x", "post")
+    failures = iter([True])
+
+    def flaky(*args: Any, **kwargs: Any) -> Samples:
+        if next(failures, False):
+            raise duckdb.IOException("the disk went away")
+        return tool_samples(*args, **kwargs)
+
+    monkeypatch.setattr(tally_module, "tool_samples", flaky)
+    with store.connect() as con, pytest.raises(duckdb.IOException):
+        tally.refresh(con)  # after the runs were counted, before the tools were
+    with store.connect() as con:
+        samples = tally.refresh(con).samples
+    assert runs_total(samples, *CONTENT, "succeeded") == 2
+    assert samples == StoreCollector(store).refresh().samples
+
+
 def _store_ops(store: AuditStore, rec: Recorder, rnd: random.Random) -> Iterator[str]:
     """A random life of a store: runs start and finish, tools are called, prunes happen."""
     open_rows: list[dict[str, Any]] = []
@@ -424,3 +451,28 @@ def test_metrics_table_defaults_to_this_process_store(store: AuditStore) -> None
     # NEONHUB_DB points at an empty temp store: the table exists, with zero queue jobs.
     table = metrics_table()
     assert table[table.metric == "neonhub_queue_jobs_added_total"].value.tolist() == [0.0]
+
+
+def test_modules_export_what_they_define_and_the_package_all_of_it() -> None:
+    import importlib
+
+    import neonhub_nb.metrics as package
+
+    submodules = ["collector", "command", "exporter", "tally"]
+    names = ["neonhub_nb.store.baselines", "neonhub_nb.synth"]
+    names += [f"neonhub_nb.metrics.{name}" for name in submodules]
+    for name in names:
+        module = importlib.import_module(name)
+        assert all(hasattr(module, item) for item in module.__all__), name
+        defined = {
+            key
+            for key, item in vars(module).items()
+            if not key.startswith("_") and getattr(item, "__module__", None) == name
+        }
+        assert defined <= set(module.__all__), (name, defined - set(module.__all__))
+    exported = {
+        item
+        for sub in submodules
+        for item in importlib.import_module(f"{package.__name__}.{sub}").__all__
+    }
+    assert set(package.__all__) == exported

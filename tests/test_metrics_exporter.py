@@ -236,6 +236,7 @@ def test_cli_command_in_process_stops_on_ctrl_c(tmp_path: Path) -> None:
         while time.monotonic() < deadline:
             try:
                 if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                    time.sleep(0.2)  # let it print where it listens
                     break
             except httpx.HTTPError:
                 time.sleep(0.05)

@@ -45,9 +45,10 @@ class VoilaOptions:
     """How Voila serves a notebook.
 
     Culling: a kernel whose page is gone (no websocket) and that has been idle
-    ``cull_idle_timeout`` s is shut down. Voila also shuts a kernel down when its page
-    unloads, so culling catches crashed or unreachable browsers and plain GETs that
-    never connect.
+    ``cull_idle_timeout`` s is shut down, within ``cull_interval`` s more. It is what
+    frees a closed page's kernel: Voila's own shutdown on page unload is refused by
+    the server's XSRF check (voila-dashboards/voila#1458), and a plain GET that never
+    connects leaves a kernel behind too.
 
     Preheating: ``pool_size`` kernels start and run the notebook before anyone asks
     (imports, widgets), then wait, busy, for a viewer (``AuditDashboard.start``);
@@ -58,8 +59,8 @@ class VoilaOptions:
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
     token: bool = False
-    cull_idle_timeout: int = 300
-    cull_interval: int = 60
+    cull_idle_timeout: int = 120
+    cull_interval: int = 30
     pool_size: int = 1
     fill_delay: float = 3.0
 
@@ -140,7 +141,7 @@ def _is_loopback(host: str) -> bool:
 )
 @click.option(
     "--cull-idle-timeout",
-    default=300,
+    default=120,
     show_default=True,
     type=click.IntRange(1),
     help="Seconds before the kernel of a closed page is shut down.",

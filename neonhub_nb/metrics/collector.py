@@ -72,7 +72,7 @@ _IN_PROGRESS_HELP = "Runs queued or running now (not yet counted in neonhub_agen
 _STORE_UP_HELP = "1 if the last scrape could read the audit store, else 0."
 
 
-def _value(labels: dict[str, str], names: tuple[str, ...]) -> list[str]:
+def _label_values(labels: dict[str, str], names: tuple[str, ...]) -> list[str]:
     return [labels[name] for name in names]
 
 
@@ -93,7 +93,7 @@ def _families(result: TallyResult | None) -> Iterator[Metric]:
         if not label_names and result is not None and not rows:
             rows = [({}, 0.0)]  # an unlabelled counter exists from the start, at zero
         for labels, value in rows:
-            family.add_metric(_value(labels, label_names), value)
+            family.add_metric(_label_values(labels, label_names), value)
         yield family
         if name == RUNS_TOTAL:
             yield _histogram(by_name)
@@ -101,7 +101,7 @@ def _families(result: TallyResult | None) -> Iterator[Metric]:
     gauge = GaugeMetricFamily(IN_PROGRESS, _IN_PROGRESS_HELP, labels=("agent", "intent", "status"))
     if result is not None:
         for (_, pairs), value in sorted(result.in_progress.items()):
-            gauge.add_metric(_value(dict(pairs), ("agent", "intent", "status")), value)
+            gauge.add_metric(_label_values(dict(pairs), ("agent", "intent", "status")), value)
     yield gauge
 
 
@@ -153,7 +153,6 @@ class StoreCollector(Collector):
                 with self.store.connect() as con:
                     return self.tally.refresh(con, self.timer)
             except duckdb.Error as exc:
-                self.tally.reset()  # whatever the file is now, the next scrape starts over
                 raise StoreError(f"cannot read metrics from {self.store.path}: {exc}") from None
 
     def describe(self) -> Iterable[Metric]:

@@ -56,14 +56,14 @@ def metrics_command(host: str, port: int, find_free_port: bool, read_only: bool)
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
     mode = "read-only" if read_only else "read-write"
-    click.echo(
-        f"serving {exporter.metrics_url} and {exporter.health_url} "
-        f"for {store.path} ({mode}); Ctrl-C to stop"
-    )
     in_main = threading.current_thread() is threading.main_thread()
     # Signal handlers can only be set from the main thread (not so when embedded).
     previous = signal.signal(signal.SIGTERM, _interrupt) if in_main else None
     try:
+        click.echo(
+            f"serving {exporter.metrics_url} and {exporter.health_url} "
+            f"for {store.path} ({mode}); Ctrl-C to stop"
+        )
         exporter.wait()
     except KeyboardInterrupt:
         click.echo("stopping")

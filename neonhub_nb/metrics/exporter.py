@@ -13,6 +13,7 @@ import json
 import logging
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -174,6 +175,9 @@ _INDEX = (
 def build_registry(store: AuditStore, *, clock: Clock | None = None) -> CollectorRegistry:
     """A fresh registry with every neonhub metric for ``store`` (see :class:`MetricsApp`).
 
+    The registry times the store's queries from then on; use :class:`MetricsApp` and
+    its ``close()`` to stop that.
+
     >>> print(generate_latest(build_registry(store)).decode())      # doctest: +SKIP
     """
     return MetricsApp(store, clock=clock).registry
@@ -243,7 +247,14 @@ class Exporter:
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until :meth:`stop` (Ctrl-C interrupts); True once stopped."""
-        return self._stopped.wait(timeout)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.running:
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            # Not Event.wait(): a Ctrl-C landing inside Condition.wait can leave its lock
+            # released twice ("release unlocked lock"); sleep is always safe to interrupt.
+            time.sleep(0.1)
+        return True
 
     def __enter__(self) -> Exporter:
         return self

@@ -72,7 +72,7 @@ class StoreTally:
     recounts: int = 0
     _live: Samples = field(default_factory=Samples)
     _baselines: Samples = field(default_factory=Samples)
-    _marks: dict[str, _Mark] = field(default_factory=dict)
+    _marks: dict[str, _Mark] = field(default_factory=lambda: {t: _Mark() for t in _TABLES})
     _pending: dict[int, tuple[str, str, str]] = field(default_factory=dict)
     _identity: tuple[Any, ...] | None = None
     _has_baselines: bool = False
@@ -88,8 +88,13 @@ class StoreTally:
 
     def refresh(self, con: Any, timer: QueryTimer | None = None) -> TallyResult:
         """Bring the tally up to date with the open connection ``con``."""
-        if not self._marks:
-            self.reset()
+        try:
+            return self._refresh(con, timer)
+        except BaseException:
+            self.reset()  # half-applied counts would be counted twice: start over next time
+            raise
+
+    def _refresh(self, con: Any, timer: QueryTimer | None) -> TallyResult:
         blank = self._identity is None  # nothing counted yet: the survey is from scratch
         totals, tops, identity = self._survey(con, timer)
         recounted = blank or identity != self._identity

@@ -22,7 +22,7 @@ from ..clock import Clock, SystemClock
 from ..config import Settings
 from ..errors import StoreError
 from ..redact import Redactor
-from .connection import open_duckdb
+from .connection import ingest_turn, open_duckdb
 from .ingest import IngestReport, ingest_segments
 from .schema import apply_migrations, schema_version
 from .spool import SpoolWriter, list_segments
@@ -205,20 +205,37 @@ class AuditStore:
             if not self._pending():
                 continue
             try:
-                self.flush(timeout=max(self.ingest_interval, 0.2))
+                self.flush(timeout=max(self.ingest_interval, 0.2), wait=False)
             except StoreError:
                 continue  # another process holds the file; the next tick tries again
 
-    def flush(self, timeout: float | None = None) -> IngestReport:
-        """Ingest every spooled event (this process's and dead processes') into DuckDB now."""
+    def flush(self, timeout: float | None = None, *, wait: bool = True) -> IngestReport:
+        """Ingest every spooled event (this process's and dead processes') into DuckDB now.
+
+        One process ingests at a time (an ``flock`` on ``<store>.ingest``): whoever holds it
+        takes everyone's spool, so with ``wait=False`` (the background thread) a busy lock
+        just means someone else is doing the work.
+        """
         if self.read_only:
             return IngestReport()
-        with self._io_lock:
+        with (
+            self._io_lock,
+            ingest_turn(self.path, wait=wait, timeout=timeout or self.lock_timeout) as mine,
+        ):
+            if not mine:
+                return IngestReport()
             written = self._spool.bytes_written
-            with self._open(read_only=False, timeout=timeout) as con:
-                report = ingest_segments(con, self.spool_dir, self.clock.now())
+            total = IngestReport()
+            while True:
+                # One bounded pass per connection: between passes the file is free for
+                # readers (who go first, see connection.py).
+                with self._open(read_only=False, timeout=timeout) as con:
+                    report = ingest_segments(con, self.spool_dir, self.clock.now())
+                total = _add_reports(total, report)
+                if not report.truncated:
+                    break
             self._flushed_bytes = written
-            return report
+            return total
 
     @contextmanager
     def _open(self, *, read_only: bool, timeout: float | None = None) -> Iterator[Any]:
@@ -322,6 +339,20 @@ class AuditStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _add_reports(first: IngestReport, second: IngestReport) -> IngestReport:
+    return IngestReport(
+        segments_read=first.segments_read + second.segments_read,
+        events=first.events + second.events,
+        runs=first.runs + second.runs,
+        tool_executions=first.tool_executions + second.tool_executions,
+        abandoned=first.abandoned + second.abandoned,
+        segments_deleted=first.segments_deleted + second.segments_deleted,
+        bad_lines=first.bad_lines + second.bad_lines,
+        dead_writers=sorted({*first.dead_writers, *second.dead_writers}),
+        truncated=second.truncated,
+    )
 
 
 _live_stores: weakref.WeakSet[AuditStore] = weakref.WeakSet()

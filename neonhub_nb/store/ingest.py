@@ -106,6 +106,8 @@ class IngestReport:
     segments_deleted: int = 0
     bad_lines: int = 0
     dead_writers: list[str] = field(default_factory=list)
+    #: The pass stopped at its byte budget: more is waiting (call again).
+    truncated: bool = False
 
 
 def _select(columns: dict[str, Any]) -> str:
@@ -176,14 +178,20 @@ class _Batch:
         return not (self.runs or self.tools or self.metrics or self.drafts or self.reviews)
 
 
-def _read_new_lines(segment: Segment, offset: int) -> tuple[bytes, int]:
+def _read_new_lines(segment: Segment, offset: int, budget: int) -> tuple[bytes, int, bool]:
+    """Complete lines after ``offset``, about ``budget`` bytes at most; and whether the
+    segment's end was reached."""
     with open(segment.path, "rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
         handle.seek(offset)
-        data = handle.read()
+        data = handle.read(max(budget, 1))
+        while data and b"\n" not in data and offset + len(data) < size:
+            data += handle.read(64 * 1024)  # one line longer than the budget
     end = data.rfind(b"\n")
     if end < 0:
-        return b"", offset
-    return data[: end + 1], offset + end + 1
+        return b"", offset, offset >= size
+    new_offset = offset + end + 1
+    return data[: end + 1], new_offset, new_offset >= size
 
 
 def _owner_gone(segment: Segment) -> int | None:
@@ -248,7 +256,14 @@ def _write_batch(con: Any, batch: _Batch) -> None:
         con.unregister("staged_reviews")
 
 
-def ingest_segments(con: Any, spool_dir: Any, now: datetime) -> IngestReport:
+#: Bytes of spool read per pass: bounds how long one pass holds the store's write lock
+#: (about 400 runs), so readers wait at most a fraction of a second.
+PASS_BUDGET = 2 * 1024 * 1024
+
+
+def ingest_segments(
+    con: Any, spool_dir: Any, now: datetime, budget: int = PASS_BUDGET
+) -> IngestReport:
     """One ingestion pass over ``spool_dir`` into the open read-write connection ``con``."""
     report = IngestReport()
     segments = list_segments(spool_dir)
@@ -260,6 +275,7 @@ def ingest_segments(con: Any, spool_dir: Any, now: datetime) -> IngestReport:
     batch = _Batch()
     new_offsets: dict[str, int] = {}
     dead: dict[str, int] = {}  # segment name -> fd holding its flock
+    complete: set[str] = set()  # segments read to their end in this pass
     live_writers: set[str] = set()
     seen_writers: set[str] = set()
     try:
@@ -271,10 +287,23 @@ def ingest_segments(con: Any, spool_dir: Any, now: datetime) -> IngestReport:
             else:
                 dead[segment.name] = fd
             start = int(offsets.get(segment.name, 0))
+            remaining = (
+                budget
+                - sum(new_offsets.values())
+                + sum(int(offsets.get(name, 0)) for name in new_offsets)
+            )
+            if remaining <= 0:
+                report.truncated = True
+                complete.discard(segment.name)
+                continue
             try:
-                data, end = _read_new_lines(segment, start)
+                data, end, at_end = _read_new_lines(segment, start, remaining)
             except FileNotFoundError:
                 continue
+            if at_end:
+                complete.add(segment.name)
+            else:
+                report.truncated = True
             if end != start:
                 report.segments_read += 1
                 new_offsets[segment.name] = end
@@ -287,7 +316,9 @@ def ingest_segments(con: Any, spool_dir: Any, now: datetime) -> IngestReport:
                     report.bad_lines += 1
                     continue
                 report.events += 1
-        dead_writers = sorted(seen_writers - live_writers)
+        # A dead writer's runs are abandoned only once all its events are in.
+        unfinished = {s.writer_id for s in segments if s.name not in complete}
+        dead_writers = sorted(seen_writers - live_writers - unfinished)
         report.dead_writers = dead_writers
         report.runs = len(batch.runs)
         report.tool_executions = len(batch.tools)
@@ -318,7 +349,7 @@ def ingest_segments(con: Any, spool_dir: Any, now: datetime) -> IngestReport:
             raise
         # Committed: segments of gone writers are fully in DuckDB and can go.
         for segment in segments:
-            if segment.name in dead:
+            if segment.name in dead and segment.name in complete:
                 try:
                     segment.path.unlink()
                     report.segments_deleted += 1

@@ -145,16 +145,19 @@ def duration_percentiles(
     """p50 and p95 run duration (ms) of finished runs per agent."""
     clause, params = _period(since, until)
     finished = ("AND" if clause else "WHERE") + " duration_ms IS NOT NULL"
-    return timed_df(
+    # One exact quantile call with a list sorts each group once instead of twice.
+    frame = timed_df(
         con,
         f"""SELECT agent, count(*) AS runs,
-                   quantile_cont(duration_ms, 0.5) AS p50_ms,
-                   quantile_cont(duration_ms, 0.95) AS p95_ms
+                   quantile_cont(duration_ms, [0.5, 0.95]) AS quantiles
             FROM agent_runs {clause} {finished} GROUP BY agent ORDER BY agent""",
         params,
         observers,
         "duration_percentiles",
     )
+    frame["p50_ms"] = [q[0] for q in frame["quantiles"]]
+    frame["p95_ms"] = [q[1] for q in frame["quantiles"]]
+    return frame.drop(columns=["quantiles"])
 
 
 def runs_per_bucket(
