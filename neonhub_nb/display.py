@@ -109,4 +109,4 @@ def show_figure(figure: Figure) -> None:
     """Display a figure as a PNG in a notebook or Voila (renders offline, no JavaScript)."""
     from IPython.display import Image, display
 
-    display(Image(data=figure_png(figure), format="png"))
+    display(Image(data=figure_png(figure), format="png"))  # type: ignore[no-untyped-call]

@@ -79,7 +79,8 @@ class ReplayIndex:
         experiment_id: str | None = None,
     ) -> ReplayIndex:
         """Index the live runs of ``store`` (or only ``run_ids`` / one experiment)."""
-        where, params = ["r.mode = 'live'"], []
+        where: list[str] = ["r.mode = 'live'"]
+        params: list[Any] = []
         if run_ids is not None:
             where.append(f"r.run_id IN ({', '.join('?' for _ in run_ids)})")
             params.extend(run_ids)

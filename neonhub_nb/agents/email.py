@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from pydantic import EmailStr, Field
+
+from ..connectors.email import GmailConnector
 
 from ..models import AgentParams, Metric, Tone
 from ..prompts import PromptTemplate, register_prompt
@@ -54,7 +58,7 @@ class EmailAgent:
         body = fields["BODY"].strip()
         sent: list[str] = []
         if params.send_to:
-            gmail = ctx.connector("email")
+            gmail = cast(GmailConnector, ctx.connector("email"))
             result = gmail.send_email(list(params.send_to), subjects[0], body)
             sent.append(str(result["id"]))
         return AgentOutput(

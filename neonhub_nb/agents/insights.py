@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, cast
 
 from pydantic import Field
+
+from ..connectors.ga4 import GA4Connector
+from ..connectors.gsc import SearchConsoleConnector
 
 from ..models import AgentParams, Metric
 from ..prompts import PromptTemplate, register_prompt
@@ -68,10 +71,10 @@ class InsightsAgent:
         end = params.end_date or ctx.clock.now().date()
         start = end - timedelta(days=params.days)
         before = start - timedelta(days=params.days)
-        ga4 = ctx.connector("ga4")
+        ga4 = cast(GA4Connector, ctx.connector("ga4"))
         current = ga4.run_report(str(start), str(end), max_pages=3)
         previous = ga4.run_report(str(before), str(start - timedelta(days=1)), max_pages=3)
-        queries = ctx.connector("gsc").search_analytics(
+        queries = cast(SearchConsoleConnector, ctx.connector("gsc")).search_analytics(
             str(start), str(end), row_limit=100, max_pages=1
         )
         totals = summarise_numbers(current, previous, queries)

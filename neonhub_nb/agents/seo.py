@@ -4,8 +4,11 @@ Console queries (the ``gsc`` connector is its tool)."""
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import cast
 
 from pydantic import Field
+
+from ..connectors.gsc import SearchConsoleConnector
 
 from ..models import AgentParams, Metric
 from ..prompts import PromptTemplate, register_prompt
@@ -48,7 +51,7 @@ class SeoAgent:
     name = "seo"
 
     def run(self, params: SeoParams, ctx: AgentContext) -> AgentOutput:
-        gsc = ctx.connector("gsc")
+        gsc = cast(SearchConsoleConnector, ctx.connector("gsc"))
         end = params.end_date or ctx.clock.now().date()
         rows = gsc.search_analytics(
             str(end - timedelta(days=params.lookback_days)),

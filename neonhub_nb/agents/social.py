@@ -3,9 +3,13 @@ limits; optionally published through their connectors."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, cast
 
 from pydantic import Field
+
+from ..connectors.instagram import InstagramConnector
+from ..connectors.linkedin import LinkedInConnector
+from ..connectors.x import XConnector
 
 from ..models import AgentParams, Metric
 from ..prompts import PromptTemplate, register_prompt
@@ -63,13 +67,16 @@ class SocialAgent:
         if params.publish:
             for network, text in posts.items():
                 if network == "x":
-                    published[network] = str(ctx.connector("x").post(text)["id"])
+                    x = cast(XConnector, ctx.connector("x"))
+                    published[network] = str(x.post(text)["id"])
                 elif network == "linkedin":
-                    published[network] = str(ctx.connector("linkedin").create_post(text)["id"])
+                    linkedin = cast(LinkedInConnector, ctx.connector("linkedin"))
+                    published[network] = str(linkedin.create_post(text)["id"])
                 elif network == "instagram":
                     if not params.image_url:
                         raise ValueError("image_url: Instagram needs an image to publish a post")
-                    result = ctx.connector("instagram").publish_image(params.image_url, text)
+                    instagram = cast(InstagramConnector, ctx.connector("instagram"))
+                    result = instagram.publish_image(params.image_url, text)
                     published[network] = str(result["id"])
         return AgentOutput(
             output={

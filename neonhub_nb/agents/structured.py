@@ -29,7 +29,7 @@ def parse_fields(
         if match and match.group(1).strip().replace(" ", "_") in {*required, *multiline}:
             current = match.group(1).strip().replace(" ", "_")
             fields.setdefault(current, []).append(match.group(2).strip())
-        elif current in multiline:
+        elif current is not None and current in multiline:
             fields[current][-1] += "\n" + line
     missing = [key for key in required if not any(v.strip() for v in fields.get(key, []))]
     if missing:

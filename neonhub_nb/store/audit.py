@@ -296,7 +296,7 @@ class AuditStore:
         ``runs_per_bucket`` (with ``since``/``until``; ``bucket`` for the last)."""
         from . import queries
 
-        functions = {
+        functions: dict[str, Callable[..., pd.DataFrame]] = {
             "counts_by_agent_status": queries.counts_by_agent_status,
             "duration_percentiles": queries.duration_percentiles,
             "runs_per_bucket": queries.runs_per_bucket,

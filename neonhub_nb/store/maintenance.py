@@ -37,7 +37,8 @@ def parse_age(text: str) -> timedelta:
 
 
 def _run_filter(since: datetime | None, until: datetime | None) -> tuple[str, list[object]]:
-    where, params = [], []
+    where: list[str] = []
+    params: list[object] = []
     if since is not None:
         where.append("started_at >= ?")
         params.append(since)
