@@ -7,7 +7,6 @@ from typing import cast
 from pydantic import EmailStr, Field
 
 from ..connectors.email import GmailConnector
-
 from ..models import AgentParams, Metric, Tone
 from ..prompts import PromptTemplate, register_prompt
 from . import AgentSpec, register_agent

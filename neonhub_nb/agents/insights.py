@@ -9,7 +9,6 @@ from pydantic import Field
 
 from ..connectors.ga4 import GA4Connector
 from ..connectors.gsc import SearchConsoleConnector
-
 from ..models import AgentParams, Metric
 from ..prompts import PromptTemplate, register_prompt
 from . import AgentSpec, register_agent

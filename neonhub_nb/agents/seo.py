@@ -9,7 +9,6 @@ from typing import cast
 from pydantic import Field
 
 from ..connectors.gsc import SearchConsoleConnector
-
 from ..models import AgentParams, Metric
 from ..prompts import PromptTemplate, register_prompt
 from . import AgentSpec, register_agent

@@ -10,7 +10,6 @@ from pydantic import Field
 from ..connectors.instagram import InstagramConnector
 from ..connectors.linkedin import LinkedInConnector
 from ..connectors.x import XConnector
-
 from ..models import AgentParams, Metric
 from ..prompts import PromptTemplate, register_prompt
 from . import AgentSpec, register_agent
