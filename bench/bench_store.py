@@ -26,39 +26,69 @@ from typing import Any
 from neonhub_nb.clock import utcnow
 from neonhub_nb.ids import new_id
 from neonhub_nb.models import Metric, ToolExecution
-from neonhub_nb.store import AuditStore
-from neonhub_nb.store import queries
+from neonhub_nb.store import AuditStore, queries
 
 CACHE = Path(__file__).with_name("cache")
 
 
 def payload(index: int) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
     """~1 KB input, ~4 KB output, 5 tool calls: the issue's reference run."""
-    run_input = {"topic": f"topic {index}", "primary_keyword": "newsletter growth",
-                 "audience": "small business owners", "tone": "friendly", "word_count": 600,
-                 "brief": "Write about growing a newsletter. " * 26}
+    run_input = {
+        "topic": f"topic {index}",
+        "primary_keyword": "newsletter growth",
+        "audience": "small business owners",
+        "tone": "friendly",
+        "word_count": 600,
+        "brief": "Write about growing a newsletter. " * 26,
+    }
     output = {"title": "How to grow a newsletter", "content": "Lorem ipsum dolor sit amet. " * 146}
-    tools = [{"tool": "connector.gsc" if i else "llm", "operation": "query",
-              "request": {"q": f"kw {i}"}, "response": {"rows": i}} for i in range(5)]
+    tools = [
+        {
+            "tool": "connector.gsc" if i else "llm",
+            "operation": "query",
+            "request": {"q": f"kw {i}"},
+            "response": {"rows": i},
+        }
+        for i in range(5)
+    ]
     return run_input, output, tools
 
 
 def log_one(store: AuditStore, index: int) -> str:
     run_input, output, tools = payload(index)
     run_id, now = new_id("run"), utcnow()
-    row = {"run_id": run_id, "agent": "content", "intent": "content.generate_article",
-           "mode": "mock", "started_at": now, "input": run_input}
+    row = {
+        "run_id": run_id,
+        "agent": "content",
+        "intent": "content.generate_article",
+        "mode": "mock",
+        "started_at": now,
+        "input": run_input,
+    }
     store.record_run_started({**row, "status": "running"})
     for seq, tool in enumerate(tools, 1):
-        store.record_tool_execution(ToolExecution(
-            execution_id=new_id("tex"), run_id=run_id, seq=seq, status="succeeded",
-            started_at=now, duration_ms=1.0, **tool))
+        store.record_tool_execution(
+            ToolExecution(
+                execution_id=new_id("tex"),
+                run_id=run_id,
+                seq=seq,
+                status="succeeded",
+                started_at=now,
+                duration_ms=1.0,
+                **tool,
+            )
+        )
     store.record_run_finished(
-        {**row, "status": "succeeded", "finished_at": now, "duration_ms": 12.0,
-         "output": output},
-        [Metric(name=n, value=v) for n, v in
-         (("prompt_tokens", 300), ("completion_tokens", 900), ("cost_usd", 0.0006),
-          ("word_count", 600))],
+        {**row, "status": "succeeded", "finished_at": now, "duration_ms": 12.0, "output": output},
+        [
+            Metric(name=n, value=v)
+            for n, v in (
+                ("prompt_tokens", 300),
+                ("completion_tokens", 900),
+                ("cost_usd", 0.0006),
+                ("word_count", 600),
+            )
+        ],
     )
     return run_id
 
@@ -87,7 +117,8 @@ def bench_neonhub(tmp: Path, runs: int, fsync: bool) -> list[float]:
         times.append((time.perf_counter() - start) * 1000)
     store.close()
     recorded = AuditStore(tmp / f"nh-{fsync}.duckdb", read_only=True).sql(
-        "SELECT count(*) AS n FROM agent_runs")["n"][0]
+        "SELECT count(*) AS n FROM agent_runs"
+    )["n"][0]
     assert recorded == runs, (recorded, runs)
     return times
 
@@ -96,10 +127,14 @@ def bench_sqlite(tmp: Path, runs: int, synchronous: str) -> list[float]:
     con = sqlite3.connect(tmp / f"peer-{synchronous}.sqlite", isolation_level=None)
     con.execute("PRAGMA journal_mode=WAL")
     con.execute(f"PRAGMA synchronous={synchronous}")
-    con.execute("CREATE TABLE runs (run_id TEXT PRIMARY KEY, agent TEXT, intent TEXT, "
-                "status TEXT, started_at TEXT, input TEXT, output TEXT, duration_ms REAL)")
-    con.execute("CREATE TABLE tools (id TEXT PRIMARY KEY, run_id TEXT, seq INT, tool TEXT, "
-                "operation TEXT, request TEXT, response TEXT)")
+    con.execute(
+        "CREATE TABLE runs (run_id TEXT PRIMARY KEY, agent TEXT, intent TEXT, "
+        "status TEXT, started_at TEXT, input TEXT, output TEXT, duration_ms REAL)"
+    )
+    con.execute(
+        "CREATE TABLE tools (id TEXT PRIMARY KEY, run_id TEXT, seq INT, tool TEXT, "
+        "operation TEXT, request TEXT, response TEXT)"
+    )
     con.execute("CREATE TABLE metrics (run_id TEXT, name TEXT, value REAL)")
     times = []
     for i in range(runs):
@@ -107,15 +142,43 @@ def bench_sqlite(tmp: Path, runs: int, synchronous: str) -> list[float]:
         run_input, output, tools = payload(i)
         run_id = new_id("run")
         con.execute("BEGIN")
-        con.execute("INSERT INTO runs VALUES (?,?,?,?,?,?,?,?)", (
-            run_id, "content", "content.generate_article", "succeeded", utcnow().isoformat(),
-            json.dumps(run_input), json.dumps(output), 12.0))
-        con.executemany("INSERT INTO tools VALUES (?,?,?,?,?,?,?)", [
-            (new_id("tex"), run_id, s, t["tool"], t["operation"], json.dumps(t["request"]),
-             json.dumps(t["response"])) for s, t in enumerate(tools, 1)])
-        con.executemany("INSERT INTO metrics VALUES (?,?,?)", [
-            (run_id, "prompt_tokens", 300), (run_id, "completion_tokens", 900),
-            (run_id, "cost_usd", 0.0006), (run_id, "word_count", 600)])
+        con.execute(
+            "INSERT INTO runs VALUES (?,?,?,?,?,?,?,?)",
+            (
+                run_id,
+                "content",
+                "content.generate_article",
+                "succeeded",
+                utcnow().isoformat(),
+                json.dumps(run_input),
+                json.dumps(output),
+                12.0,
+            ),
+        )
+        con.executemany(
+            "INSERT INTO tools VALUES (?,?,?,?,?,?,?)",
+            [
+                (
+                    new_id("tex"),
+                    run_id,
+                    s,
+                    t["tool"],
+                    t["operation"],
+                    json.dumps(t["request"]),
+                    json.dumps(t["response"]),
+                )
+                for s, t in enumerate(tools, 1)
+            ],
+        )
+        con.executemany(
+            "INSERT INTO metrics VALUES (?,?,?)",
+            [
+                (run_id, "prompt_tokens", 300),
+                (run_id, "completion_tokens", 900),
+                (run_id, "cost_usd", 0.0006),
+                (run_id, "word_count", 600),
+            ],
+        )
         con.execute("COMMIT")
         times.append((time.perf_counter() - start) * 1000)
     con.close()
@@ -138,8 +201,9 @@ def bench_mlflow(tmp: Path, runs: int) -> list[float] | None:
         start = time.perf_counter()
         mlflow.start_run()
         mlflow.log_params({k: str(v)[:250] for k, v in run_input.items()})
-        mlflow.log_metrics({"prompt_tokens": 300, "completion_tokens": 900,
-                            "cost_usd": 0.0006, "word_count": 600})
+        mlflow.log_metrics(
+            {"prompt_tokens": 300, "completion_tokens": 900, "cost_usd": 0.0006, "word_count": 600}
+        )
         mlflow.log_text(json.dumps(output), "output.json")
         mlflow.log_text(json.dumps(tools), "tools.json")
         mlflow.end_run()
@@ -162,10 +226,14 @@ def part_logging(tmp: Path, runs: int, mlflow_runs: int) -> None:
             rows.append([name, "-", "-", "-", "not installed (./scripts/bench.sh store)"])
             continue
         p50 = statistics.median(times)
-        rows.append([name, str(len(times)), f"{p50:.3f}", f"{pct(times, 0.99):.3f}",
-                     f"{p50 / base:.1f}x"])
-    table("1-2. logging one finished run (1 run, 5 tool calls, 4 metrics, ~1 KB in, ~4 KB out)",
-          ["recorder", "runs", "p50 ms", "p99 ms", "p50 vs neonhub-nb"], rows)
+        rows.append(
+            [name, str(len(times)), f"{p50:.3f}", f"{pct(times, 0.99):.3f}", f"{p50 / base:.1f}x"]
+        )
+    table(
+        "1-2. logging one finished run (1 run, 5 tool calls, 4 metrics, ~1 KB in, ~4 KB out)",
+        ["recorder", "runs", "p50 ms", "p99 ms", "p50 vs neonhub-nb"],
+        rows,
+    )
 
 
 # --------------------------------------------------------------- 3: many processes
@@ -176,7 +244,7 @@ def _writer(db: str, runs: int, ids_file: str, errors: Any) -> None:
             for i in range(runs):
                 out.write(log_one(store, i) + "\n")
         store.close()
-    except Exception as exc:  # noqa: BLE001 - counted and reported
+    except Exception as exc:
         errors.put(f"writer: {exc!r}")
 
 
@@ -187,7 +255,7 @@ def _reader(db: str, stop: Any, errors: Any, reads: Any) -> None:
             if Path(db).exists():
                 store.sql("SELECT count(*) FROM agent_runs")
                 reads.value += 1
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             errors.put(f"reader: {exc!r}")
         time.sleep(0.1)
 
@@ -208,7 +276,9 @@ def part_processes(tmp: Path, writers: int, per_writer: int) -> None:
     elapsed = time.perf_counter() - start
     stop.set()
     reader.join()
-    expected = {line.strip() for f in ids_files for line in open(f) if line.strip()}
+    expected = {
+        line.strip() for f in ids_files for line in Path(f).read_text().splitlines() if line.strip()
+    }
     store = AuditStore(Path(db), background=False)
     stored = set(store.sql("SELECT run_id FROM agent_runs")["run_id"])
     store.close()
@@ -216,11 +286,20 @@ def part_processes(tmp: Path, writers: int, per_writer: int) -> None:
     while not errors.empty():
         problems.append(errors.get())
     total = writers * per_writer
-    table(f"3. {writers} writer processes x {per_writer} runs, a reader querying every 100 ms",
-          ["runs", "wall s", "runs/s", "lost", "errors", "reader queries"],
-          [[str(total), f"{elapsed:.2f}", f"{total / elapsed:,.0f}",
-            str(len(expected - stored) + (total - len(expected))), str(len(problems)),
-            str(reads.value)]])
+    table(
+        f"3. {writers} writer processes x {per_writer} runs, a reader querying every 100 ms",
+        ["runs", "wall s", "runs/s", "lost", "errors", "reader queries"],
+        [
+            [
+                str(total),
+                f"{elapsed:.2f}",
+                f"{total / elapsed:,.0f}",
+                str(len(expected - stored) + (total - len(expected))),
+                str(len(problems)),
+                str(reads.value),
+            ]
+        ],
+    )
     for problem in problems[:5]:
         print("   ", problem)
 
@@ -246,7 +325,8 @@ def part_dashboard(runs: int, reps: int) -> None:
             "p50/p95 duration by agent": lambda: queries.duration_percentiles(con),
             "runs per hour over 30 days": lambda: queries.runs_per_bucket(con, since=since),
             "latest 50, filtered (agent=seo, status=failed)": lambda: queries.runs(
-                con, limit=50, agent="seo", status="failed"),
+                con, limit=50, agent="seo", status="failed"
+            ),
             "one run with its tool executions": lambda: queries.run_detail(con, some_run),
         }
         rows = []
@@ -264,17 +344,29 @@ def part_dashboard(runs: int, reps: int) -> None:
         with store.connect() as con:
             con.execute("SELECT 1").fetchone()
         opens.append((time.perf_counter() - start) * 1000)
-    rows.append(["(open + close a read-only connection)", f"{statistics.median(opens):.1f}",
-                 f"{pct(opens, 0.95):.1f}"])
-    table(f"4. dashboard queries over {runs:,} runs ({reps} repetitions each)",
-          ["query", "median ms", "p95 ms"], rows)
+    rows.append(
+        [
+            "(open + close a read-only connection)",
+            f"{statistics.median(opens):.1f}",
+            f"{pct(opens, 0.95):.1f}",
+        ]
+    )
+    table(
+        f"4. dashboard queries over {runs:,} runs ({reps} repetitions each)",
+        ["query", "median ms", "p95 ms"],
+        rows,
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", default="logging,processes,dashboard",
-                        help="comma-separated parts: logging, processes, dashboard")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--only",
+        default="logging,processes,dashboard",
+        help="comma-separated parts: logging, processes, dashboard",
+    )
     parser.add_argument("--runs", type=int, default=2000, help="runs for the logging part")
     parser.add_argument("--mlflow-runs", type=int, default=100, help="runs logged with MLflow")
     parser.add_argument("--writers", type=int, default=4)

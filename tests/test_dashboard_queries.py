@@ -230,7 +230,8 @@ def test_trend_counts_runs_failures_and_breaker_openings_per_day(con: Any) -> No
 
 def test_trend_uses_hours_for_a_day_and_weeks_for_all_time(con: Any) -> None:
     day = q.trend(con, q.Period.last("24h", NOW), q.choices(con), NOW)
-    assert day.bucket == "hour" and len(day.starts) == 25
+    assert day.bucket == "hour" and len(day.starts) == 24  # 12:00 yesterday .. 11:00
+    assert not day.first_partial and not day.last_partial
     assert sum(day.runs["content"]) == 2
     everything = q.trend(con, q.Period.last("all", NOW), q.choices(con), NOW)
     assert everything.bucket == "week"

@@ -310,8 +310,9 @@ def kpis(con: Any, period: Period) -> Kpis:
         failed=int(runs[2]),
         abandoned=int(runs[3]),
         in_progress=int(runs[4]),
-        p50_ms=_float(runs[5]),
-        p95_ms=_float(runs[6]),
+        # Rounded to the microsecond: interpolation leaves float noise (3849.9999...).
+        p50_ms=_round(runs[5], 3),
+        p95_ms=_round(runs[6], 3),
         total_tokens=int(rest[0] or 0),
         cost_usd=float(rest[1] or 0),
         drafts_approved=int(rest[2]),
@@ -524,6 +525,11 @@ def load_dashboard(
         pending_total=pending,
         timings_ms=timings,
     )
+
+
+def _round(value: Any, digits: int) -> float | None:
+    number = _float(value)
+    return None if number is None else round(number, digits)
 
 
 def _float(value: Any) -> float | None:
