@@ -344,6 +344,11 @@ from .metrics.command import metrics_command  # noqa: E402 (the exporter's comma
 
 cli.add_command(metrics_command, name="metrics")
 
+from .dashboard.server import dashboard_command, synth_command  # noqa: E402 (with the dashboard)
+
+cli.add_command(dashboard_command, name="dashboard")
+cli.add_command(synth_command, name="synth")
+
 
 @cli.group()
 def golden() -> None:

@@ -228,14 +228,19 @@ def test_trend_counts_runs_failures_and_breaker_openings_per_day(con: Any) -> No
     assert trend.first_partial and trend.last_partial
 
 
-def test_trend_uses_hours_for_a_day_and_weeks_for_all_time(con: Any) -> None:
+def test_trend_buckets_are_hours_days_or_weeks_by_span(con: Any) -> None:
     day = q.trend(con, q.Period.last("24h", NOW), q.choices(con), NOW)
     assert day.bucket == "hour" and len(day.starts) == 24  # 12:00 yesterday .. 11:00
     assert not day.first_partial and not day.last_partial
     assert sum(day.runs["content"]) == 2
     everything = q.trend(con, q.Period.last("all", NOW), q.choices(con), NOW)
-    assert everything.bucket == "week"
+    assert everything.bucket == "day"  # all time = since the first run, 100 days ago
+    assert everything.starts[0] == datetime(2025, 11, 30)
     assert sum(sum(v) for v in everything.runs.values()) == 9
+    half_year = q.Period.days(date(2025, 9, 1), date(2026, 3, 10))
+    weekly = q.trend(con, half_year, q.choices(con), NOW)
+    assert weekly.bucket == "week" and weekly.starts[0] == datetime(2025, 9, 1)  # a Monday
+    assert sum(sum(v) for v in weekly.runs.values()) == 9
 
 
 def test_connector_calls_by_service_and_status(con: Any) -> None:
@@ -301,7 +306,8 @@ def test_load_dashboard_reads_everything_on_one_connection(con: Any) -> None:
     assert data.kpis == EXPECTED["7d"]
     assert data.runs_matching == 6 and data.pending_total == 2
     assert set(data.timings_ms) == {
-        "choices", "runs", "drafts", "kpis", "trend", "connectors", "breaker", "errors"}  # fmt: skip
+        "choices", "runs", "drafts", "kpis", "trend", "connectors", "breaker", "errors",
+    }  # fmt: skip
 
 
 def test_period_rejects_unknown_keys() -> None:

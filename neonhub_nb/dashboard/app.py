@@ -111,7 +111,14 @@ class AuditDashboard:
         )
         self.status = w.HTML(self._status_html("Loading…"))
         self.kpis = w.HTML(views.kpi_tiles(None, "", 0))
-        self.panels = w.HTML(views.panels(*(charts.placeholder(n) for n in charts.CHART_NAMES), ""))
+        self.panels = w.HTML(
+            views.panels(
+                charts.placeholder("runs-trend"),
+                charts.placeholder("failures"),
+                charts.placeholder("connectors"),
+                "",
+            )
+        )
         filter_layout = w.Layout(width="230px")
         self.agent = w.Dropdown(options=[_ANY], description="Agent", layout=filter_layout)
         self.intent = w.Dropdown(

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import InvalidInputError
 
@@ -36,16 +36,11 @@ def parse_age(text: str) -> timedelta:
     return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
 
 
-def _run_filter(since: datetime | None, until: datetime | None) -> tuple[str, list[object]]:
-    where: list[str] = []
-    params: list[object] = []
-    if since is not None:
-        where.append("started_at >= ?")
-        params.append(since)
-    if until is not None:
-        where.append("started_at < ?")
-        params.append(until)
-    return (" AND ".join(where) or "TRUE"), params
+def _run_filter(since: datetime | None, until: datetime | None) -> tuple[str, list[Any]]:
+    from .queries import period_clause
+
+    clause, params = period_clause(since, until)
+    return clause.removeprefix("WHERE ") or "TRUE", params
 
 
 def export_store(

@@ -26,6 +26,7 @@ __all__ = [
     "counts_by_agent_status",
     "drafts",
     "duration_percentiles",
+    "period_clause",
     "run_detail",
     "runs",
     "runs_per_bucket",
@@ -107,8 +108,10 @@ def runs(
     return timed_df(con, query, params, observers, "runs")
 
 
-def _period(since: datetime | None, until: datetime | None) -> tuple[str, list[Any]]:
-    where, params = [], []
+def period_clause(since: datetime | None, until: datetime | None) -> tuple[str, list[Any]]:
+    """``WHERE started_at >= ? AND started_at < ?`` (the parts that apply) and its params."""
+    where: list[str] = []
+    params: list[Any] = []
     if since is not None:
         where.append("started_at >= ?")
         params.append(since)
@@ -125,7 +128,7 @@ def counts_by_agent_status(
     observers: Observers = (),
 ) -> pd.DataFrame:
     """Runs per (agent, status) in the period."""
-    clause, params = _period(since, until)
+    clause, params = period_clause(since, until)
     return timed_df(
         con,
         f"SELECT agent, status, count(*) AS runs FROM agent_runs {clause} "
@@ -143,7 +146,7 @@ def duration_percentiles(
     observers: Observers = (),
 ) -> pd.DataFrame:
     """p50 and p95 run duration (ms) of finished runs per agent."""
-    clause, params = _period(since, until)
+    clause, params = period_clause(since, until)
     finished = ("AND" if clause else "WHERE") + " duration_ms IS NOT NULL"
     # One exact quantile call with a list sorts each group once instead of twice.
     frame = timed_df(
@@ -170,7 +173,7 @@ def runs_per_bucket(
     """Runs per time bucket (``hour`` or ``day``) and agent, for trend charts."""
     if bucket not in {"hour", "day"}:
         raise StoreError(f"bucket: must be hour or day (got {bucket!r})")
-    clause, params = _period(since, until)
+    clause, params = period_clause(since, until)
     return timed_df(
         con,
         f"""SELECT date_trunc('{bucket}', started_at) AS bucket, agent, count(*) AS runs,
