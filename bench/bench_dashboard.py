@@ -56,7 +56,7 @@ DASHBOARD_READY = (
 def write_one_widget_notebook() -> Path:
     """(a): the smallest page that still shows a widget, as the issue measured it."""
     cell = new_code_cell(
-        "import ipywidgets as widgets\nwidgets.HTML(\"<b class='bench-ready'>one widget</b>\")"
+        "import ipywidgets as widgets\n\nwidgets.HTML(\"<b class='bench-ready'>one widget</b>\")"
     )
     nb = new_notebook(cells=[cell])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",

@@ -156,29 +156,41 @@ def _capitalise(text: str) -> str:
 
 
 class _Sentences:
-    """Draws sentences for one article, avoiding repeats until the variations run out."""
+    """Draws sentences for one article, avoiding repeats until the variations run out.
+
+    Templates are filled and their words counted once per article; a draw walks them from
+    a random starting point (cheaper than shuffling per draw: the mock must write
+    thousands of drafts a second).
+    """
 
     def __init__(self, rng: random.Random, slots: Mapping[str, str]) -> None:
         self.rng = rng
-        self.slots = slots
         self.used: set[str] = set()
+        self.cores = [_fill(core, slots) for core in _SENTENCES]
+        self.prefixes = [_fill(prefix, slots) for prefix in _PREFIXES]
+        self.prefix_words = [count_words(prefix) for prefix in self.prefixes]
+        self.core_words = [count_words(core) for core in self.cores]
+        self.suffix_words = [count_words(suffix) for suffix in _SUFFIXES]
 
     def draw(self, budget: _Budget) -> str | None:
-        cores = _SENTENCES[:]
-        self.rng.shuffle(cores)
+        rng, count = self.rng, len(self.cores)
+        start = rng.randrange(count)
         fallback: str | None = None
-        for core in cores:
-            prefix = self.rng.choice(_PREFIXES)
-            text = _fill(core, self.slots)
-            if prefix:
-                text = _fill(prefix, self.slots) + text[:1].lower() + text[1:]
-            text = _capitalise(text) + self.rng.choice(_SUFFIXES)
-            words = count_words(text)
+        for step in range(count):
+            index = (start + step) % count
+            p, x = rng.randrange(len(self.prefixes)), rng.randrange(len(_SUFFIXES))
+            words = self.prefix_words[p] + self.core_words[index] + self.suffix_words[x]
             if not budget.fits(words) or (budget.remaining < words and budget.remaining <= 3):
                 continue
+            core = self.cores[index]
+            text = (
+                self.prefixes[p] + core[:1].lower() + core[1:] if p and self.prefixes[p] else core
+            )
+            text = _capitalise(text) + _SUFFIXES[x]
             if text not in self.used:
                 self.used.add(text)
-                return budget.take(text)
+                budget.used += words
+                return text
             fallback = fallback or text
         return budget.take(fallback) if fallback else None
 

@@ -151,8 +151,8 @@ class Orchestrator:
                 "topic": getattr(params, "topic", None),
                 "primary_keyword": getattr(params, "primary_keyword", None),
             }
-        self.store.record_run_finished(row, metrics, draft_row)
-        redactor = self.store.redactor
+        stored, stored_draft = self.store.record_run_finished(row, metrics, draft_row)
+        stored_draft = stored_draft or {}
         return RunResult(
             run_id=row["run_id"],
             intent=row["intent"],
@@ -162,13 +162,13 @@ class Orchestrator:
             started_at=row["started_at"],
             finished_at=finished_at,
             duration_ms=duration_ms,
-            input=redactor.redact(row["input"])[0],
-            output=redactor.redact(output)[0],
-            error=redactor.text(error) if error else None,
+            input=stored["input"],
+            output=stored["output"],
+            error=stored["error"],
             draft_id=draft_id,
-            title=outcome.draft.title if outcome and outcome.draft else None,
-            content=outcome.draft.content if outcome and outcome.draft else None,
-            metadata=outcome.draft.metadata if outcome and outcome.draft else {},
+            title=stored_draft.get("title"),
+            content=stored_draft.get("content"),
+            metadata=stored_draft.get("metadata") or {},
             prompt_tokens=ctx.prompt_tokens,
             completion_tokens=ctx.completion_tokens,
             cost_usd=round(ctx.cost_usd, 10),

@@ -54,8 +54,25 @@ def is_secret_name(name: str) -> bool:
 
 # Every pattern above contains one of these (lower-cased). Looking for them with ``in``
 # is far cheaper than running the alternation over long texts that hold no secret.
-_TRIGGERS = ("sk-", "sk_", "pk_", "rk_", "bearer", "basic", "xox", "ghp_", "gho_", "ghu_",
-             "ghs_", "ghr_", "aiza", "ya29.", "akia", "eaa", "shpat_")
+_TRIGGERS = (
+    "sk-",
+    "sk_",
+    "pk_",
+    "rk_",
+    "bearer",
+    "basic",
+    "xox",
+    "ghp_",
+    "gho_",
+    "ghu_",
+    "ghs_",
+    "ghr_",
+    "aiza",
+    "ya29.",
+    "akia",
+    "eaa",
+    "shpat_",
+)
 
 
 # The shortest text any pattern above can match; shorter strings need no scan.
@@ -87,13 +104,24 @@ class Redactor:
     def __init__(self, known_secrets: Iterable[str] = ()) -> None:
         # Short values would redact ordinary words; real credentials are longer.
         self._known = sorted({s for s in known_secrets if s and len(s) >= 8}, key=len, reverse=True)
+        self._cache: dict[str, str] = {}
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Redactor:
         return cls(value for name, value in environ.items() if is_secret_name(name))
 
     def text(self, value: str) -> str:
-        return redact_text(value, self._known)
+        if len(value) < 256:
+            return redact_text(value, self._known)
+        # A run's draft passes through here several times (LLM response, output, draft
+        # row, result); scanning it once is enough.
+        cached = self._cache.get(value)
+        if cached is None:
+            cached = redact_text(value, self._known)
+            if len(self._cache) >= 64:
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[value] = cached
+        return cached
 
     def redact(self, value: Any, path: str = "") -> tuple[Any, list[str]]:
         """Return ``(clean_copy, redacted_paths)``."""
@@ -115,6 +143,8 @@ class Redactor:
         if isinstance(value, list | tuple):
             return [self._walk(item, f"{path}[{i}]", found) for i, item in enumerate(value)]
         if isinstance(value, str):
+            if len(value) < 8:  # shorter than any pattern or known secret
+                return value
             cleaned = self.text(value)
             if cleaned != value:
                 found.append(path or "value")

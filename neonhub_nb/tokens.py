@@ -85,6 +85,14 @@ def _encoding() -> Any:
 
 
 def count_tokens(text: str) -> int:
+    if len(text) <= 4096:
+        return _count_cached(text)
+    return len(_encoding().encode_ordinary(text))
+
+
+@lru_cache(maxsize=2048)
+def _count_cached(text: str) -> int:
+    # System prompts, roles and repeated briefs recur across runs; articles mostly do not.
     return len(_encoding().encode_ordinary(text))
 
 

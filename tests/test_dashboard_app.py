@@ -227,8 +227,11 @@ def test_charts_escape_names_and_mark_partial_buckets() -> None:
 
 def test_nice_ticks_and_formats() -> None:
     assert charts.nice_ticks(0) == [0.0, 1.0]
-    assert charts.nice_ticks(9) == [0, 2.5, 5.0, 7.5, 10.0]
-    assert charts.nice_ticks(15_000)[-1] >= 15_000
+    assert charts.nice_ticks(1) == [0, 1]  # counts: never a fractional step
+    assert charts.nice_ticks(1.15) == [0, 1, 2]
+    assert charts.nice_ticks(9) == [0, 5, 10]
+    assert charts.nice_ticks(15_000) == [0, 5000, 10_000, 15_000]
+    assert charts.nice_ticks(90) == [0, 25, 50, 75, 100]
     assert views.format_duration(950) == "950 ms"
     assert views.format_duration(6695.3) == "6.70 s"
     assert views.format_duration(300_000) == "5.0 min"

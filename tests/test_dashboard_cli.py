@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import psutil
 import pytest
@@ -30,7 +30,7 @@ from .test_dashboard_queries import NOW, RUNS, build_store
 class FakeVoila:
     """Stands in for ``subprocess.Popen``: records how Voila would have been started."""
 
-    calls: list[dict[str, Any]] = []
+    calls: ClassVar[list[dict[str, Any]]] = []
 
     def __init__(self, argv: list[str], env: dict[str, str], cwd: Path) -> None:
         FakeVoila.calls.append({"argv": argv, "env": env, "cwd": cwd})

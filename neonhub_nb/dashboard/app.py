@@ -127,7 +127,7 @@ class AuditDashboard:
         self.run_status = w.Dropdown(options=[_ANY], description="Status", layout=filter_layout)
         self.mode = w.Dropdown(options=[_ANY], description="Mode", layout=filter_layout)
         self.runs_summary = w.HTML(views.runs_summary(None, 0, 0))
-        self.runs = w.Select(options=[], rows=12, layout=w.Layout(width="100%"))
+        self.runs = w.Select(options=[], rows=12, layout=w.Layout(width="auto"))
         self.runs.add_class("nh-runs")
         self.detail = w.HTML(_NO_RUN)
         self.drafts = w.HTML(views.drafts_table((), 0))
@@ -140,8 +140,8 @@ class AuditDashboard:
         )  # fmt: skip
         filters = w.HBox([self.agent, self.intent, self.run_status, self.mode], layout=row)
         self.widget = w.VBox(
-            [header, controls, self.status, self.kpis, self.panels, filters,
-             self.runs_summary, self.runs, self.detail, self.drafts]
+            [header, controls, self.status, self.kpis, self.panels, self.runs_summary,
+             filters, w.HTML(views.runs_header()), self.runs, self.detail, self.drafts]
         )  # fmt: skip
         self.widget.add_class("nh-dash")
         for live in (

@@ -49,14 +49,19 @@ def agent_colours(agents: Sequence[str]) -> dict[str, str]:
 
 
 def nice_ticks(top: float, count: int = 4) -> list[float]:
-    """0 and round steps (1, 2, 2.5 or 5 x 10^k) up to at least ``top``."""
+    """0 and round whole steps (1, 2, 2.5 or 5 x 10^k) up to at least ``top``: the
+    charts count runs and calls, so a step is never a fraction."""
     if top <= 0:
         return [0.0, 1.0]
     raw = top / count
     power = 10 ** math.floor(math.log10(raw))
-    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
+    step = (
+        next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw and (m * power) % 1 == 0)
+        if raw > 1
+        else 1
+    )
     steps = math.ceil(top / step - 1e-9)
-    return [i * step for i in range(steps + 1)]
+    return [float(i * step) for i in range(steps + 1)]
 
 
 def _number(value: float) -> str:
@@ -194,13 +199,14 @@ def runs_trend_chart(trend: Trend, colours: Mapping[str, str]) -> str:
             body.append(_polyline(xy[:2], colour, f"{label} (partial bucket)", dashed=True))
         if last < n - 1:
             body.append(_polyline(xy[-2:], colour, f"{label} (partial bucket)", dashed=True))
-        if n <= 48:  # dots and per-point tooltips while they stay readable
+        if n <= 48:  # dots with tooltips while they stay readable; none on the zero line
             fmt = "%Y-%m-%d %H:%M" if trend.bucket == "hour" else "%Y-%m-%d"
             body.extend(
                 f"<circle cx='{x_of[i]:.1f}' cy='{y_of(v):.1f}' "
                 f"r='2.5' fill='{colour}'><title>{_esc(agent)} "
                 f"{trend.starts[i]:{fmt}}: {v:,}</title></circle>"
                 for i, v in enumerate(values)
+                if v
             )
     body.extend(_x_labels(trend.starts, trend.bucket, x_of))
     if first or last < n - 1:

@@ -96,6 +96,8 @@ CSS = """<style>
 .nh-runs-head, .nh-runs select { font-family: ui-monospace, 'SFMono-Regular', Menlo,
   Consolas, monospace !important; font-size: 12px !important; }
 .nh-runs-head { white-space: pre; color: #57606a; padding: 0 4px; }
+.nh-dash .nh-runs { align-self: stretch; margin-right: 0; }
+.nh-dash .nh-runs select { width: 100%; box-sizing: border-box; }
 /* ipywidgets give HTML a one-line height and shrink-wrap it: let ours flow. */
 .nh-dash .widget-html, .nh-dash .widget-html-content { width: 100%; line-height: 1.4; }
 .nh-dash .widget-html { margin: 2px 0; }
@@ -129,7 +131,7 @@ def panels(runs_chart: str, failures_chart: str, connectors_chart: str, tables: 
 
 
 def runs_summary(period_label: str | None, matching: int, shown: int) -> str:
-    """The runs list's heading, how many runs match, and its column titles."""
+    """The runs list's heading and how many runs match (the filters come next)."""
     if period_label is None:
         text = "Loading…"
     else:
@@ -138,7 +140,7 @@ def runs_summary(period_label: str | None, matching: int, shown: int) -> str:
         text += ". Choose one to see its details."
     return (
         f"<h2>Recent runs</h2><div class='nh-muted' data-runs-matching='{matching}'>"
-        f"{_esc(text)}</div>{runs_header()}"
+        f"{_esc(text)}</div>"
     )
 
 

@@ -138,8 +138,12 @@ class AuditStore:
         row: Mapping[str, Any],
         metrics: Sequence[Metric] = (),
         draft: Mapping[str, Any] | None = None,
-    ) -> list[str]:
-        """Spool a finished run with its metrics and draft in one write (all or nothing)."""
+    ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """Spool a finished run with its metrics and draft in one write (all or nothing).
+
+        Returns the run row and draft row as stored (secrets redacted), for the caller to
+        hand back to the user: what a notebook shows is what the audit store holds.
+        """
         clean, found = self.redact_row(row, ("input", "output", "error"))
         clean["redacted_fields"] = sorted(set(found) | set(row.get("redacted_fields") or ()))
         clean["writer_id"] = self._writer_id()
@@ -147,12 +151,13 @@ class AuditStore:
         events += [
             {"t": "metric", "row": {"run_id": row["run_id"], **m.model_dump()}} for m in metrics
         ]
+        clean_draft = None
         if draft is not None:
             clean_draft, _ = self.redact_row(draft, ("title", "content", "metadata"))
             events.append({"t": "draft", "row": clean_draft})
         # With fsync on, syncing here also syncs the run's earlier events (same file).
         self._append(events, sync=True)
-        return list(clean["redacted_fields"])
+        return clean, clean_draft
 
     def review_draft(
         self,
