@@ -266,7 +266,12 @@ class PinnedClock:
 
 
 def replay_tools(settings: Settings, index: ReplayIndex, clock: Clock | None) -> dict[str, Any]:
-    """The orchestrator's tools for replay: connectors over replay transports."""
+    """The orchestrator's tools for replay: connectors over replay transports.
+
+    A service with recorded HTTP exchanges runs its live code over a replay transport; a
+    service that ran on its mock during the recorded session (no exchanges) runs on the
+    same deterministic mock again.
+    """
     from .connectors import connector_factory, list_connectors
 
     def client_for(name: str) -> httpx.Client:
@@ -279,8 +284,15 @@ def replay_tools(settings: Settings, index: ReplayIndex, clock: Clock | None) ->
     for spec in list_connectors():
         for name, value in spec.mock_credentials().items():
             environ.setdefault(name, value)
-    live = replace(settings, use_mock_connectors=False, environ=environ)
-    return {"connectors": connector_factory(live, clock=clock, client_for=client_for)}
+    replayed = connector_factory(replace(settings, use_mock_connectors=False, environ=environ),
+                                 clock=clock, client_for=client_for)
+    mocked = connector_factory(replace(settings, use_mock_connectors=True), clock=clock)
+
+    def factory(name: str, instrument: Any = None) -> Any:
+        recorded = bool(index.http_requests.get(name))
+        return (replayed if recorded else mocked)(name, instrument)
+
+    return {"connectors": factory}
 
 
 def build_replay_orchestrator(

@@ -11,6 +11,8 @@ import pytest
 from neonhub_nb.config import Settings, load_settings
 from neonhub_nb.store import AuditStore
 
+from .llama import IN_CI, LlamaServer, find_build, llama_server
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -61,3 +63,22 @@ def store(settings: Settings) -> Iterator[AuditStore]:
     audit = AuditStore.from_settings(settings, ingest_interval=0.05)
     yield audit
     audit.close()
+
+
+@pytest.fixture(scope="session")
+def llama(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaServer]:
+    """The real local model server (llama-server + Gemma 3 270M), one per test session."""
+    found = require_llama_build()
+    log = tmp_path_factory.mktemp("llama") / "llama-server.log"
+    with llama_server(*found, log) as server:
+        yield server
+
+
+def require_llama_build() -> tuple[Path, Path]:
+    """The cached build, or fail (CI) / skip (elsewhere) saying how to make it."""
+    found = find_build()
+    if isinstance(found, str):
+        if IN_CI:
+            pytest.fail(f"CI=true, so the live-model tests must run, but: {found}", pytrace=False)
+        pytest.skip(found)
+    return found

@@ -24,7 +24,7 @@ from neonhub_nb.store import AuditStore
 from neonhub_nb.tokens import PRICES, Price, cost_usd
 
 from .live_support import live_settings, reset_live_state
-from .llama import IN_CI, MODEL_ALIAS, LlamaServer, find_build, llama_server
+from .llama import MODEL_ALIAS, LlamaServer
 
 pytestmark = pytest.mark.live_model
 
@@ -34,18 +34,6 @@ PARAMS = DraftParams(
     primary_keyword="bakery newsletter",
     word_count=50,
 )
-
-
-@pytest.fixture(scope="session")
-def llama(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaServer]:
-    found = find_build()
-    if isinstance(found, str):
-        if IN_CI:
-            pytest.fail(f"CI=true, so the live-model tests must run, but: {found}", pytrace=False)
-        pytest.skip(found)
-    log = tmp_path_factory.mktemp("llama") / "llama-server.log"
-    with llama_server(*found, log) as server:
-        yield server
 
 
 @pytest.fixture(autouse=True)
