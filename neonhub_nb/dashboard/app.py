@@ -80,6 +80,7 @@ class AuditDashboard:
         self._updating = False  # set while _render rewrites the controls' choices
         # Wall-clock marks (epoch ms) on the status line, for bench/bench_dashboard.py.
         self._built_ms = round(time.time() * 1000)
+        self._started_ms = 0
         self._build(period)
 
     @classmethod
@@ -176,8 +177,8 @@ class AuditDashboard:
     def _status_html(self, text: str, *, error: bool = False, read_ms: float = 0) -> str:
         style = "nh-error" if error else "nh-muted"
         marks = (
-            f"data-built='{self._built_ms}' data-rendered='{round(time.time() * 1000)}' "
-            f"data-read-ms='{read_ms:.0f}'"
+            f"data-built='{self._built_ms}' data-started='{self._started_ms}' "
+            f"data-rendered='{round(time.time() * 1000)}' data-read-ms='{read_ms:.0f}'"
         )
         return f"<div class='{style}' data-status {marks}>{views.escape(text)}</div>"
 
@@ -275,6 +276,7 @@ class AuditDashboard:
         self._thread.start()
 
     def _first_refresh(self) -> None:
+        self._started_ms = round(time.time() * 1000)
         try:
             self.refresh()
         except Exception as exc:  # a thread's exception would be lost: show it instead

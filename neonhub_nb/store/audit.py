@@ -263,10 +263,21 @@ class AuditStore:
             if self.read_only:
                 with self._open(read_only=True) as con:
                     yield con
-            else:
-                self.flush()
+                return
+            # Usually one bounded ingestion pass catches up: do it on the connection the
+            # caller then reads from (one open instead of two). A big backlog goes through
+            # flush() first, which lets readers in between passes.
+            with ingest_turn(self.path, wait=True, timeout=self.lock_timeout):
+                written = self._spool.bytes_written
                 with self._open(read_only=False) as con:
-                    yield con
+                    report = ingest_segments(con, self.spool_dir, self.clock.now())
+                    if not report.truncated:
+                        self._flushed_bytes = written
+                        yield con
+                        return
+            self.flush()
+            with self._open(read_only=False) as con:
+                yield con
 
     def schema_version(self) -> int:
         with self.connect() as con:
