@@ -28,7 +28,6 @@ echo "==> ruff"
 echo "==> mypy"
 .venv/bin/mypy
 echo "==> pytest"
-export COVERAGE_PROCESS_START="$ROOT/pyproject.toml"
 rm -f .coverage .coverage.*
 # tests/ plus nbval over the committed notebooks (outputs compared strictly, except what
 # nbval_sanitize.cfg names: ids, timestamps, durations, temp paths).

@@ -47,7 +47,9 @@ _KEEP = {
 def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No test sees the developer's keys, endpoints or store."""
     for name in list(os.environ):
-        if name not in _KEEP and not name.startswith(("PYTEST_", "COV_", "JUPYTER_PLATFORM")):
+        if name not in _KEEP and not name.startswith(
+            ("PYTEST_", "COV_", "COVERAGE_", "JUPYTER_PLATFORM")
+        ):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("NEONHUB_DB", str(tmp_path / "store" / "neonhub.duckdb"))
 

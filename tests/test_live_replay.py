@@ -23,21 +23,37 @@ pytestmark = pytest.mark.live_model
 
 def test_live_runs_replay_byte_for_byte_after_the_server_is_gone(tmp_path: Path) -> None:
     reset_live_state()
-    settings = live_settings("http://placeholder/v1", tmp_path, NEONHUB_MODEL=MODEL_ALIAS,
-                             NEONHUB_LLM_TIMEOUT_S="120", USE_MOCK_CONNECTORS="true")
+    settings = live_settings(
+        "http://placeholder/v1",
+        tmp_path,
+        NEONHUB_MODEL=MODEL_ALIAS,
+        NEONHUB_LLM_TIMEOUT_S="120",
+        USE_MOCK_CONNECTORS="true",
+    )
     store = AuditStore.from_settings(settings)
     with llama_server(*require_llama_build(), tmp_path / "llama.log") as server:
         from dataclasses import replace
 
         settings = replace(settings, openai_base_url=server.url)
         recorded = [
-            run_agent("content.generate_article",
-                      DraftParams(topic="Bakery newsletters", primary_keyword="bakery newsletter",
-                                  word_count=50), settings=settings, store=store, seed=11),
+            run_agent(
+                "content.generate_article",
+                DraftParams(
+                    topic="Bakery newsletters", primary_keyword="bakery newsletter", word_count=50
+                ),
+                settings=settings,
+                store=store,
+                seed=11,
+            ),
             # A small base model rarely answers in the labelled format: a failed run must
             # replay as the same failure, from the same recorded answer.
-            run_agent("insights.summarize_performance", {"days": 7, "end_date": "2026-10-31"},
-                      settings=settings, store=store, seed=11),
+            run_agent(
+                "insights.summarize_performance",
+                {"days": 7, "end_date": "2026-10-31"},
+                settings=settings,
+                store=store,
+                seed=11,
+            ),
         ]
         url = server.url
     reset_live_state()

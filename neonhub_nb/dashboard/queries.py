@@ -102,12 +102,13 @@ def kpis(con: Any, period: Period) -> Kpis:
                    count(*) FILTER (WHERE status = 'failed'),
                    count(*) FILTER (WHERE status = 'abandoned'),
                    count(*) FILTER (WHERE status IN ('queued', 'running')),
-                   quantile_cont(duration_ms, 0.5), quantile_cont(duration_ms, 0.95),
+                   quantile_cont(duration_ms, [0.5, 0.95]),  -- one sort for both
                    min(run_id), max(run_id)
             FROM agent_runs WHERE {where}""",
         params,
     ).fetchone()
-    low, high = runs[7], runs[8]
+    percentiles = runs[5] or (None, None)  # NULL when no run has a duration
+    low, high = runs[6], runs[7]
     draft_where, draft_params = period.where("created_at")
     # No runs in the period: NULL bounds, and the metrics part sums nothing.
     # Cost is summed as DECIMAL so the total does not depend on the order of addition.
@@ -135,8 +136,8 @@ def kpis(con: Any, period: Period) -> Kpis:
         abandoned=int(runs[3]),
         in_progress=int(runs[4]),
         # Rounded to the microsecond: interpolation leaves float noise (3849.9999...).
-        p50_ms=_round(runs[5], 3),
-        p95_ms=_round(runs[6], 3),
+        p50_ms=_round(percentiles[0], 3),
+        p95_ms=_round(percentiles[1], 3),
         total_tokens=int(rest[0] or 0),
         cost_usd=float(rest[1] or 0),
         drafts_approved=int(rest[2]),
@@ -222,7 +223,7 @@ def connector_calls(con: Any, period: Period) -> tuple[ConnectorCalls, ...]:
                    count(*) FILTER (WHERE status <> 'failed' AND limited),
                    count(*) FILTER (WHERE status = 'failed')
             FROM (SELECT tool, status,
-                         CASE WHEN contains(response::VARCHAR, 'rate_limited')
+                         CASE WHEN response LIKE '%rate_limited%'
                               THEN coalesce({_RATE_LIMITED}, false) ELSE false END AS limited
                   FROM tool_executions WHERE tool LIKE 'connector.%' AND {where})
             GROUP BY ALL ORDER BY count(*) DESC, service""",
@@ -320,19 +321,10 @@ def load_dashboard(
     *,
     now: datetime,
     runs_limit: int = 100,
-    threads: int | None = 1,
 ) -> DashboardData:
-    """Run every query of one refresh on ``con`` and time each one.
-
-    ``threads``: DuckDB threads for this (private, short-lived) connection. One, by
-    default: these queries gain little from more (about 400 vs 430 ms at a million runs
-    on two cores), while the viewer's browser, loading the page at the same moment, and
-    other viewers' kernels need the other cores (bench/bench_dashboard.py).
-    """
+    """Run every query of one refresh on ``con`` and time each one."""
     filters = filters or RunFilters()
     timings: dict[str, float] = {}
-    if threads is not None:
-        con.execute(f"SET threads = {int(threads)}")
 
     def timed(name: str, query: Callable[[], T]) -> T:
         start = time.perf_counter()
