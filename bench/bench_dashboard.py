@@ -209,10 +209,9 @@ def memory(
     """RSS of the kernel serving one open page, after load and after ``refreshes`` clicks
     (and of the warm kernel waiting for the next viewer, when there is a pool)."""
     mib = 1024 * 1024
-    idle = [k.memory_info().rss for k in kernels(server)] if pool else []
+    before = {k.pid: k.memory_info().rss for k in kernels(server)}
     context = browser.new_context()
     page = context.new_page()
-    before = {k.pid: k for k in kernels(server)}
     try:
         page.goto(url, timeout=120_000)
         page.wait_for_function(ready, timeout=120_000)
@@ -240,8 +239,8 @@ def memory(
     text = f"{after_load / mib:.0f} MiB after load"
     if refreshes:
         text += f", {settled / mib:.0f} MiB after {refreshes} refreshes (peak {peak / mib:.0f} MiB)"
-    if idle:
-        text += f"; idle preheated kernel {max(idle) / mib:.0f} MiB"
+    if pool and kernel.pid in before:  # the warm kernel this page was handed, before it
+        text += f"; {before[kernel.pid] / mib:.0f} MiB while it waited, preheated"
     return text
 
 

@@ -89,8 +89,8 @@ def kpis(con: Any, period: Period) -> Kpis:
 
     Tokens and cost live in ``agent_run_metrics`` (millions of rows at a million runs).
     Joining them to the period's runs costs a hash join over all of them; instead, sum
-    the metrics whose run id lies between the period's smallest and largest run id, and
-    subtract the few runs in that id range that started outside the period. That is
+    the metrics whose run id lies between the period's smallest and largest run id,
+    leaving out the few runs in that id range that started outside the period. That is
     exact (every run of the period has its id in the range, and metrics are only ever
     written with their run), and fast because run ids grow with time and rows are
     stored in ingestion order, so DuckDB skips the row groups outside the bounds.
@@ -146,7 +146,7 @@ def kpis(con: Any, period: Period) -> Kpis:
     )
 
 
-def bucket_for(period: Period, choices: Choices, now: datetime) -> Bucket:
+def _bucket_for(period: Period, choices: Choices, now: datetime) -> Bucket:
     since = period.since or choices.first_started or now
     until = period.until or now
     span = until - since
@@ -172,7 +172,7 @@ def _bucket_starts(bucket: Bucket, since: datetime, until: datetime) -> list[dat
 
 
 def trend(con: Any, period: Period, choices: Choices, now: datetime) -> Trend:
-    bucket = bucket_for(period, choices, now)
+    bucket = _bucket_for(period, choices, now)
     where, params = period.where()
     rows = con.execute(
         f"""SELECT date_trunc('{bucket}', started_at) AS b, agent, count(*),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import secrets
+import socket
 import subprocess
 import sys
 import time
@@ -176,7 +177,10 @@ def dashboard_command(
         )
     options = VoilaOptions(host=host, port=port, token=token,
                            cull_idle_timeout=cull_idle_timeout, pool_size=pool_size)  # fmt: skip
-    shown = "localhost" if host in ("127.0.0.1", "::1") else host
+    # The URL to hand out: "0.0.0.0" is where the server listens, not where to go.
+    shown = {"127.0.0.1": "localhost", "::1": "localhost"}.get(host, host)
+    if host in ("0.0.0.0", "::", ""):
+        shown = socket.gethostname()
     url = f"http://{shown}:{port}/" + (f"?token={secret}" if secret else "")
     click.echo(f"dashboard of {db_path}: {url}  (Ctrl-C to stop)")
     proc = subprocess.Popen(
