@@ -83,6 +83,18 @@ def test_token_travels_in_the_environment_not_argv(
     assert not any(token in a for a in call["argv"])
 
 
+def test_an_operators_own_token_is_kept(
+    fake_voila: list[dict[str, Any]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("JUPYTER_TOKEN", "bookmarked-token-1234")
+    db = str(tmp_path / "x.duckdb")
+    result = CliRunner().invoke(cli, ["dashboard", "--db", db, "--token"])
+    assert "?token=bookmarked-token-1234" in result.output
+    assert fake_voila[0]["env"]["JUPYTER_TOKEN"] == "bookmarked-token-1234"
+    CliRunner().invoke(cli, ["dashboard", "--db", db])  # no --token: no authentication
+    assert "JUPYTER_TOKEN" not in fake_voila[1]["env"]
+
+
 def test_a_public_host_without_token_is_warned_about(
     fake_voila: list[dict[str, Any]], tmp_path: Path
 ) -> None:

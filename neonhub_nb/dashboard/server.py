@@ -161,14 +161,16 @@ def dashboard_command(
     if not NOTEBOOK.exists():
         click.echo(f"error: dashboard notebook not found at {NOTEBOOK}", err=True)
         sys.exit(2)
-    db_path = (db or load_settings().db_path).absolute()
+    settings = load_settings()
+    db_path = (db or settings.db_path).absolute()
     if not db_path.exists():
         click.echo(
             f"note: no audit store at {db_path} yet; the dashboard says so until a run is "
             "recorded (or use --db, or neonhub-nb synth for a demo store)",
             err=True,
         )
-    secret = secrets.token_urlsafe(24) if token else None
+    # A token of the operator's own (JUPYTER_TOKEN) survives restarts; else a random one.
+    secret = (settings.environ.get("JUPYTER_TOKEN") or secrets.token_urlsafe(24)) if token else None
     if not token and not _is_loopback(host):
         click.echo(
             f"warning: serving on {host} without --token: anyone who can reach it can read "
