@@ -8,6 +8,7 @@ import os
 import re
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +20,7 @@ import psutil
 import pytest
 from click.testing import CliRunner
 
+from neonhub_nb import voila_app
 from neonhub_nb.cli import cli
 from neonhub_nb.dashboard import server
 from neonhub_nb.dashboard.server import NOTEBOOK, VoilaOptions, voila_command, voila_environment
@@ -67,7 +69,8 @@ def test_dashboard_serves_the_notebook_read_only_with_culling(
         assert flag in argv
     assert not any("token" in a for a in argv)
     assert call["env"]["NEONHUB_DB"] == str(db.absolute())
-    assert call["env"]["JUPYTER_PATH"].split(os.pathsep)[0] == str(server.TEMPLATE_ROOT)
+    template_path = voila_app.voila_environment({})["JUPYTER_PATH"]
+    assert call["env"]["JUPYTER_PATH"].split(os.pathsep)[0] == template_path
     assert "JUPYTER_TOKEN" not in call["env"]
 
 
@@ -226,3 +229,26 @@ def test_token_authentication_guards_the_page(small_store: Path, tmp_path: Path)
         assert get(port, "/voila/static/voila.js")[0] in (200, 302, 403)
         status, _, page = get(port, f"/?token={secret}")
         assert status == 200 and "jupyter-config-data" in page
+
+
+@pytest.mark.slow
+def test_sigterm_stops_voila_and_its_kernels(small_store: Path, tmp_path: Path) -> None:
+    port = free_port()
+    argv = [sys.executable, "-m", "neonhub_nb", "dashboard", "--db", str(small_store),
+            "--port", str(port)]  # fmt: skip
+    with (tmp_path / "cli.log").open("wb") as out:
+        cli_proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while not listening(port):
+            assert cli_proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+        children = psutil.Process(cli_proc.pid).children(recursive=True)
+        assert children  # Voila, and soon its warm kernel
+        cli_proc.terminate()  # what a service manager sends
+        assert cli_proc.wait(timeout=40) is not None
+        _, alive = psutil.wait_procs(children, timeout=20)
+        assert not alive, [p.cmdline() for p in alive]
+    finally:
+        if cli_proc.poll() is None:
+            cli_proc.kill()

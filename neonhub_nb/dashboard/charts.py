@@ -39,7 +39,7 @@ _BREAKER = "#cf222e"
 _AXIS = "#57606a"
 _GRID = "#eaeef2"
 _FONT = "font-family='system-ui, -apple-system, Segoe UI, sans-serif' font-size='11'"
-WIDTH, HEIGHT = 600, 260
+_WIDTH, _HEIGHT = 600, 260
 _LEFT, _RIGHT, _BOTTOM = 48, 12, 28
 
 
@@ -77,12 +77,12 @@ def _esc(text: object) -> str:
 
 
 def _svg(
-    name: str, title: str, body: list[str], state: str = "ready", height: float = HEIGHT
+    name: str, title: str, body: list[str], state: str = "ready", height: float = _HEIGHT
 ) -> str:
     return (
         f"<svg data-chart='{name}' data-state='{state}' role='img' aria-label='{_esc(title)}' "
-        f"viewBox='0 0 {WIDTH} {height:.0f}' xmlns='http://www.w3.org/2000/svg' "
-        f"style='width:100%;height:auto;max-width:{WIDTH * 1.6:.0f}px' {_FONT}>"
+        f"viewBox='0 0 {_WIDTH} {height:.0f}' xmlns='http://www.w3.org/2000/svg' "
+        f"style='width:100%;height:auto;max-width:{_WIDTH * 1.6:.0f}px' {_FONT}>"
         f"<text x='{_LEFT}' y='16' font-size='13' font-weight='600' fill='#1f2328'>"
         f"{_esc(title)}</text>{''.join(body)}</svg>"
     )
@@ -93,7 +93,7 @@ def _empty(name: str, title: str, message: str, state: str = "ready") -> str:
         name,
         title,
         [
-            f"<text x='{WIDTH / 2}' y='{HEIGHT / 2}' text-anchor='middle' fill='{_AXIS}'>"
+            f"<text x='{_WIDTH / 2}' y='{_HEIGHT / 2}' text-anchor='middle' fill='{_AXIS}'>"
             f"{_esc(message)}</text>"
         ],
         state,
@@ -118,7 +118,7 @@ def _legend(items: Sequence[tuple[str, str]], x0: float = _LEFT) -> tuple[list[s
     parts, x, y = [], x0, 30.0
     for label, colour in items:
         width = 22 + 6.2 * len(label)
-        if x > x0 and x + width > WIDTH - _RIGHT:
+        if x > x0 and x + width > _WIDTH - _RIGHT:
             x, y = x0, y + 14
         parts.append(
             f"<rect x='{x:.1f}' y='{y - 8}' width='10' height='10' rx='2' fill='{colour}'/>"
@@ -131,12 +131,12 @@ def _legend(items: Sequence[tuple[str, str]], x0: float = _LEFT) -> tuple[list[s
 def _y_axis(ticks: Sequence[float], plot_top: float) -> tuple[list[str], float, float]:
     """Grid lines and labels; returns them, the axis maximum and the plot height."""
     top = ticks[-1] or 1.0
-    plot_h = HEIGHT - _BOTTOM - plot_top
+    plot_h = _HEIGHT - _BOTTOM - plot_top
     parts = []
     for tick in ticks:
         y = plot_top + plot_h - plot_h * tick / top
         parts.append(
-            f"<line x1='{_LEFT}' x2='{WIDTH - _RIGHT}' y1='{y:.1f}' y2='{y:.1f}' "
+            f"<line x1='{_LEFT}' x2='{_WIDTH - _RIGHT}' y1='{y:.1f}' y2='{y:.1f}' "
             f"stroke='{_GRID}'/><text x='{_LEFT - 6}' y='{y + 4:.1f}' text-anchor='end' "
             f"fill='{_AXIS}'>{_number(tick)}</text>"
         )
@@ -146,7 +146,7 @@ def _y_axis(ticks: Sequence[float], plot_top: float) -> tuple[list[str], float, 
 def _x_labels(starts: Sequence[datetime], bucket: str, x_of: list[float]) -> list[str]:
     fmt = {"hour": "%H:%M", "day": "%b %d", "week": "%b %d"}[bucket]
     every = max(1, math.ceil(len(starts) / 8))
-    y = HEIGHT - _BOTTOM + 16
+    y = _HEIGHT - _BOTTOM + 16
     return [
         f"<text x='{x_of[i]:.1f}' y='{y}' text-anchor='middle' fill='{_AXIS}'>"
         f"{starts[i]:{fmt}}</text>"
@@ -175,7 +175,7 @@ def runs_trend_chart(trend: Trend, colours: Mapping[str, str]) -> str:
     if not trend.starts:
         return _empty("runs-trend", title, "No runs in this period")
     n = len(trend.starts)
-    plot_w = WIDTH - _LEFT - _RIGHT
+    plot_w = _WIDTH - _LEFT - _RIGHT
     x_of = [_LEFT + (plot_w * (i + 0.5) / n) for i in range(n)]
     peak = max((max(v) for v in trend.runs.values()), default=0)
     legend, plot_top = _legend([(a, colours.get(a, _AXIS)) for a in trend.runs])
@@ -211,7 +211,7 @@ def runs_trend_chart(trend: Trend, colours: Mapping[str, str]) -> str:
     body.extend(_x_labels(trend.starts, trend.bucket, x_of))
     if first or last < n - 1:
         body.append(
-            f"<text x='{WIDTH - _RIGHT}' y='16' text-anchor='end' fill='{_AXIS}'>"
+            f"<text x='{_WIDTH - _RIGHT}' y='16' text-anchor='end' fill='{_AXIS}'>"
             f"dashed: {_bucket_name(trend.bucket)} only partly in the period</text>"
         )
     return _svg("runs-trend", title, body)
@@ -224,7 +224,7 @@ def failures_chart(trend: Trend, colours: Mapping[str, str]) -> str:
     if not trend.starts:
         return _empty("failures", title, "No runs in this period")
     n = len(trend.starts)
-    plot_w = WIDTH - _LEFT - _RIGHT
+    plot_w = _WIDTH - _LEFT - _RIGHT
     slot = plot_w / n
     x_of = [_LEFT + slot * (i + 0.5) for i in range(n)]
     totals = [sum(v[i] for v in trend.failures.values()) for i in range(n)]
@@ -267,7 +267,7 @@ def connector_chart(calls: Sequence[ConnectorCalls]) -> str:
         return _empty("connectors", title, "No connector calls in this period")
     shown = list(calls)
     label_w, value_w = 90, 64
-    plot_w = WIDTH - label_w - value_w - _RIGHT
+    plot_w = _WIDTH - label_w - value_w - _RIGHT
     body, plot_top = _legend(
         [
             ("succeeded", STATUS_COLOURS["succeeded"]),
@@ -277,7 +277,7 @@ def connector_chart(calls: Sequence[ConnectorCalls]) -> str:
         x0=label_w,
     )
     row_h, bar_h = 18.0, 13.0
-    height = max(HEIGHT, plot_top + row_h * len(shown) + 6)
+    height = max(_HEIGHT, plot_top + row_h * len(shown) + 6)
     top = max(c.total for c in shown) or 1
     for row, call in enumerate(shown):
         y = plot_top + row * row_h + (row_h - bar_h) / 2

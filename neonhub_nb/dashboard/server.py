@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -18,15 +19,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from types import FrameType
 
 import click
 
 from ..config import load_settings
+from ..voila_app import TEMPLATE
+from ..voila_app import voila_environment as with_template
 
 __all__ = [
     "DEFAULT_PORT",
     "NOTEBOOK",
-    "TEMPLATE_ROOT",
     "VoilaOptions",
     "dashboard_command",
     "synth_command",
@@ -36,9 +39,8 @@ __all__ = [
 
 DEFAULT_PORT = 8866
 # The notebook lives in the repository's dashboards/ folder (the package is installed
-# editable); TEMPLATE_ROOT is a Jupyter data folder holding the "neonhub" Voila template.
+# editable).
 NOTEBOOK = Path(__file__).resolve().parents[2] / "dashboards" / "audit_dashboard.ipynb"
-TEMPLATE_ROOT = Path(__file__).resolve().parent / "jupyter"
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,7 @@ def voila_command(notebook: Path, options: VoilaOptions = VoilaOptions()) -> lis
         # No code on the page, no tracebacks (they could show paths or values).
         "--strip_sources=True",
         "--VoilaConfiguration.show_tracebacks=False",
-        "--template=neonhub",
+        f"--template={TEMPLATE}",  # Voila's lab template minus its CDN stylesheets
         "--theme=light",
         f"--MappingKernelManager.cull_idle_timeout={options.cull_idle_timeout}",
         f"--MappingKernelManager.cull_interval={options.cull_interval}",
@@ -101,11 +103,8 @@ def voila_environment(
     db: Path, base: Mapping[str, str], token: str | None = None
 ) -> dict[str, str]:
     """The Voila process's environment: ``base`` plus the store, the template, the token."""
-    env = dict(base)
+    env = with_template(base)  # JUPYTER_PATH: where Voila finds the offline template
     env["NEONHUB_DB"] = str(Path(db).absolute())
-    env["JUPYTER_PATH"] = os.pathsep.join(
-        p for p in (str(TEMPLATE_ROOT), env.get("JUPYTER_PATH", "")) if p
-    )
     if token is None:
         env.pop("JUPYTER_TOKEN", None)  # a stray one would switch authentication on
     else:
@@ -190,11 +189,23 @@ def dashboard_command(
         env=voila_environment(db_path, os.environ, secret),
         cwd=NOTEBOOK.parent,
     )
+    # Service managers stop with SIGTERM: stop Voila (and so its kernels) as on Ctrl-C,
+    # instead of leaving it running without its parent.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         sys.exit(proc.wait())
     except KeyboardInterrupt:
         proc.terminate()
-        proc.wait(timeout=15)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
 
 
 def _end(value: str) -> datetime:
