@@ -21,6 +21,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
+# Read at import: the autouse clean_environment fixture removes CI before each test.
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -37,7 +39,7 @@ def require_chromium() -> None:
     if Path(CHROMIUM).exists():
         return
     message = f"{CHROMIUM} is missing: install Debian's chromium (scripts/test.sh does)"
-    if os.environ.get("CI") == "true":
+    if IN_CI:
         pytest.fail(message)
     pytest.skip(message)
 
@@ -77,13 +79,14 @@ def wait_port(port: int, timeout: float, proc: subprocess.Popen[bytes]) -> None:
 @contextmanager
 def voila(notebook: Path, env: dict[str, str], log: Path) -> Iterator[str]:
     """Serve ``notebook`` as neonhub-nb does; yield its URL; stop it afterwards."""
-    from neonhub_nb.voila_app import voila_command, voila_environment
+    from neonhub_nb.dashboard.server import VoilaOptions, voila_command, voila_environment
 
     port = free_port()
+    merged = {**os.environ, **env}
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            voila_command(notebook, port=port),
-            env=voila_environment({**os.environ, **env}),
+            voila_command(notebook, VoilaOptions(port=port, pool_size=0)),
+            env=voila_environment(Path(merged["NEONHUB_DB"]), merged),
             stdout=out,
             stderr=subprocess.STDOUT,
             cwd=notebook.parent,

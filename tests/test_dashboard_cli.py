@@ -180,7 +180,11 @@ def get(port: int, path: str) -> tuple[int, str, str]:
 def kernel_ids(voila: psutil.Process) -> set[str]:
     ids = set()
     for child in voila.children(recursive=True):
-        found = re.search(r"kernel-([0-9a-f-]{36})\.json", " ".join(child.cmdline()))
+        try:
+            command = " ".join(child.cmdline())
+        except psutil.Error:  # exited (or a zombie) between listing and reading: not running
+            continue
+        found = re.search(r"kernel-([0-9a-f-]{36})\.json", command)
         if found:
             ids.add(found.group(1))
     return ids
