@@ -5,6 +5,9 @@
 ...           DraftParams(topic="Email marketing", primary_keyword="newsletter growth"))
 """
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .config import Settings, load_settings
 from .errors import (
     AgentError,
@@ -19,9 +22,40 @@ from .errors import (
     StoreError,
     UnknownIntentError,
 )
-from .models import DraftParams, Metric, RunRequest, RunResult, ToolExecution
-from .orchestrator import Orchestrator, build_orchestrator, default_store, run_agent
-from .store import AuditStore
+
+if TYPE_CHECKING:
+    from .models import DraftParams, Metric, RunRequest, RunResult, ToolExecution
+    from .orchestrator import Orchestrator, build_orchestrator, default_store, run_agent
+    from .store import AuditStore
+
+# Imported on first use: pydantic, pandas and DuckDB cost ~0.4 s and ~100 MiB, which
+# every CLI call and every dashboard kernel would otherwise pay up front.
+_LAZY = {
+    "DraftParams": "models",
+    "Metric": "models",
+    "RunRequest": "models",
+    "RunResult": "models",
+    "ToolExecution": "models",
+    "Orchestrator": "orchestrator",
+    "build_orchestrator": "orchestrator",
+    "default_store": "orchestrator",
+    "run_agent": "orchestrator",
+    "AuditStore": "store",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'neonhub_nb' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
 
 __all__ = [
     "AgentError",

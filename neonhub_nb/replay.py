@@ -284,8 +284,11 @@ def replay_tools(settings: Settings, index: ReplayIndex, clock: Clock | None) ->
     for spec in list_connectors():
         for name, value in spec.mock_credentials().items():
             environ.setdefault(name, value)
-    replayed = connector_factory(replace(settings, use_mock_connectors=False, environ=environ),
-                                 clock=clock, client_for=client_for)
+    replayed = connector_factory(
+        replace(settings, use_mock_connectors=False, environ=environ),
+        clock=clock,
+        client_for=client_for,
+    )
     mocked = connector_factory(replace(settings, use_mock_connectors=True), clock=clock)
 
     def factory(name: str, instrument: Any = None) -> Any:

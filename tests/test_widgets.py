@@ -156,9 +156,14 @@ def test_errors_show_as_a_readable_message_not_a_traceback(
 
 
 def test_form_can_start_from_given_values(store: AuditStore, settings: Settings) -> None:
-    studio = DraftStudio(store=store, settings=settings, topic="Bakeries",
-                         primary_keyword="bakery newsletter",
-                         secondary_keywords=["a", "b"], word_count=300)
+    studio = DraftStudio(
+        store=store,
+        settings=settings,
+        topic="Bakeries",
+        primary_keyword="bakery newsletter",
+        secondary_keywords=["a", "b"],
+        word_count=300,
+    )
     assert studio.form.errors == {}
     assert studio.form.fields["secondary_keywords"].value == "a, b"
     assert studio.form.params().word_count == 300
