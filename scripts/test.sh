@@ -6,10 +6,13 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 start=$(date +%s)
 
-# System packages: headless Chromium for browser tests, Prometheus (+promtool).
+# System packages: headless Chromium for browser tests, Prometheus (+promtool), a compiler.
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+# The local model server for the live-mode tests is compiled from source once per machine.
+command -v cmake >/dev/null 2>&1 || need+=(cmake)
+command -v g++ >/dev/null 2>&1 || need+=(g++)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" = "0" ] || SUDO="sudo"
   echo "==> apt-get install ${need[*]}"
