@@ -16,12 +16,12 @@ One ingestion pass, run by whichever process holds DuckDB's write lock:
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import orjson
 import pyarrow as pa
 
 from .spool import Segment, list_segments
@@ -125,7 +125,7 @@ def _select(columns: dict[str, Any]) -> str:
 def _as_text(value: Any) -> str | None:
     if value is None:
         return None
-    return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+    return value if isinstance(value, str) else orjson.dumps(value).decode()
 
 
 def _table(rows: list[dict[str, Any]], columns: dict[str, Any]) -> pa.Table:
@@ -311,7 +311,7 @@ def ingest_segments(
                 if not line.strip():
                     continue
                 try:
-                    batch.add(json.loads(line))
+                    batch.add(orjson.loads(line))
                 except (ValueError, KeyError, TypeError):
                     report.bad_lines += 1
                     continue
