@@ -10,7 +10,6 @@ import os
 import socket
 import subprocess
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -51,19 +50,6 @@ def free_port() -> int:
         return port
 
 
-def wait_http(url: str, timeout: float, proc: subprocess.Popen[bytes] | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode} before answering {url}")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise TimeoutError(f"{url} did not answer within {timeout} s")
-
-
 def wait_port(port: int, timeout: float, proc: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -77,15 +63,16 @@ def wait_port(port: int, timeout: float, proc: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def voila(notebook: Path, env: dict[str, str], log: Path) -> Iterator[str]:
-    """Serve ``notebook`` as neonhub-nb does; yield its URL; stop it afterwards."""
+def voila(notebook: Path, env: dict[str, str], log: Path, *, pool_size: int = 0) -> Iterator[str]:
+    """Serve ``notebook`` as neonhub-nb does (``pool_size`` preheated kernels); yield its
+    URL; stop it afterwards."""
     from neonhub_nb.dashboard.server import VoilaOptions, voila_command, voila_environment
 
     port = free_port()
     merged = {**os.environ, **env}
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            voila_command(notebook, VoilaOptions(port=port, pool_size=0)),
+            voila_command(notebook, VoilaOptions(port=port, pool_size=pool_size)),
             env=voila_environment(Path(merged["NEONHUB_DB"]), merged),
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -104,14 +91,14 @@ def voila(notebook: Path, env: dict[str, str], log: Path) -> Iterator[str]:
 
 
 @contextmanager
-def chromium_page() -> Iterator[tuple[Any, list[str]]]:
+def chromium_page(height: int = 1400) -> Iterator[tuple[Any, list[str]]]:
     """A headless Chromium page and the list of every URL it requested."""
     from playwright.sync_api import sync_playwright
 
     require_chromium()
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 1400})
+        page = browser.new_page(viewport={"width": 1280, "height": height})
         requested: list[str] = []
         page.on("request", lambda request: requested.append(request.url))
         try:

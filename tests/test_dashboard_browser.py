@@ -7,11 +7,8 @@ downloaded; without it these tests skip, or fail when CI=true.
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,48 +16,19 @@ from typing import Any
 import pytest
 
 from neonhub_nb.clock import utcnow
-from neonhub_nb.dashboard.server import NOTEBOOK, VoilaOptions, voila_command, voila_environment
+from neonhub_nb.dashboard.server import NOTEBOOK, VoilaOptions
 from neonhub_nb.dashboard.views import KPI_NAMES, kpi_values
 from neonhub_nb.store import AuditStore
 
+from .browser import ARTIFACTS, ROOT, chromium_page, require_chromium, voila
 from .test_dashboard_queries import EXPECTED, build_store
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[1]
-ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
-# Read at import: the autouse clean_environment fixture removes CI before each test.
-IN_CI = os.environ.get("CI") == "true"
 READY = (
     "document.querySelector('.nh-kpis[data-state=ready]') !== null && "
     "document.querySelectorAll('svg[data-chart][data-state=ready]').length === 3"
 )
-
-
-def require_chromium() -> None:
-    if Path(CHROMIUM).exists():
-        return
-    message = f"{CHROMIUM} is missing: install Debian's chromium (scripts/test.sh does)"
-    if IN_CI:
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def listening(port: int) -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 @pytest.fixture
@@ -74,43 +42,21 @@ def store(tmp_path: Path) -> Iterator[AuditStore]:
 @pytest.fixture
 def dashboard_url(store: AuditStore, tmp_path: Path) -> Iterator[str]:
     require_chromium()
-    port = free_port()
-    log = tmp_path / "voila.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            voila_command(NOTEBOOK, VoilaOptions(port=port)),
-            env=voila_environment(store.path, os.environ),
-            cwd=NOTEBOOK.parent,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            deadline = time.monotonic() + 60
-            while not listening(port):
-                assert proc.poll() is None, log.read_text()
-                assert time.monotonic() < deadline, "Voila did not listen within 60 s"
-                time.sleep(0.2)
-            yield f"http://127.0.0.1:{port}/"
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+    # Served exactly as ``neonhub-nb dashboard`` serves it, one preheated kernel included.
+    with voila(
+        NOTEBOOK,
+        {"NEONHUB_DB": str(store.path)},
+        tmp_path / "voila.log",
+        pool_size=VoilaOptions().pool_size,
+    ) as url:
+        yield url
 
 
 @pytest.fixture
 def browser_page() -> Iterator[tuple[Any, list[str]]]:
     """A headless Chromium page and every URL it requested."""
-    from playwright.sync_api import sync_playwright
-
-    require_chromium()
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 3000})
-        requested: list[str] = []
-        page.on("request", lambda request: requested.append(request.url))
-        try:
-            yield page, requested
-        finally:
-            browser.close()
+    with chromium_page(height=3000) as opened:
+        yield opened
 
 
 def shown_tiles(page: Any) -> dict[str, str]:
