@@ -11,6 +11,7 @@ import pytest
 from neonhub_nb.config import Settings, load_settings
 from neonhub_nb.store import AuditStore
 
+from .faultserver import FaultServer
 from .llama import IN_CI, LlamaServer, find_build, llama_server
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,3 +85,25 @@ def require_llama_build() -> tuple[Path, Path]:
             pytest.fail(f"CI=true, so the live-model tests must run, but: {found}", pytrace=False)
         pytest.skip(found)
     return found
+
+
+@pytest.fixture
+def fresh_live_state() -> Iterator[None]:
+    """Live-mode tests start and end with new process-wide live state and price table."""
+    from neonhub_nb.tokens import PRICES
+
+    from .live_support import reset_live_state
+
+    reset_live_state()
+    saved = dict(PRICES)
+    yield
+    PRICES.clear()
+    PRICES.update(saved)
+    reset_live_state()
+
+
+@pytest.fixture
+def server() -> Iterator[FaultServer]:
+    """The fault-injecting OpenAI-compatible server of tests/faultserver.py."""
+    with FaultServer() as fault_server:
+        yield fault_server

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,31 +12,16 @@ from neonhub_nb.budget import Budget, SpendTracker, process_spend
 from neonhub_nb.errors import BudgetExceededError
 from neonhub_nb.models import DraftParams
 from neonhub_nb.store import AuditStore
-from neonhub_nb.tokens import PRICES
 
 from .faultserver import FaultServer
-from .live_support import live_settings, reset_live_state
+from .live_support import live_settings
+
+pytestmark = pytest.mark.usefixtures("fresh_live_state")
 
 PARAMS = DraftParams(topic="Budgets", primary_keyword="spending cap", word_count=50)
 # The fault server reports 11 prompt tokens and one completion token per word (11 words
 # in its default answer); priced at $1000 per million tokens each way.
 RUN_COST = (11 + 11) * 1000 / 1_000_000
-
-
-@pytest.fixture(autouse=True)
-def _fresh_live_state() -> Iterator[None]:
-    reset_live_state()
-    saved = dict(PRICES)
-    yield
-    PRICES.clear()
-    PRICES.update(saved)
-    reset_live_state()
-
-
-@pytest.fixture
-def server() -> Iterator[FaultServer]:
-    with FaultServer() as fault_server:
-        yield fault_server
 
 
 def test_the_process_cap_refuses_once_reached() -> None:

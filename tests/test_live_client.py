@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,20 +19,9 @@ from neonhub_nb.live import OpenAILLM, RetryPolicy, endpoint_label, parse_retry_
 from neonhub_nb.ratelimit import RateLimiter
 
 from .faultserver import DEFAULT_TEXT, Fault, FaultServer
-from .live_support import MESSAGES, SleepLog, live_llm, reset_live_state
+from .live_support import MESSAGES, SleepLog, live_llm
 
-
-@pytest.fixture(autouse=True)
-def _fresh_live_state() -> Iterator[None]:
-    reset_live_state()
-    yield
-    reset_live_state()
-
-
-@pytest.fixture
-def server() -> Iterator[FaultServer]:
-    with FaultServer() as fault_server:
-        yield fault_server
+pytestmark = pytest.mark.usefixtures("fresh_live_state")
 
 
 def test_streams_tokens_and_takes_usage_from_the_response(

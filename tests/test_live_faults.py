@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,9 @@ from neonhub_nb.orchestrator import build_orchestrator, run_agent
 from neonhub_nb.store import AuditStore
 
 from .faultserver import Fault, FaultServer
-from .live_support import SleepLog, live_settings, reset_live_state
+from .live_support import SleepLog, live_settings
+
+pytestmark = pytest.mark.usefixtures("fresh_live_state")
 
 REQUEST = RunRequest(
     intent="content.generate_article",
@@ -30,19 +31,6 @@ REQUEST = RunRequest(
         topic="Faults", primary_keyword="flaky provider", word_count=50
     ).model_dump(),
 )
-
-
-@pytest.fixture(autouse=True)
-def _fresh_live_state() -> Iterator[None]:
-    reset_live_state()
-    yield
-    reset_live_state()
-
-
-@pytest.fixture
-def server() -> Iterator[FaultServer]:
-    with FaultServer() as fault_server:
-        yield fault_server
 
 
 def run_live(

@@ -23,10 +23,10 @@ from neonhub_nb.models import DraftParams
 from neonhub_nb.store import AuditStore
 from neonhub_nb.tokens import PRICES, Price, cost_usd
 
-from .live_support import live_settings, reset_live_state
+from .live_support import live_settings
 from .llama import MODEL_ALIAS, LlamaServer
 
-pytestmark = pytest.mark.live_model
+pytestmark = [pytest.mark.live_model, pytest.mark.usefixtures("fresh_live_state")]
 
 QUESTION = [{"role": "user", "content": "Write one sentence about email newsletters."}]
 PARAMS = DraftParams(
@@ -34,16 +34,6 @@ PARAMS = DraftParams(
     primary_keyword="bakery newsletter",
     word_count=50,
 )
-
-
-@pytest.fixture(autouse=True)
-def _fresh_live_state() -> Iterator[None]:
-    reset_live_state()
-    saved = dict(PRICES)
-    yield
-    PRICES.clear()
-    PRICES.update(saved)
-    reset_live_state()
 
 
 @pytest.fixture
