@@ -230,20 +230,23 @@ class AuditStore:
             if not mine:
                 return IngestReport()
             written = self._spool.bytes_written
-            total = IngestReport()
-            report = IngestReport(truncated=True)
-            while report.truncated:
-                # Bounded passes (one transaction each). The connection is kept across
-                # passes unless a reader is waiting: then it is closed so the reader goes
-                # next (see connection.py). Opening and closing costs ~20-45 ms.
+            total = IngestReport(truncated=True)
+            while total.truncated:
                 with self._open(read_only=False, timeout=timeout) as con:
-                    while True:
-                        report = ingest_segments(con, self.spool_dir, self.clock.now())
-                        total = _add_reports(total, report)
-                        if not report.truncated or readers_waiting(self.path):
-                            break
+                    total = _add_reports(total, self._ingest_on(con))
             self._flushed_bytes = written
             return total
+
+    def _ingest_on(self, con: Any) -> IngestReport:
+        """Bounded ingestion passes (one transaction each) on ``con``, until the spool is
+        in or a reader is waiting: then the caller closes the connection so the reader
+        goes next (see connection.py). ``truncated`` says whether anything is left."""
+        total = IngestReport()
+        while True:
+            report = ingest_segments(con, self.spool_dir, self.clock.now())
+            total = _add_reports(total, report)
+            if not report.truncated or readers_waiting(self.path):
+                return total
 
     @contextmanager
     def _open(self, *, read_only: bool, timeout: float | None = None) -> Iterator[Any]:
@@ -267,14 +270,12 @@ class AuditStore:
                 with self._open(read_only=True) as con:
                     yield con
                 return
-            # Usually one bounded ingestion pass catches up: do it on the connection the
-            # caller then reads from (one open instead of two). A big backlog goes through
-            # flush() first, which lets readers in between passes.
+            # Ingest on the connection the caller then reads from (one open instead of
+            # two). If a waiting reader interrupted a big backlog, flush() finishes it.
             with ingest_turn(self.path, wait=True, timeout=self.lock_timeout):
                 written = self._spool.bytes_written
                 with self._open(read_only=False) as con:
-                    report = ingest_segments(con, self.spool_dir, self.clock.now())
-                    if not report.truncated:
+                    if not self._ingest_on(con).truncated:
                         self._flushed_bytes = written
                         yield con
                         return
