@@ -64,7 +64,7 @@ class AgentParams(BaseModel):
         if not isinstance(data, dict):
             return data
         return {
-            name: _split_keywords(value)
+            name: _split_list(value)
             if name in cls.model_fields and _is_tuple(cls.model_fields[name].annotation)
             else value
             for name, value in data.items()
@@ -78,7 +78,7 @@ def _is_tuple(annotation: Any) -> bool:
     return any(typing.get_origin(arg) is tuple for arg in typing.get_args(annotation))
 
 
-def _split_keywords(value: object) -> object:
+def _split_list(value: object) -> object:
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
     return value
@@ -277,7 +277,7 @@ def field_errors(model: type[AgentParams], raw: Mapping[str, Any]) -> dict[str, 
         if isinstance(value, str):
             value = value.strip()
             if _is_tuple(info.annotation):
-                value = _split_keywords(value)
+                value = _split_list(value)
         annotation: Any = info.annotation
         if info.metadata:
             annotation = Annotated[(annotation, *info.metadata)]

@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from .clock import Clock
+from .clock import Clock, SystemClock
 from .config import Settings, load_settings
 from .errors import ReplayMissError, StoreError
 from .llm import Completion, Messages, TokenCallback
@@ -303,11 +303,13 @@ def build_replay_orchestrator(
 ) -> Any:
     from .orchestrator import Orchestrator
 
+    # One clock for the run and its connectors (naive UTC like every stored timestamp).
+    clock = clock or SystemClock()
     return Orchestrator(
         settings=settings.with_mode("replay"),
         store=store,
         llm=ReplayLLM(index),
-        clock=clock or PinnedClock(datetime.now()),
+        clock=clock,
         tools=replay_tools(settings, index, clock),
     )
 
