@@ -24,22 +24,45 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
-    from .models import DraftParams, Metric, RunRequest, RunResult, ToolExecution
-    from .orchestrator import Orchestrator, build_orchestrator, default_store, run_agent
+    from .agents.content import DraftParams
+    from .api import (
+        default_store,
+        register_agent,
+        register_connector,
+        register_price,
+        register_prompt,
+        replay_experiment,
+        replay_run,
+        run_agent,
+        unregister_agent,
+    )
+    from .models import Metric, RunRequest, RunResult
+    from .orchestrator import Orchestrator, build_orchestrator
+    from .records import ToolExecution
+    from .runtime import Runtime, default_runtime
     from .store import AuditStore
 
 # Imported on first use: pydantic, pandas and DuckDB cost ~0.4 s and ~100 MiB, which
 # every CLI call and every dashboard kernel would otherwise pay up front.
 _LAZY = {
-    "DraftParams": "models",
+    "DraftParams": "agents.content",
     "Metric": "models",
     "RunRequest": "models",
     "RunResult": "models",
-    "ToolExecution": "models",
+    "ToolExecution": "records",
     "Orchestrator": "orchestrator",
     "build_orchestrator": "orchestrator",
-    "default_store": "orchestrator",
-    "run_agent": "orchestrator",
+    "Runtime": "runtime",
+    "default_runtime": "runtime",
+    "default_store": "api",
+    "register_agent": "api",
+    "register_connector": "api",
+    "register_price": "api",
+    "register_prompt": "api",
+    "replay_experiment": "api",
+    "replay_run": "api",
+    "run_agent": "api",
+    "unregister_agent": "api",
     "AuditStore": "store",
 }
 
@@ -73,13 +96,22 @@ __all__ = [
     "ReplayMissError",
     "RunRequest",
     "RunResult",
+    "Runtime",
     "Settings",
     "StoreError",
     "ToolExecution",
     "UnknownIntentError",
     "build_orchestrator",
+    "default_runtime",
     "default_store",
     "load_settings",
+    "register_agent",
+    "register_connector",
+    "register_price",
+    "register_prompt",
+    "replay_experiment",
+    "replay_run",
     "run_agent",
+    "unregister_agent",
 ]
 __version__ = "0.1.0"

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import click
 
-from .config import load_settings
+from .config import MODE_TABLE, load_settings
 from .errors import NeonhubError
 
 __all__ = ["main"]
@@ -68,9 +68,10 @@ def cli() -> None:
 )
 @click.option(
     "--mode",
-    type=click.Choice(["mock", "live", "replay"]),
+    type=click.Choice(list(MODE_TABLE)),
     default=None,
-    help="Override NEONHUB_MODE for this run.",
+    help="Override NEONHUB_MODE for this run (connectors follow it unless "
+    "USE_MOCK_CONNECTORS is set).",
 )
 @click.option("--prompt-version", default=None, help="Prompt template version (default: latest).")
 @click.option("--experiment", "experiment_id", default=None, help="Experiment id to tag the run.")
@@ -91,7 +92,7 @@ def run(
     as_json: bool,
 ) -> None:
     """Run the agent for INTENT once and record it (e.g. content.generate_article)."""
-    from .orchestrator import run_agent
+    from .api import run_agent
 
     on_token = (lambda chunk: click.echo(chunk, nl=False, err=as_json)) if stream else None
     result = run_agent(
@@ -139,7 +140,7 @@ def runs(
     as_json: bool,
 ) -> None:
     """List recent runs, newest first."""
-    from .orchestrator import default_store
+    from .api import default_store
 
     frame = default_store(load_settings()).runs(
         limit=limit, agent=agent, intent=intent, status=status, experiment_id=experiment_id
@@ -173,7 +174,7 @@ def runs(
 @_friendly_errors
 def show(run_id: str, as_json: bool) -> None:
     """Show one run with its tool executions and metrics."""
-    from .orchestrator import default_store
+    from .api import default_store
 
     detail = default_store(load_settings()).run_detail(run_id)
     tools = json.loads(detail.tool_executions.to_json(orient="records", date_format="iso"))
@@ -220,9 +221,9 @@ def show(run_id: str, as_json: bool) -> None:
 @_friendly_errors
 def intents() -> None:
     """List the agents' intents and their parameters."""
-    from .agents import list_agents
+    from .runtime import default_runtime
 
-    for spec in list_agents():
+    for spec in default_runtime().agents.specs():
         fields = ", ".join(
             f"{name}{'' if info.is_required() else '?'}"
             for name, info in spec.params_model.model_fields.items()
@@ -234,7 +235,7 @@ def intents() -> None:
 @_friendly_errors
 def ingest() -> None:
     """Move spooled runs (including those of exited processes) into DuckDB now."""
-    from .orchestrator import default_store
+    from .api import default_store
 
     report = default_store(load_settings()).flush()
     click.echo(
@@ -280,7 +281,7 @@ def _since(value: str | None) -> datetime | None:
 @_friendly_errors
 def export(fmt: str, since: str | None, out_dir: Path) -> None:
     """Export runs, tool executions, metrics and drafts to files."""
-    from .orchestrator import default_store
+    from .api import default_store
     from .store.maintenance import export_store
 
     written = export_store(
@@ -299,7 +300,7 @@ def export(fmt: str, since: str | None, out_dir: Path) -> None:
 @_friendly_errors
 def prune(older_than: str, yes: bool) -> None:
     """Delete finished runs older than an age, with their tool calls, metrics and drafts."""
-    from .orchestrator import default_store
+    from .api import default_store
     from .store.maintenance import parse_age
     from .store.maintenance import prune as prune_store
 
@@ -319,7 +320,7 @@ def prune(older_than: str, yes: bool) -> None:
 @_friendly_errors
 def snapshot(destination: Path) -> None:
     """Copy the store to DESTINATION, a file you can keep open in DuckDB for long sessions."""
-    from .orchestrator import default_store
+    from .api import default_store
     from .store.maintenance import snapshot as snapshot_store
 
     click.echo(snapshot_store(default_store(load_settings()), destination))
@@ -331,7 +332,7 @@ def snapshot(destination: Path) -> None:
 @_friendly_errors
 def sql(query: str, as_json: bool) -> None:
     """Run a SQL QUERY against the audit store and print the result."""
-    from .orchestrator import default_store
+    from .api import default_store
 
     frame = default_store(load_settings()).sql(query)
     if as_json:

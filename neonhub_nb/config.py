@@ -1,12 +1,19 @@
-"""Settings: the only place that reads the environment.
+"""Settings: the only place that reads the environment, and the mode table.
 
 ``load_settings()`` turns ``os.environ`` (or any mapping, in tests) into a frozen
 :class:`Settings`. Everything else receives a ``Settings`` and never looks at the
 environment itself.
+
+The mode of a run is decided here, once: :data:`MODE_TABLE` maps each mode to the model
+client, the connector transport and what is recorded, and :attr:`Settings.wiring` applies
+``USE_MOCK_CONNECTORS`` to it. The orchestrator builds exactly what the wiring says; the
+CLI, the widgets, papermill parameters and experiments take their choices from the table.
 """
 
 from __future__ import annotations
 
+import json
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -15,10 +22,74 @@ from typing import Literal
 
 from .errors import ConfigError
 
-__all__ = ["MODES", "Mode", "Settings", "find_project_root", "load_settings"]
+__all__ = [
+    "MODES",
+    "MODE_TABLE",
+    "Mode",
+    "ModeRow",
+    "Settings",
+    "Transport",
+    "Wiring",
+    "find_project_root",
+    "load_settings",
+    "parse_mode",
+]
 
 Mode = Literal["mock", "live", "replay"]
+#: What answers a model call or a connector's HTTP request: the deterministic mock, the
+#: real service, or the audit store's recording of an earlier live run.
+Transport = Literal["mock", "live", "replay"]
 MODES: tuple[Mode, ...] = ("mock", "live", "replay")
+
+
+@dataclass(frozen=True)
+class ModeRow:
+    """One row of the mode table: what a run in this mode is wired to by default."""
+
+    mode: Mode
+    #: The model client: MockLLM, the openai SDK client, or answers from recorded runs.
+    model: Transport
+    #: Connector transport when ``USE_MOCK_CONNECTORS`` is not set.
+    connectors: Transport
+    #: Spending caps and circuit breakers guard the run (only real money is guarded).
+    guarded: bool
+    description: str
+
+
+MODE_TABLE: Mapping[Mode, ModeRow] = {
+    "mock": ModeRow("mock", "mock", "mock", False, "deterministic model and vendors, offline"),
+    "live": ModeRow("live", "live", "live", True, "the real model endpoint and vendor APIs"),
+    "replay": ModeRow(
+        "replay", "replay", "replay", False, "answers served from recorded live runs"
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Wiring:
+    """The decision for one run: which transports it uses and what it records.
+
+    ``USE_MOCK_CONNECTORS=true`` puts connectors on their mocks in every mode;
+    ``USE_MOCK_CONNECTORS=false`` puts them on the vendors' real APIs in mock and live mode.
+    Replay never calls a vendor: its connectors answer from the store unless mocks are
+    asked for. Unset, connectors follow the run's mode.
+    """
+
+    mode: Mode
+    model: Transport
+    connectors: Transport
+    guarded: bool
+
+    @property
+    def record_exchanges(self) -> bool:
+        """Whether connectors keep every HTTP exchange (what replay later serves back)."""
+        return self.connectors == "live"
+
+    @property
+    def live_calls(self) -> bool:
+        """Whether anything in the run reaches a real service."""
+        return "live" in (self.model, self.connectors)
+
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -29,7 +100,8 @@ class Settings:
     """Resolved configuration. Secrets are kept out of ``repr``."""
 
     mode: Mode = "mock"
-    use_mock_connectors: bool = True
+    #: ``USE_MOCK_CONNECTORS`` when set (True/False); None lets connectors follow the mode.
+    mock_connectors: bool | None = None
     db_path: Path = Path("data/neonhub.duckdb")
     openai_api_key: str | None = field(default=None, repr=False)
     openai_base_url: str | None = None
@@ -44,8 +116,8 @@ class Settings:
     breaker_threshold: int = 5
     breaker_reset_s: float = 30.0
     rate_limit_rpm: float | None = None
-    # NEONHUB_PRICES as given (JSON); registered by build_orchestrator via tokens.load_prices.
-    prices_json: str | None = None
+    # NEONHUB_PRICES: extra model prices, USD per million tokens (input, output).
+    prices: Mapping[str, tuple[float, float]] = field(default_factory=dict)
     # Simulated network latency of mock connectors (0: instant, as tests want).
     mock_connector_delay_ms: float = 0.0
     # Every environment variable, kept so connectors can look up their own credentials
@@ -57,9 +129,26 @@ class Settings:
         """Where writer processes append their durable run logs before ingestion."""
         return self.db_path.with_name(self.db_path.name + ".spool")
 
+    @property
+    def wiring(self) -> Wiring:
+        """The one mode decision: the table's row for ``mode`` with connector mocks applied."""
+        row = MODE_TABLE[self.mode]
+        connectors: Transport = row.connectors
+        if self.mock_connectors is True:
+            connectors = "mock"
+        elif self.mock_connectors is False and row.connectors != "replay":
+            connectors = "live"
+        return Wiring(self.mode, row.model, connectors, row.guarded)
+
+    @property
+    def use_mock_connectors(self) -> bool:
+        """Whether this run's connectors answer from their mocks (see :attr:`wiring`)."""
+        return self.wiring.connectors == "mock"
+
     def with_mode(self, mode: str) -> Settings:
-        """A copy in another mode (``mock``, ``live`` or ``replay``)."""
-        return replace(self, mode=_parse_mode(mode, "mode"))
+        """A copy in another mode (``mock``, ``live`` or ``replay``); connectors follow it
+        unless ``USE_MOCK_CONNECTORS`` was given."""
+        return replace(self, mode=parse_mode(mode, "mode"))
 
     def live_available(self) -> tuple[bool, str]:
         """Whether live mode can run, and if not, why (for forms and error messages)."""
@@ -68,7 +157,10 @@ class Settings:
         return False, "set OPENAI_API_KEY (OpenAI) or OPENAI_BASE_URL (a compatible server)"
 
 
-def _parse_mode(value: str, name: str) -> Mode:
+def parse_mode(value: object, name: str = "mode") -> Mode:
+    """``value`` as a mode, or a :class:`ConfigError` naming ``name`` and the choices."""
+    if not isinstance(value, str):
+        raise ConfigError(f"{name}: must be one of {', '.join(MODES)} (got {type(value).__name__})")
     mode = value.strip().lower()
     if mode not in MODES:
         raise ConfigError(f"{name}: must be one of {', '.join(MODES)} (got {value!r})")
@@ -89,6 +181,8 @@ def _parse_float(value: str, name: str, minimum: float) -> float:
         number = float(value)
     except ValueError:
         raise ConfigError(f"{name}: must be a number (got {value!r})") from None
+    if not math.isfinite(number):
+        raise ConfigError(f"{name}: must be a finite number (got {value!r})")
     if number < minimum:
         raise ConfigError(f"{name}: must be at least {minimum} (got {value!r})")
     return number
@@ -107,6 +201,34 @@ def _parse_int(value: str, name: str, minimum: int) -> int:
 def _optional_float(env: Mapping[str, str], name: str, minimum: float) -> float | None:
     raw = env.get(name)
     return _parse_float(raw, name, minimum) if raw else None
+
+
+def _parse_prices(raw: str | None) -> dict[str, tuple[float, float]]:
+    """``NEONHUB_PRICES``: JSON ``{"model": [input_per_million, output_per_million]}``."""
+    if not raw:
+        return {}
+    rule = 'must be JSON like {"model": [input_per_million, output_per_million]}'
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise ConfigError(f"NEONHUB_PRICES: {rule}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"NEONHUB_PRICES: {rule}")
+    prices: dict[str, tuple[float, float]] = {}
+    for model, pair in data.items():
+        if not isinstance(pair, list | tuple) or len(pair) != 2:
+            raise ConfigError(f"NEONHUB_PRICES: {rule} (the entry for {model!r} is not a pair)")
+        numbers = []
+        for part in pair:
+            if isinstance(part, bool) or not isinstance(part, int | float):
+                raise ConfigError(f"NEONHUB_PRICES: {model!r}: prices must be numbers")
+            if not math.isfinite(part) or part < 0:
+                raise ConfigError(
+                    f"NEONHUB_PRICES: {model!r}: prices must be finite and not negative"
+                )
+            numbers.append(float(part))
+        prices[str(model)] = (numbers[0], numbers[1])
+    return prices
 
 
 def find_project_root(start: Path) -> Path | None:
@@ -128,18 +250,19 @@ def _default_db_path(cwd: Path) -> Path:
 def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> Settings:
     """Read settings from ``environ`` (default: the process environment)."""
     env = dict(os.environ if environ is None else environ)
-    mode = _parse_mode(env.get("NEONHUB_MODE", "mock"), "NEONHUB_MODE")
+    mode = parse_mode(env.get("NEONHUB_MODE", "mock"), "NEONHUB_MODE")
     mocks_raw = env.get("USE_MOCK_CONNECTORS")
-    # As in the reference system, mocks are the default whenever the agent is not live.
-    use_mocks = (
-        _parse_bool(mocks_raw, "USE_MOCK_CONNECTORS") if mocks_raw is not None else mode != "live"
+    # Given explicitly it wins (as in the reference system); unset, connectors follow the
+    # run's mode (Settings.wiring), so a mock run never reaches a vendor by accident.
+    mock_connectors = (
+        _parse_bool(mocks_raw, "USE_MOCK_CONNECTORS") if mocks_raw not in (None, "") else None
     )
     db_raw = env.get("NEONHUB_DB")
     db_path = Path(db_raw).expanduser() if db_raw else _default_db_path(cwd or Path.cwd())
     max_cost_raw = env.get("NEONHUB_MAX_COST_USD")
     return Settings(
         mode=mode,
-        use_mock_connectors=use_mocks,
+        mock_connectors=mock_connectors,
         db_path=db_path.absolute(),
         openai_api_key=env.get("OPENAI_API_KEY") or None,
         openai_base_url=env.get("OPENAI_BASE_URL") or None,
@@ -164,7 +287,7 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
             env.get("NEONHUB_BREAKER_RESET_S", "30"), "NEONHUB_BREAKER_RESET_S", 0.001
         ),
         rate_limit_rpm=_optional_float(env, "NEONHUB_RATE_LIMIT_RPM", 0.001),
-        prices_json=env.get("NEONHUB_PRICES") or None,
+        prices=_parse_prices(env.get("NEONHUB_PRICES")),
         mock_connector_delay_ms=_parse_float(
             env.get("NEONHUB_MOCK_CONNECTOR_DELAY_MS") or "0",
             "NEONHUB_MOCK_CONNECTOR_DELAY_MS",

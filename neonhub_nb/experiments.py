@@ -25,13 +25,13 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from .agents import get_agent
+from .agents.content import count_words
 from .config import Settings, load_settings
 from .errors import InvalidInputError
 from .ids import new_id
-from .mockwriter import count_words
 from .models import RunRequest, RunResult, validate_params
-from .orchestrator import build_orchestrator
+from .orchestrator import Orchestrator, build_orchestrator
+from .runtime import Runtime
 from .store import AuditStore
 
 if TYPE_CHECKING:
@@ -261,7 +261,7 @@ class _Grid:
     intent: str
     jobs: list[tuple[Variant, int, Any]]
     experiment_id: str
-    orchestrator: Any
+    orchestrator: Orchestrator
     seed: int
     judge: bool
 
@@ -279,6 +279,7 @@ class _Grid:
         store: AuditStore | None,
         settings: Settings | None,
         judge: bool,
+        runtime: Runtime | None = None,
     ) -> _Grid:
         if concurrency < 1:
             raise InvalidInputError("concurrency", f"must be at least 1 (got {concurrency})")
@@ -287,8 +288,11 @@ class _Grid:
         settings = settings or load_settings()
         if mode is not None:
             settings = settings.with_mode(mode)
-        spec = get_agent(intent)
+        orchestrator = build_orchestrator(settings, runtime=runtime, store=store)
+        spec = orchestrator.catalog.get(intent)
         arms = [Variant.parse(v) for v in variants]
+        for arm in arms:  # an unknown prompt version is refused before anything runs
+            orchestrator.catalog.check_prompt_version(intent, arm.prompt_version)
         jobs = []
         for index, raw in enumerate(inputs):
             for arm in arms:
@@ -301,7 +305,7 @@ class _Grid:
             intent,
             jobs,
             experiment_id or new_id("exp"),
-            build_orchestrator(settings, store=store),
+            orchestrator,
             seed,
             judge,
         )

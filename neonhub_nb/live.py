@@ -18,10 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
-import hashlib
 import random
 import ssl
-import threading
 import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -36,7 +34,7 @@ from .clock import Clock, SystemClock
 from .config import Settings
 from .errors import LLMError
 from .llm import Completion, Messages, TokenCallback
-from .ratelimit import RateLimiter, limiter_for
+from .ratelimit import RateLimiter
 from .redact import Redactor, is_secret_name
 
 __all__ = [
@@ -44,8 +42,6 @@ __all__ = [
     "RetryPolicy",
     "endpoint_label",
     "parse_retry_after",
-    "reset_shared_live_llms",
-    "shared_live_llm",
 ]
 
 OPENAI_URL = "https://api.openai.com/v1"
@@ -196,9 +192,7 @@ class OpenAILLM:
             endpoint=endpoint,
             timeout_s=settings.llm_timeout_s,
             retry=RetryPolicy(max_retries=settings.llm_max_retries),
-            limiter=limiter
-            if limiter is not None
-            else limiter_for(endpoint, settings.rate_limit_rpm),
+            limiter=limiter,
             clock=clock,
             async_sleep=async_sleep,
             rng=rng,
@@ -403,37 +397,3 @@ def _error_text(body: object, fallback: str) -> str:
 def _callback_error(exc: CallbackError) -> BaseException:
     cause = exc.__cause__
     return cause if cause is not None else exc
-
-
-_shared: dict[tuple[object, ...], OpenAILLM] = {}
-_shared_lock = threading.Lock()
-
-
-def shared_live_llm(settings: Settings) -> OpenAILLM:
-    """This process's live client for these settings.
-
-    ``run_agent`` builds an orchestrator per call; sharing the client keeps its connection
-    pool (and TLS sessions) warm across calls instead of opening new ones every run.
-    """
-    key_digest = hashlib.sha256((settings.openai_api_key or "").encode()).hexdigest()
-    key = (
-        settings.openai_base_url,
-        key_digest,
-        settings.llm_timeout_s,
-        settings.llm_max_retries,
-        settings.rate_limit_rpm,
-    )
-    with _shared_lock:
-        llm = _shared.get(key)
-        if llm is None:
-            llm = _shared[key] = OpenAILLM.from_settings(settings)
-        return llm
-
-
-def reset_shared_live_llms() -> None:
-    """Close and forget every shared client (tests; after rotating a key)."""
-    with _shared_lock:
-        clients = list(_shared.values())
-        _shared.clear()
-    for llm in clients:
-        llm.close()

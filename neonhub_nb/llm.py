@@ -1,22 +1,23 @@
 """The LLM client protocol and its deterministic mock.
 
 Agents call ``complete(messages, ...)``; they never know which implementation they hold.
-The mock reads the JSON brief embedded by :mod:`neonhub_nb.prompts` and writes from it
-with a seed derived from the whole request, so the same request always yields the same
-text, and any change to a prompt changes the output.
+The mock reads the JSON brief embedded by a :class:`~neonhub_nb.agents.PromptTemplate` and
+writes from it with the writer the agents declared for the brief's task, seeded from the
+whole request: the same request always yields the same text, and any change to a prompt
+changes the output.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import random
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from .errors import LLMError
-from .mockwriter import write_article, write_reply
 from .tokens import count_message_tokens, count_tokens
 
 __all__ = [
@@ -25,8 +26,10 @@ __all__ = [
     "LLMClient",
     "Messages",
     "MockLLM",
+    "MockWriter",
     "TokenCallback",
     "extract_brief",
+    "write_reply",
 ]
 
 Messages = Sequence[Mapping[str, str]]
@@ -109,21 +112,33 @@ def request_seed(messages: Messages, model: str, seed: int | None) -> int:
     return int.from_bytes(digest[:8], "big")
 
 
+MockWriter = Callable[[Mapping[str, Any], int], str]
+
+_REPLIES = (
+    "Thanks for the brief: here is a short answer.",
+    "Noted. The plan is to start small, measure, and repeat.",
+    "Here is the summary you asked for, in one line.",
+    "Understood; the next step is a first draft for review.",
+)
+
+
+def write_reply(brief: Mapping[str, Any], seed: int) -> str:
+    """The mock model's answer to a request no agent declared a writer for."""
+    return random.Random(seed).choice(_REPLIES)
+
+
 class MockLLM:
-    """Deterministic stand-in for a chat model; reports tokens as a real API would."""
+    """Deterministic stand-in for a chat model; reports tokens as a real API would.
+
+    ``writers`` map a brief's ``task`` to the function that writes the answer; the agents
+    declare them (``AgentCatalog.mock_writers()``). A request without a known task gets a
+    short fixed reply.
+    """
 
     provider = "mock"
 
-    def __init__(
-        self, writers: Mapping[str, Callable[[Mapping[str, Any], int], str]] | None = None
-    ):
-        from .mocktasks import WRITERS
-
-        self.writers: dict[str, Callable[[Mapping[str, Any], int], str]] = {
-            "article": write_article,
-            **WRITERS,
-            **(writers or {}),
-        }
+    def __init__(self, writers: Mapping[str, MockWriter] | None = None) -> None:
+        self.writers: dict[str, MockWriter] = dict(writers or {})
         self.calls = 0
 
     def complete(

@@ -9,19 +9,18 @@ from __future__ import annotations
 
 import typing
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from .errors import InvalidInputError
+from .records import RUN_STATUSES, RunRecord, RunStatus, ToolExecution
 
 __all__ = [
     "REVIEW_STATUSES",
     "RUN_STATUSES",
     "TONES",
     "AgentParams",
-    "DraftParams",
     "Metric",
     "RunRequest",
     "RunResult",
@@ -35,11 +34,6 @@ __all__ = [
 
 Tone = Literal["professional", "friendly", "authoritative", "conversational", "witty", "persuasive"]
 TONES: tuple[str, ...] = Tone.__args__  # type: ignore[attr-defined]
-RunStatus = Literal["queued", "running", "succeeded", "failed", "abandoned"]
-RUN_STATUSES: tuple[str, ...] = RunStatus.__args__  # type: ignore[attr-defined]
-
-WORD_COUNT_MIN = 50
-WORD_COUNT_MAX = 5000
 
 
 class AgentParams(BaseModel):
@@ -84,35 +78,6 @@ def _split_list(value: object) -> object:
     return value
 
 
-class DraftParams(AgentParams):
-    """Parameters of a content draft (the reference's ``generateArticle`` input)."""
-
-    topic: str = Field(min_length=1, max_length=200, description="What the article is about")
-    primary_keyword: str = Field(min_length=1, max_length=80, description="SEO keyword to rank")
-    secondary_keywords: tuple[str, ...] = Field(default=(), max_length=10)
-    tone: Tone = "professional"
-    audience: str = Field(default="marketing teams", min_length=1, max_length=200)
-    word_count: int = Field(default=800, ge=WORD_COUNT_MIN, le=WORD_COUNT_MAX)
-
-
-class ToolExecution(BaseModel):
-    """One call an agent made to a tool: the LLM, a connector, a scorer."""
-
-    model_config = ConfigDict(frozen=True)
-
-    execution_id: str
-    run_id: str
-    seq: int
-    tool: str
-    operation: str
-    status: Literal["succeeded", "failed"]
-    started_at: datetime
-    duration_ms: float
-    request: dict[str, Any] = Field(default_factory=dict)
-    response: dict[str, Any] = Field(default_factory=dict)
-    error: str | None = None
-
-
 class Metric(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -135,23 +100,21 @@ class RunRequest(BaseModel):
     variant: str | None = None
     seed: int = 0
 
+    @classmethod
+    def from_record(cls, run: RunRecord) -> RunRequest:
+        """The request that produced ``run`` (replay sends it again)."""
+        labels = {
+            name: getattr(run, name) for name in cls.model_fields if name in RunRecord.model_fields
+        }
+        return cls(params=dict(run.input), **{**labels, "seed": run.seed or 0})
 
-class RunResult(BaseModel):
-    """The outcome of one run, as recorded in the audit store."""
 
-    model_config = ConfigDict(frozen=True)
+class RunResult(RunRecord):
+    """The outcome of one run, as recorded in the audit store: the run's record plus its
+    draft, token counts, cost, tool executions and metrics."""
 
-    run_id: str
-    intent: str
-    agent: str
-    status: RunStatus
-    mode: str
-    started_at: datetime
-    finished_at: datetime | None = None
-    duration_ms: float | None = None
-    input: dict[str, Any] = Field(default_factory=dict)
-    output: dict[str, Any] = Field(default_factory=dict)
-    error: str | None = None
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
     draft_id: str | None = None
     title: str | None = None
     content: str | None = None
@@ -159,11 +122,6 @@ class RunResult(BaseModel):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
-    model: str | None = None
-    prompt_name: str | None = None
-    prompt_version: str | None = None
-    experiment_id: str | None = None
-    campaign: str | None = None
     tool_executions: tuple[ToolExecution, ...] = ()
     metrics: tuple[Metric, ...] = ()
 

@@ -1,8 +1,15 @@
 """A client-side rate limiter per provider: a token bucket with an injected clock.
 
 Providers answer a burst beyond their limit with 429s; waiting on our side first is cheaper
-than being told to wait. One bucket is shared by every client of a provider in a process
-(:func:`limiter_for`), so several orchestrators in one kernel do not add up past the limit.
+than being told to wait. The runtime keeps one bucket per endpoint and rate, shared by
+every client of that endpoint in the process, so several orchestrators in one kernel do not
+add up past the limit.
+
+Written here rather than taken from a library: aiolimiter 1.3.0 is asyncio-only (runs here
+also wait in threads), and pyrate-limiter 4.5.1 sleeps with ``time.sleep`` /
+``asyncio.sleep`` inside ``try_acquire`` and returns only a boolean, so a wait can neither
+run on an injected clock nor be measured for the audit trail
+(``neonhub_rate_limit_hits_total``).
 
 >>> limiter = RateLimiter(per_minute=60, burst=1, clock=FakeClock())   # doctest: +SKIP
 >>> limiter.acquire(), limiter.acquire()                                # doctest: +SKIP
@@ -17,7 +24,7 @@ from collections.abc import Awaitable, Callable
 
 from .clock import Clock, SystemClock
 
-__all__ = ["RateLimiter", "limiter_for", "reset_limiters"]
+__all__ = ["RateLimiter"]
 
 AsyncSleep = Callable[[float], Awaitable[None]]
 
@@ -85,27 +92,3 @@ class RateLimiter:
 
     def __repr__(self) -> str:
         return f"RateLimiter({self.name!r}, per_minute={self.per_minute}, burst={self.burst})"
-
-
-_limiters: dict[tuple[str, float, int | None], RateLimiter] = {}
-_limiters_lock = threading.Lock()
-
-
-def limiter_for(
-    provider: str, per_minute: float | None, *, burst: int | None = None
-) -> RateLimiter | None:
-    """This process's limiter for ``provider`` (``None`` when no limit is set)."""
-    if not per_minute:
-        return None
-    key = (provider, per_minute, burst)
-    with _limiters_lock:
-        limiter = _limiters.get(key)
-        if limiter is None:
-            limiter = _limiters[key] = RateLimiter(per_minute, burst=burst, name=provider)
-        return limiter
-
-
-def reset_limiters() -> None:
-    """Forget every shared limiter (tests, or after changing limits in a long session)."""
-    with _limiters_lock:
-        _limiters.clear()

@@ -8,6 +8,11 @@ answer from the index. A request that was never recorded raises
 :class:`~neonhub_nb.errors.ReplayMissError` naming the closest recorded request and what
 differed, so a replay is a strict, deterministic regression test of a live session.
 
+This module holds the recordings' side (the index, the replay model client, replay
+connectors). The orchestrator wires them in when the mode table says ``replay``; the
+entry points :func:`neonhub_nb.replay_run` and :func:`neonhub_nb.replay_experiment` live
+in ``neonhub_nb.api``.
+
 >>> replay_run("run_01a2...")          # doctest: +SKIP
 """
 
@@ -19,22 +24,27 @@ import re
 import time
 from collections import defaultdict, deque
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
-from .clock import Clock, SystemClock
-from .config import Settings, load_settings
-from .errors import ReplayMissError, StoreError
+from .clock import Clock
+from .config import Settings
+from .connectors.registry import ConnectorCatalog, ConnectorFactory, connector_factory
+from .errors import ReplayMissError
 from .llm import Completion, Messages, TokenCallback
-from .models import RunRequest, RunResult
 from .redact import Redactor
 from .store import AuditStore
 
-__all__ = ["PinnedClock", "ReplayIndex", "ReplayLLM", "replay_experiment", "replay_run"]
+__all__ = ["PinnedClock", "ReplayIndex", "ReplayLLM", "replay_connectors", "replay_transport"]
+
+
+# Runs recorded before model_mode/connectors_mode existed only say "mode".
+_LIVE_MODEL = "coalesce(r.model_mode, r.mode) = 'live'"
+_LIVE_CONNECTORS = "coalesce(r.connectors_mode, r.mode) = 'live'"
 
 
 def _canonical(value: Any) -> str:
@@ -78,8 +88,10 @@ class ReplayIndex:
         run_ids: Sequence[str] | None = None,
         experiment_id: str | None = None,
     ) -> ReplayIndex:
-        """Index the live runs of ``store`` (or only ``run_ids`` / one experiment)."""
-        where: list[str] = ["r.mode = 'live'"]
+        """Index what live runs of ``store`` recorded (or only ``run_ids`` / one experiment):
+        model answers of runs whose model was live, HTTP exchanges of runs whose
+        connectors were live."""
+        where: list[str] = [f"({_LIVE_MODEL} OR {_LIVE_CONNECTORS})"]
         params: list[Any] = []
         if run_ids is not None:
             where.append(f"r.run_id IN ({', '.join('?' for _ in run_ids)})")
@@ -88,7 +100,9 @@ class ReplayIndex:
             where.append("r.experiment_id = ?")
             params.append(experiment_id)
         rows = store.sql(
-            f"""SELECT t.tool, t.request, t.response FROM tool_executions t
+            f"""SELECT t.tool, t.request, t.response,
+                       {_LIVE_MODEL} AS live_model, {_LIVE_CONNECTORS} AS live_connectors
+                FROM tool_executions t
                 JOIN agent_runs r USING (run_id)
                 WHERE {" AND ".join(where)} AND (t.tool = 'llm' OR t.tool LIKE 'connector.%')
                 ORDER BY r.started_at, t.run_id, t.seq""",
@@ -99,10 +113,10 @@ class ReplayIndex:
             request = json.loads(row["request"]) if row["request"] else {}
             response = json.loads(row["response"]) if row["response"] else {}
             if row["tool"] == "llm":
-                if "text" in response:
+                if row["live_model"] and "text" in response:
                     index.llm[llm_key(request)].append(response)
                     index.llm_requests.append(request)
-            else:
+            elif row["live_connectors"]:
                 service = row["tool"].removeprefix("connector.")
                 for exchange in response.get("http", []):
                     key = http_key(service, exchange["method"], exchange["url"], exchange["body"])
@@ -265,100 +279,28 @@ class PinnedClock:
         time.sleep(seconds)
 
 
-def replay_tools(settings: Settings, index: ReplayIndex, clock: Clock | None) -> dict[str, Any]:
-    """The orchestrator's tools for replay: connectors over replay transports.
+def replay_connectors(
+    settings: Settings, index: ReplayIndex, clock: Clock | None, catalog: ConnectorCatalog
+) -> ConnectorFactory:
+    """The connector factory of a replayed run.
 
-    A service with recorded HTTP exchanges runs its live code over a replay transport; a
-    service that ran on its mock during the recorded session (no exchanges) runs on the
-    same deterministic mock again.
+    A service with recorded HTTP exchanges runs its live code over a replay transport
+    (placeholder credentials: the recorded answers need no secrets); a service that ran on
+    its mock during the recorded session (no exchanges) runs on the same deterministic
+    mock again. Nothing reaches a vendor.
     """
-    from .connectors import connector_factory, list_connectors
+    redactor = Redactor.from_environ(settings.environ)
 
     def client_for(name: str) -> httpx.Client:
-        return httpx.Client(
-            transport=replay_transport(index, name, Redactor.from_environ(settings.environ))
-        )
+        return httpx.Client(transport=replay_transport(index, name, redactor))
 
-    # Live connector code, placeholder credentials: the recorded answers need no secrets.
-    environ = dict(settings.environ)
-    for spec in list_connectors():
-        for name, value in spec.mock_credentials().items():
-            environ.setdefault(name, value)
     replayed = connector_factory(
-        replace(settings, use_mock_connectors=False, environ=environ),
-        clock=clock,
-        client_for=client_for,
+        settings, transport="replay", clock=clock, client_for=client_for, catalog=catalog
     )
-    mocked = connector_factory(replace(settings, use_mock_connectors=True), clock=clock)
+    mocked = connector_factory(settings, transport="mock", clock=clock, catalog=catalog)
 
     def factory(name: str, instrument: Any = None) -> Any:
         recorded = bool(index.http_requests.get(name))
         return (replayed if recorded else mocked)(name, instrument)
 
-    return {"connectors": factory}
-
-
-def build_replay_orchestrator(
-    settings: Settings, store: AuditStore, index: ReplayIndex, clock: Clock | None = None
-) -> Any:
-    from .orchestrator import Orchestrator
-
-    # One clock for the run and its connectors (naive UTC like every stored timestamp).
-    clock = clock or SystemClock()
-    return Orchestrator(
-        settings=settings.with_mode("replay"),
-        store=store,
-        llm=ReplayLLM(index),
-        clock=clock,
-        tools=replay_tools(settings, index, clock),
-    )
-
-
-def _request_of(run: Mapping[str, Any]) -> RunRequest:
-    return RunRequest(
-        intent=run["intent"],
-        params=run.get("input") or {},
-        experiment_id=run.get("experiment_id"),
-        campaign=run.get("campaign"),
-        prompt_version=run.get("prompt_version"),
-        variant=run.get("variant"),
-        seed=int(run.get("seed") or 0),
-    )
-
-
-def replay_run(
-    run_id: str, *, store: AuditStore | None = None, settings: Settings | None = None
-) -> RunResult:
-    """Re-execute one recorded live run from its recordings; the result is recorded too."""
-    from .orchestrator import default_store
-
-    settings = settings or load_settings()
-    store = store or default_store(settings)
-    detail = store.run_detail(run_id)
-    if detail.run["mode"] != "live":
-        raise StoreError(
-            f"run_id: {run_id} ran in {detail.run['mode']} mode; only live runs "
-            "are replayed (mock runs are deterministic already)"
-        )
-    index = ReplayIndex.from_store(store, run_ids=[run_id])
-    clock = PinnedClock(detail.run["started_at"])
-    orchestrator = build_replay_orchestrator(settings, store, index, clock)
-    return orchestrator.run(_request_of(detail.run))  # type: ignore[no-any-return]
-
-
-def replay_experiment(
-    experiment_id: str, *, store: AuditStore | None = None, settings: Settings | None = None
-) -> list[RunResult]:
-    """Replay every live run of an experiment, in the order they started."""
-    from .orchestrator import default_store
-
-    settings = settings or load_settings()
-    store = store or default_store(settings)
-    runs = store.sql(
-        "SELECT run_id FROM agent_runs WHERE experiment_id = ? AND mode = 'live' "
-        "ORDER BY started_at",
-        [experiment_id],
-    )
-    if runs.empty:
-        raise StoreError(f"experiment_id: no live runs recorded for {experiment_id!r}")
-    return [replay_run(str(r), store=store, settings=settings) for r in runs["run_id"]]
+    return factory

@@ -1,78 +1,118 @@
 """Token counting (tiktoken, offline) and cost from a per-model price table.
 
-The price table is a plain dict of USD per million tokens. Extend it for your gateway's
-models with :func:`register_price` (or ``NEONHUB_PRICES``, see the README)::
+Prices are USD per million tokens. :data:`DEFAULT_PRICES` is read-only; a
+:class:`PriceTable` adds models on top of it. The process's table lives in the runtime
+(``neonhub_nb.runtime``), and ``NEONHUB_PRICES`` or :func:`neonhub_nb.register_price`
+extend it::
 
-    from neonhub_nb.tokens import register_price
+    from neonhub_nb import register_price
     register_price("my-company/gpt-4o", input_per_million=2.5, output_per_million=10.0)
 """
 
 from __future__ import annotations
 
-import json
+import math
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from types import MappingProxyType
 from typing import Any
 
 from .errors import ConfigError
 
 __all__ = [
-    "PRICES",
+    "DEFAULT_PRICES",
     "Price",
+    "PriceTable",
     "cost_usd",
     "count_message_tokens",
     "count_tokens",
-    "load_prices",
-    "register_price",
 ]
 
 
 @dataclass(frozen=True)
 class Price:
+    """USD per million input (prompt) and output (completion) tokens."""
+
     input_per_million: float
     output_per_million: float
 
-
-# USD per 1M tokens, list prices at the time of writing. Local models cost nothing.
-PRICES: dict[str, Price] = {
-    "gpt-4o-mini": Price(0.15, 0.60),
-    "gpt-4o": Price(2.50, 10.00),
-    "gpt-4.1": Price(2.00, 8.00),
-    "gpt-4.1-mini": Price(0.40, 1.60),
-    "gpt-4.1-nano": Price(0.10, 0.40),
-    "gpt-5-mini": Price(0.25, 2.00),
-    "mock-writer": Price(0.15, 0.60),
-}
+    def __post_init__(self) -> None:
+        for name in ("input_per_million", "output_per_million"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ConfigError(f"{name}: must be a number (got {type(value).__name__})")
+            if not math.isfinite(value) or value < 0:
+                raise ConfigError(f"{name}: must be finite and not negative (got {value!r})")
 
 
-def register_price(model: str, input_per_million: float, output_per_million: float) -> None:
-    if input_per_million < 0 or output_per_million < 0:
-        raise ConfigError(f"price of {model}: must not be negative")
-    PRICES[model] = Price(input_per_million, output_per_million)
+# List prices at the time of writing (https://openai.com/api/pricing/). Local models and
+# unknown models cost nothing: their cost is recorded as 0, never guessed.
+DEFAULT_PRICES: Mapping[str, Price] = MappingProxyType(
+    {
+        "gpt-4o-mini": Price(0.15, 0.60),
+        "gpt-4o": Price(2.50, 10.00),
+        "gpt-4.1": Price(2.00, 8.00),
+        "gpt-4.1-mini": Price(0.40, 1.60),
+        "gpt-4.1-nano": Price(0.10, 0.40),
+        "gpt-5-mini": Price(0.25, 2.00),
+        "mock-writer": Price(0.15, 0.60),
+    }
+)
 
 
-def load_prices(text: str) -> None:
-    """Register prices from JSON ``{"model": [input_per_million, output_per_million]}``."""
-    try:
-        data: Any = json.loads(text)
-        for model, pair in data.items():
-            register_price(model, float(pair[0]), float(pair[1]))
-    except (ValueError, TypeError, KeyError, IndexError, AttributeError):
-        raise ConfigError(
-            'NEONHUB_PRICES: must be JSON like {"model": [input_per_million, output_per_million]}'
-        ) from None
+class PriceTable:
+    """Prices per model: :data:`DEFAULT_PRICES` plus what was registered on this table.
+
+    >>> table = PriceTable({"my-model": (1.0, 2.0)})
+    >>> table.cost_usd("my-model", prompt_tokens=1_000_000, completion_tokens=0)
+    1.0
+    """
+
+    def __init__(self, extra: Mapping[str, Price | tuple[float, float]] | None = None) -> None:
+        self._lock = threading.Lock()
+        self._prices: dict[str, Price] = dict(DEFAULT_PRICES)
+        for model, price in (extra or {}).items():
+            self._prices[model] = price if isinstance(price, Price) else Price(*price)
+
+    def register(self, model: str, input_per_million: float, output_per_million: float) -> None:
+        """Add or replace one model's price; :class:`ConfigError` for a bad number."""
+        price = Price(input_per_million, output_per_million)
+        with self._lock:
+            self._prices[model] = price
+
+    def get(self, model: str) -> Price | None:
+        return self._prices.get(model)
+
+    def with_extra(self, extra: Mapping[str, tuple[float, float]]) -> PriceTable:
+        """A new table: this one's prices, then ``extra`` on top."""
+        with self._lock:
+            merged: dict[str, Price | tuple[float, float]] = dict(self._prices)
+        merged.update(extra)
+        return PriceTable(merged)
+
+    def cost_usd(self, model: str, prompt_tokens: int, completion_tokens: int) -> float:
+        """USD for one call, rounded to 1e-10; 0.0 for a model without a price."""
+        price = self._prices.get(model)
+        if price is None:
+            return 0.0
+        return round(
+            (prompt_tokens * price.input_per_million + completion_tokens * price.output_per_million)
+            / 1_000_000,
+            10,
+        )
+
+    def as_dict(self) -> dict[str, Price]:
+        with self._lock:
+            return dict(self._prices)
 
 
-def cost_usd(model: str, prompt_tokens: int, completion_tokens: int) -> float:
-    price = PRICES.get(model)
-    if price is None:
-        return 0.0
-    return round(
-        (prompt_tokens * price.input_per_million + completion_tokens * price.output_per_million)
-        / 1_000_000,
-        10,
-    )
+def cost_usd(
+    model: str, prompt_tokens: int, completion_tokens: int, prices: PriceTable | None = None
+) -> float:
+    """USD for one call at ``prices`` (default: :data:`DEFAULT_PRICES` only)."""
+    return (prices or PriceTable()).cost_usd(model, prompt_tokens, completion_tokens)
 
 
 @lru_cache(maxsize=1)

@@ -18,13 +18,12 @@ from typing import Any
 
 import ipywidgets as w
 
-from .agents import get_agent, list_agents
-from .config import Settings, load_settings
+from .api import run_agent
+from .config import MODE_TABLE, Settings, load_settings, parse_mode
 from .display import markdown_to_html, run_card_html
-from .errors import NeonhubError
+from .errors import ConfigError, NeonhubError
 from .models import AgentParams, RunResult, field_errors, validate_params
-from .orchestrator import default_store, run_agent
-from .prompts import list_prompts
+from .runtime import Runtime, default_runtime
 from .store import AuditStore
 
 __all__ = ["DraftForm", "DraftStudio", "HistoryPanel", "ResultView", "ReviewPanel"]
@@ -96,11 +95,19 @@ class DraftForm:
         settings: Settings | None = None,
         intent: str = "content.generate_article",
         initial: Mapping[str, Any] | None = None,
+        *,
+        mode: str | None = None,
+        prompt_version: str | None = None,
+        runtime: Runtime | None = None,
     ):
+        """``mode`` and ``prompt_version`` pre-select the form (a notebook's parameters);
+        the mode defaults to the settings' (``NEONHUB_MODE``)."""
         self.settings = settings or load_settings()
+        self.catalog = (runtime or default_runtime()).agents
         self.initial = dict(initial or {})
+        self._initial_prompt_version = prompt_version
         self.intent = w.Dropdown(
-            options=[spec.intent for spec in list_agents()],
+            options=[spec.intent for spec in self.catalog.specs()],
             value=intent,
             description="agent / intent",
             style={"description_width": "140px"},
@@ -110,15 +117,19 @@ class DraftForm:
             description="prompt version", style={"description_width": "140px"}
         )
         live_ok, why = self.settings.live_available()
+        chosen = parse_mode(mode, "mode") if mode is not None else self.settings.mode
+        # The choices are the mode table's rows; ToggleButtons cannot disable one option,
+        # so live mode is left out (and the reason shown) when no endpoint is configured.
+        options = [m for m in MODE_TABLE if live_ok or m != "live"]
+        if chosen not in options:
+            raise ConfigError(f"mode: live mode is not available here: {why}")
         self.mode = w.ToggleButtons(
-            options=["mock", "live"],
-            value="mock",
+            options=options,
+            value=chosen,
             description="mode",
+            tooltips=[MODE_TABLE[m].description for m in options],
             style={"description_width": "140px"},
         )
-        if not live_ok:
-            # ToggleButtons cannot disable one option: keep mock and explain why.
-            self.mode.options = ["mock"]
         self.mode_note = w.HTML(
             "" if live_ok else f"<span style='color:#57606a'>live mode unavailable: {why}</span>"
         )
@@ -141,10 +152,10 @@ class DraftForm:
 
     @property
     def params_model(self) -> type[AgentParams]:
-        return get_agent(self.intent.value).params_model
+        return self.catalog.get(self.intent.value).params_model
 
     def _build_fields(self) -> None:
-        spec = get_agent(self.intent.value)
+        spec = self.catalog.get(self.intent.value)
         self.fields, self.messages, rows = {}, {}, []
         for name, info in spec.params_model.model_fields.items():
             field = _field_widget(name, info)
@@ -158,9 +169,12 @@ class DraftForm:
             self.fields[name], self.messages[name] = field, message
             rows.append(w.VBox([field, message]))
         self.fields_box.children = rows
-        versions = list_prompts().get(spec.prompt_name or "", [])
+        versions = self.catalog.prompt_versions().get(spec.prompt_name or "", [])
         self.prompt_version.options = [LATEST, *versions]
-        self.prompt_version.value = LATEST
+        wanted = self._initial_prompt_version
+        if wanted is not None and spec.prompt_name is not None:
+            self.catalog.prompt(spec.prompt_name, wanted)  # an unknown version: one clear error
+        self.prompt_version.value = wanted if wanted in versions else LATEST
         self.prompt_version.layout.display = None if versions else "none"
         self.validate()
 
@@ -355,12 +369,24 @@ class DraftStudio:
         store: AuditStore | None = None,
         settings: Settings | None = None,
         reviewer: str = "",
+        *,
+        mode: str | None = None,
+        prompt_version: str | None = None,
+        runtime: Runtime | None = None,
         **initial: Any,
     ) -> None:
-        """``initial`` pre-fills the form (e.g. the notebook's papermill parameters)."""
+        """``initial`` pre-fills the form, ``mode`` and ``prompt_version`` pre-select it
+        (e.g. the notebook's papermill parameters)."""
         self.settings = settings or load_settings()
-        self.store = store or default_store(self.settings)
-        self.form = DraftForm(self.settings, initial=initial)
+        self.runtime = runtime or default_runtime()
+        self.store = store or self.runtime.store(self.settings)
+        self.form = DraftForm(
+            self.settings,
+            initial=initial,
+            mode=mode,
+            prompt_version=prompt_version,
+            runtime=self.runtime,
+        )
         self.result_view = ResultView()
         self.review = ReviewPanel(self.store, reviewer)
         self.history = HistoryPanel(self.store, self.show)
@@ -401,6 +427,7 @@ class DraftStudio:
                 mode=self.form.mode.value,
                 store=self.store,
                 settings=self.settings,
+                runtime=self.runtime,
                 prompt_version=self.form.prompt_version_value(),
                 on_token=self.result_view.on_token,
             )

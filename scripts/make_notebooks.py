@@ -74,7 +74,8 @@ prompt_version = None
         """
 from neonhub_nb.widgets import DraftStudio
 
-studio = DraftStudio(reviewer=reviewer, topic=topic, primary_keyword=primary_keyword,
+studio = DraftStudio(reviewer=reviewer, mode=mode, prompt_version=prompt_version,
+                     topic=topic, primary_keyword=primary_keyword,
                      secondary_keywords=secondary_keywords, tone=tone, audience=audience,
                      word_count=word_count)
 studio
@@ -129,9 +130,9 @@ detail.metrics.set_index("name")["value"]
         """
 ## Connectors
 
-The 17 services agents publish, send and read through: whether each runs on its mock
-(nothing leaves the machine) or live, and whether its credentials are set. Only variable
-*names* are shown, never their values.
+The 17 services agents publish, send and read through: the transport this notebook's runs
+use for each (its mock, where nothing leaves the machine, or the vendor's live API) and
+whether its credentials are set. Only variable *names* are shown, never their values.
 """,
     ),
     (
@@ -142,7 +143,7 @@ import pandas as pd
 from neonhub_nb import load_settings
 from neonhub_nb.connectors import connector_status
 
-pd.DataFrame(connector_status(load_settings())).set_index("name")
+pd.DataFrame(connector_status(load_settings().with_mode(mode))).set_index("name")
 """,
     ),
 ]

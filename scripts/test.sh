@@ -15,6 +15,8 @@ command -v cmake >/dev/null 2>&1 || need+=(cmake)
 command -v g++ >/dev/null 2>&1 || need+=(g++)
 # objdump checks that the built binary holds no instruction beyond its portable baseline.
 command -v objdump >/dev/null 2>&1 || need+=(binutils)
+# qemu-user runs the freshly built server once on an emulated x86-64-v2 CPU (no AVX).
+[ "$(uname -m)" != "x86_64" ] || command -v qemu-x86_64 >/dev/null 2>&1 || need+=(qemu-user)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" = "0" ] || SUDO="sudo"
   echo "==> apt-get install ${need[*]}"

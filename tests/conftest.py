@@ -55,6 +55,16 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("NEONHUB_DB", str(tmp_path / "store" / "neonhub.duckdb"))
 
 
+@pytest.fixture(autouse=True)
+def fresh_runtime() -> Iterator[None]:
+    """Each test ends with the process's runtime as a new process has it: stores closed
+    (and ingested), clients closed, breakers, spend, prices and catalogs forgotten."""
+    yield
+    from neonhub_nb.runtime import default_runtime
+
+    default_runtime().reset()
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return load_settings({"NEONHUB_DB": str(tmp_path / "store" / "neonhub.duckdb")})
@@ -89,16 +99,12 @@ def require_llama_build() -> tuple[Path, Path]:
 
 @pytest.fixture
 def fresh_live_state() -> Iterator[None]:
-    """Live-mode tests start and end with new process-wide live state and price table."""
-    from neonhub_nb.tokens import PRICES
-
+    """Live-mode tests start and end with a new process runtime (clients, breakers, spend,
+    prices)."""
     from .live_support import reset_live_state
 
     reset_live_state()
-    saved = dict(PRICES)
     yield
-    PRICES.clear()
-    PRICES.update(saved)
     reset_live_state()
 
 

@@ -6,12 +6,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from neonhub_nb.breaker import reset_shared_breakers
-from neonhub_nb.budget import process_spend
 from neonhub_nb.clock import FakeClock
 from neonhub_nb.config import Settings, load_settings
-from neonhub_nb.live import OpenAILLM, reset_shared_live_llms
-from neonhub_nb.ratelimit import reset_limiters
+from neonhub_nb.live import OpenAILLM
+from neonhub_nb.runtime import default_runtime
 
 __all__ = ["SleepLog", "live_llm", "live_settings", "reset_live_state"]
 
@@ -19,15 +17,12 @@ MESSAGES = [{"role": "user", "content": "Write one short sentence about newslett
 
 
 def reset_live_state() -> None:
-    """Process-wide live state (shared clients, breakers, limiters, spend) back to new.
+    """The process's runtime (shared clients, breakers, limiters, spend, prices) back to new.
 
     Ports are reused by the OS, so a later test's server can have an earlier one's
     endpoint: without this, it would inherit its breakers and pooled connections.
     """
-    reset_shared_live_llms()
-    reset_shared_breakers()
-    reset_limiters()
-    process_spend().reset()
+    default_runtime().reset()
 
 
 def live_settings(url: str, tmp_path: Path, **env: str) -> Settings:

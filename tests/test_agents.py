@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from neonhub_nb import run_agent
-from neonhub_nb.agents import list_agents
+from neonhub_nb.agents import AgentCatalog
 from neonhub_nb.agents.ads import DESCRIPTION_LIMIT, HEADLINE_LIMIT
 from neonhub_nb.agents.seo import META_LIMIT, TITLE_LIMIT
 from neonhub_nb.agents.social import LIMITS
@@ -73,7 +73,7 @@ CASES: dict[str, tuple[dict[str, Any], list[str]]] = {
 
 def test_every_registered_agent_has_a_case() -> None:
     assert sorted(CASES) == sorted(
-        s.intent for s in list_agents() if not s.intent.startswith("test.")
+        s.intent for s in AgentCatalog.builtin().specs() if not s.intent.startswith("test.")
     )
 
 

@@ -9,20 +9,21 @@ from pathlib import Path
 
 import pytest
 
-from neonhub_nb.breaker import (
+from neonhub_nb import DraftParams
+from neonhub_nb.agents import AgentCatalog
+from neonhub_nb.clock import FakeClock
+from neonhub_nb.config import Settings, load_settings
+from neonhub_nb.errors import CircuitOpenError, ConfigError, InvalidInputError, LLMError
+from neonhub_nb.guard import RunGuard, counts_against_breaker
+from neonhub_nb.guard.breaker import (
     BreakerRegistry,
     CircuitBreaker,
     Transition,
-    reset_shared_breakers,
-    shared_breakers,
 )
-from neonhub_nb.clock import FakeClock
-from neonhub_nb.config import Settings
-from neonhub_nb.errors import CircuitOpenError, ConfigError, InvalidInputError, LLMError
 from neonhub_nb.llm import Completion, Messages, MockLLM, TokenCallback
-from neonhub_nb.models import DraftParams, RunRequest
+from neonhub_nb.models import RunRequest
 from neonhub_nb.orchestrator import build_orchestrator
-from neonhub_nb.runguard import RunGuard, counts_against_breaker
+from neonhub_nb.runtime import Runtime, default_runtime
 from neonhub_nb.store import AuditStore
 
 
@@ -123,13 +124,24 @@ def test_thread_safe_counting() -> None:
     assert b.failures == 800
 
 
-def test_shared_breakers_are_per_endpoint() -> None:
-    reset_shared_breakers()
-    a = shared_breakers("http://127.0.0.1:1/v1", 5, 30)
-    assert shared_breakers("http://127.0.0.1:1/v1", 5, 30) is a
-    assert shared_breakers("http://127.0.0.1:2/v1", 5, 30) is not a
-    reset_shared_breakers()
-    assert shared_breakers("http://127.0.0.1:1/v1", 5, 30) is not a
+def _endpoint(url: str, threshold: int = 5, reset_s: float = 30) -> Settings:
+    return load_settings(
+        {
+            "OPENAI_BASE_URL": url,
+            "NEONHUB_BREAKER_THRESHOLD": str(threshold),
+            "NEONHUB_BREAKER_RESET_S": str(reset_s),
+        }
+    )
+
+
+def test_the_runtime_keeps_breakers_per_endpoint() -> None:
+    runtime = Runtime()
+    a = runtime.breakers(_endpoint("http://127.0.0.1:1/v1"))
+    assert runtime.breakers(_endpoint("http://127.0.0.1:1/v1")) is a
+    assert runtime.breakers(_endpoint("http://127.0.0.1:2/v1")) is not a
+    assert Runtime().breakers(_endpoint("http://127.0.0.1:1/v1")) is not a
+    runtime.reset()
+    assert runtime.breakers(_endpoint("http://127.0.0.1:1/v1")) is not a
 
 
 def test_bad_settings_are_refused() -> None:
@@ -157,7 +169,7 @@ class FlakyLLM(MockLLM):
     """The mock writer, failing while ``down`` is set."""
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__(AgentCatalog.builtin().mock_writers())
         self.down = True
 
     def complete(
@@ -252,4 +264,4 @@ def test_live_mode_gets_the_shared_guard(tmp_path: Path, store: AuditStore) -> N
     guard = build_orchestrator(live, store=store).guard
     assert guard is not None and guard.breakers is not None
     assert (guard.breakers.failure_threshold, guard.breakers.reset_timeout_s) == (7, 12.5)
-    assert guard.breakers is shared_breakers("http://127.0.0.1:9/v1", 7, 12.5)
+    assert guard.breakers is default_runtime().breakers(live)

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from neonhub_nb import run_agent
-from neonhub_nb.budget import Budget, SpendTracker, process_spend
+from neonhub_nb import DraftParams, run_agent
 from neonhub_nb.errors import BudgetExceededError
-from neonhub_nb.models import DraftParams
+from neonhub_nb.guard import Budget, SpendTracker
+from neonhub_nb.runtime import default_runtime
 from neonhub_nb.store import AuditStore
 
 from .faultserver import FaultServer
@@ -123,11 +123,11 @@ def test_live_spending_is_charged_and_the_experiment_cap_survives_a_restart(
         ]
         assert [r.status for r in runs] == ["succeeded", "succeeded", "failed"]
         assert runs[0].cost_usd == pytest.approx(RUN_COST)
-        assert process_spend().total_usd == pytest.approx(2 * RUN_COST)
+        assert default_runtime().spend.total_usd == pytest.approx(2 * RUN_COST)
         assert runs[2].error is not None
         assert "spending cap reached for experiment exp-1" in runs[2].error
 
-        process_spend().reset()  # a new kernel: memory is empty, the store is not
+        default_runtime().spend.reset()  # a new kernel: memory is empty, the store is not
         again = run_agent(
             "content.generate_article",
             PARAMS,

@@ -12,8 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from neonhub_nb import agents
-from neonhub_nb.agents import AgentSpec
+from neonhub_nb.agents import AgentCatalog, AgentSpec
 from neonhub_nb.agents.base import AgentContext, AgentOutput
 from neonhub_nb.clock import FakeClock
 from neonhub_nb.config import Settings, load_settings
@@ -66,11 +65,11 @@ def context(store: AuditStore, settings: Settings, vendors: Vendors) -> AgentCon
     factory = connector_factory(settings, clock=clock, client_for=vendors.client)
     return AgentContext(
         run_id="run_test",
-        llm=MockLLM(),
+        llm=MockLLM(AgentCatalog.builtin().mock_writers()),
         model="mock",
         clock=clock,
         record=store.record_tool_execution,
-        tools={"connectors": factory},
+        connectors=factory,
     )
 
 
@@ -160,7 +159,7 @@ def test_a_run_without_a_connector_factory_says_so(store: AuditStore) -> None:
     ctx = AgentContext(
         run_id="r", llm=MockLLM(), model="m", clock=FakeClock(), record=store.record_tool_execution
     )
-    with pytest.raises(ConfigError, match=r"tools\['connectors'\]"):
+    with pytest.raises(ConfigError, match="this run has no connector factory"):
         ctx.connector("slack")
 
 
@@ -189,14 +188,16 @@ def test_agents_use_connectors_through_the_orchestrator(
         factory=AnnounceAgent,
         description="post an announcement",
     )
-    monkeypatch.setitem(agents._REGISTRY, spec.intent, spec)
+    catalog = AgentCatalog.builtin()
+    catalog.register(spec)
     clock = FakeClock()
     orchestrator = Orchestrator(
         settings=settings,
         store=store,
-        llm=MockLLM(),
+        llm=MockLLM(catalog.mock_writers()),
         clock=clock,
-        tools={"connectors": connector_factory(settings, clock=clock)},
+        connectors=connector_factory(settings, clock=clock),
+        catalog=catalog,
     )
     result = orchestrator.run(RunRequest(intent="test.announce", params={"message": "Hi"}))
     assert result.status == "succeeded", result.error

@@ -45,7 +45,7 @@ def test_mock_mode_never_touches_the_network(monkeypatch: pytest.MonkeyPatch) ->
 def test_run_examples_gives_one_row_per_operation(name: str) -> None:
     rows = run_examples(name, load_settings({}))
     assert [row["operation"] for row in rows] == [e.operation for e in EXAMPLES[name]]
-    assert all(row["status"] == "succeeded" and row["mode"] == "mock" for row in rows)
+    assert all(row["status"] == "succeeded" and row["transport"] == "mock" for row in rows)
 
 
 @pytest.mark.parametrize(

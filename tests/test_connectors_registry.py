@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from neonhub_nb import register_connector
 from neonhub_nb.clock import FakeClock
 from neonhub_nb.config import load_settings
 from neonhub_nb.connectors import (
@@ -28,11 +29,12 @@ from neonhub_nb.connectors import (
     list_connectors,
     update_readme,
 )
-from neonhub_nb.connectors import registry as registry_module
 from neonhub_nb.connectors.__main__ import main
 from neonhub_nb.connectors.mock import route
+from neonhub_nb.connectors.registry import README_END, README_START
 from neonhub_nb.errors import ConfigError, ConnectorError
 from neonhub_nb.redact import is_secret_name
+from neonhub_nb.runtime import Runtime
 
 ROOT = Path(__file__).resolve().parents[1]
 DESIGN_ORDER = [
@@ -82,7 +84,7 @@ def test_mock_mode_needs_no_credentials(name: str) -> None:
     settings = load_settings({})  # mock mode by default: USE_MOCK_CONNECTORS defaults on
     assert settings.use_mock_connectors
     with build_connector(name, settings) as connector:
-        assert connector.mode == "mock" and isinstance(connector.mock, MockVendor)
+        assert connector.transport == "mock" and isinstance(connector.mock, MockVendor)
         assert connector.service == name
 
 
@@ -128,18 +130,18 @@ def test_optional_variables_are_never_required() -> None:
     env.pop("GOOGLE_ADS_LOGIN_CUSTOMER_ID", None)
     env.pop("REDDIT_USER_AGENT", None)
     for name in ("google_ads", "reddit"):
-        assert build_connector(name, load_settings(env)).mode == "live"
+        assert build_connector(name, load_settings(env)).transport == "live"
 
 
-def test_status_lists_mode_and_credentials_without_values() -> None:
+def test_status_lists_transport_and_credentials_without_values() -> None:
     rows = connector_status(load_settings({}))
     assert [row["name"] for row in rows] == DESIGN_ORDER
     assert {tuple(row) for row in rows} == {
-        ("name", "vendor", "mode", "credentials_present", "missing")
+        ("name", "vendor", "transport", "credentials_present", "missing")
     }
-    assert all(row["mode"] == "mock" and not row["credentials_present"] for row in rows)
+    assert all(row["transport"] == "mock" and not row["credentials_present"] for row in rows)
     live = connector_status(load_settings(fake_env()))
-    assert all(row["mode"] == "live" and row["credentials_present"] for row in live)
+    assert all(row["transport"] == "live" and row["credentials_present"] for row in live)
     assert all(row["missing"] == [] for row in live)
     assert "FAKESECRET" not in repr(live)
 
@@ -148,7 +150,7 @@ def test_connector_repr_shows_no_credentials() -> None:
     connector = build_connector(
         "stripe", load_settings(fake_env()), http_client=httpx.Client(transport=NoNetwork())
     )
-    assert repr(connector) == "<StripeConnector service='stripe' mode='live'>"
+    assert repr(connector) == "<StripeConnector service='stripe' transport='live'>"
     assert str(connector) == repr(connector)
 
 
@@ -162,7 +164,7 @@ def test_every_secret_variable_looks_secret_to_the_redactor() -> None:
 
 def test_readme_block_is_generated_from_the_code() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    start, end = registry_module.README_START, registry_module.README_END
+    start, end = README_START, README_END
     assert start in readme and end in readme, "README.md lacks the connector markers"
     block = readme.split(start, 1)[1].split(end, 1)[0]
     assert block == "\n" + env_table_markdown(), (
@@ -191,7 +193,7 @@ def test_update_readme_appends_then_replaces_the_block(tmp_path: Path) -> None:
 def test_cli_prints_status_and_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert main([]) == 0
     out = capsys.readouterr().out
-    assert out.count("\n") == 17 and "slack       mock  credentials: no" in out
+    assert out.count("\n") == 17 and "slack       mock   credentials: no" in out
     buffer = io.StringIO()
     with redirect_stdout(buffer):
         main(["--env-table"])
@@ -224,7 +226,7 @@ def test_factory_uses_the_fake_clock_for_backoff() -> None:
     assert clock.monotonic() == 3.0 and calls[0].duration_ms == pytest.approx(3000.0)
 
 
-def test_third_party_connectors_can_register(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_third_party_connectors_can_register() -> None:
     class EchoConnector(Connector):
         spec = ServiceSpec(
             "echo",
@@ -245,9 +247,15 @@ def test_third_party_connectors_can_register(monkeypatch: pytest.MonkeyPatch) ->
         def ping(self, request: httpx.Request) -> httpx.Response:
             return self.ok({"pong": True})
 
-    monkeypatch.setitem(registry_module._REGISTRY, "echo", (EchoConnector, EchoMock))
-    assert build_connector("echo", load_settings({})).ping() == {"pong": True}  # type: ignore[attr-defined]
-    assert list_connectors()[-1].name == "echo"
+    runtime = Runtime()
+    register_connector(EchoConnector, EchoMock, runtime=runtime)
+    catalog = runtime.connectors
+    echo = build_connector("echo", load_settings({}), catalog=catalog)
+    assert echo.ping() == {"pong": True}  # type: ignore[attr-defined]
+    assert list_connectors(catalog)[-1].name == "echo"
+    # Other runtimes (and the built-in catalog) do not see it.
+    with pytest.raises(UnknownConnectorError):
+        build_connector("echo", load_settings({}))
 
 
 def test_every_connectors_module_declares_its_public_names() -> None:

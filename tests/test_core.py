@@ -7,11 +7,18 @@ from collections.abc import Iterator
 
 import pytest
 
-from neonhub_nb import DraftParams, InvalidInputError, UnknownIntentError, run_agent
-from neonhub_nb.agents import AgentSpec, register_agent, unregister_agent
+from neonhub_nb import (
+    DraftParams,
+    InvalidInputError,
+    UnknownIntentError,
+    register_agent,
+    run_agent,
+    unregister_agent,
+)
+from neonhub_nb.agents import AgentSpec
 from neonhub_nb.agents.base import AgentContext, AgentOutput
+from neonhub_nb.agents.content import count_words
 from neonhub_nb.config import Settings
-from neonhub_nb.mockwriter import count_words
 from neonhub_nb.models import AgentParams
 from neonhub_nb.store import AuditStore
 

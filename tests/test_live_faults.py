@@ -13,11 +13,12 @@ from typing import Any
 
 import pytest
 
+from neonhub_nb import DraftParams, run_agent
 from neonhub_nb.config import Settings, load_settings
 from neonhub_nb.errors import ConfigError
 from neonhub_nb.live import OpenAILLM
-from neonhub_nb.models import DraftParams, RunRequest, RunResult
-from neonhub_nb.orchestrator import build_orchestrator, run_agent
+from neonhub_nb.models import RunRequest, RunResult
+from neonhub_nb.orchestrator import build_orchestrator
 from neonhub_nb.store import AuditStore
 
 from .faultserver import Fault, FaultServer
@@ -184,7 +185,7 @@ def test_live_settings_are_read_and_checked() -> None:
     assert (settings.llm_timeout_s, settings.llm_max_retries) == (12.5, 0)
     assert (settings.breaker_threshold, settings.breaker_reset_s) == (2, 90.0)
     assert (settings.rate_limit_rpm, settings.max_experiment_cost_usd) == (600.0, 2.5)
-    assert settings.prices_json == '{"m": [1, 2]}'
+    assert settings.prices == {"m": (1.0, 2.0)}
     defaults = load_settings({})
     assert (defaults.llm_timeout_s, defaults.llm_max_retries, defaults.rate_limit_rpm) == (
         60.0,
@@ -197,15 +198,20 @@ def test_live_settings_are_read_and_checked() -> None:
         load_settings({"NEONHUB_BREAKER_THRESHOLD": "0"})
 
 
-def test_bad_prices_fail_when_the_orchestrator_is_built(tmp_path: Path, store: AuditStore) -> None:
-    settings = live_settings("http://127.0.0.1:9/v1", tmp_path, NEONHUB_PRICES="{oops")
+@pytest.mark.parametrize(
+    "prices", ["{oops", '{"m": [NaN, 0.6]}', '{"m": [-1, 0.6]}', '{"m": [1]}', '{"m": ["1", 2]}']
+)
+def test_bad_prices_are_refused_when_settings_are_read(tmp_path: Path, prices: str) -> None:
     with pytest.raises(ConfigError, match="NEONHUB_PRICES"):
-        build_orchestrator(settings, store=store)
+        live_settings("http://127.0.0.1:9/v1", tmp_path, NEONHUB_PRICES=prices)
 
 
 def test_run_agent_reuses_one_live_client_per_endpoint(server: FaultServer, tmp_path: Path) -> None:
-    from neonhub_nb.orchestrator import _build_llm
+    from neonhub_nb.runtime import default_runtime
 
+    runtime = default_runtime()
     settings = live_settings(server.url, tmp_path)
-    assert _build_llm(settings) is _build_llm(settings)
-    assert _build_llm(settings) is not _build_llm(live_settings(server.url + "/", tmp_path))
+    assert build_orchestrator(settings).llm is runtime.live_model(settings)
+    assert runtime.live_model(settings) is runtime.live_model(settings)
+    other = live_settings(server.url + "/", tmp_path)
+    assert runtime.live_model(settings) is not runtime.live_model(other)

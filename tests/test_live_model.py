@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from neonhub_nb import run_agent
+from neonhub_nb import DraftParams, run_agent
 from neonhub_nb.errors import LLMError
 from neonhub_nb.live import OpenAILLM
-from neonhub_nb.models import DraftParams
+from neonhub_nb.runtime import default_runtime
 from neonhub_nb.store import AuditStore
-from neonhub_nb.tokens import PRICES, Price, cost_usd
+from neonhub_nb.tokens import Price
 
 from .live_support import live_settings
 from .llama import MODEL_ALIAS, LlamaServer
@@ -146,8 +146,10 @@ def test_run_agent_in_live_mode_records_run_usage_cost_and_prompt_version_and_ca
     assert result.status == "succeeded", result.error
     assert result.mode == "live"
     assert "".join(tokens).strip() == result.content.strip()
-    assert PRICES[MODEL_ALIAS] == Price(100.0, 200.0)
-    expected_cost = cost_usd(MODEL_ALIAS, result.prompt_tokens, result.completion_tokens)
+    prices = default_runtime().prices_for(settings)
+    assert prices.get(MODEL_ALIAS) == Price(100.0, 200.0)
+    assert default_runtime().prices.get(MODEL_ALIAS) is None  # NEONHUB_PRICES is not stored
+    expected_cost = prices.cost_usd(MODEL_ALIAS, result.prompt_tokens, result.completion_tokens)
     assert result.cost_usd == pytest.approx(expected_cost) and expected_cost > 0
     with store:
         row = store.sql(

@@ -8,10 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from neonhub_nb import run_agent
-from neonhub_nb.models import DraftParams
+from neonhub_nb import DraftParams, replay_run, run_agent
 from neonhub_nb.regression import fingerprint
-from neonhub_nb.replay import replay_run
 from neonhub_nb.store import AuditStore
 
 from .conftest import require_llama_build

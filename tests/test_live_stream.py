@@ -94,7 +94,7 @@ def test_each_attempt_starts_clean_and_waits_count_as_rate_limited() -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["breaker", "budget", "chatstream", "live", "ratelimit", "runguard"]
+    "name", ["guard.breaker", "guard.budget", "chatstream", "live", "ratelimit", "guard.runguard"]
 )
 def test_live_mode_modules_export_every_public_name(name: str) -> None:
     import importlib

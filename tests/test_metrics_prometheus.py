@@ -33,9 +33,8 @@ WRITER_A = textwrap.dedent(
     import os
     from datetime import datetime
     from neonhub_nb import ToolExecution, run_agent
-    from neonhub_nb.agents import AgentSpec, register_agent
-    from neonhub_nb.models import DraftParams
-    from neonhub_nb.orchestrator import default_store
+    from neonhub_nb import DraftParams, default_store, register_agent
+    from neonhub_nb.agents import AgentSpec
 
     class Unavailable:
         def run(self, params, ctx):

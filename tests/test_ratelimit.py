@@ -8,7 +8,8 @@ import threading
 import pytest
 
 from neonhub_nb.clock import FakeClock
-from neonhub_nb.ratelimit import RateLimiter, limiter_for, reset_limiters
+from neonhub_nb.ratelimit import RateLimiter
+from neonhub_nb.runtime import Runtime
 
 
 def test_a_burst_goes_through_then_callers_wait_their_turn() -> None:
@@ -74,14 +75,14 @@ def test_threads_share_one_bucket() -> None:
     assert sorted(waits) == [float(i) for i in range(20)]
 
 
-def test_one_limiter_per_provider_and_none_without_a_limit() -> None:
-    reset_limiters()
-    a = limiter_for("http://127.0.0.1:1/v1", 60)
-    assert a is not None and limiter_for("http://127.0.0.1:1/v1", 60) is a
-    assert limiter_for("http://127.0.0.1:2/v1", 60) is not a
-    assert limiter_for("http://127.0.0.1:1/v1", None) is None
-    reset_limiters()
-    assert limiter_for("http://127.0.0.1:1/v1", 60) is not a
+def test_the_runtime_keeps_one_limiter_per_provider_and_none_without_a_limit() -> None:
+    runtime = Runtime()
+    a = runtime.limiter("http://127.0.0.1:1/v1", 60)
+    assert a is not None and runtime.limiter("http://127.0.0.1:1/v1", 60) is a
+    assert runtime.limiter("http://127.0.0.1:2/v1", 60) is not a
+    assert runtime.limiter("http://127.0.0.1:1/v1", None) is None
+    runtime.reset()
+    assert runtime.limiter("http://127.0.0.1:1/v1", 60) is not a
 
 
 def test_bad_limits_are_refused() -> None:

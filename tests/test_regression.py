@@ -35,7 +35,7 @@ def test_recorded_run_matches_golden(case: Case, request: pytest.FixtureRequest)
 
 
 def test_every_agent_has_regression_cases() -> None:
-    from neonhub_nb.agents import list_agents
+    from neonhub_nb.agents import AgentCatalog
 
-    builtin = {s.intent for s in list_agents() if not s.intent.startswith("test.")}
+    builtin = {s.intent for s in AgentCatalog.builtin().specs()}
     assert {c.intent for c in CASES} == builtin

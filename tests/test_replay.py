@@ -14,14 +14,16 @@ from typing import Any
 import httpx
 import pytest
 
+from neonhub_nb import replay_experiment, replay_run, run_agent
+from neonhub_nb.agents import AgentCatalog
 from neonhub_nb.config import Settings
 from neonhub_nb.connectors import connector_factory, get_mock_class, list_connectors
 from neonhub_nb.errors import ReplayMissError, StoreError
 from neonhub_nb.llm import MockLLM
 from neonhub_nb.models import RunRequest
-from neonhub_nb.orchestrator import Orchestrator, run_agent
+from neonhub_nb.orchestrator import Orchestrator
 from neonhub_nb.regression import fingerprint
-from neonhub_nb.replay import ReplayIndex, ReplayLLM, replay_experiment, replay_run
+from neonhub_nb.replay import ReplayIndex, ReplayLLM
 from neonhub_nb.store import AuditStore
 
 
@@ -37,7 +39,7 @@ def live_orchestrator(
     environ = dict(settings.environ)
     for spec in list_connectors():
         environ.update(spec.mock_credentials())
-    live = replace(settings, mode="live", use_mock_connectors=False, environ=environ)
+    live = replace(settings, mode="live", mock_connectors=False, environ=environ)
 
     def client_for(name: str) -> httpx.Client:
         vendor = get_mock_class(name)()
@@ -51,8 +53,8 @@ def live_orchestrator(
     return Orchestrator(
         settings=live,
         store=store,
-        llm=llm or MockLLM(),
-        tools={"connectors": connector_factory(live, client_for=client_for)},
+        llm=llm or MockLLM(AgentCatalog.builtin().mock_writers()),
+        connectors=connector_factory(live, client_for=client_for),
     )
 
 
@@ -162,7 +164,7 @@ def test_mock_runs_are_not_replayed(store: AuditStore, settings: Settings) -> No
         store=store,
         settings=settings,
     )
-    with pytest.raises(StoreError, match="only live runs are replayed"):
+    with pytest.raises(StoreError, match="only runs that called a live model or vendor"):
         replay_run(result.run_id, store=store, settings=settings)
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from neonhub_nb import DraftParams
 from neonhub_nb.config import Settings, load_settings
-from neonhub_nb.models import DraftParams
 from neonhub_nb.store import AuditStore
 from neonhub_nb.widgets import DraftStudio
 
@@ -69,10 +69,10 @@ def test_form_builds_the_same_params_as_the_python_api(studio: DraftStudio) -> N
 
 def test_live_mode_is_offered_only_when_configured(store: AuditStore, tmp_path: object) -> None:
     offline = DraftStudio(store=store, settings=load_settings({}))
-    assert offline.form.mode.options == ("mock",)
+    assert offline.form.mode.options == ("mock", "replay")
     assert "OPENAI_API_KEY" in offline.form.mode_note.value
     online = DraftStudio(store=store, settings=load_settings({"OPENAI_BASE_URL": "http://x/v1"}))
-    assert online.form.mode.options == ("mock", "live")
+    assert online.form.mode.options == ("mock", "live", "replay")
 
 
 def test_generate_streams_then_shows_card_and_records(

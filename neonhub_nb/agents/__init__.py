@@ -1,68 +1,25 @@
-"""Agents, registered by intent (``content.generate_article`` ...).
+"""Agents by intent (``content.generate_article`` ...): one module per agent.
 
-``register_agent`` / ``get_agent`` follow papermill's small named registries: a missing
-intent raises :class:`~neonhub_nb.errors.UnknownIntentError` listing the known ones.
+Each agent module holds its parameters, its prompt templates, the agent and the mock
+model's writer, and declares them in one :class:`AgentSpec` (``SPEC``). The
+:class:`AgentCatalog` collects them; the process's catalog lives in the runtime, and
+:func:`neonhub_nb.register_agent` adds a notebook's own agents to it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
-
-from ..errors import UnknownIntentError
-from ..models import AgentParams
 from .base import Agent, AgentContext, AgentOutput, DraftOutput
+from .catalog import BUILTIN_AGENT_MODULES, AgentCatalog, AgentSpec, MockWriter
+from .prompts import PromptTemplate
 
 __all__ = [
+    "BUILTIN_AGENT_MODULES",
     "Agent",
+    "AgentCatalog",
     "AgentContext",
     "AgentOutput",
     "AgentSpec",
     "DraftOutput",
-    "get_agent",
-    "list_agents",
-    "register_agent",
-    "unregister_agent",
+    "MockWriter",
+    "PromptTemplate",
 ]
-
-
-@dataclass(frozen=True)
-class AgentSpec:
-    intent: str
-    agent: str
-    params_model: type[AgentParams]
-    factory: Callable[[], Agent[Any]]
-    description: str
-    prompt_name: str | None = None
-
-
-_REGISTRY: dict[str, AgentSpec] = {}
-
-
-def register_agent(spec: AgentSpec) -> AgentSpec:
-    _REGISTRY[spec.intent] = spec
-    return spec
-
-
-def unregister_agent(intent: str) -> None:
-    """Remove an agent (tests and notebooks that register throwaway agents)."""
-    _REGISTRY.pop(intent, None)
-
-
-def get_agent(intent: str) -> AgentSpec:
-    _load_builtin()
-    try:
-        return _REGISTRY[intent]
-    except KeyError:
-        raise UnknownIntentError(intent, sorted(_REGISTRY)) from None
-
-
-def list_agents() -> list[AgentSpec]:
-    _load_builtin()
-    return [_REGISTRY[k] for k in sorted(_REGISTRY)]
-
-
-def _load_builtin() -> None:
-    # Imported lazily so that importing the registry never imports every agent's deps.
-    from . import ads, content, email, insights, judge, seo, social  # noqa: F401

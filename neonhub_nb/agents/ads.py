@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import random
+from collections.abc import Mapping
+from typing import Any
+
 from pydantic import Field
 
 from ..errors import AgentError
 from ..models import AgentParams, Metric
-from ..prompts import PromptTemplate, register_prompt
-from . import AgentSpec, register_agent
 from .base import AgentContext, AgentOutput
-from .structured import parse_fields
+from .catalog import AgentSpec
+from .prompts import PromptTemplate
+from .structured import parse_fields, title_case
 
-__all__ = ["DESCRIPTION_LIMIT", "HEADLINE_LIMIT", "AdsAgent", "AdsParams"]
+__all__ = [
+    "DESCRIPTION_LIMIT",
+    "HEADLINE_LIMIT",
+    "PROMPTS",
+    "SPEC",
+    "AdsAgent",
+    "AdsParams",
+    "mock_writer",
+]
 
 HEADLINE_LIMIT = 30  # Google Ads responsive search ads: characters per headline
 DESCRIPTION_LIMIT = 90  # characters per description
@@ -26,7 +38,7 @@ class AdsParams(AgentParams):
     variants: int = Field(default=2, ge=1, le=5)
 
 
-register_prompt(
+PROMPTS = (
     PromptTemplate(
         name="ads.rsa",
         version="v1",
@@ -38,7 +50,7 @@ register_prompt(
             "descriptions of at most 90 characters.\n"
             "Answer as: VARIANT: n, then HEADLINE: ... lines, then DESCRIPTION: ... lines."
         ),
-    )
+    ),
 )
 
 
@@ -79,13 +91,45 @@ class AdsAgent:
         )
 
 
-register_agent(
-    AgentSpec(
-        intent="ads.generate_variants",
-        agent="ads",
-        params_model=AdsParams,
-        factory=AdsAgent,
-        description="Responsive search ad variants within Google Ads limits",
-        prompt_name="ads.rsa",
-    )
+def mock_writer(brief: Mapping[str, Any], seed: int) -> str:
+    """The mock model's deterministic answer to this agent's brief."""
+    rng = random.Random(seed)
+    product = title_case(str(brief.get("product", "Product")))
+    keyword = title_case(str(brief.get("primary_keyword", product)))
+    blocks = []
+    for index in range(int(brief.get("variants", 2))):
+        heads = [
+            keyword,
+            f"Try {product}",
+            rng.choice(["Start Free Today", "Save Time Now", "Built For Teams"]),
+            f"{product} For {title_case(str(brief.get('audience', 'You')))}",
+        ]
+        rng.shuffle(heads)
+        descs = [
+            f"{product} helps {brief.get('audience', 'teams')} get more from {keyword.lower()}.",
+            rng.choice(
+                [
+                    "Set up in minutes. No credit card required.",
+                    "Trusted by growing teams. Start your free trial.",
+                ]
+            ),
+        ]
+        blocks.append(
+            f"VARIANT: {index + 1}\n"
+            + "\n".join(f"HEADLINE: {h}" for h in heads)
+            + "\n"
+            + "\n".join(f"DESCRIPTION: {d}" for d in descs)
+        )
+    return "\n".join(blocks) + "\n"
+
+
+SPEC = AgentSpec(
+    intent="ads.generate_variants",
+    agent="ads",
+    params_model=AdsParams,
+    factory=AdsAgent,
+    description="Responsive search ad variants within Google Ads limits",
+    prompt_name="ads.rsa",
+    prompts=PROMPTS,
+    mock_writers={"ads": mock_writer},
 )

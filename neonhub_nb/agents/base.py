@@ -1,7 +1,7 @@
 """What every agent gets (an :class:`AgentContext`) and gives back (an :class:`AgentOutput`).
 
-The context is the agent's only door to the world: the LLM, tools and the prompt
-registry. Each call through it is timed and recorded as a tool execution, so agents
+The context is the agent's only door to the world: the model, the connectors and the
+prompt catalog. Each call through it is timed and recorded as a tool execution, so agents
 never write to the store and never ask which mode they run in.
 """
 
@@ -15,12 +15,14 @@ from ..clock import Clock
 from ..errors import ConfigError, LLMError
 from ..ids import new_id
 from ..llm import Completion, LLMClient, Messages, TokenCallback
-from ..models import AgentParams, Metric, ToolExecution
-from ..prompts import PromptTemplate, get_prompt
-from ..tokens import cost_usd
+from ..models import AgentParams, Metric
+from ..records import ConnectorResponse, ModelCallResponse, ModelUsage, ToolExecution
+from ..tokens import PriceTable
+from .prompts import PromptTemplate
 
 if TYPE_CHECKING:
-    from ..connectors import Connector, ConnectorCall
+    from ..connectors import Connector, ConnectorCall, ConnectorFactory
+    from .catalog import AgentCatalog
 
 __all__ = ["Agent", "AgentContext", "AgentOutput", "DraftOutput", "ToolRecorder"]
 
@@ -32,9 +34,13 @@ ToolRecorder = Callable[[ToolExecution], ToolExecution]
 
 @dataclass(frozen=True)
 class DraftOutput:
+    """A reviewable output: saved to ``content_drafts`` and shown for review."""
+
     title: str
     content: str
     metadata: dict[str, Any]
+    topic: str | None = None
+    primary_keyword: str | None = None
 
 
 @dataclass(frozen=True)
@@ -62,7 +68,11 @@ class AgentContext:
     prompt_version: str | None = None
     seed: int = 0
     on_token: TokenCallback | None = None
-    tools: Mapping[str, Any] = field(default_factory=dict)
+    #: ``name -> connector`` over the run's connector transport (the wiring decided it).
+    connectors: ConnectorFactory | None = None
+    #: Where prompt templates come from (default: the built-in agents').
+    catalog: AgentCatalog | None = None
+    prices: PriceTable = field(default_factory=PriceTable)
     executions: list[ToolExecution] = field(default_factory=list)
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -72,21 +82,23 @@ class AgentContext:
 
     def prompt(self, name: str) -> PromptTemplate:
         """The prompt template for this run (the requested version, else the latest)."""
-        self.prompt_used = get_prompt(name, self.prompt_version)
+        if self.catalog is None:
+            from .catalog import AgentCatalog
+
+            self.catalog = AgentCatalog.builtin()
+        self.prompt_used = self.catalog.prompt(name, self.prompt_version)
         return self.prompt_used
 
     def connector(self, name: str) -> Connector:
         """The ``name`` connector for this run (one per name); each of its operations is
-        recorded as a ``connector.<service>`` tool execution. Mock or live was decided by
-        the orchestrator, which put a factory in ``tools["connectors"]``."""
+        recorded as a ``connector.<service>`` tool execution. Its transport (mock, live or
+        replay) was decided by the mode table, not by the agent."""
         if name not in self._connectors:
-            factory = self.tools.get("connectors")
-            if factory is None:
+            if self.connectors is None:
                 raise ConfigError(
-                    "connectors: this run has no connector factory "
-                    "(tools['connectors'] is not set by the orchestrator)"
+                    "connectors: this run has no connector factory (the orchestrator sets one)"
                 )
-            self._connectors[name] = factory(name, self._record_connector_call)
+            self._connectors[name] = self.connectors(name, self._record_connector_call)
         return self._connectors[name]
 
     def _record_connector_call(self, call: ConnectorCall) -> None:
@@ -100,14 +112,14 @@ class AgentContext:
             started_at=call.started_at,
             duration_ms=call.duration_ms,
             request=dict(call.request),
-            # Metrics read http_status / attempts / rate_limited from here: keep the names.
-            response={
+            # The exporter, the prune baselines and replay read these typed keys.
+            response=ConnectorResponse(
                 **call.response,
-                "http_status": call.http_status,
-                "attempts": call.attempts,
-                "rate_limited": call.rate_limited,
-                **({"http": list(call.exchanges)} if call.exchanges else {}),
-            },
+                http_status=call.http_status,
+                attempts=call.attempts,
+                rate_limited=call.rate_limited,
+                http=list(call.exchanges),
+            ).as_json(),
             error=call.error,
         )
         self.executions.append(self.record(execution))
@@ -161,23 +173,23 @@ class AgentContext:
                 max_tokens=max_tokens,
                 on_token=self.on_token if stream else None,
             ),
-            lambda c: {
-                "text": c.text,
-                "model": c.model,
-                "finish_reason": c.finish_reason,
-                "usage": {
-                    "prompt_tokens": c.prompt_tokens,
-                    "completion_tokens": c.completion_tokens,
-                    "source": c.usage_source,
-                },
-                "cost_usd": cost_usd(c.model, c.prompt_tokens, c.completion_tokens),
-                "attempts": c.attempts,
-                "rate_limited": c.rate_limited,
-            },
+            lambda c: ModelCallResponse(
+                text=c.text,
+                model=c.model,
+                finish_reason=c.finish_reason,
+                usage=ModelUsage(
+                    prompt_tokens=c.prompt_tokens,
+                    completion_tokens=c.completion_tokens,
+                    source=c.usage_source,
+                ),
+                cost_usd=self.prices.cost_usd(c.model, c.prompt_tokens, c.completion_tokens),
+                attempts=c.attempts,
+                rate_limited=c.rate_limited,
+            ).model_dump(mode="json"),
         )
         self.prompt_tokens += completion.prompt_tokens
         self.completion_tokens += completion.completion_tokens
-        self.cost_usd += cost_usd(
+        self.cost_usd += self.prices.cost_usd(
             completion.model, completion.prompt_tokens, completion.completion_tokens
         )
         return completion

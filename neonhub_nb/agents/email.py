@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from typing import cast
+import random
+from collections.abc import Mapping
+from typing import Any, cast
 
 from pydantic import EmailStr, Field
 
 from ..connectors.email import GmailConnector
 from ..models import AgentParams, Metric, Tone
-from ..prompts import PromptTemplate, register_prompt
-from . import AgentSpec, register_agent
 from .base import AgentContext, AgentOutput
-from .structured import fit, parse_fields
+from .catalog import AgentSpec
+from .prompts import PromptTemplate
+from .structured import fit, parse_fields, title_case
 
-__all__ = ["EmailAgent", "EmailCampaignParams"]
+__all__ = ["PROMPTS", "SPEC", "EmailAgent", "EmailCampaignParams", "mock_writer"]
 
 SUBJECT_LIMIT = 78  # characters most inboxes show
 
@@ -30,7 +32,7 @@ class EmailCampaignParams(AgentParams):
     )
 
 
-register_prompt(
+PROMPTS = (
     PromptTemplate(
         name="email.campaign",
         version="v1",
@@ -41,7 +43,7 @@ register_prompt(
             "Call to action: {call_to_action}. Give {subject_lines} subject lines.\n"
             "Answer exactly as:\nSUBJECT: ... (one line per subject)\nPREVIEW: ...\nBODY: ..."
         ),
-    )
+    ),
 )
 
 
@@ -75,13 +77,38 @@ class EmailAgent:
         )
 
 
-register_agent(
-    AgentSpec(
-        intent="email.compose_campaign",
-        agent="email",
-        params_model=EmailCampaignParams,
-        factory=EmailAgent,
-        description="Email subject lines and body; can send through Gmail",
-        prompt_name="email.campaign",
+def mock_writer(brief: Mapping[str, Any], seed: int) -> str:
+    """The mock model's deterministic answer to this agent's brief."""
+    rng = random.Random(seed)
+    product = str(brief.get("product", "our product"))
+    goal = str(brief.get("goal", "try it"))
+    subjects = [
+        f"{title_case(product)}: {goal}",
+        f"A quick idea for {brief.get('audience', 'you')}",
+        f"Why teams switch to {product}",
+        f"Last chance: {goal}",
+        f"{rng.choice(['New', 'Just in', 'Now live'])}: {product}",
+    ]
+    count = int(brief.get("subject_lines", 3))
+    lines = [f"SUBJECT: {s}" for s in subjects[:count]]
+    benefit = rng.choice(
+        ["save hours every week", "ship campaigns faster", "grow with less effort"]
     )
+    body = (
+        f"Hi there,\n\n{title_case(product)} helps {brief.get('audience', 'teams')} {benefit}."
+        f"\n\n{brief.get('call_to_action', 'Reply to this email')} today.\n\nThanks,\n"
+        "The team"
+    )
+    return "\n".join([*lines, f"PREVIEW: {goal} in minutes, not weeks", f"BODY: {body}"]) + "\n"
+
+
+SPEC = AgentSpec(
+    intent="email.compose_campaign",
+    agent="email",
+    params_model=EmailCampaignParams,
+    factory=EmailAgent,
+    description="Email subject lines and body; can send through Gmail",
+    prompt_name="email.campaign",
+    prompts=PROMPTS,
+    mock_writers={"email": mock_writer},
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import Any, cast
 
@@ -10,12 +11,12 @@ from pydantic import Field
 from ..connectors.ga4 import GA4Connector
 from ..connectors.gsc import SearchConsoleConnector
 from ..models import AgentParams, Metric
-from ..prompts import PromptTemplate, register_prompt
-from . import AgentSpec, register_agent
 from .base import AgentContext, AgentOutput
+from .catalog import AgentSpec
+from .prompts import PromptTemplate
 from .structured import parse_fields, split_list
 
-__all__ = ["InsightsAgent", "InsightsParams", "summarise_numbers"]
+__all__ = ["PROMPTS", "SPEC", "InsightsAgent", "InsightsParams", "mock_writer", "summarise_numbers"]
 
 
 class InsightsParams(AgentParams):
@@ -24,7 +25,7 @@ class InsightsParams(AgentParams):
     audience: str = Field(default="the marketing team", min_length=1, max_length=200)
 
 
-register_prompt(
+PROMPTS = (
     PromptTemplate(
         name="insights.summary",
         version="v1",
@@ -36,7 +37,7 @@ register_prompt(
             "from the numbers in the brief, then list three actions.\n"
             "Answer exactly as:\nSUMMARY: ...\nACTIONS: a, b, c"
         ),
-    )
+    ),
 )
 
 
@@ -96,13 +97,29 @@ class InsightsAgent:
         )
 
 
-register_agent(
-    AgentSpec(
-        intent="insights.summarize_performance",
-        agent="insights",
-        params_model=InsightsParams,
-        factory=InsightsAgent,
-        description="GA4 and Search Console numbers, summarised",
-        prompt_name="insights.summary",
+def mock_writer(brief: Mapping[str, Any], seed: int) -> str:
+    """The mock model's deterministic answer to this agent's brief."""
+    totals = brief.get("totals", {})
+    queries = brief.get("top_queries", [])
+    top = queries[0]["query"] if queries else "no queries"
+    change = totals.get("sessions_change_pct", 0)
+    direction = "up" if change >= 0 else "down"
+    return (
+        f"SUMMARY: Sessions were {direction} {abs(change):.1f}% against the previous period "
+        f"({totals.get('sessions', 0):,} in total). Search brought "
+        f"{totals.get('clicks', 0):,} clicks; the leading query was '{top}'.\n"
+        f"ACTIONS: Double down on '{top}', refresh pages with falling clicks, "
+        "test a new title on the top landing page\n"
     )
+
+
+SPEC = AgentSpec(
+    intent="insights.summarize_performance",
+    agent="insights",
+    params_model=InsightsParams,
+    factory=InsightsAgent,
+    description="GA4 and Search Console numbers, summarised",
+    prompt_name="insights.summary",
+    prompts=PROMPTS,
+    mock_writers={"insights": mock_writer},
 )

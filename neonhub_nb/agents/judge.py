@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
 
 from pydantic import Field
 
 from ..errors import AgentError
 from ..models import AgentParams, Metric
-from ..prompts import PromptTemplate, register_prompt
-from . import AgentSpec, register_agent
 from .base import AgentContext, AgentOutput
+from .catalog import AgentSpec
+from .prompts import PromptTemplate
 from .structured import parse_fields
 
-__all__ = ["JudgeAgent", "JudgeParams"]
+__all__ = ["PROMPTS", "SPEC", "JudgeAgent", "JudgeParams", "mock_writer"]
 
 
 class JudgeParams(AgentParams):
@@ -22,7 +24,7 @@ class JudgeParams(AgentParams):
     audience: str = Field(default="marketing teams", min_length=1, max_length=200)
 
 
-register_prompt(
+PROMPTS = (
     PromptTemplate(
         name="eval.judge",
         version="v1",
@@ -33,7 +35,7 @@ register_prompt(
             "relevance to '{primary_keyword}', clarity, structure, and no invented facts.\n"
             "Answer exactly as:\nSCORE: <1-5>\nREASON: <one sentence>"
         ),
-    )
+    ),
 )
 
 
@@ -56,13 +58,24 @@ class JudgeAgent:
         )
 
 
-register_agent(
-    AgentSpec(
-        intent="eval.judge_draft",
-        agent="eval",
-        params_model=JudgeParams,
-        factory=JudgeAgent,
-        description="LLM-as-judge score (1-5) of a draft, for experiments",
-        prompt_name="eval.judge",
-    )
+def mock_writer(brief: Mapping[str, Any], seed: int) -> str:
+    """The mock model's deterministic answer to this agent's brief."""
+    draft = str(brief.get("draft", ""))
+    keyword = str(brief.get("primary_keyword", "")).lower()
+    has_keyword = keyword in draft.lower()
+    words = len(draft.split())
+    score = 2 + has_keyword + (words > 150) + (draft.count("## ") > 1)
+    found = "present" if has_keyword else "missing"
+    return f"SCORE: {score}\nREASON: keyword {found}, {words} words\n"
+
+
+SPEC = AgentSpec(
+    intent="eval.judge_draft",
+    agent="eval",
+    params_model=JudgeParams,
+    factory=JudgeAgent,
+    description="LLM-as-judge score (1-5) of a draft, for experiments",
+    prompt_name="eval.judge",
+    prompts=PROMPTS,
+    mock_writers={"judge": mock_writer},
 )

@@ -3,19 +3,21 @@ Console queries (the ``gsc`` connector is its tool)."""
 
 from __future__ import annotations
 
+import random
+from collections.abc import Mapping
 from datetime import date, timedelta
-from typing import cast
+from typing import Any, cast
 
 from pydantic import Field
 
 from ..connectors.gsc import SearchConsoleConnector
 from ..models import AgentParams, Metric
-from ..prompts import PromptTemplate, register_prompt
-from . import AgentSpec, register_agent
 from .base import AgentContext, AgentOutput
-from .structured import fit, parse_fields, split_list
+from .catalog import AgentSpec
+from .prompts import PromptTemplate
+from .structured import fit, parse_fields, split_list, title_case
 
-__all__ = ["META_LIMIT", "TITLE_LIMIT", "SeoAgent", "SeoParams"]
+__all__ = ["META_LIMIT", "PROMPTS", "SPEC", "TITLE_LIMIT", "SeoAgent", "SeoParams", "mock_writer"]
 
 TITLE_LIMIT = 60  # characters Google shows of a title
 META_LIMIT = 160  # characters of a meta description before truncation
@@ -30,7 +32,7 @@ class SeoParams(AgentParams):
     end_date: date | None = Field(default=None, description="Last day of Search Console data")
 
 
-register_prompt(
+PROMPTS = (
     PromptTemplate(
         name="seo.optimize",
         version="v1",
@@ -42,7 +44,7 @@ register_prompt(
             "using the Search Console queries in the brief.\n"
             "Answer exactly as:\nTITLE: ...\nMETA: ...\nKEYWORDS: a, b, c"
         ),
-    )
+    ),
 )
 
 
@@ -90,13 +92,33 @@ class SeoAgent:
         )
 
 
-register_agent(
-    AgentSpec(
-        intent="seo.optimize",
-        agent="seo",
-        params_model=SeoParams,
-        factory=SeoAgent,
-        description="SEO title, meta description and keywords for a draft (uses Search Console)",
-        prompt_name="seo.optimize",
+def mock_writer(brief: Mapping[str, Any], seed: int) -> str:
+    """The mock model's deterministic answer to this agent's brief."""
+    rng = random.Random(seed)
+    keyword = str(brief.get("primary_keyword", "marketing"))
+    queries = [str(q.get("query")) for q in brief.get("top_queries", []) if q.get("query")]
+    title = rng.choice(
+        [
+            f"{title_case(keyword)}: What Works in {rng.choice(['Practice', '2026', 'Real Life'])}",
+            f"{title_case(keyword)} Made Simple",
+            f"The Practical Guide to {title_case(keyword)}",
+        ]
     )
+    meta = (
+        f"Learn how {brief.get('audience', 'teams')} use {keyword} to grow, with clear "
+        f"steps, examples and mistakes to avoid."
+    )
+    extra = queries[:4] or [f"{keyword} tips", f"{keyword} examples", f"best {keyword}"]
+    return f"TITLE: {title}\nMETA: {meta}\nKEYWORDS: {', '.join([keyword, *extra])}\n"
+
+
+SPEC = AgentSpec(
+    intent="seo.optimize",
+    agent="seo",
+    params_model=SeoParams,
+    factory=SeoAgent,
+    description="SEO title, meta description and keywords for a draft (uses Search Console)",
+    prompt_name="seo.optimize",
+    prompts=PROMPTS,
+    mock_writers={"seo": mock_writer},
 )

@@ -3,7 +3,9 @@ limits; optionally published through their connectors."""
 
 from __future__ import annotations
 
-from typing import Literal, cast
+import random
+from collections.abc import Mapping
+from typing import Any, Literal, cast
 
 from pydantic import Field
 
@@ -11,12 +13,12 @@ from ..connectors.instagram import InstagramConnector
 from ..connectors.linkedin import LinkedInConnector
 from ..connectors.x import XConnector
 from ..models import AgentParams, Metric
-from ..prompts import PromptTemplate, register_prompt
-from . import AgentSpec, register_agent
 from .base import AgentContext, AgentOutput
+from .catalog import AgentSpec
+from .prompts import PromptTemplate
 from .structured import fit, parse_fields
 
-__all__ = ["LIMITS", "SocialAgent", "SocialParams"]
+__all__ = ["LIMITS", "PROMPTS", "SPEC", "SocialAgent", "SocialParams", "mock_writer"]
 
 Network = Literal["x", "linkedin", "instagram"]
 # Characters each network accepts in one post (X: 280 for standard accounts).
@@ -36,7 +38,7 @@ class SocialParams(AgentParams):
     publish: bool = False
 
 
-register_prompt(
+PROMPTS = (
     PromptTemplate(
         name="social.posts",
         version="v1",
@@ -47,7 +49,7 @@ register_prompt(
             "LinkedIn 3000, Instagram 2200) and include the link and hashtags from the brief.\n"
             "Answer with one labelled block per network: X: ..., LINKEDIN: ..., INSTAGRAM: ..."
         ),
-    )
+    ),
 )
 
 _KEYS = {"x": "X", "linkedin": "LINKEDIN", "instagram": "INSTAGRAM"}
@@ -87,13 +89,34 @@ class SocialAgent:
         )
 
 
-register_agent(
-    AgentSpec(
-        intent="social.compose_posts",
-        agent="social",
-        params_model=SocialParams,
-        factory=SocialAgent,
-        description="Posts for X, LinkedIn and Instagram; can publish them",
-        prompt_name="social.posts",
-    )
+def mock_writer(brief: Mapping[str, Any], seed: int) -> str:
+    """The mock model's deterministic answer to this agent's brief."""
+    rng = random.Random(seed)
+    message = str(brief.get("message", "Something new"))
+    tags = " ".join(f"#{t.replace(' ', '')}" for t in brief.get("hashtags", [])[:3])
+    link = str(brief.get("link") or "")
+    parts = []
+    for network in brief.get("networks", []):
+        if network == "x":
+            parts.append(f"X: {message} {link} {tags}".strip())
+        elif network == "linkedin":
+            lead = rng.choice(["Here is what we learned", "Three takeaways", "Why it matters"])
+            parts.append(
+                f"LINKEDIN: {message}\n\n{lead}: start small, measure, repeat. "
+                f"{link} {tags}".strip()
+            )
+        elif network == "instagram":
+            parts.append(f"INSTAGRAM: {message} ✨ {tags}".strip())
+    return "\n".join(parts) + "\n"
+
+
+SPEC = AgentSpec(
+    intent="social.compose_posts",
+    agent="social",
+    params_model=SocialParams,
+    factory=SocialAgent,
+    description="Posts for X, LinkedIn and Instagram; can publish them",
+    prompt_name="social.posts",
+    prompts=PROMPTS,
+    mock_writers={"social": mock_writer},
 )

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from ..errors import AgentError
 
-__all__ = ["fit", "parse_fields", "split_list"]
+__all__ = ["fit", "parse_fields", "split_list", "title_case"]
 
 _LINE = re.compile(r"^\s*([A-Z][A-Z0-9_ ]{0,40})\s*:\s*(.*)$")
 
@@ -50,3 +50,8 @@ def fit(text: str, limit: int) -> str:
     flat = " ".join(text.split())
     cut = flat[: limit - 1].rsplit(" ", 1)[0].rstrip(",.;:-")
     return cut + "…"
+
+
+def title_case(text: str) -> str:
+    """Each word's first letter upper-cased, the rest kept (``"seo tips"`` -> ``"Seo Tips"``)."""
+    return " ".join(word[:1].upper() + word[1:] for word in text.split())

@@ -2,14 +2,14 @@
 
 One module per service holds the live calls (the vendor's documented URL, method, auth
 and payload) and, next to them, the mock vendor: an ``httpx.MockTransport`` handler that
-answers like the vendor. Mock mode (``USE_MOCK_CONNECTORS=true``, the default unless
-``NEONHUB_MODE=live``) is the live code over the mock transport, so nothing leaves the
-machine and results are deterministic.
+answers like the vendor. Mock connectors (the default unless the run is live, or
+``USE_MOCK_CONNECTORS=true``) are the live code over the mock transport, so nothing
+leaves the machine and results are deterministic.
 
 >>> from neonhub_nb.connectors import build_connector, connector_status   # doctest: +SKIP
 >>> slack = build_connector("slack", settings)                            # doctest: +SKIP
 >>> slack.post_message("#launch", "We are live")                          # doctest: +SKIP
->>> connector_status(settings)   # name, vendor, mode, credentials_present, missing
+>>> connector_status(settings)   # name, vendor, transport, credentials_present, missing
 
 See ``docs/connectors.md``.
 """
@@ -27,6 +27,7 @@ from .base import (
 from .mock import MockVendor
 from .registry import (
     CONNECTOR_NAMES,
+    ConnectorCatalog,
     ConnectorFactory,
     build_connector,
     connector_factory,
@@ -35,7 +36,6 @@ from .registry import (
     get_connector_class,
     get_mock_class,
     list_connectors,
-    register_connector,
     update_readme,
 )
 
@@ -43,6 +43,7 @@ __all__ = [
     "CONNECTOR_NAMES",
     "Connector",
     "ConnectorCall",
+    "ConnectorCatalog",
     "ConnectorFactory",
     "EnvVar",
     "Instrument",
@@ -58,6 +59,5 @@ __all__ = [
     "get_connector_class",
     "get_mock_class",
     "list_connectors",
-    "register_connector",
     "update_readme",
 ]

@@ -31,7 +31,9 @@ def main(argv: list[str] | None = None) -> int:
     for row in connector_status(load_settings()):
         missing = ", ".join(row["missing"]) or "-"
         present = "yes" if row["credentials_present"] else "no"
-        print(f"{row['name']:<11} {row['mode']:<5} credentials: {present:<3} missing: {missing}")
+        print(
+            f"{row['name']:<11} {row['transport']:<6} credentials: {present:<3} missing: {missing}"
+        )
     return 0
 
 

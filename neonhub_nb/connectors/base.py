@@ -253,7 +253,8 @@ class Connector:
         instrument: Instrument | None = None,
         retry: RetryPolicy | None = None,
         random: Callable[[], float] = _random.random,
-        mode: Literal["mock", "live"] = "live",
+        transport: Literal["mock", "live", "replay"] = "live",
+        record_exchanges: bool = False,
         mock: MockVendor | None = None,
         owns_client: bool = False,
     ) -> None:
@@ -274,7 +275,10 @@ class Connector:
         self.instrument = instrument
         self.retry = retry or RetryPolicy()
         self._random = random
-        self.mode = mode
+        #: What answers this connector's requests: its mock vendor, the vendor, or replay.
+        self.transport = transport
+        #: Whether every HTTP exchange is kept in the call's record (for replay).
+        self.record_exchanges = record_exchanges
         #: The mock vendor answering this connector (mock mode), for demos of 429s and faults.
         self.mock = mock
         #: The record of the last operation, for notebooks and tests.
@@ -291,7 +295,7 @@ class Connector:
 
     def __repr__(self) -> str:
         # Never the credentials, only whether they are there.
-        return f"<{type(self).__name__} service={self.service!r} mode={self.mode!r}>"
+        return f"<{type(self).__name__} service={self.service!r} transport={self.transport!r}>"
 
     def close(self) -> None:
         if self._owns_client:
@@ -503,7 +507,7 @@ class Operation:
                     self.name, f"{kind} after {attempt} attempt(s): {type(exc).__name__}: {exc}"
                 ) from exc
             self.http_status = response.status_code
-            if c.mode == "live":
+            if c.record_exchanges:
                 self.exchanges.append(exchange_record(request, response))
             if c._is_rate_limited(response):
                 self.rate_limited += 1

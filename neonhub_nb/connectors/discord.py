@@ -17,9 +17,8 @@ import httpx
 
 from .base import Connector, EnvVar, ServiceSpec, parse_retry_after
 from .mock import MockVendor, mock_time, number, pick, route
-from .registry import register_connector
 
-__all__ = ["DiscordConnector", "DiscordMock"]
+__all__ = ["CONNECTOR", "DiscordConnector", "DiscordMock"]
 
 _API = "/api/v10"
 
@@ -208,4 +207,5 @@ class DiscordMock(MockVendor):
         return self.ok(batch)
 
 
-register_connector(DiscordConnector, DiscordMock)
+#: This service's live connector and its mock vendor (collected by the connector catalog).
+CONNECTOR = (DiscordConnector, DiscordMock)

@@ -22,9 +22,8 @@ import httpx
 from .base import EnvVar, ServiceSpec
 from .google import GoogleConnector, GoogleMock
 from .mock import digest, number, page_window, route
-from .registry import register_connector
 
-__all__ = ["GmailConnector", "GmailMock"]
+__all__ = ["CONNECTOR", "GmailConnector", "GmailMock"]
 
 
 class GmailConnector(GoogleConnector):
@@ -141,4 +140,5 @@ class GmailMock(GoogleMock):
         return self.ok(body)
 
 
-register_connector(GmailConnector, GmailMock)
+#: This service's live connector and its mock vendor (collected by the connector catalog).
+CONNECTOR = (GmailConnector, GmailMock)

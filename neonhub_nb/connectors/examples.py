@@ -140,7 +140,7 @@ def run_examples(name: str, settings: Settings) -> list[dict[str, Any]]:
                 {
                     "service": name,
                     "operation": call.operation,
-                    "mode": connector.mode,
+                    "transport": connector.transport,
                     "status": call.status,
                     "http_status": call.http_status,
                     "attempts": call.attempts,

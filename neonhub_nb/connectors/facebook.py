@@ -19,9 +19,8 @@ import httpx
 from .base import EnvVar, ServiceSpec
 from .graph import GRAPH_API_VERSION, GRAPH_BASE_URL, GraphConnector, GraphMock
 from .mock import mock_time, number, page_window, pick, route
-from .registry import register_connector
 
-__all__ = ["FacebookConnector", "FacebookMock"]
+__all__ = ["CONNECTOR", "FacebookConnector", "FacebookMock"]
 
 _V = re.escape(GRAPH_API_VERSION)
 
@@ -156,4 +155,5 @@ class FacebookMock(GraphMock):
         return self.ok({"data": data, "paging": {}})
 
 
-register_connector(FacebookConnector, FacebookMock)
+#: This service's live connector and its mock vendor (collected by the connector catalog).
+CONNECTOR = (FacebookConnector, FacebookMock)

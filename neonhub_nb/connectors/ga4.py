@@ -21,9 +21,8 @@ import httpx
 from .base import EnvVar, ServiceSpec
 from .google import GoogleConnector, GoogleMock
 from .mock import MOCK_EPOCH, number, route
-from .registry import register_connector
 
-__all__ = ["GA4Connector", "GA4Mock"]
+__all__ = ["CONNECTOR", "GA4Connector", "GA4Mock"]
 
 _NUMERIC = {"TYPE_INTEGER": int}
 
@@ -204,4 +203,5 @@ class GA4Mock(GoogleMock):
         return f"{base * 1.37:.2f}"
 
 
-register_connector(GA4Connector, GA4Mock)
+#: This service's live connector and its mock vendor (collected by the connector catalog).
+CONNECTOR = (GA4Connector, GA4Mock)

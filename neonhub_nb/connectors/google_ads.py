@@ -20,10 +20,10 @@ import httpx
 from .base import EnvVar, ServiceSpec
 from .google import GoogleConnector, GoogleMock
 from .mock import number, page_window, pick, route
-from .registry import register_connector
 
 __all__ = [
     "CAMPAIGN_METRICS_QUERY",
+    "CONNECTOR",
     "GOOGLE_ADS_API_VERSION",
     "GoogleAdsConnector",
     "GoogleAdsMock",
@@ -232,4 +232,5 @@ class GoogleAdsMock(GoogleMock):
         return httpx.Response(400, json=body)
 
 
-register_connector(GoogleAdsConnector, GoogleAdsMock)
+#: This service's live connector and its mock vendor (collected by the connector catalog).
+CONNECTOR = (GoogleAdsConnector, GoogleAdsMock)

@@ -21,9 +21,8 @@ import httpx
 from .base import EnvVar, ServiceSpec
 from .google import GoogleConnector, GoogleMock
 from .mock import number, route
-from .registry import register_connector
 
-__all__ = ["SearchConsoleConnector", "SearchConsoleMock"]
+__all__ = ["CONNECTOR", "SearchConsoleConnector", "SearchConsoleMock"]
 
 
 class SearchConsoleConnector(GoogleConnector):
@@ -161,4 +160,5 @@ class SearchConsoleMock(GoogleMock):
         return self.ok(answer)
 
 
-register_connector(SearchConsoleConnector, SearchConsoleMock)
+#: This service's live connector and its mock vendor (collected by the connector catalog).
+CONNECTOR = (SearchConsoleConnector, SearchConsoleMock)

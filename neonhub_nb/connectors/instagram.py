@@ -20,9 +20,8 @@ import httpx
 from .base import EnvVar, ServiceSpec
 from .graph import GRAPH_API_VERSION, GRAPH_BASE_URL, GraphConnector, GraphMock
 from .mock import mock_time, number, page_window, pick, route
-from .registry import register_connector
 
-__all__ = ["InstagramConnector", "InstagramMock"]
+__all__ = ["CONNECTOR", "InstagramConnector", "InstagramMock"]
 
 _FIELDS = "id,caption,media_type,media_url,permalink,timestamp,like_count,comments_count"
 _V = re.escape(GRAPH_API_VERSION)
@@ -172,4 +171,5 @@ class InstagramMock(GraphMock):
         return self.ok({"data": data})
 
 
-register_connector(InstagramConnector, InstagramMock)
+#: This service's live connector and its mock vendor (collected by the connector catalog).
+CONNECTOR = (InstagramConnector, InstagramMock)

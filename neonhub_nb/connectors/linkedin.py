@@ -19,9 +19,8 @@ import httpx
 
 from .base import Connector, EnvVar, ServiceSpec
 from .mock import MockVendor, number, page_window, pick, route
-from .registry import register_connector
 
-__all__ = ["LINKEDIN_VERSION", "LinkedInConnector", "LinkedInMock"]
+__all__ = ["CONNECTOR", "LINKEDIN_VERSION", "LinkedInConnector", "LinkedInMock"]
 
 #: Monthly API version; each is supported for at least a year after release.
 LINKEDIN_VERSION = "202607"
@@ -182,4 +181,5 @@ class LinkedInMock(MockVendor):
         )
 
 
-register_connector(LinkedInConnector, LinkedInMock)
+#: This service's live connector and its mock vendor (collected by the connector catalog).
+CONNECTOR = (LinkedInConnector, LinkedInMock)

@@ -19,9 +19,8 @@ import httpx
 
 from .base import Connector, EnvVar, ServiceSpec, parse_retry_after
 from .mock import MockVendor, number, pick, route
-from .registry import register_connector
 
-__all__ = ["RedditConnector", "RedditMock"]
+__all__ = ["CONNECTOR", "RedditConnector", "RedditMock"]
 
 _DEFAULT_AGENT = "python:neonhub-nb:0.1 (by /u/neonhub-nb)"
 _STATUS_OF = {
@@ -231,4 +230,5 @@ class RedditMock(MockVendor):
         )
 
 
-register_connector(RedditConnector, RedditMock)
+#: This service's live connector and its mock vendor (collected by the connector catalog).
+CONNECTOR = (RedditConnector, RedditMock)

@@ -1,16 +1,22 @@
-"""The connector registry and factory: mock or live is decided here, once.
+"""The connector catalog and factory: which connector answers a service, over which transport.
 
-``register_connector(ConnectorClass, MockClass)`` / ``get_connector_class(name)`` follow
-papermill's small named registries; an unknown name raises an error listing the known
-ones. :func:`build_connector` honours ``USE_MOCK_CONNECTORS``: mock mode wires the live
-connector to its mock vendor through ``httpx.MockTransport``; live mode checks that every
-credential is set (one error naming all the missing ones) before any client exists.
+Each connector module declares ``CONNECTOR = (ConnectorClass, MockVendorClass)`` and has
+no import-time side effects; :meth:`ConnectorCatalog.builtin` collects the 17 services.
+A runtime keeps one catalog per process (``neonhub_nb.runtime``); lookups here take a
+``catalog`` and default to the built-in one. An unknown name raises an error listing the
+known ones.
+
+Mock or live is not decided here: the caller passes the run's transport, which
+:attr:`neonhub_nb.config.Settings.wiring` decided. ``mock`` wires the live connector code
+to its mock vendor through ``httpx.MockTransport``; ``live`` checks that every credential
+is set (one error naming all the missing ones) before any client exists.
 """
 
 from __future__ import annotations
 
 import importlib
 import random
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,7 +25,7 @@ from typing import Any, Protocol
 import httpx
 
 from ..clock import Clock
-from ..config import Settings
+from ..config import Settings, Transport
 from .base import (
     Connector,
     Instrument,
@@ -35,6 +41,7 @@ __all__ = [
     "CONNECTOR_NAMES",
     "README_END",
     "README_START",
+    "ConnectorCatalog",
     "ConnectorFactory",
     "build_connector",
     "connector_factory",
@@ -44,11 +51,10 @@ __all__ = [
     "get_mock_class",
     "list_connectors",
     "live_client",
-    "register_connector",
     "update_readme",
 ]
 
-#: The 17 services, in the order the design lists them.
+#: The 17 services, in the order the design lists them (each a module of this package).
 CONNECTOR_NAMES: tuple[str, ...] = (
     "email",
     "sms",
@@ -73,48 +79,76 @@ README_START = "<!-- connectors-env:start -->"
 README_END = "<!-- connectors-env:end -->"
 
 _USER_AGENT = "neonhub-nb/0.1 (+https://github.com/neonhub/neonhub-nb)"
-_REGISTRY: dict[str, tuple[type[Connector], type[MockVendor]]] = {}
+
+
+class ConnectorCatalog:
+    """Connector classes and their mock vendors by service name. Thread-safe.
+
+    >>> ConnectorCatalog.builtin().connector_class("slack").__name__
+    'SlackConnector'
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[str, tuple[type[Connector], type[MockVendor]]] = {}
+
+    @classmethod
+    def builtin(cls) -> ConnectorCatalog:
+        """A new catalog holding the 17 built-in services."""
+        catalog = cls()
+        for name in CONNECTOR_NAMES:
+            connector, mock = importlib.import_module(f"{__package__}.{name}").CONNECTOR
+            catalog.register(connector, mock)
+        return catalog
+
+    def register(self, connector: type[Connector], mock: type[MockVendor]) -> None:
+        """Add (or replace) the connector for ``connector.spec.name``."""
+        with self._lock:
+            self._entries[connector.spec.name] = (connector, mock)
+
+    def lookup(self, name: str) -> tuple[type[Connector], type[MockVendor]]:
+        with self._lock:
+            entry = self._entries.get(name)
+            if entry is None:
+                raise UnknownConnectorError(name, sorted(self._entries))
+            return entry
+
+    def connector_class(self, name: str) -> type[Connector]:
+        return self.lookup(name)[0]
+
+    def mock_class(self, name: str) -> type[MockVendor]:
+        return self.lookup(name)[1]
+
+    def specs(self) -> list[ServiceSpec]:
+        """Every service's spec: the 17 built-ins first, in design order."""
+        with self._lock:
+            names = list(self._entries)
+            extra = sorted(set(names) - set(CONNECTOR_NAMES))
+            ordered = [n for n in CONNECTOR_NAMES if n in self._entries] + extra
+            return [self._entries[name][0].spec for name in ordered]
 
 
 class ConnectorFactory(Protocol):
-    """What the orchestrator puts in ``AgentContext.tools["connectors"]``."""
+    """What the orchestrator hands an agent's context: ``name -> connector``."""
 
     def __call__(self, name: str, instrument: Instrument | None = None) -> Connector: ...
 
 
-def register_connector(connector: type[Connector], mock: type[MockVendor]) -> None:
-    """Register a connector class and its mock vendor under ``connector.spec.name``."""
-    _REGISTRY[connector.spec.name] = (connector, mock)
+def _catalog(catalog: ConnectorCatalog | None) -> ConnectorCatalog:
+    return catalog if catalog is not None else ConnectorCatalog.builtin()
 
 
-def _load_builtin() -> None:
-    # Imported on first use so that importing the package stays cheap.
-    for name in CONNECTOR_NAMES:
-        if name not in _REGISTRY:
-            importlib.import_module(f"{__package__}.{name}")
+def get_connector_class(name: str, catalog: ConnectorCatalog | None = None) -> type[Connector]:
+    return _catalog(catalog).connector_class(name)
 
 
-def _lookup(name: str) -> tuple[type[Connector], type[MockVendor]]:
-    _load_builtin()
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise UnknownConnectorError(name, sorted(_REGISTRY)) from None
+def get_mock_class(name: str, catalog: ConnectorCatalog | None = None) -> type[MockVendor]:
+    return _catalog(catalog).mock_class(name)
 
 
-def get_connector_class(name: str) -> type[Connector]:
-    return _lookup(name)[0]
-
-
-def get_mock_class(name: str) -> type[MockVendor]:
-    return _lookup(name)[1]
-
-
-def list_connectors() -> list[ServiceSpec]:
-    """Every registered service's spec: the 17 built-ins first, in design order."""
-    _load_builtin()
-    extra = sorted(set(_REGISTRY) - set(CONNECTOR_NAMES))
-    return [_REGISTRY[name][0].spec for name in (*CONNECTOR_NAMES, *extra)]
+def list_connectors(catalog: ConnectorCatalog | None = None) -> list[ServiceSpec]:
+    """Every service's spec (default: the built-in catalog), in design order."""
+    return _catalog(catalog).specs()
 
 
 def live_client() -> httpx.Client:
@@ -130,23 +164,30 @@ def build_connector(
     name: str,
     settings: Settings,
     *,
+    transport: Transport | None = None,
+    record_exchanges: bool | None = None,
     http_client: httpx.Client | None = None,
     sleep: Sleep = time.sleep,
     clock: Clock | None = None,
     instrument: Instrument | None = None,
     retry: RetryPolicy | None = None,
     mock: MockVendor | None = None,
+    catalog: ConnectorCatalog | None = None,
 ) -> Connector:
-    """The ``name`` connector, mock or live as ``settings.use_mock_connectors`` says.
+    """The ``name`` connector over ``transport`` (default: ``settings.wiring.connectors``).
 
-    Mock mode: the live code over ``httpx.MockTransport(mock vendor)``, with placeholder
-    credentials, so nothing leaves the machine. Live mode: credentials from
+    ``mock``: the live code over ``httpx.MockTransport(mock vendor)``, with placeholder
+    credentials, so nothing leaves the machine. ``live``: credentials from
     ``settings.environ``; if any is missing, :class:`MissingCredentialsError` names them
-    all before any request. ``http_client`` replaces the default client in either mode.
+    all before any request. ``replay``: the live code with placeholder credentials over
+    ``http_client`` (which must answer from recordings; see ``neonhub_nb.replay``).
+    ``record_exchanges`` (default: only for ``live``) keeps every HTTP exchange for replay.
     """
-    connector_cls, mock_cls = _lookup(name)
+    connector_cls, mock_cls = _catalog(catalog).lookup(name)
     spec = connector_cls.spec
-    if settings.use_mock_connectors:
+    transport = transport or settings.wiring.connectors
+    record = transport == "live" if record_exchanges is None else record_exchanges
+    if transport == "mock":
         vendor = mock
         if http_client is not None:
             client = http_client
@@ -165,9 +206,24 @@ def build_connector(
             retry=retry,
             # Seeded jitter: with a fake clock even retry timings repeat exactly.
             random=random.Random(name).random,
-            mode="mock",
+            transport="mock",
+            record_exchanges=record,
             mock=vendor,
             owns_client=http_client is None,
+        )
+    if transport == "replay":
+        if http_client is None:
+            raise ValueError("a replay connector needs the http_client that serves recordings")
+        return connector_cls(
+            spec.mock_credentials(),
+            http_client=http_client,
+            sleep=sleep,
+            clock=clock,
+            instrument=instrument,
+            retry=retry,
+            random=random.Random(name).random,
+            transport="replay",
+            record_exchanges=record,
         )
     missing = spec.missing(settings.environ)
     if missing:
@@ -179,7 +235,8 @@ def build_connector(
         clock=clock,
         instrument=instrument,
         retry=retry,
-        mode="live",
+        transport="live",
+        record_exchanges=record,
         owns_client=http_client is None,
     )
 
@@ -187,44 +244,52 @@ def build_connector(
 def connector_factory(
     settings: Settings,
     *,
+    transport: Transport | None = None,
     sleep: Sleep | None = None,
     clock: Clock | None = None,
     retry: RetryPolicy | None = None,
     client_for: Callable[[str], httpx.Client] | None = None,
+    catalog: ConnectorCatalog | None = None,
 ) -> ConnectorFactory:
-    """A ``name -> connector`` factory bound to ``settings`` (what agents' contexts hold).
+    """A ``name -> connector`` factory over one transport (what agents' contexts hold).
 
     ``sleep`` defaults to ``clock.sleep`` when a clock is given (fake clocks never wait);
-    ``client_for(name)`` supplies an ``httpx.Client`` per service (tests, proxies).
+    ``client_for(name)`` supplies an ``httpx.Client`` per service (tests, proxies, replay).
     """
     wait: Sleep = sleep or (clock.sleep if clock is not None else time.sleep)
+    chosen = _catalog(catalog)
 
     def factory(name: str, instrument: Instrument | None = None) -> Connector:
         return build_connector(
             name,
             settings,
+            transport=transport,
             http_client=client_for(name) if client_for else None,
             sleep=wait,
             clock=clock,
             instrument=instrument,
             retry=retry,
+            catalog=chosen,
         )
 
     return factory
 
 
-def connector_status(settings: Settings) -> list[dict[str, Any]]:
-    """One row per connector: name, vendor, mode, whether credentials are present, and
-    the names (never the values) of missing variables. For a notebook cell or the CLI."""
-    mode = "mock" if settings.use_mock_connectors else "live"
+def connector_status(
+    settings: Settings, catalog: ConnectorCatalog | None = None
+) -> list[dict[str, Any]]:
+    """One row per connector: name, vendor, the transport runs of these settings use,
+    whether credentials are present, and the names (never the values) of missing
+    variables. For a notebook cell or the CLI."""
+    mode = settings.wiring.connectors
     rows = []
-    for spec in list_connectors():
+    for spec in list_connectors(catalog):
         missing = spec.missing(settings.environ)
         rows.append(
             {
                 "name": spec.name,
                 "vendor": spec.vendor,
-                "mode": mode,
+                "transport": mode,
                 "credentials_present": not missing,
                 "missing": missing,
             }
@@ -237,9 +302,10 @@ def env_table_markdown() -> str:
     lines = [
         "### Connector credentials",
         "",
-        "Read only when `USE_MOCK_CONNECTORS=false` (mocks are the default unless",
-        "`NEONHUB_MODE=live`). A live connector with any required variable unset fails before",
-        "its first request with one error naming every missing variable. In mock mode",
+        "Read only when connectors run live: in live mode, or with",
+        "`USE_MOCK_CONNECTORS=false` (unset, connectors follow the run's mode). A live",
+        "connector with any required variable unset fails before its first request with",
+        "one error naming every missing variable. In mock mode",
         "`NEONHUB_MOCK_CONNECTOR_DELAY_MS` (default `0`) adds simulated latency per request.",
         "`python -m neonhub_nb.connectors` shows each connector's mode and whether its",
         "credentials are present. This block is generated by",

@@ -19,9 +19,8 @@ import httpx
 
 from .base import Connector, EnvVar, ServiceSpec
 from .mock import MockVendor, mock_time, number, page_window, pick, route
-from .registry import register_connector
 
-__all__ = ["SHOPIFY_API_VERSION", "ShopifyConnector", "ShopifyMock"]
+__all__ = ["CONNECTOR", "SHOPIFY_API_VERSION", "ShopifyConnector", "ShopifyMock"]
 
 #: Quarterly stable version; each is supported for at least twelve months.
 SHOPIFY_API_VERSION = "2026-10"
@@ -221,4 +220,5 @@ class ShopifyMock(MockVendor):
         return self.ok({"product": created}, 201)
 
 
-register_connector(ShopifyConnector, ShopifyMock)
+#: This service's live connector and its mock vendor (collected by the connector catalog).
+CONNECTOR = (ShopifyConnector, ShopifyMock)

@@ -20,9 +20,8 @@ import httpx
 
 from .base import Connector, EnvVar, ServiceSpec
 from .mock import MockVendor, digest, number, page_window, pick, route
-from .registry import register_connector
 
-__all__ = ["SlackConnector", "SlackMock"]
+__all__ = ["CONNECTOR", "SlackConnector", "SlackMock"]
 
 _JSON = "application/json; charset=utf-8"
 _STATUS_OF = {
@@ -232,4 +231,5 @@ class SlackMock(MockVendor):
         )
 
 
-register_connector(SlackConnector, SlackMock)
+#: This service's live connector and its mock vendor (collected by the connector catalog).
+CONNECTOR = (SlackConnector, SlackMock)

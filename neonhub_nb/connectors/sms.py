@@ -19,9 +19,8 @@ import httpx
 
 from .base import Connector, EnvVar, ServiceSpec
 from .mock import MockVendor, digest, mock_time, page_window, pick, route
-from .registry import register_connector
 
-__all__ = ["TwilioConnector", "TwilioMock"]
+__all__ = ["CONNECTOR", "TwilioConnector", "TwilioMock"]
 
 _API = "/2010-04-01/Accounts"
 
@@ -204,4 +203,5 @@ class TwilioMock(MockVendor):
         )
 
 
-register_connector(TwilioConnector, TwilioMock)
+#: This service's live connector and its mock vendor (collected by the connector catalog).
+CONNECTOR = (TwilioConnector, TwilioMock)

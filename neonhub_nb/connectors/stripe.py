@@ -19,9 +19,8 @@ import httpx
 
 from .base import Connector, EnvVar, ServiceSpec
 from .mock import MockVendor, digest, number, page_window, pick, route
-from .registry import register_connector
 
-__all__ = ["StripeConnector", "StripeMock"]
+__all__ = ["CONNECTOR", "StripeConnector", "StripeMock"]
 
 
 def _form(fields: Mapping[str, Any], metadata: Mapping[str, str] | None) -> dict[str, str]:
@@ -285,4 +284,5 @@ def _metadata(form: Mapping[str, str]) -> dict[str, str]:
     return {k[9:-1]: v for k, v in form.items() if k.startswith("metadata[")}
 
 
-register_connector(StripeConnector, StripeMock)
+#: This service's live connector and its mock vendor (collected by the connector catalog).
+CONNECTOR = (StripeConnector, StripeMock)

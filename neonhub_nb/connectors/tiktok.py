@@ -19,9 +19,8 @@ import httpx
 
 from .base import Connector, EnvVar, ServiceSpec
 from .mock import MockVendor, digest, number, pick, route
-from .registry import register_connector
 
-__all__ = ["TikTokConnector", "TikTokMock"]
+__all__ = ["CONNECTOR", "TikTokConnector", "TikTokMock"]
 
 _JSON = "application/json; charset=UTF-8"
 _PRIVACY = ("PUBLIC_TO_EVERYONE", "MUTUAL_FOLLOW_FRIENDS", "FOLLOWER_OF_CREATOR", "SELF_ONLY")
@@ -219,4 +218,5 @@ class TikTokMock(MockVendor):
         return self._ok({"videos": videos, "cursor": end, "has_more": end < self._TOTAL}, request)
 
 
-register_connector(TikTokConnector, TikTokMock)
+#: This service's live connector and its mock vendor (collected by the connector catalog).
+CONNECTOR = (TikTokConnector, TikTokMock)

@@ -19,9 +19,8 @@ import httpx
 from .base import EnvVar, ServiceSpec
 from .graph import GRAPH_API_VERSION, GRAPH_BASE_URL, GraphConnector, GraphMock
 from .mock import digest, route
-from .registry import register_connector
 
-__all__ = ["WhatsAppConnector", "WhatsAppMock"]
+__all__ = ["CONNECTOR", "WhatsAppConnector", "WhatsAppMock"]
 
 
 class WhatsAppConnector(GraphConnector):
@@ -111,4 +110,5 @@ class WhatsAppMock(GraphMock):
         )
 
 
-register_connector(WhatsAppConnector, WhatsAppMock)
+#: This service's live connector and its mock vendor (collected by the connector catalog).
+CONNECTOR = (WhatsAppConnector, WhatsAppMock)

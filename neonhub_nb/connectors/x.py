@@ -18,9 +18,8 @@ import httpx
 
 from .base import Connector, EnvVar, ServiceSpec
 from .mock import MockVendor, mock_time, number, page_window, pick, route
-from .registry import register_connector
 
-__all__ = ["XConnector", "XMock"]
+__all__ = ["CONNECTOR", "XConnector", "XMock"]
 
 _PROBLEM = "https://api.twitter.com/2/problems/"
 
@@ -167,4 +166,5 @@ class XMock(MockVendor):
         return self.ok({"data": data, "meta": meta})
 
 
-register_connector(XConnector, XMock)
+#: This service's live connector and its mock vendor (collected by the connector catalog).
+CONNECTOR = (XConnector, XMock)

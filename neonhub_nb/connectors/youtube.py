@@ -19,9 +19,8 @@ import httpx
 from .base import EnvVar, ServiceSpec
 from .google import GoogleConnector, GoogleMock
 from .mock import digest, mock_time, number, pick, route
-from .registry import register_connector
 
-__all__ = ["YouTubeConnector", "YouTubeMock"]
+__all__ = ["CONNECTOR", "YouTubeConnector", "YouTubeMock"]
 
 _MAX_IDS = 50
 
@@ -246,4 +245,5 @@ class YouTubeMock(GoogleMock):
         )
 
 
-register_connector(YouTubeConnector, YouTubeMock)
+#: This service's live connector and its mock vendor (collected by the connector catalog).
+CONNECTOR = (YouTubeConnector, YouTubeMock)

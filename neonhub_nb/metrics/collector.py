@@ -180,21 +180,27 @@ def metrics_table(store: AuditStore | None = None) -> pd.DataFrame:
     """The exporter's run-derived numbers as a DataFrame, without starting a server.
 
     One row per sample (``metric``, one column per label, ``value``), exactly what
-    ``/metrics`` would show for the store (default: this process's store, $NEONHUB_DB).
+    ``/metrics`` would show for the store (default: the store at $NEONHUB_DB).
 
     >>> t = metrics_table()                                                 # doctest: +SKIP
     >>> t[t.metric == "neonhub_agent_runs_total"].groupby("status").value.sum()  # doctest: +SKIP
     """
     import pandas as pd
 
+    owned = store is None
     if store is None:
-        from ..orchestrator import default_store
+        from ..config import load_settings
+        from ..store import AuditStore
 
-        store = default_store()
-    rows = [
-        {"metric": sample.name, **sample.labels, "value": sample.value}
-        for family in StoreCollector(store).collect()
-        for sample in family.samples
-    ]
+        store = AuditStore.from_settings(load_settings())
+    try:
+        rows = [
+            {"metric": sample.name, **sample.labels, "value": sample.value}
+            for family in StoreCollector(store).collect()
+            for sample in family.samples
+        ]
+    finally:
+        if owned:
+            store.close()
     columns = ["metric", *[c for c in _LABEL_COLUMNS if any(c in row for row in rows)], "value"]
     return pd.DataFrame(rows, columns=columns)

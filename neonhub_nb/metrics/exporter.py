@@ -303,9 +303,10 @@ def start_exporter(
     >>> exporter.stop()                                     # doctest: +SKIP
     """
     if store is None:
-        from ..orchestrator import default_store
+        from ..config import load_settings
+        from ..store import AuditStore
 
-        store = default_store()
+        store = AuditStore.from_settings(load_settings())
     app = MetricsApp(store, clock=clock)
     try:
         server = _listen(host, port, find_free_port, app)

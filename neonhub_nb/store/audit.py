@@ -12,15 +12,18 @@ import atexit
 import contextlib
 import os
 import threading
-import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from pydantic import BaseModel
 
 from ..clock import Clock, SystemClock
 from ..config import Settings
 from ..errors import StoreError
+from ..models import Metric
+from ..records import DraftRecord, MetricRecord, ReviewRecord, RunRecord, ToolExecution
 from ..redact import Redactor
 from .connection import ingest_turn, open_duckdb, readers_waiting
 from .ingest import IngestReport, ingest_segments
@@ -30,12 +33,12 @@ from .spool import SpoolWriter, list_segments
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ..models import Metric, ToolExecution
     from .queries import RunDetail
 
 __all__ = ["AuditStore"]
 
 QueryObserver = Callable[[str, float], None]
+R = TypeVar("R", bound=BaseModel)
 
 
 class AuditStore:
@@ -79,13 +82,18 @@ class AuditStore:
         self._closed = False
         self._migrated = False
         if not read_only:
-            _live_stores.add(self)
+            # Ingest what is left when the interpreter exits (unregistered by close()).
+            atexit.register(self._close_at_exit)
 
     @classmethod
     def from_settings(cls, settings: Settings, **kwargs: Any) -> AuditStore:
         kwargs.setdefault("redactor", Redactor.from_environ(settings.environ))
         kwargs.setdefault("ingest_interval", settings.ingest_interval_s)
         return cls(settings.db_path, **kwargs)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     def __repr__(self) -> str:
         mode = "read-only" if self.read_only else "read-write"
@@ -100,61 +108,62 @@ class AuditStore:
         self._spool.append(events, sync=sync)
         self._ensure_ingester()
 
-    def redact_row(
-        self, row: Mapping[str, Any], fields: Sequence[str]
-    ) -> tuple[dict[str, Any], list[str]]:
-        """Redact ``fields`` of ``row``; return the clean row and the redacted paths."""
-        clean = dict(row)
-        found: list[str] = []
-        for name in fields:
-            if clean.get(name) is not None:
-                clean[name], paths = self.redactor.redact(clean[name], name)
-                found.extend(paths)
-        return clean, found
+    def _redact(self, record: R) -> tuple[R, list[str]]:
+        """``record`` with every secret in every text field replaced, and their paths."""
+        clean, found = self.redactor.redact(record.model_dump())
+        if not found:
+            return record, found
+        return type(record).model_construct(**clean), found
 
-    def record_run_started(self, row: Mapping[str, Any]) -> None:
-        clean, found = self.redact_row(row, ("input",))
-        clean["redacted_fields"] = found
-        clean["writer_id"] = self._writer_id()
-        self._append([{"t": "run", "rev": 0, "row": clean}])
+    def record_run_started(self, run: RunRecord | Mapping[str, Any]) -> RunRecord:
+        """Spool a run as it starts; returns it as stored (secrets redacted).
+
+        A mapping is validated into a :class:`RunRecord` first (a bad field raises).
+        """
+        clean, found = self._redact(_as(RunRecord, run))
+        clean = clean.model_copy(
+            update={"redacted_fields": sorted(set(found)), "writer_id": self._writer_id()}
+        )
+        self._append([{"t": "run", "rev": 0, "row": clean.model_dump()}])
+        return clean
 
     def record_tool_execution(self, execution: ToolExecution) -> ToolExecution:
         """Spool one tool call (secrets removed); returns the redacted execution."""
-        row = execution.model_dump()
-        clean, found = self.redact_row(row, ("request", "response", "error"))
-        self._append([{"t": "tool", "row": clean}])
-        if not found:
-            return execution
-        return execution.model_copy(
-            update={
-                "request": clean["request"],
-                "response": clean["response"],
-                "error": clean["error"],
-            }
-        )
+        clean, _ = self._redact(_as(ToolExecution, execution))
+        self._append([{"t": "tool", "row": clean.model_dump()}])
+        return clean
 
     def record_run_finished(
         self,
-        row: Mapping[str, Any],
-        metrics: Sequence[Metric] = (),
-        draft: Mapping[str, Any] | None = None,
-    ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        run: RunRecord | Mapping[str, Any],
+        metrics: Sequence[MetricRecord | Metric] = (),
+        draft: DraftRecord | Mapping[str, Any] | None = None,
+    ) -> tuple[RunRecord, DraftRecord | None]:
         """Spool a finished run with its metrics and draft in one write (all or nothing).
 
-        Returns the run row and draft row as stored (secrets redacted), for the caller to
-        hand back to the user: what a notebook shows is what the audit store holds.
+        Returns the run and draft as stored (secrets redacted), for the caller to hand
+        back to the user: what a notebook shows is what the audit store holds. Mappings
+        are validated into records first; a :class:`Metric` is taken as the run's.
         """
-        clean, found = self.redact_row(row, ("input", "output", "error"))
-        clean["redacted_fields"] = sorted(set(found) | set(row.get("redacted_fields") or ()))
-        clean["writer_id"] = self._writer_id()
-        events: list[dict[str, Any]] = [{"t": "run", "rev": 1, "row": clean}]
-        events += [
-            {"t": "metric", "row": {"run_id": row["run_id"], **m.model_dump()}} for m in metrics
+        run = _as(RunRecord, run)
+        metrics = [
+            m if isinstance(m, MetricRecord) else MetricRecord(run_id=run.run_id, **m.model_dump())
+            for m in metrics
         ]
+        draft = _as(DraftRecord, draft) if draft is not None else None
+        clean, found = self._redact(run)
+        clean = clean.model_copy(
+            update={
+                "redacted_fields": sorted(set(found) | set(run.redacted_fields)),
+                "writer_id": self._writer_id(),
+            }
+        )
+        events: list[dict[str, Any]] = [{"t": "run", "rev": 1, "row": clean.model_dump()}]
+        events += [{"t": "metric", "row": m.model_dump()} for m in metrics]
         clean_draft = None
         if draft is not None:
-            clean_draft, _ = self.redact_row(draft, ("title", "content", "metadata"))
-            events.append({"t": "draft", "row": clean_draft})
+            clean_draft, _ = self._redact(draft)
+            events.append({"t": "draft", "row": clean_draft.model_dump()})
         # With fsync on, syncing here also syncs the run's earlier events (same file).
         self._append(events, sync=True)
         return clean, clean_draft
@@ -173,17 +182,17 @@ class AuditStore:
         from ..models import validate_review
 
         validate_review(status, reviewer, note)
-        row = {
-            "draft_id": draft_id,
-            "status": status,
-            "reviewer": reviewer.strip(),
-            "review_note": note,
-            "reviewed_at": self.clock.now(),
-            "title": title,
-            "content": content,
-        }
-        clean, _ = self.redact_row(row, ("review_note", "title", "content"))
-        self._append([{"t": "review", "row": clean}], sync=True)
+        review = ReviewRecord(
+            draft_id=draft_id,
+            status=status,
+            reviewer=reviewer.strip(),
+            review_note=note,
+            reviewed_at=self.clock.now(),
+            title=title,
+            content=content,
+        )
+        clean, _ = self._redact(review)
+        self._append([{"t": "review", "row": clean.model_dump()}], sync=True)
 
     def _writer_id(self) -> str:
         return self._spool.ensure_open()
@@ -352,13 +361,21 @@ class AuditStore:
             with contextlib.suppress(StoreError):
                 self.flush(timeout=timeout)
         self._closed = True
-        _live_stores.discard(self)
+        if not self.read_only:
+            atexit.unregister(self._close_at_exit)
+
+    def _close_at_exit(self) -> None:
+        self.close(timeout=5.0)
 
     def __enter__(self) -> AuditStore:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _as(model: type[R], value: R | Mapping[str, Any]) -> R:
+    return value if isinstance(value, model) else model.model_validate(value)
 
 
 def _add_reports(first: IngestReport, second: IngestReport) -> IngestReport:
@@ -373,12 +390,3 @@ def _add_reports(first: IngestReport, second: IngestReport) -> IngestReport:
         dead_writers=sorted({*first.dead_writers, *second.dead_writers}),
         truncated=second.truncated,
     )
-
-
-_live_stores: weakref.WeakSet[AuditStore] = weakref.WeakSet()
-
-
-@atexit.register
-def _close_live_stores() -> None:
-    for store in list(_live_stores):
-        store.close(timeout=5.0)

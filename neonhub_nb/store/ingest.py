@@ -24,75 +24,72 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
+from ..records import (
+    Column,
+    DraftRecord,
+    MetricRecord,
+    ReviewRecord,
+    RunRecord,
+    ToolExecution,
+    columns_of,
+)
 from .spool import Segment, list_segments
 
-__all__ = ["IngestReport", "ingest_segments"]
+__all__ = ["DRAFTS", "METRICS", "REVIEWS", "RUNS", "TOOLS", "IngestReport", "ingest_segments"]
 
-# column name -> (arrow type, SQL expression that turns the staged column into its type)
-_RUN_COLUMNS: dict[str, Any] = {
-    "run_id": pa.string(),
-    "agent": pa.string(),
-    "intent": pa.string(),
-    "status": pa.string(),
-    "mode": pa.string(),
-    "started_at": pa.string(),
-    "finished_at": pa.string(),
-    "duration_ms": pa.float64(),
-    "input": pa.string(),
-    "output": pa.string(),
-    "error": pa.string(),
-    "model": pa.string(),
-    "prompt_name": pa.string(),
-    "prompt_version": pa.string(),
-    "experiment_id": pa.string(),
-    "campaign": pa.string(),
-    "variant": pa.string(),
-    "redacted_fields": pa.string(),
-    "writer_id": pa.string(),
-    "seed": pa.int64(),
+_ARROW = {
+    "text": pa.string(),
+    "integer": pa.int64(),
+    "real": pa.float64(),
+    # Staged as ISO text (what the spool holds) and cast by DuckDB.
+    "timestamp": pa.string(),
+    "json": pa.string(),
 }
-_TOOL_COLUMNS: dict[str, Any] = {
-    "execution_id": pa.string(),
-    "run_id": pa.string(),
-    "seq": pa.int32(),
-    "tool": pa.string(),
-    "operation": pa.string(),
-    "status": pa.string(),
-    "started_at": pa.string(),
-    "duration_ms": pa.float64(),
-    "request": pa.string(),
-    "response": pa.string(),
-    "error": pa.string(),
-}
-_METRIC_COLUMNS: dict[str, Any] = {
-    "run_id": pa.string(),
-    "name": pa.string(),
-    "value": pa.float64(),
-    "unit": pa.string(),
-}
-_DRAFT_COLUMNS: dict[str, Any] = {
-    "draft_id": pa.string(),
-    "run_id": pa.string(),
-    "title": pa.string(),
-    "content": pa.string(),
-    "metadata": pa.string(),
-    "status": pa.string(),
-    "created_at": pa.string(),
-    "updated_at": pa.string(),
-    "topic": pa.string(),
-    "primary_keyword": pa.string(),
-}
-_REVIEW_COLUMNS: dict[str, Any] = {
-    "draft_id": pa.string(),
-    "status": pa.string(),
-    "reviewer": pa.string(),
-    "review_note": pa.string(),
-    "reviewed_at": pa.string(),
-    "title": pa.string(),
-    "content": pa.string(),
-}
-_JSON = {"input", "output", "redacted_fields", "request", "response", "metadata"}
-_TIME = {"started_at", "finished_at", "created_at", "updated_at", "reviewed_at"}
+
+
+@dataclass(frozen=True)
+class _Table:
+    """A record type's table: its columns (from the record's fields) and how to stage them."""
+
+    name: str
+    columns: tuple[Column, ...]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    def schema(self) -> pa.Schema:
+        return pa.schema([(c.name, _ARROW[c.kind]) for c in self.columns])
+
+    def select(self) -> str:
+        """The staged columns cast to the table's types."""
+        parts = []
+        for column in self.columns:
+            if column.kind == "json":
+                parts.append(f"CAST({column.name} AS JSON) AS {column.name}")
+            elif column.kind == "timestamp":
+                parts.append(f"CAST({column.name} AS TIMESTAMP) AS {column.name}")
+            else:
+                parts.append(column.name)
+        return ", ".join(parts)
+
+    def stage(self, rows: list[dict[str, Any]]) -> pa.Table:
+        json_columns = {c.name for c in self.columns if c.kind == "json"}
+        staged = [
+            {
+                name: _as_text(row.get(name)) if name in json_columns else row.get(name)
+                for name in self.names
+            }
+            for row in rows
+        ]
+        return pa.Table.from_pylist(staged, schema=self.schema())
+
+
+RUNS = _Table("agent_runs", columns_of(RunRecord))
+TOOLS = _Table("tool_executions", columns_of(ToolExecution))
+METRICS = _Table("agent_run_metrics", columns_of(MetricRecord))
+DRAFTS = _Table("content_drafts", columns_of(DraftRecord))
+REVIEWS = _Table("staged_reviews", columns_of(ReviewRecord))
 TERMINAL = ("succeeded", "failed", "abandoned")
 
 
@@ -110,31 +107,10 @@ class IngestReport:
     truncated: bool = False
 
 
-def _select(columns: dict[str, Any]) -> str:
-    parts = []
-    for name in columns:
-        if name in _JSON:
-            parts.append(f"CAST({name} AS JSON) AS {name}")
-        elif name in _TIME:
-            parts.append(f"CAST({name} AS TIMESTAMP) AS {name}")
-        else:
-            parts.append(name)
-    return ", ".join(parts)
-
-
 def _as_text(value: Any) -> str | None:
     if value is None:
         return None
     return value if isinstance(value, str) else orjson.dumps(value).decode()
-
-
-def _table(rows: list[dict[str, Any]], columns: dict[str, Any]) -> pa.Table:
-    staged = []
-    for row in rows:
-        staged.append(
-            {name: _as_text(row.get(name)) if name in _JSON else row.get(name) for name in columns}
-        )
-    return pa.Table.from_pylist(staged, schema=pa.schema(list(columns.items())))
 
 
 @dataclass
@@ -210,46 +186,45 @@ def _owner_gone(segment: Segment) -> int | None:
 
 def _write_batch(con: Any, batch: _Batch) -> None:
     if batch.runs:
-        runs = _table([row for _, row in batch.runs.values()], _RUN_COLUMNS)
-        con.register("staged_runs", runs)
-        updates = ", ".join(f"{c} = excluded.{c}" for c in _RUN_COLUMNS if c != "run_id")
+        con.register("staged_runs", RUNS.stage([row for _, row in batch.runs.values()]))
+        updates = ", ".join(f"{c} = excluded.{c}" for c in RUNS.names if c != "run_id")
         # A finished row never goes back to running, whatever order events arrive in.
         con.execute(
-            f"INSERT INTO agent_runs BY NAME SELECT {_select(_RUN_COLUMNS)} FROM staged_runs "
+            f"INSERT INTO agent_runs BY NAME SELECT {RUNS.select()} FROM staged_runs "
             f"ON CONFLICT (run_id) DO UPDATE SET {updates} "
             f"WHERE agent_runs.status NOT IN {TERMINAL}"
         )
         con.unregister("staged_runs")
     if batch.tools:
-        con.register("staged_tools", _table(list(batch.tools.values()), _TOOL_COLUMNS))
+        con.register("staged_tools", TOOLS.stage(list(batch.tools.values())))
         con.execute(
-            f"INSERT INTO tool_executions BY NAME SELECT {_select(_TOOL_COLUMNS)} "
+            f"INSERT INTO tool_executions BY NAME SELECT {TOOLS.select()} "
             "FROM staged_tools ON CONFLICT DO NOTHING"
         )
         con.unregister("staged_tools")
     if batch.metrics:
-        con.register("staged_metrics", _table(list(batch.metrics.values()), _METRIC_COLUMNS))
+        con.register("staged_metrics", METRICS.stage(list(batch.metrics.values())))
         con.execute(
-            f"INSERT INTO agent_run_metrics BY NAME SELECT {_select(_METRIC_COLUMNS)} "
+            f"INSERT INTO agent_run_metrics BY NAME SELECT {METRICS.select()} "
             "FROM staged_metrics ON CONFLICT DO UPDATE SET value = excluded.value, "
             "unit = excluded.unit"
         )
         con.unregister("staged_metrics")
     if batch.drafts:
-        con.register("staged_drafts", _table(list(batch.drafts.values()), _DRAFT_COLUMNS))
+        con.register("staged_drafts", DRAFTS.stage(list(batch.drafts.values())))
         con.execute(
-            f"INSERT INTO content_drafts BY NAME SELECT {_select(_DRAFT_COLUMNS)} "
+            f"INSERT INTO content_drafts BY NAME SELECT {DRAFTS.select()} "
             "FROM staged_drafts ON CONFLICT DO NOTHING"
         )
         con.unregister("staged_drafts")
     if batch.reviews:
-        con.register("staged_reviews", _table(list(batch.reviews.values()), _REVIEW_COLUMNS))
+        con.register("staged_reviews", REVIEWS.stage(list(batch.reviews.values())))
         con.execute(
             f"""UPDATE content_drafts AS d SET
                     status = r.status, reviewer = r.reviewer, review_note = r.review_note,
                     reviewed_at = r.reviewed_at, updated_at = r.reviewed_at,
                     title = coalesce(r.title, d.title), content = coalesce(r.content, d.content)
-                FROM (SELECT {_select(_REVIEW_COLUMNS)} FROM staged_reviews) AS r
+                FROM (SELECT {REVIEWS.select()} FROM staged_reviews) AS r
                 WHERE d.draft_id = r.draft_id
                   AND (d.reviewed_at IS NULL OR r.reviewed_at >= d.reviewed_at)"""
         )

@@ -19,6 +19,7 @@ from ..errors import StoreError
 
 if TYPE_CHECKING:
     from ..models import RunResult
+    from ..records import RunRecord
 
 __all__ = [
     "RUN_FILTERS",
@@ -198,11 +199,23 @@ class RunDetail:
         hits = self.metrics.loc[self.metrics["name"] == name, "value"]
         return float(hits.iloc[0]) if len(hits) else default
 
+    def record(self) -> RunRecord:
+        """The run's row as the typed record the store was given."""
+        from ..records import RunRecord
+
+        fields = RunRecord.model_fields
+        row = {k: (None if _missing(v) else v) for k, v in self.run.items() if k in fields}
+        row["input"] = row.get("input") or {}
+        row["output"] = row.get("output") or {}
+        row["redacted_fields"] = row.get("redacted_fields") or []
+        return RunRecord.model_validate(row)
+
     def to_result(self) -> RunResult:
         """The run as a :class:`RunResult`, as it was returned when it ran (for reopening)."""
-        from ..models import Metric, RunResult, ToolExecution
+        from ..models import Metric, RunResult
+        from ..records import ToolExecution
 
-        run, draft = self.run, self.draft or {}
+        draft = self.draft or {}
         tools = []
         for row in self.tool_executions.to_dict("records"):
             clean = {str(k): (None if _missing(v) else _loads(v)) for k, v in row.items()}
@@ -212,17 +225,7 @@ class RunDetail:
             for r in self.metrics.to_dict("records")
         )
         return RunResult(
-            run_id=run["run_id"],
-            intent=run["intent"],
-            agent=run["agent"],
-            status=run["status"],
-            mode=run["mode"],
-            started_at=run["started_at"],
-            finished_at=run.get("finished_at"),
-            duration_ms=run.get("duration_ms"),
-            input=run.get("input") or {},
-            output=run.get("output") or {},
-            error=run.get("error"),
+            **self.record().model_dump(),
             draft_id=draft.get("draft_id"),
             title=draft.get("title"),
             content=draft.get("content"),
@@ -230,11 +233,6 @@ class RunDetail:
             prompt_tokens=int(self.metric("prompt_tokens")),
             completion_tokens=int(self.metric("completion_tokens")),
             cost_usd=self.metric("cost_usd"),
-            model=run.get("model"),
-            prompt_name=run.get("prompt_name"),
-            prompt_version=run.get("prompt_version"),
-            experiment_id=run.get("experiment_id"),
-            campaign=run.get("campaign"),
             tool_executions=tuple(tools),
             metrics=metrics,
         )

@@ -125,6 +125,31 @@ MIGRATIONS: tuple[Migration, ...] = (
         # The seed a run asked the model for: replay mode must send the same request.
         ("ALTER TABLE agent_runs ADD COLUMN seed INTEGER",),
     ),
+    Migration(
+        6,
+        "model_and_connector_transports",
+        (
+            # What answered a run's model calls and its connector requests (mock, live or
+            # replay): the trail must never say "mock" while a vendor was called.
+            "ALTER TABLE agent_runs ADD COLUMN model_mode VARCHAR",
+            "ALTER TABLE agent_runs ADD COLUMN connectors_mode VARCHAR",
+            # Why the model stopped (stop, length, content_filter ...): a truncated draft is
+            # told apart from a complete one.
+            "ALTER TABLE agent_runs ADD COLUMN finish_reason VARCHAR",
+            # Older runs: the model followed the run's mode. Connectors are known from what
+            # was recorded: only live connectors keep HTTP exchanges, replayed ones answer
+            # from the store, mocks keep none. A run that called no connector says nothing.
+            "UPDATE agent_runs SET model_mode = mode WHERE model_mode IS NULL",
+            """UPDATE agent_runs AS r SET connectors_mode = CASE
+                   WHEN r.mode = 'replay' THEN 'replay'
+                   WHEN t.exchanges > 0 THEN 'live'
+                   ELSE 'mock' END
+               FROM (SELECT run_id,
+                            count(*) FILTER (WHERE json_exists(response, '$.http')) AS exchanges
+                     FROM tool_executions WHERE tool LIKE 'connector.%' GROUP BY run_id) AS t
+               WHERE r.run_id = t.run_id AND r.connectors_mode IS NULL""",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -8,6 +8,11 @@ Every change of state is a :class:`Transition`: kept in ``transitions``, handed 
 ``on_transition`` listeners, and returned to the caller so the orchestrator can record it
 in the audit store (tool ``circuit_breaker``, operation ``transition``).
 
+Written here rather than taken from a library: pybreaker 1.4.1 and purgatory 3.0.1 read
+the wall clock directly (``datetime.now(UTC)``, ``time.time()``), so breakers cannot run
+on an injected clock, and both let every call through while half-open, where this one
+admits a single trial so a recovering provider is not hit by every waiting run at once.
+
 >>> breaker = CircuitBreaker("content", failure_threshold=2, clock=FakeClock())  # doctest: +SKIP
 >>> breaker.record_failure(); breaker.record_failure()                          # doctest: +SKIP
 Transition(agent='content', from_state='closed', to_state='open', ...)
@@ -22,8 +27,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from .clock import Clock, SystemClock
-from .errors import CircuitOpenError
+from ..clock import Clock, SystemClock
+from ..errors import CircuitOpenError
 
 __all__ = [
     "BreakerRegistry",
@@ -31,8 +36,6 @@ __all__ = [
     "CircuitBreaker",
     "Transition",
     "TransitionListener",
-    "reset_shared_breakers",
-    "shared_breakers",
 ]
 
 BreakerState = Literal["closed", "open", "half_open"]
@@ -229,32 +232,3 @@ class BreakerRegistry:
         with self._lock:
             breakers = list(self._breakers.values())
         return sorted((t for b in breakers for t in b.transitions), key=lambda t: t.at)
-
-
-_shared: dict[tuple[str, int, float], BreakerRegistry] = {}
-_shared_lock = threading.Lock()
-
-
-def shared_breakers(
-    endpoint: str, failure_threshold: int, reset_timeout_s: float
-) -> BreakerRegistry:
-    """This process's breakers for one model endpoint.
-
-    Orchestrators are cheap and built per call (``run_agent``), so breaker state lives
-    here. It is keyed by endpoint: an agent failing against one server says nothing about
-    another, and pointing ``OPENAI_BASE_URL`` elsewhere starts with closed breakers.
-    """
-    key = (endpoint, failure_threshold, reset_timeout_s)
-    with _shared_lock:
-        registry = _shared.get(key)
-        if registry is None:
-            registry = _shared[key] = BreakerRegistry(
-                failure_threshold=failure_threshold, reset_timeout_s=reset_timeout_s
-            )
-        return registry
-
-
-def reset_shared_breakers() -> None:
-    """Close every shared breaker by forgetting it (tests; an operator after a fix)."""
-    with _shared_lock:
-        _shared.clear()

@@ -4,7 +4,8 @@ A live run that would *start* past a cap is refused (and recorded as failed with
 reason), so an analyst's loop cannot run up a bill. A run already under way is never cut
 off: the cap bounds how far spending can go past it by the cost of the runs in flight.
 
-The process total lives in memory (``NEONHUB_MAX_COST_USD`` is per process by design).
+The process total lives in memory, in the runtime's :class:`SpendTracker`
+(``NEONHUB_MAX_COST_USD`` is per process by design).
 An experiment's total starts from what the audit store already holds for it, so
 restarting a kernel does not reset an experiment's spending.
 
@@ -18,13 +19,13 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from .errors import BudgetExceededError
+from ..errors import BudgetExceededError
 
 if TYPE_CHECKING:
-    from .config import Settings
-    from .store import AuditStore
+    from ..config import Settings
+    from ..store import AuditStore
 
-__all__ = ["Budget", "SpendTracker", "experiment_spend_from_store", "process_spend"]
+__all__ = ["Budget", "SpendTracker", "experiment_spend_from_store"]
 
 ExperimentSpendLoader = Callable[[str], float]
 
@@ -77,14 +78,6 @@ class SpendTracker:
             self._caps.clear()
 
 
-_process_spend = SpendTracker()
-
-
-def process_spend() -> SpendTracker:
-    """This process's live spending (shared by every orchestrator in the process)."""
-    return _process_spend
-
-
 class Budget:
     """The caps a live run is checked against before it starts."""
 
@@ -98,14 +91,18 @@ class Budget:
     ) -> None:
         self.max_cost_usd = max_cost_usd
         self.max_experiment_cost_usd = max_experiment_cost_usd
-        self.tracker = tracker or process_spend()
+        self.tracker = tracker if tracker is not None else SpendTracker()
         self.experiment_spend = experiment_spend
 
     @classmethod
-    def from_settings(cls, settings: Settings, store: AuditStore | None = None) -> Budget:
+    def from_settings(
+        cls, settings: Settings, tracker: SpendTracker, store: AuditStore | None = None
+    ) -> Budget:
+        """The caps of ``settings``, charged to ``tracker`` (the runtime's)."""
         return cls(
             max_cost_usd=settings.max_cost_usd,
             max_experiment_cost_usd=settings.max_experiment_cost_usd,
+            tracker=tracker,
             experiment_spend=(
                 (lambda experiment_id: experiment_spend_from_store(store, experiment_id))
                 if store is not None

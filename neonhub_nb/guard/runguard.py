@@ -9,19 +9,21 @@ Kept out of the orchestrator so that file stays about running and recording.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
-from .breaker import BreakerRegistry, Transition, shared_breakers
+from ..errors import BudgetExceededError, CircuitOpenError, ConfigError, InvalidInputError
+from ..ids import new_id
+from ..models import Metric
+from ..records import ToolExecution
+from .breaker import BreakerRegistry, Transition
 from .budget import Budget
-from .errors import BudgetExceededError, CircuitOpenError, ConfigError, InvalidInputError
-from .ids import new_id
-from .models import Metric, ToolExecution
 
-if TYPE_CHECKING:
-    from .config import Settings
-    from .store import AuditStore
-
-__all__ = ["RunGuard", "Verdict", "counts_against_breaker", "transition_execution"]
+__all__ = [
+    "BREAKER_METRIC",
+    "RunGuard",
+    "Verdict",
+    "counts_against_breaker",
+    "transition_execution",
+]
 
 # Per-run metric the exporter sums into neonhub_circuit_breaker_failures_total{agent}.
 BREAKER_METRIC = "breaker_failures"
@@ -52,20 +54,6 @@ class RunGuard:
     def __init__(self, breakers: BreakerRegistry | None = None, budget: Budget | None = None):
         self.breakers = breakers
         self.budget = budget
-
-    @classmethod
-    def for_settings(cls, settings: Settings, store: AuditStore | None = None) -> RunGuard:
-        """The process's shared breakers (per endpoint) and budget for these settings."""
-        from .live import endpoint_label
-
-        return cls(
-            shared_breakers(
-                endpoint_label(settings.openai_base_url),
-                settings.breaker_threshold,
-                settings.breaker_reset_s,
-            ),
-            Budget.from_settings(settings, store),
-        )
 
     def admit(self, agent: str, experiment_id: str | None) -> Verdict:
         verdict = Verdict()

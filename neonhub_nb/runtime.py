@@ -1,0 +1,185 @@
+"""The runtime: the one owner of process state.
+
+Orchestrators are cheap and built per call (``run_agent``); what must outlive a call lives
+here: the audit stores (one per file), the live model clients (one per endpoint, keeping
+their connection pools warm), the circuit breakers and rate limiters (per endpoint), the
+spending so far, the price table, and the catalogs of agents and connectors (built-ins
+plus what a notebook registered).
+
+Like ``prometheus_client``'s default ``REGISTRY``, there is one process default
+(:func:`default_runtime`) and every entry point takes another (``runtime=``). Tests call
+:meth:`Runtime.reset` to start from a new process's state. Nothing else in the package
+keeps state at module level.
+
+>>> runtime = Runtime()                                           # doctest: +SKIP
+>>> store = runtime.store(load_settings())                        # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .agents.catalog import AgentCatalog
+from .config import Settings
+from .connectors.registry import ConnectorCatalog
+from .guard import BreakerRegistry, Budget, RunGuard, SpendTracker
+from .tokens import PriceTable
+
+if TYPE_CHECKING:
+    from .live import OpenAILLM
+    from .ratelimit import RateLimiter
+    from .store import AuditStore
+
+__all__ = ["Runtime", "default_runtime"]
+
+
+class Runtime:
+    """Stores, model clients, breakers, limiters, spend, prices and catalogs of a process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._stores: dict[Path, AuditStore] = {}
+        self._models: dict[tuple[object, ...], OpenAILLM] = {}
+        self._breakers: dict[tuple[object, ...], BreakerRegistry] = {}
+        self._limiters: dict[tuple[object, ...], RateLimiter] = {}
+        self._agents: AgentCatalog | None = None
+        self._connectors: ConnectorCatalog | None = None
+        self.spend = SpendTracker()
+        #: Prices of every model this process knows (``register_price`` adds to it).
+        self.prices = PriceTable()
+
+    def __repr__(self) -> str:
+        with self._lock:
+            return (
+                f"Runtime(stores={len(self._stores)}, model_clients={len(self._models)}, "
+                f"breakers={len(self._breakers)}, limiters={len(self._limiters)}, "
+                f"spent_usd={self.spend.total_usd:.6f})"
+            )
+
+    # ---------------------------------------------------------------- catalogs
+    @property
+    def agents(self) -> AgentCatalog:
+        """The agents, prompts and mock writers of this process (built-ins first)."""
+        with self._lock:
+            if self._agents is None:
+                self._agents = AgentCatalog.builtin()
+            return self._agents
+
+    @property
+    def connectors(self) -> ConnectorCatalog:
+        """The connectors of this process (the 17 built-ins first)."""
+        with self._lock:
+            if self._connectors is None:
+                self._connectors = ConnectorCatalog.builtin()
+            return self._connectors
+
+    def prices_for(self, settings: Settings) -> PriceTable:
+        """This process's prices with ``NEONHUB_PRICES`` on top (never stored back)."""
+        return self.prices.with_extra(settings.prices) if settings.prices else self.prices
+
+    # ------------------------------------------------------------------ stores
+    def store(self, settings: Settings) -> AuditStore:
+        """This process's store for ``settings.db_path`` (one per file, shared)."""
+        from .store import AuditStore
+
+        key = settings.db_path
+        with self._lock:
+            store = self._stores.get(key)
+            if store is None or store.closed:
+                store = AuditStore.from_settings(settings)
+                self._stores[key] = store
+            return store
+
+    # ----------------------------------------------------------- model clients
+    def live_model(self, settings: Settings) -> OpenAILLM:
+        """This process's client for the settings' endpoint, key and limits.
+
+        Shared per endpoint: the connection pool (and TLS sessions) stays warm across
+        runs instead of being opened again for every ``run_agent`` call.
+        """
+        from .live import OpenAILLM, endpoint_label
+
+        key_digest = hashlib.sha256((settings.openai_api_key or "").encode()).hexdigest()
+        key = (
+            settings.openai_base_url,
+            key_digest,
+            settings.llm_timeout_s,
+            settings.llm_max_retries,
+            settings.rate_limit_rpm,
+        )
+        with self._lock:
+            client = self._models.get(key)
+            if client is None:
+                limiter = self.limiter(
+                    endpoint_label(settings.openai_base_url), settings.rate_limit_rpm
+                )
+                client = self._models[key] = OpenAILLM.from_settings(settings, limiter=limiter)
+            return client
+
+    def limiter(self, endpoint: str, per_minute: float | None) -> RateLimiter | None:
+        """The shared token bucket of ``endpoint`` at ``per_minute`` (None: no limit)."""
+        if not per_minute:
+            return None
+        from .ratelimit import RateLimiter
+
+        key = (endpoint, per_minute)
+        with self._lock:
+            limiter = self._limiters.get(key)
+            if limiter is None:
+                limiter = self._limiters[key] = RateLimiter(per_minute, name=endpoint)
+            return limiter
+
+    # ------------------------------------------------------------------- guard
+    def breakers(self, settings: Settings) -> BreakerRegistry:
+        """The breakers of the settings' endpoint (an agent failing against one server
+        says nothing about another: pointing ``OPENAI_BASE_URL`` elsewhere starts closed)."""
+        from .live import endpoint_label
+
+        key = (
+            endpoint_label(settings.openai_base_url),
+            settings.breaker_threshold,
+            settings.breaker_reset_s,
+        )
+        with self._lock:
+            registry = self._breakers.get(key)
+            if registry is None:
+                registry = self._breakers[key] = BreakerRegistry(
+                    failure_threshold=settings.breaker_threshold,
+                    reset_timeout_s=settings.breaker_reset_s,
+                )
+            return registry
+
+    def guard(self, settings: Settings, store: AuditStore | None = None) -> RunGuard:
+        """Spending caps (charged to this runtime's spend) and the endpoint's breakers."""
+        return RunGuard(self.breakers(settings), Budget.from_settings(settings, self.spend, store))
+
+    # --------------------------------------------------------------- lifecycle
+    def reset(self) -> None:
+        """Back to a new process's state: clients and stores closed, everything forgotten."""
+        with self._lock:
+            models, stores = list(self._models.values()), list(self._stores.values())
+            self._models.clear()
+            self._stores.clear()
+            self._breakers.clear()
+            self._limiters.clear()
+            self._agents = None
+            self._connectors = None
+            self.spend.reset()
+            self.prices = PriceTable()
+        for model in models:
+            model.close()
+        for store in stores:
+            store.close()
+
+
+# The process default, like prometheus_client's REGISTRY: the one module-level object
+# that holds state. Everything else takes a runtime or asks for this one.
+_DEFAULT = Runtime()
+
+
+def default_runtime() -> Runtime:
+    """This process's runtime."""
+    return _DEFAULT
