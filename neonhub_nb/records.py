@@ -38,6 +38,8 @@ __all__ = [
     "ToolExecution",
     "Transport",
     "columns_of",
+    "finish_meaning",
+    "worst_finish",
 ]
 
 RunStatus = Literal["queued", "running", "succeeded", "failed", "abandoned"]
@@ -50,6 +52,36 @@ FinishReason = Literal["stop", "length", "content_filter", "tool_calls", "other"
 FINISH_REASONS: tuple[str, ...] = typing.get_args(FinishReason)
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
+
+# What servers send as finish_reason, by what it means for the answer. OpenAI and Azure
+# send stop/length/content_filter/tool_calls/function_call; TGI sends eos_token and
+# stop_sequence; Anthropic-style gateways end_turn and max_tokens.
+_FINISH_MEANING: dict[str, FinishReason] = {
+    "stop": "stop",
+    "eos": "stop",
+    "eos_token": "stop",
+    "stop_sequence": "stop",
+    "end_turn": "stop",
+    "length": "length",
+    "max_tokens": "length",
+    "model_length": "length",
+    "content_filter": "content_filter",
+    "tool_calls": "tool_calls",
+    "function_call": "tool_calls",
+}
+# Worst first: a run's finish reason is the worst of its model calls'.
+_FINISH_RANK: tuple[FinishReason, ...] = ("content_filter", "length", "other", "tool_calls", "stop")
+
+
+def finish_meaning(raw: str | None) -> FinishReason:
+    """What a server's ``finish_reason`` means: ``stop`` (complete), ``length``
+    (truncated), ``content_filter`` (withheld), ``tool_calls``, or ``other``."""
+    return _FINISH_MEANING.get((raw or "").strip().lower(), "other")
+
+
+def worst_finish(reasons: list[FinishReason]) -> FinishReason | None:
+    """The finish reason a run records: the worst of its model calls' (None: no call)."""
+    return min(reasons, key=_FINISH_RANK.index) if reasons else None
 
 
 class RunRecord(BaseModel):

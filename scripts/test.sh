@@ -34,6 +34,8 @@ echo "==> ruff"
 .venv/bin/ruff format --check neonhub_nb tests bench
 echo "==> mypy"
 .venv/bin/mypy
+echo "==> import contracts (lint-imports)"
+.venv/bin/lint-imports
 echo "==> pytest"
 rm -f .coverage .coverage.*
 # tests/ plus nbval over the committed notebooks (outputs compared strictly, except what

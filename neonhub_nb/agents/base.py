@@ -16,7 +16,14 @@ from ..errors import ConfigError, LLMError
 from ..ids import new_id
 from ..llm import Completion, LLMClient, Messages, TokenCallback
 from ..models import AgentParams, Metric
-from ..records import ConnectorResponse, ModelCallResponse, ModelUsage, ToolExecution
+from ..records import (
+    ConnectorResponse,
+    FinishReason,
+    ModelCallResponse,
+    ModelUsage,
+    ToolExecution,
+    finish_meaning,
+)
 from ..tokens import PriceTable
 from .prompts import PromptTemplate
 
@@ -78,6 +85,8 @@ class AgentContext:
     completion_tokens: int = 0
     cost_usd: float = 0.0
     prompt_used: PromptTemplate | None = None
+    #: What each model call's finish_reason meant, in call order.
+    finish_reasons: list[FinishReason] = field(default_factory=list)
     _connectors: dict[str, Connector] = field(default_factory=dict, init=False, repr=False)
 
     def prompt(self, name: str) -> PromptTemplate:
@@ -187,6 +196,7 @@ class AgentContext:
                 rate_limited=c.rate_limited,
             ).model_dump(mode="json"),
         )
+        self.finish_reasons.append(finish_meaning(completion.finish_reason))
         self.prompt_tokens += completion.prompt_tokens
         self.completion_tokens += completion.completion_tokens
         self.cost_usd += self.prices.cost_usd(
