@@ -6,9 +6,11 @@ The cluster is started by ``scripts/postgres.sh`` (Debian's server; run as the
 deleted at the end of the session. Where it cannot start, the tests that need it are
 skipped with the reason, except in CI (``CI=true``), where they fail: CI must run them.
 
-Import the fixtures into a test module to use them::
+Bind the fixtures in a test module to use them::
 
-    from .pg import pg_cluster, pg_url  # noqa: F401  (pytest fixtures)
+    from . import pg
+
+    pg_cluster, pg_url = pg.pg_cluster, pg.pg_url
 """
 
 from __future__ import annotations

@@ -63,7 +63,8 @@ class PgUrl:
         try:
             parsed = conninfo_to_dict(raw)
         except psycopg.ProgrammingError as exc:
-            raise StoreError(f"url: {scrub(str(exc), secrets)} in {self.redacted}") from None
+            message = " ".join(str(exc).split())  # libpq's messages end in a newline
+            raise StoreError(f"url: {scrub(message, secrets)} in {self.redacted}") from None
         if not parsed.get("dbname"):
             raise StoreError(f"url: names no database (add /DBNAME): {self.redacted}")
 
