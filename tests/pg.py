@@ -23,13 +23,24 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
 from psycopg import sql
 
-__all__ = ["IN_CI", "PG_SCRIPT", "PgCluster", "pg_cluster", "pg_url", "with_database"]
+__all__ = [
+    "IN_CI",
+    "PG_SCRIPT",
+    "PgCluster",
+    "as_role",
+    "merge_rows",
+    "pg_cluster",
+    "pg_url",
+    "run_rows",
+    "with_database",
+]
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_SCRIPT = ROOT / "scripts" / "postgres.sh"
@@ -123,3 +134,86 @@ def pg_url(pg_cluster: PgCluster) -> Iterator[str]:
         yield url
     finally:
         pg_cluster.drop_database(url)
+
+
+def as_role(url: str, user: str, password: str) -> str:
+    """``url`` logging in as another role."""
+    parts = urlsplit(url)
+    netloc = f"{user}:{password}@{parts.hostname}:{parts.port}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def run_rows(run_id: str, *, status: str = "succeeded", tools: int = 5) -> dict[str, list[Any]]:
+    """One finished run as the ingester hands it over: the run, its tool executions, four
+    metrics and a draft (about 4 KB, most of it in the tool calls' JSON)."""
+    started = "2026-05-01T10:00:00.250000"
+    run = {
+        "run_id": run_id,
+        "agent": "content",
+        "intent": "content.generate_article",
+        "status": status,
+        "mode": "mock",
+        "started_at": started,
+        "finished_at": "2026-05-01T10:00:01.750000" if status != "running" else None,
+        "duration_ms": 1500.0 if status != "running" else None,
+        "input": {"topic": "bakery newsletters", "word_count": 600},
+        "output": {"title": "Rise and shine"} if status != "running" else None,
+        "error": None,
+        "model": "mock-writer",
+        "redacted_fields": [],
+        "writer_id": "laptop-1-1234-abcd",
+        "seed": 7,
+    }
+    executions = [
+        {
+            "execution_id": f"{run_id}-t{seq}",
+            "run_id": run_id,
+            "seq": seq,
+            "tool": "llm" if seq == 0 else "connector.gsc",
+            "operation": "chat" if seq == 0 else "query",
+            "status": "succeeded",
+            "started_at": started,
+            "duration_ms": 12.5,
+            "request": {"prompt": "x" * 300, "seq": seq},
+            "response": {"text": "y" * 300, "rate_limited": False},
+            "error": None,
+        }
+        for seq in range(tools)
+    ]
+    metrics = [
+        {"run_id": run_id, "name": name, "value": value, "unit": unit}
+        for name, value, unit in (
+            ("prompt_tokens", 420.0, "tokens"),
+            ("completion_tokens", 800.0, "tokens"),
+            ("total_tokens", 1220.0, "tokens"),
+            ("cost_usd", 0.0012, "usd"),
+        )
+    ]
+    drafts = [
+        {
+            "draft_id": f"{run_id}-d",
+            "run_id": run_id,
+            "title": "Rise and shine",
+            "content": "Dear bakers, " * 20,
+            "metadata": {"words": 600},
+            "status": "draft",
+            "created_at": started,
+            "updated_at": started,
+            "topic": "bakery newsletters",
+            "primary_keyword": "bakery newsletter",
+        }
+    ]
+    return {
+        "agent_runs": [run],
+        "tool_executions": executions,
+        "agent_run_metrics": metrics,
+        "content_drafts": drafts,
+    }
+
+
+def merge_rows(*batches: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    merged: dict[str, list[Any]] = {}
+    for batch in batches:
+        for table, rows in batch.items():
+            merged.setdefault(table, []).extend(rows)
+    return merged
