@@ -1,0 +1,35 @@
+"""The audit store's PostgreSQL side: a team's shared trail.
+
+* :mod:`.url` — connect from a ``postgresql://`` URL (query parameters such as
+  ``sslmode`` pass through to libpq; the password never reaches a message or ``repr``).
+* :mod:`.migrations` — the named migrations (same versions and names as the DuckDB
+  store's), applied under an advisory lock.
+* :mod:`.roles` — the ``writer`` (insert/update only) and ``reader`` (select only) roles.
+* :mod:`.upsert` — one spool batch and its offsets in one transaction, exactly once.
+
+Nothing else in the package imports this yet; the store interface will.
+"""
+
+from __future__ import annotations
+
+from .migrations import LATEST_VERSION, MIGRATIONS, apply_migrations, schema_version
+from .roles import READER, WRITER, ensure_roles
+from .upsert import SegmentRange, UpsertResult, check_rows, upsert_batch
+from .url import PgUrl, connect, is_postgres_url
+
+__all__ = [
+    "LATEST_VERSION",
+    "MIGRATIONS",
+    "READER",
+    "WRITER",
+    "PgUrl",
+    "SegmentRange",
+    "UpsertResult",
+    "apply_migrations",
+    "check_rows",
+    "connect",
+    "ensure_roles",
+    "is_postgres_url",
+    "schema_version",
+    "upsert_batch",
+]

@@ -1,0 +1,212 @@
+"""Named migrations of the PostgreSQL audit store, applied under an advisory lock.
+
+Versions and names are those of the DuckDB store's (``store/schema.py``), so one number
+says which schema a store has whatever its engine; the statements are PostgreSQL's:
+``JSONB`` where DuckDB has ``JSON``, ``TIMESTAMPTZ`` (read back in UTC: see ``url.py``)
+where it has ``TIMESTAMP``, and the indexes PostgreSQL needs where DuckDB relies on
+zone maps. Never edit a migration that has shipped: add the next one, to both engines.
+
+Two machines upgrading at once is safe: :func:`apply_migrations` holds a session-level
+advisory lock while it reads the version and applies what is missing, each migration in
+its own transaction, so the second machine waits, then finds nothing left to do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+
+from ...errors import StoreError
+
+__all__ = [
+    "LATEST_VERSION",
+    "MIGRATIONS",
+    "MIGRATION_LOCK",
+    "Migration",
+    "apply_migrations",
+    "schema_version",
+]
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    statements: tuple[str, ...]
+
+
+#: The advisory lock key (a signed 64-bit number) every migrating session takes.
+MIGRATION_LOCK = int.from_bytes(
+    hashlib.sha256(b"neonhub_nb.store.pg.migrations").digest()[:8], "big", signed=True
+)
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "initial_audit_tables",
+        (
+            """CREATE TABLE agent_runs (
+                run_id TEXT PRIMARY KEY,
+                agent TEXT NOT NULL,
+                intent TEXT NOT NULL,
+                status TEXT NOT NULL,
+                mode TEXT NOT NULL,
+                started_at TIMESTAMPTZ NOT NULL,
+                finished_at TIMESTAMPTZ,
+                duration_ms DOUBLE PRECISION,
+                input JSONB,
+                output JSONB,
+                error TEXT
+            )""",
+            """CREATE TABLE tool_executions (
+                execution_id TEXT PRIMARY KEY,
+                run_id TEXT NOT NULL,
+                seq INTEGER NOT NULL,
+                tool TEXT NOT NULL,
+                operation TEXT NOT NULL,
+                status TEXT NOT NULL,
+                started_at TIMESTAMPTZ NOT NULL,
+                duration_ms DOUBLE PRECISION,
+                request JSONB,
+                response JSONB,
+                error TEXT
+            )""",
+            """CREATE TABLE agent_run_metrics (
+                run_id TEXT NOT NULL,
+                name TEXT NOT NULL,
+                value DOUBLE PRECISION NOT NULL,
+                unit TEXT,
+                PRIMARY KEY (run_id, name)
+            )""",
+            """CREATE TABLE content_drafts (
+                draft_id TEXT PRIMARY KEY,
+                run_id TEXT NOT NULL,
+                title TEXT,
+                content TEXT,
+                metadata JSONB,
+                status TEXT NOT NULL,
+                created_at TIMESTAMPTZ NOT NULL,
+                updated_at TIMESTAMPTZ NOT NULL
+            )""",
+            # DuckDB skips row groups by their min/max; PostgreSQL needs indexes for the
+            # period filters of every dashboard query and for a run's detail page.
+            "CREATE INDEX agent_runs_started_at ON agent_runs (started_at)",
+            "CREATE INDEX tool_executions_run_id ON tool_executions (run_id, seq)",
+            "CREATE INDEX tool_executions_started_at ON tool_executions (started_at)",
+            "CREATE INDEX content_drafts_run_id ON content_drafts (run_id)",
+            "CREATE INDEX content_drafts_created_at ON content_drafts (created_at)",
+        ),
+    ),
+    Migration(
+        2,
+        "run_provenance_and_review",
+        (
+            "ALTER TABLE agent_runs ADD COLUMN model TEXT",
+            "ALTER TABLE agent_runs ADD COLUMN prompt_name TEXT",
+            "ALTER TABLE agent_runs ADD COLUMN prompt_version TEXT",
+            "ALTER TABLE agent_runs ADD COLUMN experiment_id TEXT",
+            "ALTER TABLE agent_runs ADD COLUMN campaign TEXT",
+            "ALTER TABLE agent_runs ADD COLUMN variant TEXT",
+            "ALTER TABLE agent_runs ADD COLUMN redacted_fields JSONB",
+            "ALTER TABLE content_drafts ADD COLUMN topic TEXT",
+            "ALTER TABLE content_drafts ADD COLUMN primary_keyword TEXT",
+            "ALTER TABLE content_drafts ADD COLUMN reviewer TEXT",
+            "ALTER TABLE content_drafts ADD COLUMN review_note TEXT",
+            "ALTER TABLE content_drafts ADD COLUMN reviewed_at TIMESTAMPTZ",
+        ),
+    ),
+    Migration(
+        3,
+        "spool_ingestion_ledger",
+        (
+            "ALTER TABLE agent_runs ADD COLUMN writer_id TEXT",
+            # Finding a gone writer's unfinished runs must not scan every run.
+            "CREATE INDEX agent_runs_unfinished ON agent_runs (writer_id) "
+            "WHERE status IN ('queued', 'running')",
+            # How far each machine's spool segment has been ingested (key "machine/segment"),
+            # committed in the same transaction as the rows it produced.
+            """CREATE TABLE spool_segments (
+                segment TEXT PRIMARY KEY,
+                ingested_bytes BIGINT NOT NULL,
+                updated_at TIMESTAMPTZ NOT NULL
+            )""",
+        ),
+    ),
+    Migration(
+        4,
+        "metric_baselines",
+        (
+            """CREATE TABLE metric_baselines (
+                metric TEXT NOT NULL,
+                labels TEXT NOT NULL,
+                value DOUBLE PRECISION NOT NULL,
+                PRIMARY KEY (metric, labels)
+            )""",
+        ),
+    ),
+    Migration(5, "run_seed", ("ALTER TABLE agent_runs ADD COLUMN seed INTEGER",)),
+)
+
+LATEST_VERSION = MIGRATIONS[-1].version
+
+
+def _applied(con: psycopg.Connection[Any]) -> dict[int, str]:
+    exists = con.execute("SELECT to_regclass('schema_migrations') IS NOT NULL").fetchone()
+    if not exists or not exists[0]:
+        return {}
+    rows = con.execute("SELECT version, name FROM schema_migrations").fetchall()
+    return {int(version): str(name) for version, name in rows}
+
+
+def schema_version(con: psycopg.Connection[Any]) -> int:
+    """The highest migration applied to the database (0 for an empty one)."""
+    return max(_applied(con), default=0)
+
+
+def apply_migrations(con: psycopg.Connection[Any], up_to: int | None = None) -> list[str]:
+    """Apply every pending migration (or those up to ``up_to``); return their names.
+
+    ``con`` must be in autocommit mode (each migration is its own transaction) and its
+    role must be able to create tables (the database's owner, not the writer role).
+    Waits while another session migrates. Raises
+    :class:`~neonhub_nb.errors.StoreError` when the database records a migration under
+    another name than this code's (it was migrated by something else).
+    """
+    if not con.autocommit:
+        raise StoreError("apply_migrations: needs a connection in autocommit mode")
+    con.execute("SELECT pg_advisory_lock(%s)", [MIGRATION_LOCK])
+    try:
+        con.execute(
+            """CREATE TABLE IF NOT EXISTS schema_migrations (
+                version INTEGER PRIMARY KEY,
+                name TEXT NOT NULL,
+                applied_at TIMESTAMPTZ NOT NULL
+            )"""
+        )
+        applied = _applied(con)
+        for migration in MIGRATIONS:
+            recorded = applied.get(migration.version)
+            if recorded is not None and recorded != migration.name:
+                raise StoreError(
+                    f"schema_migrations: version {migration.version} is {recorded!r} in the "
+                    f"database but {migration.name!r} here: it was migrated by other code"
+                )
+        done: list[str] = []
+        for migration in MIGRATIONS:
+            if migration.version in applied or (up_to is not None and migration.version > up_to):
+                continue
+            with con.transaction():
+                for statement in migration.statements:
+                    con.execute(statement)
+                con.execute(
+                    "INSERT INTO schema_migrations VALUES (%s, %s, now())",
+                    [migration.version, migration.name],
+                )
+            done.append(migration.name)
+        return done
+    finally:
+        if not con.closed:
+            con.execute("SELECT pg_advisory_unlock(%s)", [MIGRATION_LOCK])
