@@ -51,11 +51,11 @@ def _offsets(con: Any) -> dict[str, int]:
 
 def test_columns_are_the_duckdb_ingesters(db: str) -> None:
     duck = {
-        "agent_runs": duck_ingest._RUN_COLUMNS,
-        "tool_executions": duck_ingest._TOOL_COLUMNS,
-        "agent_run_metrics": duck_ingest._METRIC_COLUMNS,
-        "content_drafts": duck_ingest._DRAFT_COLUMNS,
-        "draft_reviews": duck_ingest._REVIEW_COLUMNS,
+        "agent_runs": duck_ingest.RUNS.names,
+        "tool_executions": duck_ingest.TOOLS.names,
+        "agent_run_metrics": duck_ingest.METRICS.names,
+        "content_drafts": duck_ingest.DRAFTS.names,
+        "draft_reviews": duck_ingest.REVIEWS.names,
     }
     assert {t: list(c) for t, c in COLUMNS.items()} == {t: list(c) for t, c in duck.items()}
 

@@ -148,6 +148,23 @@ MIGRATIONS: tuple[Migration, ...] = (
         ),
     ),
     Migration(5, "run_seed", ("ALTER TABLE agent_runs ADD COLUMN seed INTEGER",)),
+    Migration(
+        6,
+        "model_and_connector_transports",
+        (
+            "ALTER TABLE agent_runs ADD COLUMN model_mode TEXT",
+            "ALTER TABLE agent_runs ADD COLUMN connectors_mode TEXT",
+            "ALTER TABLE agent_runs ADD COLUMN finish_reason TEXT",
+            "UPDATE agent_runs SET model_mode = mode WHERE model_mode IS NULL",
+            """UPDATE agent_runs AS r SET connectors_mode = CASE
+                   WHEN r.mode = 'replay' THEN 'replay'
+                   WHEN t.exchanges > 0 THEN 'live'
+                   ELSE 'mock' END
+               FROM (SELECT run_id, count(*) FILTER (WHERE response ? 'http') AS exchanges
+                     FROM tool_executions WHERE tool LIKE 'connector.%' GROUP BY run_id) AS t
+               WHERE r.run_id = t.run_id AND r.connectors_mode IS NULL""",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -23,6 +23,14 @@ import orjson
 import psycopg
 
 from ...errors import StoreError
+from ...records import (
+    DraftRecord,
+    MetricRecord,
+    ReviewRecord,
+    RunRecord,
+    ToolExecution,
+    columns_of,
+)
 
 __all__ = [
     "COLUMNS",
@@ -35,71 +43,24 @@ __all__ = [
 
 TERMINAL = ("succeeded", "failed", "abandoned")
 
-# Per table: column -> PostgreSQL type. Names and order are those of store/ingest.py's
-# staging columns (_RUN_COLUMNS ...); ``draft_reviews`` are updates of content_drafts.
+_PG_TYPES = {
+    "text": "text",
+    "integer": "integer",
+    "real": "double precision",
+    "timestamp": "timestamptz",
+    "json": "jsonb",
+}
+# Per table: column -> PostgreSQL type, derived from the records (records.py) exactly as
+# the DuckDB ingester derives its staging columns; ``draft_reviews`` update content_drafts.
 COLUMNS: dict[str, dict[str, str]] = {
-    "agent_runs": {
-        "run_id": "text",
-        "agent": "text",
-        "intent": "text",
-        "status": "text",
-        "mode": "text",
-        "started_at": "timestamptz",
-        "finished_at": "timestamptz",
-        "duration_ms": "double precision",
-        "input": "jsonb",
-        "output": "jsonb",
-        "error": "text",
-        "model": "text",
-        "prompt_name": "text",
-        "prompt_version": "text",
-        "experiment_id": "text",
-        "campaign": "text",
-        "variant": "text",
-        "redacted_fields": "jsonb",
-        "writer_id": "text",
-        "seed": "integer",
-    },
-    "tool_executions": {
-        "execution_id": "text",
-        "run_id": "text",
-        "seq": "integer",
-        "tool": "text",
-        "operation": "text",
-        "status": "text",
-        "started_at": "timestamptz",
-        "duration_ms": "double precision",
-        "request": "jsonb",
-        "response": "jsonb",
-        "error": "text",
-    },
-    "agent_run_metrics": {
-        "run_id": "text",
-        "name": "text",
-        "value": "double precision",
-        "unit": "text",
-    },
-    "content_drafts": {
-        "draft_id": "text",
-        "run_id": "text",
-        "title": "text",
-        "content": "text",
-        "metadata": "jsonb",
-        "status": "text",
-        "created_at": "timestamptz",
-        "updated_at": "timestamptz",
-        "topic": "text",
-        "primary_keyword": "text",
-    },
-    "draft_reviews": {
-        "draft_id": "text",
-        "status": "text",
-        "reviewer": "text",
-        "review_note": "text",
-        "reviewed_at": "timestamptz",
-        "title": "text",
-        "content": "text",
-    },
+    table: {column.name: _PG_TYPES[column.kind] for column in columns_of(record)}
+    for table, record in (
+        ("agent_runs", RunRecord),
+        ("tool_executions", ToolExecution),
+        ("agent_run_metrics", MetricRecord),
+        ("content_drafts", DraftRecord),
+        ("draft_reviews", ReviewRecord),
+    )
 }
 _KEYS: dict[str, tuple[str, ...]] = {
     "agent_runs": ("run_id",),
