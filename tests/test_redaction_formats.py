@@ -231,3 +231,21 @@ def test_values_that_are_not_json_are_walked() -> None:
     assert sorted(clean["items"]) == [REDACTED, "x"]
     assert clean["obj"] is opaque and clean["7"] == REDACTED
     assert "7" in paths and sum(p.startswith("items[") for p in paths) == 1
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "İstanbul café 🎉 {} naïve ﬁn",  # İ lower-cases to two characters
+        "\ud800 a lone surrogate, then {}",  # not UTF-8 encodable
+        "ΣΑΣ token: {} ok",
+        "\u212a (Kelvin sign) then {}",  # lower-cases to an ASCII k
+    ],
+)
+def test_non_ascii_text_keeps_offsets(template: str) -> None:
+    for entry in (CORPUS[0], next(e for e in CORPUS if e.format == "twilio-auth-token")):
+        text = template.format(entry.value)
+        out = KNOWING.text(text)
+        assert out == template.format(REDACTED)
+        clean, _ = KNOWING.redact({"k": text})
+        assert clean == {"k": out}

@@ -92,6 +92,7 @@ class _Literals:
         if text.isascii():  # byte offsets are character offsets
             reported = self.fast.find_matches_as_indexes(text.encode())
         else:
+            text = _without_surrogates(text)
             reported = self.fast_text.find_matches_as_indexes(text)
         found: set[tuple[int, int, int]] = set()
         for _, start, end in reported:
@@ -100,6 +101,15 @@ class _Literals:
                 if s < end - start:
                     found.add((index, start + s, start + e))
         return sorted(found, key=lambda hit: hit[1])
+
+
+def _without_surrogates(text: str) -> str:
+    """``text`` with lone surrogates (not UTF-8 encodable) as U+FFFD, indexes unchanged."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in text)
+    return text
 
 
 def _trie(words: Iterable[str]) -> dict[str, Any]:

@@ -119,6 +119,11 @@ class Redactor:
         return Redactor((*self._values, *values))
 
     @property
+    def scanner(self) -> Scanner:
+        """The span finder behind this redactor (streams use it directly)."""
+        return self._scanner
+
+    @property
     def known_count(self) -> int:
         """How many distinct secret values this redactor knows (never the values)."""
         return len(self._values)
