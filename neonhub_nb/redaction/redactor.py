@@ -78,6 +78,14 @@ def known_secrets_from_environ(
     return found
 
 
+def _remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
+    """Store in a small first-in-first-out cache (safe to race: worst case, a miss)."""
+    if len(cache) >= _CACHE_SIZE:
+        with contextlib.suppress(KeyError, RuntimeError, StopIteration):
+            del cache[next(iter(cache))]
+    cache[key] = value
+
+
 def _json_bytes(value: Any) -> bytes | None:
     try:
         return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS, default=str)
@@ -103,6 +111,7 @@ class Redactor:
         forms = {form for v in values for form in _encoded_forms(v)}
         self._scanner = Scanner(sorted(f for f in forms if len(f) >= MIN_KNOWN_SECRET))
         self._cache: dict[str, str] = {}
+        self._clean_documents: dict[bytes, None] = {}
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str], secret_names: Iterable[str] = ()) -> Redactor:
@@ -136,20 +145,17 @@ class Redactor:
         """``value`` with every secret replaced by ``[REDACTED]``."""
         if len(value) < MIN_SECRET_TEXT:
             return value
-        if not self._scanner.may_contain(value.encode("utf-8", "surrogatepass")):
-            return value
         # A run's draft passes here several times (response, output, draft row, result).
         long_text = len(value) >= _CACHE_MIN_LENGTH
         if long_text and (cached := self._cache.get(value)) is not None:
             return cached
-        spans = self._scanner.spans_unchecked(value)
-        cleaned = apply_spans(value, spans) if spans else value
+        if not self._scanner.may_contain(value.encode("utf-8", "surrogatepass")):
+            cleaned = value
+        else:
+            spans = self._scanner.spans_unchecked(value)
+            cleaned = apply_spans(value, spans) if spans else value
         if long_text:
-            if len(self._cache) >= _CACHE_SIZE:
-                # Another thread may have evicted the same entry first.
-                with contextlib.suppress(KeyError, RuntimeError, StopIteration):
-                    del self._cache[next(iter(self._cache))]
-            self._cache[value] = cleaned
+            _remember(self._cache, value, cleaned)
         return cleaned
 
     def finds_secret(self, value: str) -> bool:
@@ -165,14 +171,22 @@ class Redactor:
         dots and ``[i]`` (``input.headers.Authorization``, ``items[2]``). ``value`` is
         never modified; when nothing needed redacting, ``clean`` is ``value`` itself.
         """
-        if isinstance(value, str):
+        kind = _kind(value)
+        if kind is _TEXT and isinstance(value, str):
             cleaned = self.text(value)
             return cleaned, ([path or "value"] if cleaned != value else [])
-        if isinstance(value, Mapping | list | tuple | set | frozenset):
-            # One pass over the serialized document settles the common, clean case.
+        if kind is _MAPPING or kind is _SEQUENCE:
+            # One pass over the serialized document settles the common, clean case (and
+            # a run's input is recorded twice: when it starts and when it ends).
             raw = _json_bytes(value)
-            if raw is not None and not self._scanner.may_contain(raw):
-                return value, []
+            if raw is not None:
+                long_doc = len(raw) >= _CACHE_MIN_LENGTH
+                if long_doc and raw in self._clean_documents:
+                    return value, []
+                if not self._scanner.may_contain(raw):
+                    if long_doc:
+                        _remember(self._clean_documents, raw, None)
+                    return value, []
         walk = _Walk(value)
         # Every key and string, joined, in one scan; no rule matches across the joints.
         joined = LEAF_SEPARATOR.join(walk.leaves)
