@@ -7,7 +7,7 @@ the scanner that runs them is :mod:`neonhub_nb.redaction.engine`.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import regex
@@ -91,6 +91,7 @@ class NearbyRule:
     name = "named-random-string"
     source = "gitleaks generic-api-key (keyword within a few characters, entropy >= 3)"
     _CANDIDATE = re.compile(r"(?<![^\s\"'`<>()\[\]{},;\x00])[^\s\"'`<>()\[\]{},;\x00]{16,}")
+    _WORD_START = re.compile(r"(?<![^\s\"'`<>()\[\]{},;\x00])[^\s\"'`<>()\[\]{},;\x00]")
     # URLs, domains, e-mail addresses and other name=value settings are not secrets here
     # (a secret-named setting is the assignment rule's business).
     _NOT_SECRET = re.compile(
@@ -128,13 +129,17 @@ class NearbyRule:
         tail = self._WORD.match(text, end)
         return is_secret_name(text[first:end] + (tail.group() if tail else ""))
 
+    def _candidates(self, text: str, start: int, end: int) -> Iterator[re.Match[str]]:
+        # Runs that begin inside the window (they may end after it).
+        for word in self._WORD_START.finditer(text, start, end):
+            match = self._CANDIDATE.match(text, word.start())
+            if match is not None:
+                yield match
+
     def find_all(self, text: str, start: int) -> list[tuple[int, int]]:
         """Spans of random-looking runs that begin within the window after ``start``."""
-        end = self._end(text, start)
         found = []
-        for match in self._CANDIDATE.finditer(text, start, len(text)):
-            if match.start() >= end:
-                break
+        for match in self._candidates(text, start, self._end(text, start)):
             span = self._secret(match)
             if span is not None:
                 found.append(span)
@@ -145,12 +150,7 @@ class NearbyRule:
         end = self._end(text, start)
         if end == len(text) and end < start + self.window:
             return True
-        for match in self._CANDIDATE.finditer(text, start, len(text)):
-            if match.start() >= end:
-                return False
-            if match.end() == len(text):
-                return True
-        return False
+        return any(m.end() == len(text) for m in self._candidates(text, start, end))
 
 
 class StructuralRule:
@@ -160,29 +160,31 @@ class StructuralRule:
     (a dot, six characters, a dot) is the anchor, the full ``pattern`` is checked around it.
     """
 
-    def __init__(self, name: str, anchor: str, pattern: str, reach: int, source: str) -> None:
+    def __init__(
+        self, name: str, anchor: str, pattern: str, reach: tuple[int, int], source: str
+    ) -> None:
         self.name = name
         self.source = source
         self.anchor = re.compile(anchor)
         self.anchor_bytes = re.compile(anchor.encode())
         self.compiled = re.compile(pattern)
         self.partial = regex.compile(pattern, regex.V0)
-        # How far before its anchor a match can start.
-        self.reach = reach
+        # How far before its anchor a match can start: (fewest, most) characters.
+        self.shortest, self.reach = reach
 
     def __repr__(self) -> str:
         return f"StructuralRule({self.name!r})"
 
     def find_all(self, text: str) -> list[tuple[int, int]]:
-        """Every match in ``text`` (looked for only around anchors)."""
+        """Every match in ``text``, tried only at the few starts an anchor allows."""
         found: list[tuple[int, int]] = []
         for anchor in self.anchor.finditer(text):
-            begin = max(0, anchor.start() - self.reach)
-            for match in self.compiled.finditer(text, begin, len(text)):
-                if match.start() > anchor.start():
-                    break
-                if match.end() > anchor.start():
+            at = anchor.start()
+            for start in range(max(0, at - self.reach), max(0, at - self.shortest + 1)):
+                match = self.compiled.match(text, start)
+                if match is not None and match.end() > at:
                     found.append(match.span())
+                    break
         return found
 
     def pending_from(self, text: str, begin: int) -> int | None:

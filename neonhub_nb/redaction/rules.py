@@ -364,6 +364,6 @@ def discord_rule() -> StructuralRule:
         DISCORD_ANCHOR,
         _B
         + r"[MNO][A-Za-z0-9_\-]{23,27}\.[A-Za-z0-9_\-]{6}\.[A-Za-z0-9_\-]{27,40}(?![A-Za-z0-9_\-])",
-        28,
+        (24, 28),  # the first part: M, N or O and 23 to 27 more
         "detect-secrets discord.py ; https://discord.com/developers/docs/reference#authentication",
     )
