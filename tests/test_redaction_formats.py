@@ -249,3 +249,18 @@ def test_non_ascii_text_keeps_offsets(template: str) -> None:
         assert out == template.format(REDACTED)
         clean, _ = KNOWING.redact({"k": text})
         assert clean == {"k": out}
+
+
+def test_caches_never_change_an_answer() -> None:
+    redactor = Redactor()
+    token = next(e for e in CORPUS if e.format == "github-pat").value
+    clean_doc, dirty_doc = {"q": "sourdough"}, {"q": f"sourdough {token}"}
+    long_text = "Bakery newsletters work. " * 20
+    for _ in range(3):
+        assert redactor.redact(clean_doc) == (clean_doc, [])
+        assert redactor.redact(dirty_doc) == ({"q": f"sourdough {REDACTED}"}, ["q"])
+        assert redactor.text(long_text) == long_text
+        assert redactor.text(long_text + token) == long_text + REDACTED
+    for i in range(600):  # more documents than the caches hold
+        assert redactor.redact({"q": f"query {i}"})[1] == []
+    assert redactor.redact(dirty_doc)[1] == ["q"]

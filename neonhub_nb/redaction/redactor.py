@@ -26,8 +26,13 @@ __all__ = ["MIN_KNOWN_SECRET", "Redactor", "known_secrets_from_environ", "redact
 #: Known values shorter than this are ignored: they would redact ordinary words.
 MIN_KNOWN_SECRET = 8
 
+# Texts of 256+ characters: their redaction (a draft passes here several times per run).
 _CACHE_MIN_LENGTH = 256
 _CACHE_SIZE = 64
+# Documents (serialized dicts and lists) found clean, up to 16 KB each: tool calls repeat
+# small requests and answers, and the store records a run's input when it starts and ends.
+_DOCUMENT_CACHE_SIZE = 256
+_DOCUMENT_CACHE_MAX_BYTES = 16_384
 
 
 def _encoded_forms(value: str) -> set[str]:
@@ -78,9 +83,9 @@ def known_secrets_from_environ(
     return found
 
 
-def _remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
+def _remember(cache: dict[Any, Any], key: Any, value: Any, size: int = _CACHE_SIZE) -> None:
     """Store in a small first-in-first-out cache (safe to race: worst case, a miss)."""
-    if len(cache) >= _CACHE_SIZE:
+    if len(cache) >= size:
         with contextlib.suppress(KeyError, RuntimeError, StopIteration):
             del cache[next(iter(cache))]
     cache[key] = value
@@ -176,16 +181,14 @@ class Redactor:
             cleaned = self.text(value)
             return cleaned, ([path or "value"] if cleaned != value else [])
         if kind is _MAPPING or kind is _SEQUENCE:
-            # One pass over the serialized document settles the common, clean case (and
-            # a run's input is recorded twice: when it starts and when it ends).
+            # One pass over the serialized document settles the common, clean case.
             raw = _json_bytes(value)
             if raw is not None:
-                long_doc = len(raw) >= _CACHE_MIN_LENGTH
-                if long_doc and raw in self._clean_documents:
+                if raw in self._clean_documents:
                     return value, []
                 if not self._scanner.may_contain(raw):
-                    if long_doc:
-                        _remember(self._clean_documents, raw, None)
+                    if len(raw) <= _DOCUMENT_CACHE_MAX_BYTES:
+                        _remember(self._clean_documents, raw, None, _DOCUMENT_CACHE_SIZE)
                     return value, []
         walk = _Walk(value)
         # Every key and string, joined, in one scan; no rule matches across the joints.
