@@ -5,8 +5,8 @@ rule trigger and every known secret value: case-insensitive words (``password``,
 ``bearer``), case-sensitive prefixes (``ghp_``, ``AIza``, ``-----BEGIN``) and the exact
 known values. A text none of them hits, and with no Discord anchor (``.xxxxxx.``), holds
 no secret any rule could find: that is the common case, and costs one pass over the
-UTF-8 bytes (about 1-2 µs per 4 KB, see ``bench/bench_redact.py``). Only texts with a hit
-take the slow path, where each rule's regex runs at its trigger's positions.
+UTF-8 bytes (figures in ``docs/redaction.md``, from ``bench/bench_redact.py``). Only
+texts with a hit take the slow path, where each rule's regex runs at its triggers.
 """
 
 from __future__ import annotations
