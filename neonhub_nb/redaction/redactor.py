@@ -173,8 +173,11 @@ class Redactor:
 
         A dict key that names a secret (``api_key``) has its string value replaced
         whole; every other string, key or value, is cleaned like :meth:`text`. Paths use
-        dots and ``[i]`` (``input.headers.Authorization``, ``items[2]``). ``value`` is
-        never modified; when nothing needed redacting, ``clean`` is ``value`` itself.
+        dots and ``[i]`` (``input.headers.Authorization``, ``items[2]``) and never hold
+        a secret (a redacted key appears as ``[REDACTED]``). ``value`` is never modified:
+        when nothing needed redacting, ``clean`` is ``value`` itself; otherwise changed
+        containers are new dicts and lists (tuples and sets become lists) and unchanged
+        ones are shared with ``value``.
         """
         kind = _kind(value)
         if kind is _TEXT and isinstance(value, str):
