@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_store.py                      # everything (MLflow if installed)
     .venv/bin/python bench/bench_store.py --only logging,peers --runs 2000
+    .venv/bin/python bench/bench_store.py --only redaction        # its share: redaction
     ./scripts/bench.sh store                                   # installs MLflow first
 
 Prints one table per part. Figures are medians (and p99 where asked) on this machine;
@@ -238,6 +239,41 @@ def part_logging(tmp: Path, runs: int, mlflow_runs: int) -> None:
     )
 
 
+# ------------------------------------------------------------- 2b: redaction share
+def redaction_calls(redactor: Any, index: int) -> None:
+    """The redactions AuditStore makes while log_one records run ``index``."""
+    run_input, output, tools = payload(index)
+    redactor.redact(run_input, "input")  # record_run_started
+    for tool in tools:  # record_tool_execution (error is None: not redacted)
+        redactor.redact(tool["request"], "request")
+        redactor.redact(tool["response"], "response")
+    redactor.redact(run_input, "input")  # record_run_finished
+    redactor.redact(output, "output")
+
+
+def part_redaction(runs: int, ref: str = "main") -> None:
+    from bench_redact import load_old  # same folder
+
+    from neonhub_nb.redact import Redactor
+
+    rows = []
+    for name, redactor in ((f"{ref}:neonhub_nb/redact.py", load_old(ref).Redactor()),
+                           ("this tree", Redactor())):  # fmt: skip
+        for i in range(50):
+            redaction_calls(redactor, i)
+        times = []
+        for i in range(runs):
+            start = time.perf_counter()
+            redaction_calls(redactor, i)
+            times.append((time.perf_counter() - start) * 1e6)
+        rows.append([name, str(runs), f"{statistics.median(times):.1f}", f"{pct(times, 0.99):.1f}"])
+    table(
+        "2b. redaction inside logging one run (the calls part 1 makes, nothing else)",
+        ["redactor", "runs", "p50 us", "p99 us"],
+        rows,
+    )
+
+
 # --------------------------------------------------------------- 3: many processes
 def _writer(db: str, runs: int, ids_file: str, errors: Any) -> None:
     try:
@@ -367,7 +403,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--only",
         default="logging,processes,dashboard",
-        help="comma-separated parts: logging, processes, dashboard",
+        help="comma-separated parts: logging, redaction, processes, dashboard",
     )
     parser.add_argument("--runs", type=int, default=2000, help="runs for the logging part")
     parser.add_argument("--mlflow-runs", type=int, default=100, help="runs logged with MLflow")
@@ -382,6 +418,8 @@ def main(argv: list[str] | None = None) -> None:
         tmp = Path(tmp_name)
         if "logging" in parts:
             part_logging(tmp, args.runs, args.mlflow_runs)
+        if "redaction" in parts:
+            part_redaction(args.runs)
         if "processes" in parts:
             part_processes(tmp, args.writers, args.per_writer)
     if "dashboard" in parts:

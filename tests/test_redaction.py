@@ -122,3 +122,33 @@ def test_store_redacts_inputs_outputs_errors_and_tool_calls(tmp_path: object) ->
     fields = store.run_detail("run_s").run["redacted_fields"]
     assert set(fields) >= {"input.api_key", "input.note", "output.password", "error"}
     store.close()
+
+
+def test_store_removes_formats_and_settings_values_it_was_not_told_by_name(
+    tmp_path: object,
+) -> None:
+    # The examples: a JWT in SESSION_JWT and a GitHub token reached every table.
+    from .secrets_corpus import by_env
+
+    jwt, github = by_env("SESSION_JWT").value, by_env("GITHUB_TOKEN").value
+    twilio = by_env("TWILIO_AUTH_TOKEN").value  # no format: only known from the settings
+    settings = load_settings(
+        {"NEONHUB_DB": f"{tmp_path}/f.duckdb", "SESSION_JWT": jwt, "TWILIO_AUTH_TOKEN": twilio}
+    )
+    store = AuditStore.from_settings(settings, background=False)
+    now = FakeClock().now()
+    row = {
+        "run_id": "run_f",
+        "agent": "a",
+        "intent": "i",
+        "mode": "mock",
+        "started_at": now,
+        "input": {"topic": f"launch with {github}", "note": f"session {jwt} / {twilio}"},
+    }
+    store.record_run_started({**row, "status": "running"})
+    store.flush()
+    dump = json.dumps(store.sql("SELECT * FROM agent_runs").to_dict("records"), default=str)
+    for secret in (jwt, github, twilio):
+        assert secret not in dump
+    assert set(store.run_detail("run_f").run["redacted_fields"]) == {"input.topic", "input.note"}
+    store.close()
