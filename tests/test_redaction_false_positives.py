@@ -6,7 +6,8 @@ import itertools
 
 import pytest
 
-from neonhub_nb.mockwriter import write_article, write_reply
+from neonhub_nb.agents.content import write_article
+from neonhub_nb.llm import write_reply
 from neonhub_nb.redact import Redactor, StreamRedactor
 
 from .secrets_corpus import CORPUS_ENV
