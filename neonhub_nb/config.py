@@ -15,10 +15,21 @@ from typing import Literal
 
 from .errors import ConfigError
 
-__all__ = ["MODES", "Mode", "Settings", "find_project_root", "load_settings"]
+__all__ = [
+    "MODES",
+    "OMITTABLE_FIELDS",
+    "Mode",
+    "Settings",
+    "find_project_root",
+    "load_settings",
+]
 
 Mode = Literal["mock", "live", "replay"]
 MODES: tuple[Mode, ...] = ("mock", "live", "replay")
+
+# Chat request fields a compatible server may not know, and that the live client can do
+# without: usage is then counted locally; the seed is then not sent (and recorded so).
+OMITTABLE_FIELDS = ("stream_options", "seed")
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -44,6 +55,9 @@ class Settings:
     breaker_threshold: int = 5
     breaker_reset_s: float = 30.0
     rate_limit_rpm: float | None = None
+    # Optional chat request fields never sent (NEONHUB_LLM_OMIT_FIELDS, comma-separated, from
+    # OMITTABLE_FIELDS): for gateways that answer 400 to them (docs/live-mode.md).
+    llm_omit_fields: tuple[str, ...] = ()
     # NEONHUB_PRICES as given (JSON); registered by build_orchestrator via tokens.load_prices.
     prices_json: str | None = None
     # Simulated network latency of mock connectors (0: instant, as tests want).
@@ -102,6 +116,17 @@ def _parse_int(value: str, name: str, minimum: int) -> int:
     if number < minimum:
         raise ConfigError(f"{name}: must be at least {minimum} (got {value!r})")
     return number
+
+
+def _parse_fields(value: str, name: str) -> tuple[str, ...]:
+    fields = tuple(dict.fromkeys(f.strip() for f in value.split(",") if f.strip()))
+    unknown = [f for f in fields if f not in OMITTABLE_FIELDS]
+    if unknown:
+        raise ConfigError(
+            f"{name}: must be a comma-separated list of {', '.join(OMITTABLE_FIELDS)} "
+            f"(got {value!r})"
+        )
+    return fields
 
 
 def _optional_float(env: Mapping[str, str], name: str, minimum: float) -> float | None:
@@ -164,6 +189,9 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
             env.get("NEONHUB_BREAKER_RESET_S", "30"), "NEONHUB_BREAKER_RESET_S", 0.001
         ),
         rate_limit_rpm=_optional_float(env, "NEONHUB_RATE_LIMIT_RPM", 0.001),
+        llm_omit_fields=_parse_fields(
+            env.get("NEONHUB_LLM_OMIT_FIELDS", ""), "NEONHUB_LLM_OMIT_FIELDS"
+        ),
         prices_json=env.get("NEONHUB_PRICES") or None,
         mock_connector_delay_ms=_parse_float(
             env.get("NEONHUB_MOCK_CONNECTOR_DELAY_MS") or "0",

@@ -58,7 +58,8 @@ def test_server_errors_end_as_a_failed_run_with_the_attempts_recorded(
 ) -> None:
     server.push(*[Fault.status(500)] * 3)
     settings = live_settings(server.url, tmp_path, NEONHUB_LLM_MAX_RETRIES="2")
-    result = run_live(settings, store)
+    clock = SleepLog()
+    result = run_live(settings, store, clock)
     assert result.status == "failed"
     assert result.error == (
         f"LLMError: fault-model at {server.url}: HTTP 500: scripted 500 "
@@ -66,7 +67,15 @@ def test_server_errors_end_as_a_failed_run_with_the_attempts_recorded(
     )
     call = llm_call(store, result.run_id)
     assert call["status"] == "failed"
-    assert call["response"] == {"attempts": 3, "rate_limited": 0, "http_status": 500}
+    assert call["response"] == {
+        "attempts": 3,
+        "rate_limited": 0,
+        "http_status": 500,
+        "failure": "http",
+        "retryable": True,
+        "retry_wait_s": pytest.approx(sum(clock.sleeps)),
+    }
+    assert len(clock.sleeps) == 2
     assert store.sql("SELECT status FROM agent_runs").values.tolist() == [["failed"]]
 
 
