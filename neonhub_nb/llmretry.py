@@ -160,6 +160,9 @@ class AttemptFailedError(Exception):
 
 
 def _body_error(body: object) -> Mapping[str, Any]:
+    """The error object of a body (the SDK hands over ``body["error"]`` when there is one)."""
+    if isinstance(body, str) and body:  # TGI's {"error": "..."} arrives as the string
+        return {"message": body}
     if isinstance(body, Mapping):
         error = body.get("error", body)
         if isinstance(error, Mapping):
