@@ -84,9 +84,7 @@ def test_content_filter_after_partial_text(server: FaultServer, tmp_path: Path) 
     with live_llm(server.url, tmp_path) as llm, pytest.raises(ContentFilteredError) as caught:
         llm.complete(MESSAGES, model="fault-model", on_token=tokens.append)
     assert "".join(tokens) == "# Ten ways to "  # shown, but not a draft
-    assert "the provider filtered the answer (finish_reason 'content_filter')" in str(
-        caught.value
-    )
+    assert "the provider filtered the answer (finish_reason 'content_filter')" in str(caught.value)
     assert (caught.value.attempts, caught.value.retryable) == (1, False)
     assert caught.value.details()["failure"] == "filtered"
     assert len(server.requests) == 1  # never retried

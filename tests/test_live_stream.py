@@ -66,9 +66,8 @@ def test_data_split_over_lines_and_a_last_event_without_a_blank_line() -> None:
 def test_every_split_of_the_bytes_decodes_the_same() -> None:
     # Multi-byte UTF-8 (é, 🚀) and CRLF line ends, cut at every possible byte offset.
     body = (
-        (chunk("Café ") + "\r\n\r\n" + chunk("🚀 launch", "stop") + "\r\n\r\ndata: [DONE]\r\n\r\n")
-        .encode()
-    )
+        chunk("Café ") + "\r\n\r\n" + chunk("🚀 launch", "stop") + "\r\n\r\ndata: [DONE]\r\n\r\n"
+    ).encode()
     for cut in range(1, len(body)):
         stream = stream_of()
         stream.feed(body[:cut])
@@ -82,7 +81,8 @@ def test_a_surrogate_pair_split_across_events_is_joined_and_held_back() -> None:
     stream = stream_of(tokens)
     stream.feed(b'data: {"choices":[{"delta":{"content":"Go \\ud83d"}}]}\n\n')
     assert tokens == ["Go "]  # the half emoji is not shown
-    stream.feed(b'data: {"choices":[{"delta":{"content":"\\ude80 now"},"finish_reason":"stop"}]}\n\n')
+    second = b'data: {"choices":[{"delta":{"content":"\\ude80 now"},"finish_reason":"stop"}]}'
+    stream.feed(second + b"\n\n")
     stream.end()
     assert tokens == ["Go ", "\U0001f680 now"]
     assert stream.result().text == "Go \U0001f680 now"

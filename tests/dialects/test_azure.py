@@ -104,8 +104,8 @@ def test_retries(dialect: DialectServer, llm: OpenAILLM, clock: SleepLog) -> Non
                           "Operation under Azure OpenAI API version 2024-06-01 have exceeded "
                           f"token rate limit. Please retry after {seconds} seconds."}}  # fmt: skip
 
-    dialect.push(Reply.json(429, limited(2), headers={"retry-after-ms": "1500", "retry-after": "2"}),
-                 answer("Done."))  # fmt: skip
+    headers = {"retry-after-ms": "1500", "retry-after": "2"}
+    dialect.push(Reply.json(429, limited(2), headers=headers), answer("Done."))
     completion = llm.complete(MESSAGES, model="gpt-4o")
     assert (clock.sleeps, completion.rate_limited, completion.attempts) == ([1.5], 1, 2)
     # A quota reset a day away is not waited for: one clear error.

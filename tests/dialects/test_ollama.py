@@ -55,7 +55,7 @@ def test_errors(dialect: DialectServer, llm: OpenAILLM) -> None:
     body = {"error": {"message": 'model "llama3.2" not found, try pulling it first',
                       "type": "api_error", "param": None, "code": None}}  # fmt: skip
     dialect.push(Reply.json(404, body))
-    with pytest.raises(LLMError, match='HTTP 404: model "llama3.2" not found') as caught:
+    with pytest.raises(LLMError, match=r'HTTP 404: model "llama3\.2" not found') as caught:
         llm.complete(MESSAGES, model=MODEL)
     assert (caught.value.attempts, caught.value.failure) == (1, "http")
 
