@@ -29,7 +29,15 @@ from typing import Any, Literal
 
 import orjson
 
-from .llm import Completion, Ending, Messages, TokenCallback
+from .llm import (
+    FINISH_MEANINGS,
+    Completion,
+    Ending,
+    FinishMeaning,
+    Messages,
+    TokenCallback,
+    finish_meaning,
+)
 from .tokens import count_message_tokens, count_tokens
 
 __all__ = [
@@ -44,40 +52,12 @@ __all__ = [
     "finish_meaning",
 ]
 
-FinishMeaning = Literal["complete", "truncated", "filtered", "tool_call", "aborted", "unknown"]
-
-# What each finish_reason met in the wild means here. Anything else is "unknown": the text
-# is kept and the Completion says its ending is unknown, never that it is complete.
-FINISH_MEANINGS: dict[str, FinishMeaning] = {
-    "stop": "complete",
-    # TGI's Messages API before it aligned with OpenAI:
-    # https://github.com/huggingface/text-generation-inference/pull/2344
-    # https://github.com/huggingface/text-generation-inference/issues/1724
-    "eos_token": "complete",
-    "stop_sequence": "complete",  # https://github.com/huggingface/huggingface.js/pull/537
-    "eos": "complete",  # Together and other gateways: https://github.com/openai/openai-dotnet/pull/267
-    "end": "complete",  # https://github.com/earendil-works/pi/issues/2107
-    "length": "truncated",  # max_tokens reached (every server)
-    "content_filter": "filtered",  # OpenAI and Azure OpenAI
-    # The model asked to call a tool; this client offers none, so there is no answer.
-    "tool_calls": "tool_call",
-    "function_call": "tool_call",  # deprecated OpenAI name
-    # vLLM ends an engine-aborted stream this way, then [DONE]:
-    # https://github.com/vllm-project/vllm/issues/57082
-    "abort": "aborted",
-}
-
 _ENDINGS: dict[FinishMeaning, Ending] = {
     "complete": "complete",
     "truncated": "truncated",
     "unknown": "unknown",
 }
 _HIGH_SURROGATES = ("\ud800", "\udbff")
-
-
-def finish_meaning(reason: str | None) -> FinishMeaning:
-    """What ``finish_reason`` means here (``"unknown"`` for ``None`` and unknown strings)."""
-    return FINISH_MEANINGS.get(reason, "unknown") if reason else "unknown"
 
 
 class StreamCutError(Exception):

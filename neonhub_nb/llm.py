@@ -20,14 +20,17 @@ from .mockwriter import write_article, write_reply
 from .tokens import count_message_tokens, count_tokens
 
 __all__ = [
+    "FINISH_MEANINGS",
     "AsyncLLMClient",
     "Completion",
     "Ending",
+    "FinishMeaning",
     "LLMClient",
     "Messages",
     "MockLLM",
     "TokenCallback",
     "extract_brief",
+    "finish_meaning",
 ]
 
 Messages = Sequence[Mapping[str, str]]
@@ -36,6 +39,33 @@ TokenCallback = Callable[[str], None]
 # max_tokens: the text is cut off), "unknown" (the server gave no finish reason, or one this
 # client does not know: the text is kept but nobody vouches that it is whole).
 Ending = Literal["complete", "truncated", "unknown"]
+FinishMeaning = Literal["complete", "truncated", "filtered", "tool_call", "aborted", "unknown"]
+
+# What each finish_reason met in the wild means here. Anything else is "unknown": the text
+# is kept and the Completion says its ending is unknown, never that it is complete.
+FINISH_MEANINGS: dict[str, FinishMeaning] = {
+    "stop": "complete",
+    # TGI's Messages API before it aligned with OpenAI:
+    # https://github.com/huggingface/text-generation-inference/pull/2344
+    # https://github.com/huggingface/text-generation-inference/issues/1724
+    "eos_token": "complete",
+    "stop_sequence": "complete",  # https://github.com/huggingface/huggingface.js/pull/537
+    "eos": "complete",  # Together and other gateways: https://github.com/openai/openai-dotnet/pull/267
+    "end": "complete",  # https://github.com/earendil-works/pi/issues/2107
+    "length": "truncated",  # max_tokens reached (every server)
+    "content_filter": "filtered",  # OpenAI and Azure OpenAI
+    # The model asked to call a tool; this client offers none, so there is no answer.
+    "tool_calls": "tool_call",
+    "function_call": "tool_call",  # deprecated OpenAI name
+    # vLLM ends an engine-aborted stream this way, then [DONE]:
+    # https://github.com/vllm-project/vllm/issues/57082
+    "abort": "aborted",
+}
+
+
+def finish_meaning(reason: str | None) -> FinishMeaning:
+    """What ``finish_reason`` means here (``"unknown"`` for ``None`` and unknown strings)."""
+    return FINISH_MEANINGS.get(reason, "unknown") if reason else "unknown"
 
 
 @dataclass(frozen=True)
@@ -43,7 +73,7 @@ class Completion:
     """One model answer and what it took to get it.
 
     ``finish_reason`` is the server's own word (``None`` when it sent none); ``ending`` is
-    what it means here (see :data:`neonhub_nb.chatstream.FINISH_MEANINGS`). Only a
+    what it means here (see :data:`FINISH_MEANINGS`). Only a
     ``complete`` answer is a finished draft: a ``truncated`` or ``unknown`` one must be
     recorded as such. Filtered answers, tool calls and aborted generations never become a
     Completion: the client raises an :class:`LLMError` subclass instead.
@@ -59,7 +89,8 @@ class Completion:
     # limit (429s met plus client-side waits): recorded for the metrics exporter.
     attempts: int = 1
     rate_limited: int = 0
-    ending: Ending = "complete"
+    # None: derived from finish_reason (so mock and replay answers say the same as live).
+    ending: Ending | None = None
     # False when the server ignored stream: true and sent one JSON answer.
     streamed: bool = True
     # Optional request fields left out of the request that produced this answer (set up
@@ -67,6 +98,12 @@ class Completion:
     omitted_fields: tuple[str, ...] = ()
     # Seconds spent waiting between attempts (backoff and Retry-After), on the client's clock.
     retry_wait_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.ending is None:
+            meaning = finish_meaning(self.finish_reason)
+            ending = meaning if meaning in ("complete", "truncated") else "unknown"
+            object.__setattr__(self, "ending", ending)
 
     @property
     def complete(self) -> bool:

@@ -204,6 +204,14 @@ def test_live_settings_are_read_and_checked() -> None:
         load_settings({"NEONHUB_LLM_MAX_RETRIES": "three"})
     with pytest.raises(ConfigError, match="NEONHUB_BREAKER_THRESHOLD: must be at least 1"):
         load_settings({"NEONHUB_BREAKER_THRESHOLD": "0"})
+    omit = load_settings({"NEONHUB_LLM_OMIT_FIELDS": " seed, stream_options,seed "})
+    assert (omit.llm_omit_fields, defaults.llm_omit_fields) == (("seed", "stream_options"), ())
+    with pytest.raises(
+        ConfigError,
+        match="NEONHUB_LLM_OMIT_FIELDS: must be a comma-separated list of stream_options, seed "
+        r"\(got 'max_tokens'\)",
+    ):
+        load_settings({"NEONHUB_LLM_OMIT_FIELDS": "max_tokens"})
 
 
 def test_bad_prices_fail_when_the_orchestrator_is_built(tmp_path: Path, store: AuditStore) -> None:

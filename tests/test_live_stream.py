@@ -221,3 +221,13 @@ def test_live_mode_modules_export_every_public_name(name: str) -> None:
     }
     assert defined <= exported  # (type aliases are exported too)
     assert all(hasattr(module, attr) for attr in exported)
+
+
+def test_a_completion_built_elsewhere_derives_its_ending() -> None:
+    # Mock and replay build Completions from a finish_reason alone; they say the same.
+    from neonhub_nb.llm import Completion
+
+    assert Completion("t", "m", 1, 1).ending == "complete"
+    assert Completion("t", "m", 1, 1, finish_reason="length").truncated
+    assert Completion("t", "m", 1, 1, finish_reason=None).ending == "unknown"
+    assert Completion("t", "m", 1, 1, finish_reason="eos_token").complete
