@@ -82,6 +82,8 @@ def test_errors(dialect: DialectServer, llm: OpenAILLM) -> None:
 
 
 def test_retries(dialect: DialectServer, llm: OpenAILLM, clock: SleepLog) -> None:
+    # OpenAI's own SDK retries 408, 409, 429 and >= 500 (https://github.com/openai/openai-python
+    # README, "Retries"); a 429 body names the limit (https://github.com/openai/openai-dotnet/issues/404).
     limited = {
         "error": {
             "message": "Rate limit reached for gpt-4o-mini on requests per min.",
