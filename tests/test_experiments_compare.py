@@ -75,7 +75,7 @@ def test_a_string_runs_that_variant_only(store: AuditStore, settings: Settings) 
 def test_unknown_prompt_versions_are_refused_before_anything_runs(
     store: AuditStore, settings: Settings, variants: object
 ) -> None:
-    with pytest.raises(InvalidInputError, match="prompt_version: .*has no version"):
+    with pytest.raises(InvalidInputError, match=r"prompt_version: .*has no version"):
         run_grid(
             "content.generate_article", variants, INPUTS, store=store, settings=settings,  # type: ignore[arg-type]
             progress=False,

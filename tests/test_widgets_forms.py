@@ -32,10 +32,8 @@ def test_only_required_fields_say_required(studio: DraftStudio, intent: str) -> 
     for name, control in studio.form.controls.items():
         placeholder = str(getattr(control.widget, "placeholder", ""))
         required = model.model_fields[name].is_required()
-        assert ("(required)" in placeholder) == (required and hasattr(control.widget, "placeholder")), (
-            name,
-            placeholder,
-        )
+        has_placeholder = hasattr(control.widget, "placeholder")
+        assert ("(required)" in placeholder) == (required and has_placeholder), (name, placeholder)
         if not required:
             assert name not in studio.form.errors, (name, studio.form.errors)  # untouched
 
