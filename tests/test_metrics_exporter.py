@@ -63,7 +63,7 @@ def test_metrics_and_health_over_http(store: AuditStore, exporter: Exporter) -> 
     assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
     assert (
         'neonhub_agent_runs_total{agent="content",intent="content.generate_article",'
-        'status="succeeded"} 1.0' in response.text
+        'mode="mock",status="succeeded"} 1.0' in response.text
     )
     for name in (
         "neonhub_agent_run_duration_seconds_bucket",
@@ -191,7 +191,18 @@ def test_golden_exposition(store: AuditStore, monkeypatch: pytest.MonkeyPatch) -
     rec.start("email", "email.compose_campaign", experiment_id="exp_1")
     rec.tool(first, "connector.slack", "post_message", response={"rate_limited": True})
     rec.tool(first, "connector.slack", "post_message", "failed")
-    rec.tool(first, "llm", "chat.completions", response={"rate_limited": 0})
+    rec.tool(
+        first,
+        "llm",
+        "chat.completions",
+        response={
+            "rate_limited": 0,
+            "usage": {"prompt_tokens": 120, "completion_tokens": 480},
+            "cost_usd": 0.000306,
+        },
+        request={"model": "gpt-4o-mini"},
+        duration_ms=1800.0,
+    )
     app = MetricsApp(store, clock=FakeClock())
     assert call_app(app, "GET", "/health")[0] == "200 OK"
     assert call_app(app, "GET", "/favicon.ico")[0] == "404 Not Found"

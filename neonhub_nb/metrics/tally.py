@@ -31,6 +31,7 @@ from ..store.baselines import (
     breaker_rows,
     breaker_samples,
     fetch_rows,
+    model_call_samples,
     read_baselines,
     run_samples,
     tool_samples,
@@ -73,9 +74,10 @@ class StoreTally:
     _live: Samples = field(default_factory=Samples)
     _baselines: Samples = field(default_factory=Samples)
     _marks: dict[str, _Mark] = field(default_factory=lambda: {t: _Mark() for t in _TABLES})
-    _pending: dict[int, tuple[str, str, str]] = field(default_factory=dict)
+    _pending: dict[int, tuple[str, str, str, str]] = field(default_factory=dict)
     _identity: tuple[Any, ...] | None = None
     _has_baselines: bool = False
+    _blank_count: bool = False
 
     def reset(self) -> None:
         """Forget everything: the next refresh counts the whole store."""
@@ -109,6 +111,8 @@ class StoreTally:
             if identity[1]:
                 self._baselines = read_baselines(con, timer=timer)
             self._identity = identity
+        # A count from scratch joins model calls to runs in one scan instead of lookups.
+        self._blank_count = recounted
         self._count_runs(con, tops["agent_runs"], timer)
         self._count_tools(con, tops["tool_executions"], timer)
         self._count_breakers(con, tops["agent_run_metrics"], timer)
@@ -117,8 +121,9 @@ class StoreTally:
             mark.rowid = max(mark.rowid, tops[table])
             mark.rows = totals[table][0]
         in_progress = Samples()
-        for agent, intent, status in self._pending.values():
-            in_progress.add(IN_PROGRESS, {"agent": agent, "intent": intent, "status": status}, 1)
+        for agent, intent, status, mode in self._pending.values():
+            labels = {"agent": agent, "intent": intent, "status": status, "mode": mode}
+            in_progress.add(IN_PROGRESS, labels, 1)
         return TallyResult(
             samples=Samples(self._live).merge(self._baselines),
             in_progress=in_progress,
@@ -166,15 +171,13 @@ class StoreTally:
             still = fetch_rows(
                 con,
                 "tally_pending",
-                f"""SELECT rowid, agent, intent, status FROM agent_runs
+                f"""SELECT rowid, agent, intent, status, mode FROM agent_runs
                     WHERE rowid BETWEEN ? AND ? AND rowid IN (SELECT unnest(?::BIGINT[]))
                       AND status NOT IN {_TERMINAL_SQL}""",
                 [ids[0], ids[-1], ids],
                 timer,
             )
-            waiting = {
-                int(rowid): (agent, intent, status) for rowid, agent, intent, status in still
-            }
+            waiting = {int(rowid): (a, i, s, m) for rowid, a, i, s, m in still}
             finished = [rowid for rowid in ids if rowid not in waiting]
             self._pending = waiting
         if finished:
@@ -191,21 +194,63 @@ class StoreTally:
         if top <= mark:
             return
         self._live.merge(run_samples(con, "rowid > ? AND rowid <= ?", [mark, top], timer=timer))
-        for rowid, agent, intent, status in fetch_rows(
+        for rowid, agent, intent, status, mode in fetch_rows(
             con,
             "tally_unfinished",
-            f"""SELECT rowid, agent, intent, status FROM agent_runs
+            f"""SELECT rowid, agent, intent, status, mode FROM agent_runs
                 WHERE rowid > ? AND rowid <= ? AND status NOT IN {_TERMINAL_SQL}""",
             [mark, top],
             timer,
         ):
-            self._pending[int(rowid)] = (agent, intent, status)
+            self._pending[int(rowid)] = (agent, intent, status, mode)
 
     def _count_tools(self, con: Any, top: int, timer: QueryTimer | None) -> None:
         mark = self._marks["tool_executions"].rowid
-        if top > mark:
+        if top <= mark:
+            return
+        self._live.merge(tool_samples(con, "rowid > ? AND rowid <= ?", [mark, top], timer=timer))
+        where, params = "t.rowid > ? AND t.rowid <= ?", [mark, top]
+        if self._blank_count:
+            self._live.merge(model_call_samples(con, where, params, timer=timer))
+            return
+        # A few new model calls: find their runs by primary key rather than join (scan)
+        # every run of the store, as for breaker failures.
+        run_ids = [
+            str(run_id)
+            for (run_id,) in fetch_rows(
+                con,
+                "tally_model_call_runs",
+                """SELECT DISTINCT run_id FROM tool_executions
+                   WHERE tool = 'llm' AND rowid > ? AND rowid <= ?""",
+                params,
+                timer,
+            )
+        ]
+        if len(run_ids) > _INDEX_LOOKUP_MAX:
+            self._live.merge(model_call_samples(con, where, params, timer=timer))
+        elif run_ids:
+            runs = fetch_rows(
+                con,
+                "tally_model_call_agents",
+                """SELECT run_id, agent, mode, model FROM agent_runs
+                   WHERE run_id = ANY(?::VARCHAR[])""",
+                [run_ids],
+                timer,
+            )
+            columns = list(zip(*runs, strict=True)) if runs else [(), (), (), ()]
+            relation = (
+                "(SELECT unnest(?::VARCHAR[]) AS run_id, unnest(?::VARCHAR[]) AS agent, "
+                "unnest(?::VARCHAR[]) AS mode, unnest(?::VARCHAR[]) AS model)"
+            )
             self._live.merge(
-                tool_samples(con, "rowid > ? AND rowid <= ?", [mark, top], timer=timer)
+                model_call_samples(
+                    con,
+                    where,
+                    params,
+                    runs=relation,
+                    runs_params=[list(column) for column in columns],
+                    timer=timer,
+                )
             )
 
     def _count_breakers(self, con: Any, top: int, timer: QueryTimer | None) -> None:
