@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import pandas as pd
     from matplotlib.figure import Figure
 
     from .models import RunResult
@@ -24,7 +25,9 @@ __all__ = [
     "TimelineRow",
     "figure_png",
     "format_cost",
+    "format_number",
     "markdown_to_html",
+    "readable_metrics",
     "run_card_html",
     "show_figure",
     "timeline_html",
@@ -136,6 +139,28 @@ def run_card_html(
         f"<div style='display:grid;grid-template-columns:repeat(4,1fr);gap:6px;margin:8px 0'>"
         f"{fact_html}</div>{error}{output}{timeline}{body}</div>"
     )
+
+
+def format_number(value: float, unit: str = "", name: str = "") -> str:
+    """A metric as people read it: ``733`` (never ``733.000000``), ``$0.000468`` for
+    dollars, ``2.5`` for fractions."""
+    if unit.lower() in {"usd", "$"} or name.endswith("_usd"):
+        return format_cost(value)
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:,.3f}".rstrip("0")
+
+
+def readable_metrics(metrics: pd.DataFrame) -> pd.DataFrame:
+    """A run's metrics (``name``, ``value``, ``unit`` columns, as ``run_detail`` gives
+    them) indexed by name, each value formatted by :func:`format_number`."""
+    rows = metrics.to_dict("records")
+    return metrics.assign(
+        value=[
+            format_number(float(r["value"]), str(r.get("unit") or ""), str(r["name"])) for r in rows
+        ],
+        unit=[str(r.get("unit") or "") for r in rows],
+    ).set_index("name")[["value", "unit"]]
 
 
 def figure_png(figure: Figure) -> bytes:

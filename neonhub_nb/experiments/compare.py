@@ -97,13 +97,15 @@ def _scores_table(row: Mapping[str, Any], scorers: Sequence[Scorer]) -> str:
     )
 
 
-def _facts(row: Mapping[str, Any]) -> str:
+def _facts(row: Mapping[str, Any], timings: bool) -> str:
     tokens = int(row.get("total_tokens") or 0)
     latency = row.get("duration_ms")
     latency_text = f"{latency:,.0f} ms" if isinstance(latency, int | float) else "–"
     return (
         f"<div style='font-size:12px;color:#57606a'>{tokens:,} tokens &middot; "
-        f"{format_cost(row.get('cost_usd'))} &middot; {latency_text}</div>"
+        f"{format_cost(row.get('cost_usd'))}"
+        + (f" &middot; {latency_text}" if timings else "")
+        + "</div>"
     )
 
 
@@ -113,6 +115,7 @@ def _column(
     scorers: Sequence[Scorer],
     role: str,
     won: bool,
+    timings: bool,
 ) -> str:
     badge = (
         "<span style='background:#1a7f37;color:white;border-radius:10px;padding:1px 8px;"
@@ -133,7 +136,7 @@ def _column(
         f"<div><b>{html.escape(str(row['variant']))}</b> "
         f"<span style='color:#57606a'>({role})</span>{badge}</div>"
         f"<div style='font-size:12px'>checks passed: <b>{passed}/{len(scorers)}</b></div>"
-        f"{_facts(row)}{_scores_table(row, scorers)}"
+        f"{_facts(row, timings)}{_scores_table(row, scorers)}"
         f"<h4 style='margin:8px 0 4px'>{html.escape(str(row.get('title') or ''))}</h4>"
         "<div class='neonhub-draft-text' style='white-space:pre-wrap;font-size:13px;"
         f"line-height:1.45'>{body}</div></div>"
@@ -147,9 +150,11 @@ def side_by_side_html(
     *,
     winner: str | None = None,
     heading: str = "",
+    timings: bool = True,
 ) -> str:
     """Two runs of one input (rows of :attr:`Experiment.runs`) as two columns: scores
-    with pass/fail, tokens, cost and latency, then the full drafts with a word diff."""
+    with pass/fail, tokens, cost and (``timings``) latency, then the full drafts with a
+    word diff."""
     diff = word_diff(str(baseline.get("content") or ""), str(variant.get("content") or ""))
     summary = (
         f"<div style='font-size:12px;color:#57606a;margin:4px 0'>word diff: "
@@ -159,7 +164,11 @@ def side_by_side_html(
     return (
         "<div class='neonhub-compare' style='font-family:sans-serif;max-width:1200px'>"
         f"{heading}{summary}<div style='display:flex;gap:12px;align-items:flex-start'>"
-        + _column(baseline, diff.left_html, scorers, "baseline", winner == baseline["variant"])
-        + _column(variant, diff.right_html, scorers, "variant", winner == variant["variant"])
+        + _column(
+            baseline, diff.left_html, scorers, "baseline", winner == baseline["variant"], timings
+        )
+        + _column(
+            variant, diff.right_html, scorers, "variant", winner == variant["variant"], timings
+        )
         + "</div></div>"
     )

@@ -148,9 +148,12 @@ class Experiment:
             }
         return pd.DataFrame(table)[[v for v in self.variants if v in table]]
 
-    def compare_html(self, input_index: int, variant: str | None = None) -> str:
+    def compare_html(
+        self, input_index: int, variant: str | None = None, *, timings: bool = True
+    ) -> str:
         """The baseline and ``variant`` (default: the first other one) on one input, side
-        by side: full drafts with a word diff, the scores and checks beside them."""
+        by side: full drafts with a word diff, the scores and checks beside them, tokens,
+        cost and (``timings``) latency."""
         rows = {
             r["variant"]: r for r in _records(self.runs[self.runs["input_index"] == input_index])
         }
@@ -170,12 +173,18 @@ class Experiment:
             else ""
         )
         return side_by_side_html(
-            rows[self.baseline], rows[chosen], self.scorers, winner=winner, heading=heading
+            rows[self.baseline],
+            rows[chosen],
+            self.scorers,
+            winner=winner,
+            heading=heading,
+            timings=timings,
         )
 
-    def summary_html(self) -> str:
+    def summary_html(self, *, timings: bool = True) -> str:
         """The summary as a narrow table: one column per variant, one row per measure,
-        money as money (reads without horizontal scrolling)."""
+        money as money (reads without horizontal scrolling); ``timings=False`` leaves out
+        latency (it varies from run to run)."""
         summary = self.summary()
         lines: list[tuple[str, Callable[[pd.Series], str]]] = [
             ("runs (succeeded)", lambda r: f"{int(r['runs'])} ({int(r['succeeded'])})"),
@@ -188,8 +197,9 @@ class Experiment:
                     _scorer_cell(scorer),
                 )
             )
+        if timings:
+            lines.append(("median latency", lambda r: f"{_fmt(r['p50_latency_ms'])} ms"))
         lines += [
-            ("median latency", lambda r: f"{_fmt(r['p50_latency_ms'])} ms"),
             ("mean tokens", lambda r: f"{r['mean_tokens']:,.0f}"),
             ("total cost", lambda r: format_cost(r["total_cost_usd"])),
         ]
