@@ -310,8 +310,8 @@ def timeline_html(
     esc = html.escape
     head = (
         "<tr style='color:#57606a;font-size:11px;text-align:left'><th>#</th><th>call</th>"
-        f"<th style='width:45%'>0 &rarr; {esc(_ms(span))}</th><th>start</th><th>time</th>"
-        "<th>tries</th><th>tokens in/out</th><th>cost</th></tr>"
+        f"<th style='width:40%;text-align:left'>0 &rarr; {esc(_ms(span))}</th><th>start</th>"
+        "<th>time</th><th>tries</th><th>tokens in/out</th><th>cost</th></tr>"
     )
     body = []
     for row in rows:
@@ -350,6 +350,9 @@ def timeline_html(
     )
     return (
         "<div class='neonhub-timeline' style='font-size:12px;max-width:900px'>"
+        "<style>.neonhub-timeline td,.neonhub-timeline th{white-space:nowrap;"
+        "padding:1px 6px;text-align:right}.neonhub-timeline td:nth-child(2),"
+        ".neonhub-timeline th:nth-child(2){text-align:left}</style>"
         "<table style='width:100%;border-collapse:collapse'>"
         f"{head}{''.join(body)}</table>{errors}</div>"
     )

@@ -21,6 +21,7 @@ the raw value the model validates (:meth:`FieldControl.read`) and shows a raw va
 
 from __future__ import annotations
 
+import html
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -173,8 +174,10 @@ def field_control(name: str, info: FieldInfo) -> FieldControl:
             tooltip=hint or None,
             layout=w.Layout(width="100%"),
         )
-        caption = w.Label(
-            label, layout=w.Layout(width=LABEL_WIDTH, min_width=LABEL_WIDTH), tooltip=hint or None
+        caption = w.HTML(
+            f"<div style='text-align:right;padding-right:8px'>{html.escape(label)}</div>",
+            layout=w.Layout(width=LABEL_WIDTH, min_width=LABEL_WIDTH),
+            tooltip=hint or None,
         )
         row = w.HBox(
             [caption, w.Box([widget], layout=w.Layout(width="402px"))],

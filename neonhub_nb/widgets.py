@@ -171,6 +171,8 @@ class DraftForm:
         finally:
             self._building = False
         self.fields_box.children = rows
+        # Says which agent's fields are shown (browser tests wait for it after a switch).
+        self.fields_box._dom_classes = ("neonhub-form-fields", f"neonhub-form-{spec.agent}")
         self.description.value = (
             f"<span style='color:#57606a;margin-left:{int(LABEL_WIDTH[:-2]) + 8}px'>"
             f"{html.escape(spec.description)}</span>"
@@ -420,7 +422,7 @@ class HistoryPanel:
         except Exception as exc:
             log.warning("history: cannot read the audit store: %s", exc)
             hint = (
-                " Another process holds the file: close it (e.g. a <code>duckdb</code> "
+                "<br>Another process holds the file: close it (e.g. a <code>duckdb</code> "
                 "session), or read a copy made with <code>neonhub-nb snapshot</code>."
                 if "lock" in str(exc).lower()
                 else ""
@@ -493,11 +495,19 @@ class DraftStudio:
         self.result_view = ResultView()
         self.review = ReviewPanel(self.store, reviewer)
         self.history = HistoryPanel(self.store, self.show)
+        self.review_note = w.HTML()
         self.result: RunResult | None = None
         self.form.generate.on_click(lambda _: self.generate())
         self.widget = w.Tab(
             children=[
-                w.VBox([self.form.widget, self.result_view.widget, self.review.widget]),
+                w.VBox(
+                    [
+                        self.form.widget,
+                        self.result_view.widget,
+                        self.review.widget,
+                        self.review_note,
+                    ]
+                ),
                 self.history.widget,
             ]
         )
@@ -517,6 +527,16 @@ class DraftStudio:
             log.exception("cannot show run %s", result.run_id)
             self.result_view.show_error(exc, f"Could not show run {result.run_id}")
         self.review.load(result)
+        # Only drafts (articles today) enter the review flow; say so rather than show
+        # buttons that cannot act.
+        has_draft = result.draft_id is not None
+        self.review.widget.layout.display = None if has_draft else "none"
+        self.review_note.value = (
+            ""
+            if has_draft
+            else "<span style='color:#57606a;font-size:12px'>This agent's output is recorded "
+            "with the run; only articles are drafts for review today.</span>"
+        )
         self.widget.selected_index = 0
 
     def generate(self) -> RunResult | None:

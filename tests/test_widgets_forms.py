@@ -218,3 +218,17 @@ def test_the_studio_can_open_on_another_agent(store: AuditStore, settings: Setti
     )
     assert studio.form.intent.value == "email.compose_campaign"
     assert studio.form.errors == {}
+
+
+def test_review_shows_only_for_drafts(studio: DraftStudio) -> None:
+    studio.form.intent.value = "insights.summarize_performance"
+    studio.form.generate.click()
+    assert studio.result is not None and studio.result.draft_id is None
+    assert studio.review.widget.layout.display == "none"
+    assert "only articles are drafts for review" in studio.review_note.value
+    studio.form.intent.value = "content.generate_article"
+    studio.form.fields["topic"].value = "Bakeries"
+    studio.form.fields["primary_keyword"].value = "bakery newsletter"
+    studio.form.generate.click()
+    assert studio.result is not None and studio.result.draft_id is not None
+    assert studio.review.widget.layout.display is None and studio.review_note.value == ""

@@ -209,7 +209,7 @@ class Experiment:
             for v in summary.index
         )
         body = "".join(
-            f"<tr><td style='padding:2px 10px'>{html.escape(label)}</td>"
+            f"<tr><td style='padding:2px 10px;text-align:left'>{html.escape(label)}</td>"
             + "".join(
                 f"<td style='text-align:right;padding:2px 10px'>{cell(summary.loc[v])}</td>"
                 for v in summary.index
