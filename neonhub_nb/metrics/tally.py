@@ -71,6 +71,9 @@ class StoreTally:
     """
 
     recounts: int = 0
+    #: Up to this many runs concerned by new rows, look them up by primary key; above it,
+    #: join (``bench/bench_tally_lookup.py`` compares the two).
+    index_lookup_max: int = _INDEX_LOOKUP_MAX
     _live: Samples = field(default_factory=Samples)
     _baselines: Samples = field(default_factory=Samples)
     _marks: dict[str, _Mark] = field(default_factory=lambda: {t: _Mark() for t in _TABLES})
@@ -226,7 +229,7 @@ class StoreTally:
                 timer,
             )
         ]
-        if len(run_ids) > _INDEX_LOOKUP_MAX:
+        if len(run_ids) > self.index_lookup_max:
             self._live.merge(model_call_samples(con, where, params, timer=timer))
         elif run_ids:
             runs = fetch_rows(
@@ -259,7 +262,7 @@ class StoreTally:
             return
         where, params = "m.rowid > ? AND m.rowid <= ?", [mark, top]
         rows = breaker_rows(con, where, params, timer=timer)
-        if len(rows) > _INDEX_LOOKUP_MAX:
+        if len(rows) > self.index_lookup_max:
             self._live.merge(breaker_samples(con, where, params, timer=timer))
         elif rows:
             self._live.merge(_breakers_by_lookup(con, rows, timer))
