@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .models import RunResult
+    from .store.queries import RunDetail
 
 __all__ = [
     "AD_DESCRIPTION_LIMIT",
@@ -38,6 +39,7 @@ __all__ = [
     "SOCIAL_LIMITS",
     "Draft",
     "OutputView",
+    "detail_output_text",
     "output_html",
     "output_text",
     "result_output_html",
@@ -536,4 +538,18 @@ def result_output_text(result: RunResult) -> str:
         title=result.title,
         content=result.content,
         metadata=result.metadata,
+    )
+
+
+def detail_output_text(detail: RunDetail) -> str:
+    """:func:`output_text` of a run read back from the store (``store.run_detail(run_id)``):
+    what ``neonhub-nb show RUN_ID`` prints as the run's output."""
+    draft = detail.draft or {}
+    metadata = draft.get("metadata")
+    return output_text(
+        str(detail.run.get("agent") or ""),
+        detail.run.get("output") or {},
+        title=draft.get("title"),
+        content=draft.get("content"),
+        metadata=metadata if isinstance(metadata, Mapping) else None,
     )

@@ -178,8 +178,10 @@ def test_history_shows_a_locked_store(lab: tuple[str, Path]) -> None:
             message.filter(has_text="reading the audit store").wait_for(timeout=10_000)
             message.filter(has_text="Could not read the audit store").wait_for(timeout=90_000)
             assert "neonhub-nb snapshot" in message.inner_text()
-            shot(page.locator(f"{PANEL} .jp-OutputArea-output").filter(has=page.locator(".neonhub-history-message")).first,
-                 "playground_history_error.png")  # fmt: skip
+            history = page.locator(f"{PANEL} .jp-OutputArea-output").filter(
+                has=page.locator(".neonhub-history-message")
+            )
+            shot(history.first, "playground_history_error.png")
         finally:
             holder.close()
         page.locator(f"{PANEL} button", has_text="Refresh").first.click()

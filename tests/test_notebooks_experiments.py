@@ -60,6 +60,6 @@ def test_the_judge_is_a_parameter(tmp_path: Path) -> None:
 def test_an_unknown_prompt_version_stops_the_notebook_before_anything_runs(
     tmp_path: Path,
 ) -> None:
-    with pytest.raises(pm.PapermillExecutionError, match="prompt_version: .* has no version 'v3'"):
+    with pytest.raises(pm.PapermillExecutionError, match=r"prompt_version: .* has no version 'v3'"):
         execute(NOTEBOOK, tmp_path / "bad.ipynb", variants="v1, v3")
     assert recorded_runs() == []

@@ -12,7 +12,13 @@ from neonhub_nb import result_views
 from neonhub_nb.agents import ads, email, seo, social
 from neonhub_nb.api import run_agent
 from neonhub_nb.models import RunResult
-from neonhub_nb.result_views import output_html, output_text, result_output_html, result_output_text
+from neonhub_nb.result_views import (
+    detail_output_text,
+    output_html,
+    output_text,
+    result_output_html,
+    result_output_text,
+)
 from neonhub_nb.store import AuditStore
 
 PARAMS = {
@@ -152,3 +158,11 @@ def test_the_run_card_carries_the_output_view(intent: str, store: AuditStore) ->
     card = result._repr_html_()
     assert f"neonhub-output-{result.agent}" in card
     assert "neonhub-timeline" in card
+
+
+@pytest.mark.parametrize("intent", sorted(PARAMS))
+def test_the_cli_text_of_a_stored_run_is_the_result_text(intent: str, store: AuditStore) -> None:
+    result = run_agent(intent, PARAMS[intent], store=store)
+    detail = store.run_detail(result.run_id)
+    assert detail_output_text(detail) == result_output_text(result)
+    assert detail_output_text(detail)  # never empty for a successful run
