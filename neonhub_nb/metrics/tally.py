@@ -71,16 +71,12 @@ class StoreTally:
     """
 
     recounts: int = 0
-    #: Up to this many runs concerned by new rows, look them up by primary key; above it,
-    #: join (``bench/bench_tally_lookup.py`` compares the two).
-    index_lookup_max: int = _INDEX_LOOKUP_MAX
     _live: Samples = field(default_factory=Samples)
     _baselines: Samples = field(default_factory=Samples)
     _marks: dict[str, _Mark] = field(default_factory=lambda: {t: _Mark() for t in _TABLES})
     _pending: dict[int, tuple[str, str, str, str]] = field(default_factory=dict)
     _identity: tuple[Any, ...] | None = None
     _has_baselines: bool = False
-    _blank_count: bool = False
 
     def reset(self) -> None:
         """Forget everything: the next refresh counts the whole store."""
@@ -114,8 +110,6 @@ class StoreTally:
             if identity[1]:
                 self._baselines = read_baselines(con, timer=timer)
             self._identity = identity
-        # A count from scratch joins model calls to runs in one scan instead of lookups.
-        self._blank_count = recounted
         self._count_runs(con, tops["agent_runs"], timer)
         self._count_tools(con, tops["tool_executions"], timer)
         self._count_breakers(con, tops["agent_run_metrics"], timer)
@@ -212,49 +206,11 @@ class StoreTally:
         if top <= mark:
             return
         self._live.merge(tool_samples(con, "rowid > ? AND rowid <= ?", [mark, top], timer=timer))
-        where, params = "t.rowid > ? AND t.rowid <= ?", [mark, top]
-        if self._blank_count:
-            self._live.merge(model_call_samples(con, where, params, timer=timer))
-            return
-        # A few new model calls: find their runs by primary key rather than join (scan)
-        # every run of the store, as for breaker failures.
-        run_ids = [
-            str(run_id)
-            for (run_id,) in fetch_rows(
-                con,
-                "tally_model_call_runs",
-                """SELECT DISTINCT run_id FROM tool_executions
-                   WHERE tool = 'llm' AND rowid > ? AND rowid <= ?""",
-                params,
-                timer,
-            )
-        ]
-        if len(run_ids) > self.index_lookup_max:
-            self._live.merge(model_call_samples(con, where, params, timer=timer))
-        elif run_ids:
-            runs = fetch_rows(
-                con,
-                "tally_model_call_agents",
-                """SELECT run_id, agent, mode, model FROM agent_runs
-                   WHERE run_id = ANY(?::VARCHAR[])""",
-                [run_ids],
-                timer,
-            )
-            columns = list(zip(*runs, strict=True)) if runs else [(), (), (), ()]
-            relation = (
-                "(SELECT unnest(?::VARCHAR[]) AS run_id, unnest(?::VARCHAR[]) AS agent, "
-                "unnest(?::VARCHAR[]) AS mode, unnest(?::VARCHAR[]) AS model)"
-            )
-            self._live.merge(
-                model_call_samples(
-                    con,
-                    where,
-                    params,
-                    runs=relation,
-                    runs_params=[list(column) for column in columns],
-                    timer=timer,
-                )
-            )
+        # Model calls need their run's agent and mode: one join. Measured at a million
+        # runs, it costs a scrape no more than looking the few runs up by primary key.
+        self._live.merge(
+            model_call_samples(con, "t.rowid > ? AND t.rowid <= ?", [mark, top], timer=timer)
+        )
 
     def _count_breakers(self, con: Any, top: int, timer: QueryTimer | None) -> None:
         mark = self._marks["agent_run_metrics"].rowid
@@ -262,7 +218,7 @@ class StoreTally:
             return
         where, params = "m.rowid > ? AND m.rowid <= ?", [mark, top]
         rows = breaker_rows(con, where, params, timer=timer)
-        if len(rows) > self.index_lookup_max:
+        if len(rows) > _INDEX_LOOKUP_MAX:
             self._live.merge(breaker_samples(con, where, params, timer=timer))
         elif rows:
             self._live.merge(_breakers_by_lookup(con, rows, timer))

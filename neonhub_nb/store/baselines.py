@@ -196,18 +196,14 @@ def model_call_samples(
     where: str = "TRUE",
     params: Sequence[Any] = (),
     *,
-    runs: str = "agent_runs",
-    runs_params: Sequence[Any] = (),
     timer: QueryTimer | None = None,
 ) -> Samples:
     """Model calls (``tool = 'llm'`` executions, alias ``t``) matching ``where``, by the
     agent and mode of their run and the model they asked for: calls by status, prompt and
     completion tokens, cost in USD, and the calls' durations as a histogram.
 
-    ``runs`` is the relation the runs are read from (alias ``r``: ``run_id``, ``agent``,
-    ``mode``, ``model``), by default the whole ``agent_runs``; a caller that already knows
-    the few runs concerned hands in a smaller one. A call whose run is not in the store is
-    not counted (it has no agent), as for breaker failures.
+    A call whose run is not in the store is not counted (it has no agent), as for breaker
+    failures.
     """
     buckets = ", ".join(
         f"count(*) FILTER (WHERE t.duration_ms <= {bound * 1000!r})" for bound in MODEL_CALL_BUCKETS
@@ -221,10 +217,10 @@ def model_call_samples(
                    coalesce(sum(TRY_CAST(t.response->'usage'->>'completion_tokens' AS DOUBLE)), 0),
                    coalesce(sum(TRY_CAST(t.response->>'cost_usd' AS DOUBLE)), 0),
                    coalesce(sum(t.duration_ms), 0), {buckets}
-            FROM tool_executions t JOIN {runs} r ON r.run_id = t.run_id
+            FROM tool_executions t JOIN agent_runs r ON r.run_id = t.run_id
             WHERE t.tool = 'llm' AND ({where})
             GROUP BY ALL""",
-        [*runs_params, *params],
+        params,
         timer,
     )
     samples = Samples()
