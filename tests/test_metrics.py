@@ -46,6 +46,7 @@ class Recorder:
             "status": "running",
             "experiment_id": experiment_id,
             "input": {"topic": "t"},
+            "model": "gpt-4o-mini",
         }
         self.store.record_run_started(row)
         return row
@@ -56,8 +57,16 @@ class Recorder:
         status: str = "succeeded",
         duration_ms: float | None = 250.0,
         breaker_failures: float = 0,
+        usage: tuple[int, int, float] | None = None,
     ) -> None:
         metrics = [Metric(name="total_tokens", value=10, unit="tokens")]
+        if usage:
+            prompt, completion, cost = usage
+            metrics += [
+                Metric(name="prompt_tokens", value=prompt, unit="tokens"),
+                Metric(name="completion_tokens", value=completion, unit="tokens"),
+                Metric(name="cost_usd", value=cost, unit="USD"),
+            ]
         if breaker_failures:
             metrics.append(Metric(name="breaker_failures", value=breaker_failures))
         self.store.record_run_finished(
@@ -79,8 +88,9 @@ class Recorder:
         **kw: Any,
     ) -> str:
         breaker = kw.pop("breaker_failures", 0)
+        usage = kw.pop("usage", None)
         row = self.start(agent, intent, **kw)
-        self.finish(row, status, duration_ms, breaker)
+        self.finish(row, status, duration_ms, breaker, usage)
         return str(row["run_id"])
 
     def tool(

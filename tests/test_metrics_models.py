@@ -26,15 +26,17 @@ POSTS = {"message": "Spring menu is here", "hashtags": "bakery"}
 
 
 def model_calls_in_store(store: AuditStore) -> dict[tuple[str, str, str], dict[str, float]]:
-    """Per (agent, mode, model): calls, tokens, cost, straight from the tables."""
+    """Per (agent, mode, model): calls, and tokens and cost summed over the calls' own
+    responses (the exporter reads the runs' totals: the two must agree)."""
     frame = store.sql(
-        """SELECT r.agent, r.mode, t.request, t.response
+        """SELECT r.agent, r.mode, r.model, t.request, t.response
            FROM tool_executions t JOIN agent_runs r USING (run_id) WHERE t.tool = 'llm'"""
     )
     totals: dict[tuple[str, str, str], dict[str, float]] = {}
     for row in frame.to_dict("records"):
         request, response = json.loads(row["request"]), json.loads(row["response"])
-        key = (row["agent"], row["mode"], request["model"])
+        assert request["model"] == row["model"]  # a run asks one model for every call
+        key = (row["agent"], row["mode"], row["model"])
         usage = response.get("usage") or {}
         entry = totals.setdefault(key, {"calls": 0, "prompt": 0, "completion": 0, "cost": 0.0})
         entry["calls"] += 1

@@ -75,17 +75,17 @@ _COUNTERS: dict[str, tuple[str, tuple[str, ...]]] = {
         (),
     ),
     MODEL_CALLS: (
-        "Model calls (tool llm), by the agent and mode of their run, the model asked for, "
-        "and outcome.",
+        "Model calls (tool llm), by outcome and by the agent, mode and model of their run.",
         ("agent", "model", "mode", "status"),
     ),
     MODEL_TOKENS: (
-        "Tokens of model calls as the model reported them (or counted when it did not), "
-        "type prompt or completion.",
+        "Tokens of runs' model calls (type prompt or completion), from each run's recorded "
+        "totals, by the agent, mode and model of the run.",
         ("agent", "model", "mode", "type"),
     ),
     MODEL_COST: (
-        "Cost of model calls in US dollars, from the price table at the time of the call.",
+        "Cost of runs' model calls in US dollars (price table at the time of the run), by "
+        "the agent, mode and model of the run.",
         ("agent", "model", "mode"),
     ),
 }

@@ -35,6 +35,7 @@ from ..store.baselines import (
     read_baselines,
     run_samples,
     tool_samples,
+    usage_samples,
 )
 
 __all__ = ["IN_PROGRESS", "StoreTally", "TallyResult"]
@@ -112,7 +113,7 @@ class StoreTally:
             self._identity = identity
         self._count_runs(con, tops["agent_runs"], timer)
         self._count_tools(con, tops["tool_executions"], timer)
-        self._count_breakers(con, tops["agent_run_metrics"], timer)
+        self._count_metrics(con, tops["agent_run_metrics"], timer)
         for table in _TABLES:
             mark = self._marks[table]
             mark.rowid = max(mark.rowid, tops[table])
@@ -206,17 +207,17 @@ class StoreTally:
         if top <= mark:
             return
         self._live.merge(tool_samples(con, "rowid > ? AND rowid <= ?", [mark, top], timer=timer))
-        # Model calls need their run's agent and mode: one join. Measured at a million
-        # runs, it costs a scrape no more than looking the few runs up by primary key.
+        # Model calls need their run's agent, mode and model: one join (no JSON parsed).
         self._live.merge(
             model_call_samples(con, "t.rowid > ? AND t.rowid <= ?", [mark, top], timer=timer)
         )
 
-    def _count_breakers(self, con: Any, top: int, timer: QueryTimer | None) -> None:
+    def _count_metrics(self, con: Any, top: int, timer: QueryTimer | None) -> None:
         mark = self._marks["agent_run_metrics"].rowid
         if top <= mark:
             return
         where, params = "m.rowid > ? AND m.rowid <= ?", [mark, top]
+        self._live.merge(usage_samples(con, where, params, timer=timer))
         rows = breaker_rows(con, where, params, timer=timer)
         if len(rows) > _INDEX_LOOKUP_MAX:
             self._live.merge(breaker_samples(con, where, params, timer=timer))

@@ -48,6 +48,7 @@ __all__ = [
     "read_baselines",
     "run_samples",
     "tool_samples",
+    "usage_samples",
 ]
 
 RUNS_TOTAL = "neonhub_agent_runs_total"
@@ -199,8 +200,8 @@ def model_call_samples(
     timer: QueryTimer | None = None,
 ) -> Samples:
     """Model calls (``tool = 'llm'`` executions, alias ``t``) matching ``where``, by the
-    agent and mode of their run and the model they asked for: calls by status, prompt and
-    completion tokens, cost in USD, and the calls' durations as a histogram.
+    agent, mode and model of their run: calls by status, and their durations as a
+    histogram. Plain columns only: parsing a million JSON requests would take seconds.
 
     A call whose run is not in the store is not counted (it has no agent), as for breaker
     failures.
@@ -211,11 +212,7 @@ def model_call_samples(
     rows = fetch_rows(
         con,
         "model_calls",
-        f"""SELECT r.agent, r.mode, coalesce(t.request->>'model', r.model, 'unknown') AS model,
-                   t.status, count(*),
-                   coalesce(sum(TRY_CAST(t.response->'usage'->>'prompt_tokens' AS DOUBLE)), 0),
-                   coalesce(sum(TRY_CAST(t.response->'usage'->>'completion_tokens' AS DOUBLE)), 0),
-                   coalesce(sum(TRY_CAST(t.response->>'cost_usd' AS DOUBLE)), 0),
+        f"""SELECT r.agent, r.mode, coalesce(r.model, 'unknown'), t.status, count(*),
                    coalesce(sum(t.duration_ms), 0), {buckets}
             FROM tool_executions t JOIN agent_runs r ON r.run_id = t.run_id
             WHERE t.tool = 'llm' AND ({where})
@@ -224,17 +221,49 @@ def model_call_samples(
         timer,
     )
     samples = Samples()
-    for agent, mode, model, status, calls, prompt, completion, cost, total_ms, *cumulative in rows:
+    for agent, mode, model, status, calls, total_ms, *cumulative in rows:
         who = {"agent": agent, "mode": mode, "model": model}
         samples.add(MODEL_CALLS, {**who, "status": status}, calls)
-        samples.add(MODEL_TOKENS, {**who, "type": "prompt"}, prompt)
-        samples.add(MODEL_TOKENS, {**who, "type": "completion"}, completion)
-        samples.add(MODEL_COST, who, cost)
         for bound, count in zip(MODEL_CALL_BUCKETS, cumulative, strict=True):
             samples.add(f"{MODEL_CALL_DURATION}_bucket", {**who, "le": _le(bound)}, count)
         samples.add(f"{MODEL_CALL_DURATION}_bucket", {**who, "le": "+Inf"}, calls)
         samples.add(f"{MODEL_CALL_DURATION}_count", who, calls)
         samples.add(f"{MODEL_CALL_DURATION}_sum", who, total_ms / 1000)
+    return samples
+
+
+_USAGE = {"prompt_tokens": "prompt", "completion_tokens": "completion", "cost_usd": None}
+
+
+def usage_samples(
+    con: Any,
+    where: str = "TRUE",
+    params: Sequence[Any] = (),
+    *,
+    timer: QueryTimer | None = None,
+) -> Samples:
+    """Tokens and cost of runs, from their ``prompt_tokens``, ``completion_tokens`` and
+    ``cost_usd`` metrics (alias ``m``) matching ``where``, by the run's agent, mode and
+    model. The metrics are each run's totals over its model calls, written once with the
+    run's final row (a run abandoned by a dead process has none)."""
+    rows = fetch_rows(
+        con,
+        "usage",
+        f"""SELECT r.agent, r.mode, coalesce(r.model, 'unknown'), m.name, sum(m.value)
+            FROM agent_run_metrics m JOIN agent_runs r ON r.run_id = m.run_id
+            WHERE m.name IN ('prompt_tokens', 'completion_tokens', 'cost_usd') AND ({where})
+            GROUP BY ALL""",
+        params,
+        timer,
+    )
+    samples = Samples()
+    for agent, mode, model, name, value in rows:
+        who = {"agent": agent, "mode": mode, "model": model}
+        kind = _USAGE[name]
+        if kind is None:
+            samples.add(MODEL_COST, who, value)
+        else:
+            samples.add(MODEL_TOKENS, {**who, "type": kind}, value)
     return samples
 
 
@@ -291,6 +320,7 @@ def fold_into_baselines(con: Any, where_sql: str, params: Sequence[Any]) -> None
     samples = run_samples(con, where_sql, params)
     samples.merge(tool_samples(con, owned, params))
     samples.merge(model_call_samples(con, f"t.{owned}", params))
+    samples.merge(usage_samples(con, f"m.{owned}", params))
     samples.merge(breaker_samples(con, f"m.{owned}", params))
     rows = [(name, labels_json(labels), value) for (name, labels), value in samples.items()]
     if rows:
