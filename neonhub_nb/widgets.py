@@ -1,8 +1,11 @@
-"""ipywidgets for the analyst: the draft form, the streamed draft, review and history.
+"""ipywidgets for the analyst: the run form, the streamed result, review and history.
 
-The form is built from the agent's pydantic parameter model, so the widgets, the CLI's
-``--param`` pairs, papermill parameters and the store all share one schema. Everything is
-testable without a browser: set ``.value`` and call ``.click()``.
+The form is built from the agent's pydantic parameter model (:mod:`neonhub_nb.form_fields`
+picks a control per field type), so the widgets, the CLI's ``--param`` pairs, papermill
+parameters and the store all share one schema. A result shows as its agent's users read
+it (:mod:`neonhub_nb.result_views`) with the run's timeline. Every callback shows its
+failure in its own panel (form, result, history), never only in the kernel's log.
+Everything is testable without a browser: set ``.value`` and call ``.click()``.
 
 >>> from neonhub_nb.widgets import DraftStudio         # doctest: +SKIP
 >>> DraftStudio()                                      # doctest: +SKIP
@@ -11,8 +14,9 @@ testable without a browser: set ``.value`` and call ``.click()``.
 from __future__ import annotations
 
 import html
+import logging
+import threading
 import time
-import typing
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -20,14 +24,17 @@ import ipywidgets as w
 
 from .api import run_agent
 from .config import MODE_TABLE, Settings, load_settings, parse_mode
-from .display import markdown_to_html, run_card_html
+from .display import markdown_to_html, run_card_html, timeline_html
 from .errors import ConfigError, NeonhubError
+from .form_fields import LABEL_WIDTH, FieldControl, field_control
 from .models import AgentParams, RunResult, field_errors, validate_params
+from .redact import redact_text
 from .runtime import Runtime, default_runtime
 from .store import AuditStore
 
 __all__ = ["DraftForm", "DraftStudio", "HistoryPanel", "ResultView", "ReviewPanel"]
 
+log = logging.getLogger(__name__)
 _ERROR_STYLE = "color:#cf222e;font-size:12px"
 LATEST = "latest"
 _SPINNER = (
@@ -37,49 +44,14 @@ _SPINNER = (
 )
 
 
-def _field_widget(name: str, info: Any) -> w.ValueWidget:
-    """A widget for one pydantic field: dropdowns for choices, sliders for bounded ints."""
-    annotation = info.annotation
-    label = name.replace("_", " ")
-    default = None if info.is_required() else info.default
-    style = {"description_width": "140px"}
-    layout = w.Layout(width="520px")
-    if typing.get_origin(annotation) is typing.Literal:
-        options = list(typing.get_args(annotation))
-        return w.Dropdown(
-            options=options,
-            value=default or options[0],
-            description=label,
-            style=style,
-            layout=layout,
-        )
-    if annotation is int:
-        bounds = {type(m).__name__: m for m in info.metadata}
-        low = getattr(bounds.get("Ge"), "ge", 0)
-        high = getattr(bounds.get("Le"), "le", 10_000)
-        return w.IntSlider(
-            value=default or low,
-            min=low,
-            max=high,
-            step=50 if high > 1000 else 1,
-            description=label,
-            style=style,
-            layout=layout,
-        )
-    if typing.get_origin(annotation) is tuple:
-        return w.Text(
-            value=", ".join(default or ()),
-            description=label,
-            placeholder="comma, separated",
-            style=style,
-            layout=layout,
-        )
-    return w.Text(
-        value=default or "",
-        description=label,
-        style=style,
-        layout=layout,
-        placeholder=(info.description or "") + (" (required)" if default is None else ""),
+def _error_html(what: str, exc: BaseException) -> str:
+    """A failure as one readable, redacted line (our errors say what broke; others say
+    their type too)."""
+    text = str(exc) if isinstance(exc, NeonhubError) else f"{type(exc).__name__}: {exc}"
+    return (
+        "<div class='neonhub-error' style='background:#ffebe9;border:1px solid #cf222e;"
+        "border-radius:6px;padding:8px;max-width:900px'>"
+        f"<b>{html.escape(what)}:</b> {html.escape(redact_text(text))}</div>"
     )
 
 
@@ -87,7 +59,9 @@ class DraftForm:
     """The parameters of one run: intent, its fields, prompt version and mode.
 
     ``errors`` maps field name to the broken rule; each message is shown next to its field
-    and the Generate button stays disabled until there are none.
+    and the Generate button stays disabled until there are none. :meth:`set_value` puts a
+    raw value in a field (a notebook's parameter): one the widget cannot hold (NaN in a
+    number, a network that does not exist) is kept and reported as that field's error.
     """
 
     def __init__(
@@ -105,16 +79,18 @@ class DraftForm:
         self.settings = settings or load_settings()
         self.catalog = (runtime or default_runtime()).agents
         self.initial = dict(initial or {})
+        self._initial_intent = intent
         self._initial_prompt_version = prompt_version
         self.intent = w.Dropdown(
             options=[spec.intent for spec in self.catalog.specs()],
             value=intent,
             description="agent / intent",
-            style={"description_width": "140px"},
-            layout=w.Layout(width="520px"),
+            style={"description_width": LABEL_WIDTH},
+            layout=w.Layout(width="560px"),
         )
+        self.description = w.HTML()
         self.prompt_version = w.Dropdown(
-            description="prompt version", style={"description_width": "140px"}
+            description="prompt version", style={"description_width": LABEL_WIDTH}
         )
         live_ok, why = self.settings.live_available()
         chosen = parse_mode(mode, "mode") if mode is not None else self.settings.mode
@@ -128,25 +104,33 @@ class DraftForm:
             value=chosen,
             description="mode",
             tooltips=[MODE_TABLE[m].description for m in options],
-            style={"description_width": "140px"},
+            style={"description_width": LABEL_WIDTH},
         )
         self.mode_note = w.HTML(
             "" if live_ok else f"<span style='color:#57606a'>live mode unavailable: {why}</span>"
         )
+        self.controls: dict[str, FieldControl] = {}
         self.fields: dict[str, w.ValueWidget] = {}
         self.messages: dict[str, w.HTML] = {}
         self.fields_box = w.VBox()
         self.generate = w.Button(description="Generate", button_style="primary", icon="play")
+        self.message = w.HTML()  # the form's own failures (not a field's)
+        self.message.add_class("neonhub-form-message")
         self.errors: dict[str, str] = {}
-        self.intent.observe(lambda _: self._build_fields(), names="value")
+        # Raw values a widget could not hold, by field, until the user edits that field.
+        self._held: dict[str, Any] = {}
+        self._building = False
+        self.intent.observe(lambda _: self._rebuild(), names="value")
         self._build_fields()
         self.widget = w.VBox(
             [
                 self.intent,
+                self.description,
                 self.fields_box,
                 self.prompt_version,
                 w.HBox([self.mode, self.mode_note]),
                 self.generate,
+                self.message,
             ]
         )
 
@@ -154,29 +138,75 @@ class DraftForm:
     def params_model(self) -> type[AgentParams]:
         return self.catalog.get(self.intent.value).params_model
 
+    def _rebuild(self) -> None:
+        try:
+            self._build_fields()
+            self.message.value = ""
+        except Exception as exc:  # shown where the user looks, not only in the log
+            log.exception("could not build the form for %s", self.intent.value)
+            what = f"Could not build the form for {self.intent.value}"
+            self.message.value = _error_html(what, exc)
+            self.generate.disabled = True
+
     def _build_fields(self) -> None:
         spec = self.catalog.get(self.intent.value)
-        self.fields, self.messages, rows = {}, {}, []
-        for name, info in spec.params_model.model_fields.items():
-            field = _field_widget(name, info)
-            if self.initial.get(name) is not None:
-                value = self.initial[name]
-                if isinstance(field, w.Text) and isinstance(value, list | tuple):
-                    value = ", ".join(map(str, value))
-                field.value = value
-            message = w.HTML(layout=w.Layout(margin="0 0 0 148px"))
-            field.observe(lambda _: self.validate(), names="value")
-            self.fields[name], self.messages[name] = field, message
-            rows.append(w.VBox([field, message]))
+        self._building = True
+        self.controls, self.fields, self.messages, self._held = {}, {}, {}, {}
+        rows = []
+        try:
+            for name, info in spec.params_model.model_fields.items():
+                control = field_control(name, info)
+                message = w.HTML(layout=w.Layout(margin=f"0 0 0 {int(LABEL_WIDTH[:-2]) + 8}px"))
+                message.add_class(f"neonhub-field-message-{name}")
+                self.controls[name], self.fields[name], self.messages[name] = (
+                    control,
+                    control.widget,
+                    message,
+                )
+                # The form's initial values belong to the intent it was opened with.
+                if spec.intent == self._initial_intent and self.initial.get(name) is not None:
+                    self.set_value(name, self.initial[name], validate=False)
+                control.widget.observe(lambda _, field=name: self._edited(field), names="value")
+                rows.append(w.VBox([control.view, message]))
+        finally:
+            self._building = False
         self.fields_box.children = rows
+        # Says which agent's fields are shown (browser tests wait for it after a switch).
+        self.fields_box._dom_classes = ("neonhub-form-fields", f"neonhub-form-{spec.agent}")
+        self.description.value = (
+            f"<span style='color:#57606a;margin-left:{int(LABEL_WIDTH[:-2]) + 8}px'>"
+            f"{html.escape(spec.description)}</span>"
+        )
         versions = self.catalog.prompt_versions().get(spec.prompt_name or "", [])
         self.prompt_version.options = [LATEST, *versions]
-        wanted = self._initial_prompt_version
+        # Like the initial values, a given prompt version belongs to the initial intent.
+        wanted = self._initial_prompt_version if spec.intent == self._initial_intent else None
         if wanted is not None and spec.prompt_name is not None:
             self.catalog.prompt(spec.prompt_name, wanted)  # an unknown version: one clear error
         self.prompt_version.value = wanted if wanted in versions else LATEST
         self.prompt_version.layout.display = None if versions else "none"
         self.validate()
+
+    def _edited(self, name: str) -> None:
+        if self._building:
+            return
+        self._held.pop(name, None)  # the user's own value replaces an unshowable one
+        self.validate()
+
+    def set_value(self, name: str, value: Any, *, validate: bool = True) -> None:
+        """Put ``value`` in field ``name``; if its widget cannot hold it, keep the value
+        (it is what will be validated and reported) and leave the widget as it was."""
+        control = self.controls[name]
+        building, self._building = self._building, True
+        try:
+            control.show(value)
+            self._held.pop(name, None)
+        except ValueError:
+            self._held[name] = value
+        finally:
+            self._building = building
+        if validate:
+            self.validate()
 
     def prompt_version_value(self) -> str | None:
         """The chosen prompt version, or None for the latest."""
@@ -184,11 +214,20 @@ class DraftForm:
         return None if chosen in (None, LATEST) else str(chosen)
 
     def raw(self) -> dict[str, Any]:
-        return {name: field.value for name, field in self.fields.items()}
+        """The fields' raw values (``None``: left empty), as the model will validate them."""
+        return {
+            name: self._held[name] if name in self._held else control.read()
+            for name, control in self.controls.items()
+        }
 
     def validate(self) -> dict[str, str]:
         """Check every field, show each problem next to its field, enable Generate if none."""
-        self.errors = field_errors(self.params_model, self.raw())
+        try:
+            self.errors = field_errors(self.params_model, self.raw())
+        except Exception as exc:
+            log.exception("could not check the form")
+            self.errors = {"": str(exc)}
+            self.message.value = _error_html("Could not check the form", exc)
         for name, message in self.messages.items():
             rule = self.errors.get(name)
             message.value = (
@@ -201,11 +240,14 @@ class DraftForm:
 
     def params(self) -> AgentParams:
         """The typed parameters, exactly as the Python API and papermill would build them."""
-        return validate_params(self.params_model, self.raw())
+        raw = {name: value for name, value in self.raw().items() if value is not None}
+        return validate_params(self.params_model, raw)
 
 
 class ResultView:
-    """The streamed draft, a progress bar while it streams, then the result card."""
+    """The streamed draft, a progress bar while it streams, then the result: the run's
+    card, its agent's output as its users read it, the timeline of its tool calls and
+    (for articles) the draft."""
 
     def __init__(self) -> None:
         self.status = w.HTML()
@@ -214,9 +256,11 @@ class ResultView:
         )
         self.card = w.HTML()
         self.card.add_class("neonhub-result-card")  # lets browser tests find this card
+        self.timeline = w.HTML()
+        self.timeline.add_class("neonhub-result-timeline")
         self.draft = w.HTML(layout=w.Layout(max_width="900px"))
         self.draft.add_class("neonhub-draft")
-        self.widget = w.VBox([self.status, self.progress, self.card, self.draft])
+        self.widget = w.VBox([self.status, self.progress, self.card, self.timeline, self.draft])
         self._buffer: list[str] = []
         self._expected = 1
         self._last_paint = 0.0
@@ -225,7 +269,7 @@ class ResultView:
         self._buffer, self._expected, self._last_paint = [], max(expected_tokens, 1), 0.0
         self.status.value = f"{_SPINNER} generating…"
         self.progress.value, self.progress.layout.display = 0, None
-        self.card.value, self.draft.value = "", ""
+        self.card.value, self.timeline.value, self.draft.value = "", "", ""
 
     def on_token(self, chunk: str) -> None:
         self._buffer.append(chunk)
@@ -238,21 +282,32 @@ class ResultView:
     def _paint(self) -> None:
         text = "".join(self._buffer)
         self.progress.value = min(1.0, len(self._buffer) / self._expected)
+        # Articles stream as Markdown; other agents answer in labelled lines.
         self.draft.value = markdown_to_html(text)
 
     def show(self, result: RunResult) -> None:
         self.progress.layout.display = "none"
         self.status.value = ""
-        self.card.value = run_card_html(result, show_content=False)
+        card = run_card_html(result, show_content=False, show_timeline=False)
+        self.card.value = card
+        self.timeline.value = (
+            "<div style='max-width:900px'><b>Timeline</b> "
+            f"<span style='color:#57606a'>({len(result.tool_executions)} tool calls)</span>"
+            + timeline_html(
+                result.tool_executions,
+                run_started_at=result.started_at,
+                run_duration_ms=result.duration_ms,
+            )
+            + "</div>"
+        )
         self.draft.value = markdown_to_html(result.content) if result.content else ""
 
-    def show_error(self, message: str) -> None:
+    def show_error(self, message: str | BaseException, what: str = "Could not run") -> None:
         self.progress.layout.display = "none"
         self.status.value = ""
-        self.card.value = (
-            "<div style='background:#ffebe9;border:1px solid #cf222e;border-radius:6px;"
-            f"padding:8px;max-width:900px'><b>Could not run:</b> {html.escape(message)}</div>"
-        )
+        self.timeline.value, self.draft.value = "", ""
+        exc = message if isinstance(message, BaseException) else NeonhubError(message)
+        self.card.value = _error_html(what, exc)
 
 
 class ReviewPanel:
@@ -330,19 +385,56 @@ class ReviewPanel:
 
 
 class HistoryPanel:
-    """Recent runs of this store; ``Reopen`` hands the chosen run back as a RunResult."""
+    """Recent runs of this store; ``Reopen`` hands the chosen run back as a RunResult.
+
+    Reading the store can wait (another process may hold the file) or fail (a locked or
+    unreadable file): the panel says it is reading, then shows the runs or why it could
+    not, in the panel itself. :meth:`refresh_soon` reads in a thread so the kernel stays
+    free while it waits.
+    """
 
     def __init__(self, store: AuditStore, on_open: Callable[[RunResult], None], limit: int = 20):
         self.store, self.on_open, self.limit = store, on_open, limit
         self.runs = w.Select(options=[], rows=8, layout=w.Layout(width="900px"))
         self.refresh_button = w.Button(description="Refresh", icon="refresh")
-        self.reopen = w.Button(description="Reopen", icon="folder-open")
-        self.refresh_button.on_click(lambda _: self.refresh())
+        self.reopen = w.Button(description="Reopen", icon="folder-open", disabled=True)
+        self.message = w.HTML()
+        self.message.add_class("neonhub-history-message")
+        self.refresh_button.on_click(lambda _: self.refresh_soon())
         self.reopen.on_click(lambda _: self.open_selected())
-        self.widget = w.VBox([self.runs, w.HBox([self.refresh_button, self.reopen])])
+        self.pending: threading.Thread | None = None
+        self.widget = w.VBox([self.message, self.runs, w.HBox([self.refresh_button, self.reopen])])
 
-    def refresh(self) -> None:
-        frame = self.store.runs(limit=self.limit)
+    def refresh_soon(self) -> threading.Thread:
+        """Refresh in a background thread (returned, so callers may ``join`` it)."""
+        thread = threading.Thread(target=self.refresh, name="neonhub-history", daemon=True)
+        self.pending = thread
+        thread.start()
+        return thread
+
+    def refresh(self) -> bool:
+        """Read the most recent runs into the list; False (and the reason shown) if the
+        store could not be read."""
+        self.message.value = f"{_SPINNER} reading the audit store…"
+        self.refresh_button.disabled = True
+        try:
+            frame = self.store.runs(limit=self.limit)
+        except Exception as exc:
+            log.warning("history: cannot read the audit store: %s", exc)
+            hint = (
+                "<br>Another process holds the file: close it (e.g. a <code>duckdb</code> "
+                "session), or read a copy made with <code>neonhub-nb snapshot</code>."
+                if "lock" in str(exc).lower()
+                else ""
+            )
+            self.message.value = _error_html("Could not read the audit store", exc).replace(
+                "</div>", f"{hint}</div>"
+            )
+            self.runs.options = []
+            self.reopen.disabled = True
+            return False
+        finally:
+            self.refresh_button.disabled = False
         options = []
         for row in frame.to_dict("records"):
             when = row["started_at"].strftime("%Y-%m-%d %H:%M:%S")
@@ -351,18 +443,29 @@ class HistoryPanel:
             )
         self.runs.options = options
         self.reopen.disabled = not options
+        self.message.value = (
+            f"<span style='color:#57606a'>{len(options)} most recent runs (UTC)</span>"
+            if options
+            else "<span style='color:#57606a'>No runs recorded yet.</span>"
+        )
+        return True
 
     def open_selected(self) -> RunResult | None:
         run_id = self.runs.value
         if not run_id:
             return None
-        result = self.store.run_detail(run_id).to_result()
+        try:
+            result = self.store.run_detail(run_id).to_result()
+        except Exception as exc:
+            log.warning("history: cannot reopen %s: %s", run_id, exc)
+            self.message.value = _error_html(f"Could not reopen {run_id}", exc)
+            return None
         self.on_open(result)
         return result
 
 
 class DraftStudio:
-    """Form + streamed draft + review + history, wired together for one notebook cell."""
+    """Form + streamed result + review + history, wired together for one notebook cell."""
 
     def __init__(
         self,
@@ -370,18 +473,20 @@ class DraftStudio:
         settings: Settings | None = None,
         reviewer: str = "",
         *,
+        intent: str = "content.generate_article",
         mode: str | None = None,
         prompt_version: str | None = None,
         runtime: Runtime | None = None,
         **initial: Any,
     ) -> None:
-        """``initial`` pre-fills the form, ``mode`` and ``prompt_version`` pre-select it
-        (e.g. the notebook's papermill parameters)."""
+        """``initial`` pre-fills the form for ``intent``, ``mode`` and ``prompt_version``
+        pre-select it (e.g. the notebook's papermill parameters)."""
         self.settings = settings or load_settings()
         self.runtime = runtime or default_runtime()
         self.store = store or self.runtime.store(self.settings)
         self.form = DraftForm(
             self.settings,
+            intent=intent,
             initial=initial,
             mode=mode,
             prompt_version=prompt_version,
@@ -390,33 +495,59 @@ class DraftStudio:
         self.result_view = ResultView()
         self.review = ReviewPanel(self.store, reviewer)
         self.history = HistoryPanel(self.store, self.show)
+        self.review_note = w.HTML()
         self.result: RunResult | None = None
         self.form.generate.on_click(lambda _: self.generate())
         self.widget = w.Tab(
             children=[
-                w.VBox([self.form.widget, self.result_view.widget, self.review.widget]),
+                w.VBox(
+                    [
+                        self.form.widget,
+                        self.result_view.widget,
+                        self.review.widget,
+                        self.review_note,
+                    ]
+                ),
                 self.history.widget,
             ]
         )
-        self.widget.set_title(0, "Draft")
+        self.widget.set_title(0, "Run")
         self.widget.set_title(1, "History")
         self.widget.observe(self._on_tab, names="selected_index")
 
     def _on_tab(self, change: dict[str, Any]) -> None:
         if change["new"] == 1:
-            self.history.refresh()
+            self.history.refresh_soon()
 
     def show(self, result: RunResult) -> None:
         self.result = result
-        self.result_view.show(result)
+        try:
+            self.result_view.show(result)
+        except Exception as exc:  # a view that cannot draw says so
+            log.exception("cannot show run %s", result.run_id)
+            self.result_view.show_error(exc, f"Could not show run {result.run_id}")
         self.review.load(result)
+        # Only drafts (articles today) enter the review flow; say so rather than show
+        # buttons that cannot act.
+        has_draft = result.draft_id is not None
+        self.review.widget.layout.display = None if has_draft else "none"
+        self.review_note.value = (
+            ""
+            if has_draft
+            else "<span style='color:#57606a;font-size:12px'>This agent's output is recorded "
+            "with the run; only articles are drafts for review today.</span>"
+        )
         self.widget.selected_index = 0
 
     def generate(self) -> RunResult | None:
         """Run the agent with the form's parameters, streaming into the view."""
         if self.form.validate():
             return None
-        params = self.form.params()
+        try:
+            params = self.form.params()
+        except NeonhubError as exc:
+            self.result_view.show_error(exc)
+            return None
         expected = int(getattr(params, "word_count", 300) * 1.4)
         self.result_view.start(expected)
         self.form.generate.disabled = True
@@ -431,8 +562,10 @@ class DraftStudio:
                 prompt_version=self.form.prompt_version_value(),
                 on_token=self.result_view.on_token,
             )
-        except NeonhubError as exc:
-            self.result_view.show_error(str(exc))
+        except Exception as exc:  # NeonhubError or not: the user sees it on the card
+            if not isinstance(exc, NeonhubError):
+                log.exception("run failed outside the orchestrator's handling")
+            self.result_view.show_error(exc)
             return None
         finally:
             self.form.generate.disabled = bool(self.form.errors)

@@ -2,7 +2,11 @@
 
 Notebooks are generated so their sources stay reviewable as Python; run
 ``.venv/bin/python scripts/make_notebooks.py`` after editing a cell here.
-Cells are ("md", text), ("code", source) or ("parameters", source).
+Cells are ("md", text), ("code", source) or ("parameters", source), optionally with a
+third item: the cell's tags. ``nbval-ignore-output`` marks a cell whose output varies by
+design (timings, new ids, live widgets): nbval does not compare it and ``--execute`` keeps
+none of it. Tags stay in the metadata, out of the reader's way (never a comment in the
+source).
 """
 
 from __future__ import annotations
@@ -19,24 +23,53 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 
-Cells = list[tuple[str, str]]
+Cell = tuple[str, str] | tuple[str, str, list[str]]
+Cells = list[Cell]
+IGNORE_OUTPUT = "nbval-ignore-output"
+# What ipykernel's kernel spec and kernel_info say: JupyterLab writes both into the
+# notebook when a kernel starts, so any difference would open the notebook "modified".
+KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+LANGUAGE_INFO = {
+    "codemirror_mode": {"name": "ipython", "version": 3},
+    "file_extension": ".py",
+    "mimetype": "text/x-python",
+    "name": "python",
+    "nbconvert_exporter": "python",
+    "pygments_lexer": "ipython3",
+    "version": "{major}.{minor}.{micro}",
+}
+
+
+def language_info() -> dict[str, object]:
+    """:data:`LANGUAGE_INFO` for the Python that runs the notebooks (the project's venv)."""
+    import sys
+
+    version = LANGUAGE_INFO["version"]
+    assert isinstance(version, str)
+    return {
+        **LANGUAGE_INFO,
+        "version": version.format(
+            major=sys.version_info.major,
+            minor=sys.version_info.minor,
+            micro=sys.version_info.micro,
+        ),
+    }
 
 
 def build(cells: Cells) -> nbformat.NotebookNode:
     nb = new_notebook()
-    for index, (kind, source) in enumerate(cells):
-        source = source.strip("\n")
+    for index, item in enumerate(cells):
+        kind, source = item[0], item[1].strip("\n")
+        tags = list(item[2]) if len(item) > 2 else []  # type: ignore[misc]
         cell = new_markdown_cell(source) if kind == "md" else new_code_cell(source)
         if kind == "parameters":
-            cell.metadata["tags"] = ["parameters"]
+            tags.insert(0, "parameters")
+        if tags:
+            cell.metadata["tags"] = tags
         cell["id"] = f"cell-{index:02d}"
         nb.cells.append(cell)
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nb.metadata["language_info"] = {"name": "python"}
+    nb.metadata["kernelspec"] = dict(KERNELSPEC)
+    nb.metadata["language_info"] = language_info()
     return nb
 
 
@@ -44,14 +77,24 @@ PLAYGROUND: Cells = [
     (
         "md",
         """
-# Draft playground
+# Agent playground
 
-Generate content drafts with the agents, review them, and reopen past runs. In **mock**
-mode drafts are deterministic and need no credentials; every run is recorded in the audit
-store (`data/neonhub.duckdb` unless `NEONHUB_DB` says otherwise).
+Run any agent, read its result the way its users do, see what each run called and what it
+cost, and reopen past runs. In **mock** mode results are deterministic and need no
+credentials; every run is recorded in the audit store (`data/neonhub.duckdb` unless
+`NEONHUB_DB` says otherwise).
 
-**Use the form below**: fill in the fields (problems show next to each field), press
-*Generate*, watch the draft stream in, then approve, reject (with a reason) or edit it.
+**Use the form below**: pick an agent, fill in its fields (problems show next to each
+field; optional fields may stay empty), press *Generate*. You get:
+
+- the result as its users read it: an article; posts per network with their length against
+  each network's limit; ad headlines and descriptions against Google Ads limits; subject
+  lines and body of an email; an SEO title, meta description and keywords; an insights
+  summary with the totals it was computed from;
+- the **timeline** of the run: each model and connector call, when it started, how long it
+  took, its attempts, tokens and cost;
+- for articles, *Approve*, *Reject* (with a reason) or *Edit*.
+
 The *History* tab lists recent runs and reopens any of them.
 """,
     ),
@@ -60,6 +103,7 @@ The *History* tab lists recent runs and reopens any of them.
         """
 mode = "mock"
 reviewer = ""
+intent = "content.generate_article"
 topic = "Email marketing for local bakeries"
 primary_keyword = "bakery newsletter"
 secondary_keywords = "email list, seasonal offers"
@@ -74,12 +118,13 @@ prompt_version = None
         """
 from neonhub_nb.widgets import DraftStudio
 
-studio = DraftStudio(reviewer=reviewer, mode=mode, prompt_version=prompt_version,
+studio = DraftStudio(reviewer=reviewer, mode=mode, intent=intent, prompt_version=prompt_version,
                      topic=topic, primary_keyword=primary_keyword,
                      secondary_keywords=secondary_keywords, tone=tone, audience=audience,
                      word_count=word_count)
 studio
 """,
+        [IGNORE_OUTPUT],
     ),
     (
         "md",
@@ -87,7 +132,7 @@ studio
 ## The same run from code
 
 The form produces exactly these typed parameters; papermill sets them in the parameters
-cell above.
+cell above. The card shows the run, its result and (unfold *Timeline*) its calls.
 """,
     ),
     (
@@ -119,10 +164,27 @@ The run's metrics, read back from the audit store.
         "code",
         """
 from neonhub_nb import default_store
+from neonhub_nb.display import readable_metrics
 
 detail = default_store().run_detail(result.run_id)
 assert detail.run["status"] == result.status
-detail.metrics.set_index("name")["value"]
+readable_metrics(detail.metrics)
+""",
+    ),
+    (
+        "md",
+        """
+## Another agent
+
+Every agent's result reads as its users expect: here, posts for X, LinkedIn and Instagram
+with their length against each network's limit.
+""",
+    ),
+    (
+        "code",
+        """
+run_agent("social.compose_posts", {"message": f"New on the blog: {result.title}",
+                                   "hashtags": "bakery, newsletter"}, mode=mode)
 """,
     ),
     (
@@ -154,20 +216,38 @@ EXPERIMENTS: Cells = [
         """
 # Prompt experiments
 
-Run every prompt variant over every input, score the drafts and compare them side by side.
-Each grid is one *experiment*: its runs carry the experiment id and variant in the audit
-store, so you can reload and compare it later (`neonhub_nb.experiments.load_experiment`).
+Run every prompt variant over every input, score the drafts, and compare each variant
+with a **baseline**: a winner per input, and the full drafts side by side with what
+changed, word by word. Each grid is one *experiment*: its runs carry the experiment id and
+variant in the audit store, so you can reload and compare it later
+(`neonhub_nb.experiments.load_experiment`).
 
-Scores: keyword in title and first paragraph, word-count adherence, banned phrases
-(1 = none), Flesch reading ease (higher is easier).
+Every score has a threshold, and a draft passes or fails each check:
+
+| check | passes when |
+| --- | --- |
+| title length | 20 to 60 characters (Google shows about 60) |
+| keyword in the title | yes |
+| first use of the keyword | within the first 25 words |
+| keyword density | 0.5% to 3% of the words |
+| distance from the word target | 10% or less |
+| Flesch reading ease | 60 or more (plain English) |
+| sentence length | 20 words or fewer on average |
+| clichés found | none |
+| LLM judge (`judge = True`) | 4 or more out of 5 |
+
+The winner of an input succeeded and passed the most checks; on a tie, the higher judge
+score; still tied, the baseline is kept.
 """,
     ),
     (
         "parameters",
         """
-variants = ["v1", "v2"]
+variants = ["v1", "v2"]  # or one string: "v2", "v1, v2" (papermill: -p variants v2)
+baseline = None  # the variant the others are compared with; None: the first
 inputs = "../data/experiment_inputs.json"
 mode = "mock"
+judge = True  # score each draft with the LLM judge too (one more model call per draft)
 concurrency = 4
 seed = 0
 """,
@@ -175,34 +255,48 @@ seed = 0
     (
         "code",
         """
-# NBVAL_IGNORE_OUTPUT
-# (the progress bar shows timings)
 from neonhub_nb.experiments import load_inputs, run_grid
 
 grid_inputs = load_inputs(inputs)
-experiment = run_grid("content.generate_article", variants, grid_inputs,
-                      mode=mode, concurrency=concurrency, seed=seed)
+experiment = run_grid("content.generate_article", variants, grid_inputs, mode=mode,
+                      judge=judge, baseline=baseline, concurrency=concurrency, seed=seed)
 """,
+        [IGNORE_OUTPUT],
     ),
     (
         "code",
         """
 succeeded = int((experiment.runs["status"] == "succeeded").sum())
-print(f"{len(experiment.runs)} runs recorded, {succeeded} succeeded")
+print(f"{len(experiment.runs)} runs recorded, {succeeded} succeeded; "
+      f"baseline: {experiment.baseline}")
 """,
     ),
-    ("md", "## Summary per variant\n\nQuality, tokens and cost:"),
-    ("code", 'experiment.summary().drop(columns=["p50_latency_ms"])'),
-    ("md", "Latency in milliseconds (it varies from run to run):"),
+    ("md", "## Summary per variant\n\nMean value of each measure, and how often it passed:"),
     (
         "code",
         """
-# NBVAL_IGNORE_OUTPUT
-# (timings)
-experiment.summary()[["runs", "p50_latency_ms"]]
+from IPython.display import HTML
+
+HTML(experiment.summary_html(timings=False))
 """,
     ),
-    ("md", "## Side by side, per input"),
+    ("md", "Latency in milliseconds (it varies from run to run):"),
+    (
+        "code",
+        'experiment.summary()[["runs", "p50_latency_ms"]].round(1)',
+        [IGNORE_OUTPUT],
+    ),
+    ("md", "## Winner per input\n\nChecks passed by each variant, the winner and why:"),
+    ("code", "experiment.winners()"),
+    (
+        "md",
+        """
+## Side by side, per input
+
+The baseline on the left, the variant on the right: the full drafts, words the variant
+removed struck through in red, words it added in green, and every check beside them.
+""",
+    ),
     (
         "code",
         """
@@ -210,10 +304,10 @@ from IPython.display import Markdown, display
 
 for index, item in enumerate(grid_inputs):
     display(Markdown(f"### {index}: {item['topic']} (keyword: *{item['primary_keyword']}*)"))
-    display(experiment.comparison(index))
+    display(HTML(experiment.compare_html(index, timings=False)))
 """,
     ),
-    ("md", "## Scores, latency and cost per variant"),
+    ("md", "## Checks passed, latency and cost per variant"),
     (
         "code",
         """
@@ -231,18 +325,11 @@ Reload this experiment later, in any notebook, from the audit store:
 ```python
 from neonhub_nb import default_store
 from neonhub_nb.experiments import load_experiment
-load_experiment(default_store(), "<experiment id>").summary()
+load_experiment(default_store(), "<experiment id>", baseline="v1").winners()
 ```
 """,
     ),
-    (
-        "code",
-        """
-# NBVAL_IGNORE_OUTPUT
-# (a new id every run)
-experiment.experiment_id
-""",
-    ),
+    ("code", "experiment.experiment_id", [IGNORE_OUTPUT]),
 ]
 
 AUDIT_EXPLORER: Cells = [
@@ -301,8 +388,6 @@ store.sql("""
     (
         "code",
         '''
-# NBVAL_IGNORE_OUTPUT
-# (timings)
 store.sql("""
     SELECT tool, operation, count(*) AS calls,
            round(quantile_cont(duration_ms, 0.5), 2) AS p50_ms,
@@ -311,6 +396,7 @@ store.sql("""
     GROUP BY tool, operation ORDER BY max_ms DESC LIMIT 10
 """)
 ''',
+        [IGNORE_OUTPUT],
     ),
     (
         "md",
@@ -327,7 +413,7 @@ Runs carry a `campaign` (from `run_agent(..., campaign=...)` or `--campaign`) an
 store.sql("""
     SELECT coalesce(r.campaign, r.experiment_id, '(none)') AS campaign,
            count(DISTINCT r.run_id) AS runs,
-           sum(m.value) FILTER (WHERE m.name = 'total_tokens') AS tokens,
+           sum(m.value) FILTER (WHERE m.name = 'total_tokens')::BIGINT AS tokens,
            round(sum(m.value) FILTER (WHERE m.name = 'cost_usd'), 6) AS cost_usd
     FROM agent_runs r JOIN agent_run_metrics m USING (run_id)
     GROUP BY ALL ORDER BY cost_usd DESC
@@ -339,18 +425,23 @@ store.sql("""
         """
 ## One run in full
 
-The newest run's tool calls.
+The newest run's tool calls, as a timeline: when each started, how long it took, its
+attempts, tokens and cost.
 """,
     ),
     (
         "code",
         """
-# NBVAL_IGNORE_OUTPUT
-# (timings)
+from IPython.display import HTML
+
+from neonhub_nb.display import timeline_html
+
 newest = store.runs(limit=1)["run_id"][0]
 detail = store.run_detail(newest)
-detail.tool_executions[["seq", "tool", "operation", "status", "duration_ms"]]
+HTML(timeline_html(detail.tool_executions.to_dict("records"),
+                   run_started_at=detail.run["started_at"]))
 """,
+        [IGNORE_OUTPUT],
     ),
 ]
 
@@ -443,13 +534,16 @@ def _clean_outputs(nb: nbformat.NotebookNode) -> None:
 
     nb.metadata.pop("widgets", None)  # widget state: random model ids
     nb.metadata.pop("papermill", None)
+    nb.metadata["kernelspec"] = dict(KERNELSPEC)
+    nb.metadata["language_info"] = language_info()
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
         cell.metadata.pop("execution", None)  # timestamps
         cell.metadata.pop("papermill", None)
-        if "NBVAL_IGNORE_OUTPUT" in cell.source:
+        if IGNORE_OUTPUT in cell.metadata.get("tags", []):
             cell.outputs = []  # varies by design; nbval does not compare it either
+            cell.execution_count = None
             continue
         kept = []
         for output in cell.outputs:

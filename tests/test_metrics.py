@@ -46,6 +46,7 @@ class Recorder:
             "status": "running",
             "experiment_id": experiment_id,
             "input": {"topic": "t"},
+            "model": "gpt-4o-mini",
         }
         self.store.record_run_started(row)
         return row
@@ -56,8 +57,16 @@ class Recorder:
         status: str = "succeeded",
         duration_ms: float | None = 250.0,
         breaker_failures: float = 0,
+        usage: tuple[int, int, float] | None = None,
     ) -> None:
         metrics = [Metric(name="total_tokens", value=10, unit="tokens")]
+        if usage:
+            prompt, completion, cost = usage
+            metrics += [
+                Metric(name="prompt_tokens", value=prompt, unit="tokens"),
+                Metric(name="completion_tokens", value=completion, unit="tokens"),
+                Metric(name="cost_usd", value=cost, unit="USD"),
+            ]
         if breaker_failures:
             metrics.append(Metric(name="breaker_failures", value=breaker_failures))
         self.store.record_run_finished(
@@ -79,8 +88,9 @@ class Recorder:
         **kw: Any,
     ) -> str:
         breaker = kw.pop("breaker_failures", 0)
+        usage = kw.pop("usage", None)
         row = self.start(agent, intent, **kw)
-        self.finish(row, status, duration_ms, breaker)
+        self.finish(row, status, duration_ms, breaker, usage)
         return str(row["run_id"])
 
     def tool(
@@ -90,12 +100,14 @@ class Recorder:
         operation: str = "send",
         status: str = "succeeded",
         response: dict[str, Any] | None = None,
+        request: dict[str, Any] | None = None,
+        duration_ms: float = 12.5,
     ) -> None:
         self.n += 1
         self.store.record_tool_execution(ToolExecution(
             execution_id=f"tex_{self.n:06d}", run_id=run_id, seq=self.n, tool=tool,
-            operation=operation, status=status, started_at=T0, duration_ms=12.5,
-            request={"q": 1}, response=response or {},
+            operation=operation, status=status, started_at=T0, duration_ms=duration_ms,
+            request=request or {"q": 1}, response=response or {},
         ))  # fmt: skip
 
 
@@ -109,9 +121,15 @@ def value(samples: Mapping[tuple[str, Any], float], name: str, **labels: str) ->
 
 
 def runs_total(
-    samples: Mapping[tuple[str, Any], float], agent: str, intent: str, status: str
+    samples: Mapping[tuple[str, Any], float],
+    agent: str,
+    intent: str,
+    status: str,
+    mode: str = "mock",
 ) -> float:
-    return value(samples, "neonhub_agent_runs_total", agent=agent, intent=intent, status=status)
+    return value(
+        samples, "neonhub_agent_runs_total", agent=agent, intent=intent, status=status, mode=mode
+    )
 
 
 CONTENT = ("content", "content.generate_article")
@@ -141,7 +159,7 @@ def test_counts_follow_the_definitions(store: AuditStore, rec: Recorder) -> None
     assert runs_total(s, *CONTENT, "failed") == 1
     assert runs_total(s, "seo", "seo.audit_page", "succeeded") == 1
     assert sum(v for (name, _), v in s.items() if name == "neonhub_agent_runs_total") == 4
-    content = {"agent": "content", "intent": "content.generate_article"}
+    content = {"agent": "content", "intent": "content.generate_article", "mode": "mock"}
     assert value(s, "neonhub_agent_run_duration_seconds_bucket", **content, le="0.1") == 1
     assert value(s, "neonhub_agent_run_duration_seconds_bucket", **content, le="1.0") == 2
     assert value(s, "neonhub_agent_run_duration_seconds_bucket", **content, le="2.5") == 2
@@ -180,6 +198,7 @@ def test_counts_follow_the_definitions(store: AuditStore, rec: Recorder) -> None
             agent="seo",
             intent="seo.audit_page",
             status="running",
+            mode="mock",
         )
         == 1
     )
@@ -198,7 +217,7 @@ def test_label_sets_hold_no_run_ids_or_free_text(store: AuditStore, rec: Recorde
     assert "run_0" not in text and "tex_0" not in text
     assert "exp_" not in text
     assert "quota" not in text
-    allowed = {"agent", "intent", "status", "le", "service", "operation"}
+    allowed = {"agent", "intent", "status", "le", "service", "operation", "mode", "model", "type"}
     for line in text.splitlines():
         if line.startswith("neonhub_") and "{" in line:
             names = {
@@ -410,7 +429,12 @@ def test_a_read_only_exporter_sees_what_writers_ingested(
     assert (
         registry.get_sample_value(
             "neonhub_agent_runs_total",
-            {"agent": "content", "intent": "content.generate_article", "status": "succeeded"},
+            {
+                "agent": "content",
+                "intent": "content.generate_article",
+                "status": "succeeded",
+                "mode": "mock",
+            },
         )
         == 1
     )

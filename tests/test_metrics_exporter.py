@@ -63,7 +63,7 @@ def test_metrics_and_health_over_http(store: AuditStore, exporter: Exporter) -> 
     assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
     assert (
         'neonhub_agent_runs_total{agent="content",intent="content.generate_article",'
-        'status="succeeded"} 1.0' in response.text
+        'mode="mock",status="succeeded"} 1.0' in response.text
     )
     for name in (
         "neonhub_agent_run_duration_seconds_bucket",
@@ -185,13 +185,13 @@ def test_golden_exposition(store: AuditStore, monkeypatch: pytest.MonkeyPatch) -
     frozen = types.SimpleNamespace(time=lambda: 1767225600.0)
     monkeypatch.setattr(prometheus_client.metrics, "time", frozen)
     rec = Recorder(store)
-    first = rec.run(duration_ms=180.0)
+    first = rec.run(duration_ms=180.0, usage=(120, 480, 0.000306))
     rec.run(status="failed", duration_ms=2400.0, breaker_failures=2)
     rec.run("seo", "seo.audit_page", duration_ms=31_000.0, experiment_id="exp_1")
     rec.start("email", "email.compose_campaign", experiment_id="exp_1")
     rec.tool(first, "connector.slack", "post_message", response={"rate_limited": True})
     rec.tool(first, "connector.slack", "post_message", "failed")
-    rec.tool(first, "llm", "chat.completions", response={"rate_limited": 0})
+    rec.tool(first, "llm", "chat.completions", response={"rate_limited": 0}, duration_ms=1800.0)
     app = MetricsApp(store, clock=FakeClock())
     assert call_app(app, "GET", "/health")[0] == "200 OK"
     assert call_app(app, "GET", "/favicon.ico")[0] == "404 Not Found"

@@ -50,3 +50,41 @@ def test_every_notebook_has_a_parameters_cell_in_mock_mode() -> None:
         assert len(tagged) == 1, path
         source = "".join(tagged[0]["source"])
         assert 'mode = "mock"' in source or "mode" not in source, path
+
+
+USER_NOTEBOOKS = [p for p in COMMITTED if p.parts[-2] == "notebooks"]
+
+
+@pytest.mark.parametrize("path", USER_NOTEBOOKS, ids=lambda p: p.name)
+def test_no_test_harness_markers_in_what_users_read(path: Path) -> None:
+    nb = json.loads(path.read_text())
+    for cell in nb["cells"]:
+        source = "".join(cell["source"])
+        assert "NBVAL" not in source.upper(), source[:80]  # nbval reads cell tags instead
+        tags = cell.get("metadata", {}).get("tags", [])
+        assert set(tags) <= {"parameters", "nbval-ignore-output"}, tags
+
+
+@pytest.mark.parametrize("path", COMMITTED, ids=lambda p: str(p.relative_to(ROOT)))
+def test_counts_print_as_integers(path: Path) -> None:
+    for cell in json.loads(path.read_text())["cells"]:
+        for output in cell.get("outputs", []):
+            text = json.dumps(output)
+            assert not re.search(r"\b\d+\.0{6}\b", text), re.search(r".{40}\b\d+\.0{6}\b", text)
+
+
+def test_notebook_metadata_is_what_the_kernel_reports() -> None:
+    # JupyterLab rewrites kernelspec and language_info when a kernel starts; any
+    # difference opens the notebook marked as modified.
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    spec = KernelSpecManager().get_kernel_spec("python3")
+    for path in USER_NOTEBOOKS:
+        meta = json.loads(path.read_text())["metadata"]
+        assert meta["kernelspec"] == {
+            "display_name": spec.display_name,
+            "language": spec.language,
+            "name": "python3",
+        }, path
+        assert meta["language_info"]["name"] == "python"
+        assert meta["language_info"]["pygments_lexer"] == "ipython3"

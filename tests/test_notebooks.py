@@ -55,7 +55,9 @@ def test_playground_parameters_reach_the_recorded_run(tmp_path: Path) -> None:
         word_count=200,
     )
     with recorded_store() as store:
-        detail = store.run_detail(store.runs().loc[0, "run_id"])
+        articles = store.runs(intent="content.generate_article")
+        assert len(articles) == 1
+        detail = store.run_detail(articles.loc[0, "run_id"])
     assert detail.run["input"]["topic"] == "Trail running"
     assert detail.run["input"]["word_count"] == 200
     assert detail.draft is not None and "trail shoes" in detail.draft["title"].lower()

@@ -9,28 +9,33 @@ Definitions of every metric: ``docs/metrics.md``.
 >>> exporter = start_exporter(find_free_port=True)                 # doctest: +SKIP
 """
 
-from .collector import STORE_UP, StoreCollector, metrics_table
+from .collector import STORE_UP, UNKNOWN, StoreCollector, metrics_table
 from .command import metrics_command
 from .exporter import (
+    BUILD_INFO,
     DEFAULT_PORT,
     Exporter,
     ExporterError,
     MetricsApp,
+    build_labels,
     build_registry,
     start_exporter,
 )
 from .tally import IN_PROGRESS, StoreTally, TallyResult
 
 __all__ = [
+    "BUILD_INFO",
     "DEFAULT_PORT",
     "IN_PROGRESS",
     "STORE_UP",
+    "UNKNOWN",
     "Exporter",
     "ExporterError",
     "MetricsApp",
     "StoreCollector",
     "StoreTally",
     "TallyResult",
+    "build_labels",
     "build_registry",
     "metrics_command",
     "metrics_table",

@@ -25,6 +25,10 @@ from ..errors import StoreError
 from ..store.baselines import (
     BREAKER_FAILURES,
     CONNECTOR_REQUESTS,
+    MODEL_CALL_DURATION,
+    MODEL_CALLS,
+    MODEL_COST,
+    MODEL_TOKENS,
     QUEUE_JOBS_ADDED,
     RATE_LIMIT_HITS,
     RUN_DURATION,
@@ -39,16 +43,20 @@ if TYPE_CHECKING:
 
     from ..store import AuditStore
 
-__all__ = ["STORE_UP", "StoreCollector", "metrics_table"]
+__all__ = ["STORE_UP", "UNKNOWN", "StoreCollector", "metrics_table"]
 
 STORE_UP = "neonhub_store_up"
 log = logging.getLogger(__name__)
+#: The value of a label a sample does not carry: counts folded into the baselines by a
+#: prune before that label existed (``mode`` before this version) cannot be split by it.
+UNKNOWN = "unknown"
 
 # name -> (help, label names); the order of the exposition.
 _COUNTERS: dict[str, tuple[str, tuple[str, ...]]] = {
     RUNS_TOTAL: (
-        "Agent runs that reached a terminal status (succeeded, failed, abandoned).",
-        ("agent", "status", "intent"),
+        "Agent runs that reached a terminal status (succeeded, failed, abandoned), by the "
+        "mode they ran in (mock, live, replay).",
+        ("agent", "status", "intent", "mode"),
     ),
     BREAKER_FAILURES: (
         "Failures counted by each agent's circuit breaker (agent_run_metrics breaker_failures).",
@@ -66,14 +74,36 @@ _COUNTERS: dict[str, tuple[str, tuple[str, ...]]] = {
         "Runs queued by experiment grids (runs carrying an experiment_id).",
         (),
     ),
+    MODEL_CALLS: (
+        "Model calls (tool llm), by outcome and by the agent, mode and model of their run.",
+        ("agent", "model", "mode", "status"),
+    ),
+    MODEL_TOKENS: (
+        "Tokens of runs' model calls (type prompt or completion), from each run's recorded "
+        "totals, by the agent, mode and model of the run.",
+        ("agent", "model", "mode", "type"),
+    ),
+    MODEL_COST: (
+        "Cost of runs' model calls in US dollars (price table at the time of the run), by "
+        "the agent, mode and model of the run.",
+        ("agent", "model", "mode"),
+    ),
 }
-_DURATION_HELP = "Duration of finished agent runs, in seconds."
+# Histograms: name -> (help, label names without le), each after the counter it follows.
+_HISTOGRAMS: dict[str, tuple[str, tuple[str, ...]]] = {
+    RUN_DURATION: ("Duration of finished agent runs, in seconds.", ("agent", "intent", "mode")),
+    MODEL_CALL_DURATION: (
+        "Duration of model calls (all attempts, succeeded or failed), in seconds.",
+        ("agent", "model", "mode"),
+    ),
+}
+_AFTER = {RUNS_TOTAL: RUN_DURATION, MODEL_CALLS: MODEL_CALL_DURATION}
 _IN_PROGRESS_HELP = "Runs queued or running now (not yet counted in neonhub_agent_runs_total)."
 _STORE_UP_HELP = "1 if the last scrape could read the audit store, else 0."
 
 
 def _label_values(labels: dict[str, str], names: tuple[str, ...]) -> list[str]:
-    return [labels[name] for name in names]
+    return [labels.get(name, UNKNOWN) for name in names]
 
 
 def _bound(le: str) -> float:
@@ -92,31 +122,39 @@ def _families(result: TallyResult | None) -> Iterator[Metric]:
         rows = by_name.get(name, [])
         if not label_names and result is not None and not rows:
             rows = [({}, 0.0)]  # an unlabelled counter exists from the start, at zero
+        merged: dict[tuple[str, ...], float] = {}
         for labels, value in rows:
-            family.add_metric(_label_values(labels, label_names), value)
+            key = tuple(_label_values(labels, label_names))
+            merged[key] = merged.get(key, 0.0) + value
+        for key, value in merged.items():
+            family.add_metric(list(key), value)
         yield family
-        if name == RUNS_TOTAL:
-            yield _histogram(by_name)
+        if name in _AFTER:
+            yield _histogram(by_name, _AFTER[name])
 
-    gauge = GaugeMetricFamily(IN_PROGRESS, _IN_PROGRESS_HELP, labels=("agent", "intent", "status"))
+    names = ("agent", "intent", "status", "mode")
+    gauge = GaugeMetricFamily(IN_PROGRESS, _IN_PROGRESS_HELP, labels=names)
     if result is not None:
         for (_, pairs), value in sorted(result.in_progress.items()):
-            gauge.add_metric(_label_values(dict(pairs), ("agent", "intent", "status")), value)
+            gauge.add_metric(_label_values(dict(pairs), names), value)
     yield gauge
 
 
-def _histogram(by_name: dict[str, list[tuple[dict[str, str], float]]]) -> Metric:
-    family = HistogramMetricFamily(RUN_DURATION, _DURATION_HELP, labels=("agent", "intent"))
-    buckets: dict[tuple[str, str], list[tuple[str, float]]] = {}
-    for labels, value in by_name.get(f"{RUN_DURATION}_bucket", []):
-        key = (labels["agent"], labels["intent"])
-        buckets.setdefault(key, []).append((labels["le"], value))
-    sums = {
-        (labels["agent"], labels["intent"]): value
-        for labels, value in by_name.get(f"{RUN_DURATION}_sum", [])
-    }
+def _histogram(by_name: dict[str, list[tuple[dict[str, str], float]]], name: str) -> Metric:
+    help_text, label_names = _HISTOGRAMS[name]
+    family = HistogramMetricFamily(name, help_text, labels=label_names)
+    buckets: dict[tuple[str, ...], dict[str, float]] = {}
+    for labels, value in by_name.get(f"{name}_bucket", []):
+        key = tuple(_label_values(labels, label_names))
+        merged = buckets.setdefault(key, {})
+        # Baselines folded before a label existed land under "unknown"; add them up.
+        merged[labels["le"]] = merged.get(labels["le"], 0.0) + value
+    sums: dict[tuple[str, ...], float] = {}
+    for labels, value in by_name.get(f"{name}_sum", []):
+        key = tuple(_label_values(labels, label_names))
+        sums[key] = sums.get(key, 0.0) + value
     for key in sorted(buckets):
-        ordered = sorted(buckets[key], key=lambda bucket: _bound(bucket[0]))
+        ordered = sorted(buckets[key].items(), key=lambda bucket: _bound(bucket[0]))
         # Sums of float milliseconds differ in the last bits with the order they were
         # added in (full count, increments, baselines); a microsecond is far below what
         # the clock measures and keeps the exposition identical.
@@ -173,7 +211,17 @@ class StoreCollector(Collector):
         yield GaugeMetricFamily(STORE_UP, _STORE_UP_HELP, value=1)
 
 
-_LABEL_COLUMNS = ("agent", "intent", "status", "service", "operation", "le")
+_LABEL_COLUMNS = (
+    "agent",
+    "intent",
+    "mode",
+    "model",
+    "type",
+    "status",
+    "service",
+    "operation",
+    "le",
+)
 
 
 def metrics_table(store: AuditStore | None = None) -> pd.DataFrame:

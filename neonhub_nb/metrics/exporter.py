@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import errno
 import html
+import importlib.metadata
 import json
 import logging
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -22,7 +24,7 @@ from socketserver import TCPServer, ThreadingMixIn
 from typing import TYPE_CHECKING, Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, Info
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 
 from ..clock import Clock, SystemClock
@@ -34,15 +36,18 @@ if TYPE_CHECKING:
     from ..store import AuditStore
 
 __all__ = [
+    "BUILD_INFO",
     "DEFAULT_PORT",
     "Exporter",
     "ExporterError",
     "MetricsApp",
+    "build_labels",
     "build_registry",
     "start_exporter",
 ]
 
 DEFAULT_PORT = 9464
+BUILD_INFO = "neonhub_build_info"
 log = logging.getLogger(__name__)
 
 StartResponse = Callable[..., Any]
@@ -53,6 +58,15 @@ _QUERY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.
 
 class ExporterError(NeonhubError):
     """The exporter could not start (most often: its port is taken)."""
+
+
+def build_labels() -> dict[str, str]:
+    """``{"version": <package version>, "python": "3.11"}`` for ``neonhub_build_info``."""
+    try:
+        version = importlib.metadata.version("neonhub-nb")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree, not installed
+        version = "unknown"
+    return {"version": version, "python": f"{sys.version_info[0]}.{sys.version_info[1]}"}
 
 
 class MetricsApp:
@@ -91,6 +105,12 @@ class MetricsApp:
             ["method", "route"],
             registry=self.registry,
         )
+        self.build_info = Info(
+            BUILD_INFO.removesuffix("_info"),
+            "The neonhub-nb version serving these metrics and its Python (major.minor); always 1.",
+            registry=self.registry,
+        )
+        self.build_info.info(build_labels())
         store.query_observers.append(self.observe_query)
 
     def observe_query(self, name: str, seconds: float) -> None:

@@ -31,9 +31,11 @@ from ..store.baselines import (
     breaker_rows,
     breaker_samples,
     fetch_rows,
+    model_call_samples,
     read_baselines,
     run_samples,
     tool_samples,
+    usage_samples,
 )
 
 __all__ = ["IN_PROGRESS", "StoreTally", "TallyResult"]
@@ -73,7 +75,7 @@ class StoreTally:
     _live: Samples = field(default_factory=Samples)
     _baselines: Samples = field(default_factory=Samples)
     _marks: dict[str, _Mark] = field(default_factory=lambda: {t: _Mark() for t in _TABLES})
-    _pending: dict[int, tuple[str, str, str]] = field(default_factory=dict)
+    _pending: dict[int, tuple[str, str, str, str]] = field(default_factory=dict)
     _identity: tuple[Any, ...] | None = None
     _has_baselines: bool = False
 
@@ -111,14 +113,15 @@ class StoreTally:
             self._identity = identity
         self._count_runs(con, tops["agent_runs"], timer)
         self._count_tools(con, tops["tool_executions"], timer)
-        self._count_breakers(con, tops["agent_run_metrics"], timer)
+        self._count_metrics(con, tops["agent_run_metrics"], timer)
         for table in _TABLES:
             mark = self._marks[table]
             mark.rowid = max(mark.rowid, tops[table])
             mark.rows = totals[table][0]
         in_progress = Samples()
-        for agent, intent, status in self._pending.values():
-            in_progress.add(IN_PROGRESS, {"agent": agent, "intent": intent, "status": status}, 1)
+        for agent, intent, status, mode in self._pending.values():
+            labels = {"agent": agent, "intent": intent, "status": status, "mode": mode}
+            in_progress.add(IN_PROGRESS, labels, 1)
         return TallyResult(
             samples=Samples(self._live).merge(self._baselines),
             in_progress=in_progress,
@@ -166,15 +169,13 @@ class StoreTally:
             still = fetch_rows(
                 con,
                 "tally_pending",
-                f"""SELECT rowid, agent, intent, status FROM agent_runs
+                f"""SELECT rowid, agent, intent, status, mode FROM agent_runs
                     WHERE rowid BETWEEN ? AND ? AND rowid IN (SELECT unnest(?::BIGINT[]))
                       AND status NOT IN {_TERMINAL_SQL}""",
                 [ids[0], ids[-1], ids],
                 timer,
             )
-            waiting = {
-                int(rowid): (agent, intent, status) for rowid, agent, intent, status in still
-            }
+            waiting = {int(rowid): (a, i, s, m) for rowid, a, i, s, m in still}
             finished = [rowid for rowid in ids if rowid not in waiting]
             self._pending = waiting
         if finished:
@@ -191,28 +192,32 @@ class StoreTally:
         if top <= mark:
             return
         self._live.merge(run_samples(con, "rowid > ? AND rowid <= ?", [mark, top], timer=timer))
-        for rowid, agent, intent, status in fetch_rows(
+        for rowid, agent, intent, status, mode in fetch_rows(
             con,
             "tally_unfinished",
-            f"""SELECT rowid, agent, intent, status FROM agent_runs
+            f"""SELECT rowid, agent, intent, status, mode FROM agent_runs
                 WHERE rowid > ? AND rowid <= ? AND status NOT IN {_TERMINAL_SQL}""",
             [mark, top],
             timer,
         ):
-            self._pending[int(rowid)] = (agent, intent, status)
+            self._pending[int(rowid)] = (agent, intent, status, mode)
 
     def _count_tools(self, con: Any, top: int, timer: QueryTimer | None) -> None:
         mark = self._marks["tool_executions"].rowid
-        if top > mark:
-            self._live.merge(
-                tool_samples(con, "rowid > ? AND rowid <= ?", [mark, top], timer=timer)
-            )
+        if top <= mark:
+            return
+        self._live.merge(tool_samples(con, "rowid > ? AND rowid <= ?", [mark, top], timer=timer))
+        # Model calls need their run's agent, mode and model: one join (no JSON parsed).
+        self._live.merge(
+            model_call_samples(con, "t.rowid > ? AND t.rowid <= ?", [mark, top], timer=timer)
+        )
 
-    def _count_breakers(self, con: Any, top: int, timer: QueryTimer | None) -> None:
+    def _count_metrics(self, con: Any, top: int, timer: QueryTimer | None) -> None:
         mark = self._marks["agent_run_metrics"].rowid
         if top <= mark:
             return
         where, params = "m.rowid > ? AND m.rowid <= ?", [mark, top]
+        self._live.merge(usage_samples(con, where, params, timer=timer))
         rows = breaker_rows(con, where, params, timer=timer)
         if len(rows) > _INDEX_LOOKUP_MAX:
             self._live.merge(breaker_samples(con, where, params, timer=timer))

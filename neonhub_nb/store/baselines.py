@@ -25,6 +25,11 @@ __all__ = [
     "BREAKER_FAILURES",
     "CONNECTOR_REQUESTS",
     "DURATION_BUCKETS",
+    "MODEL_CALLS",
+    "MODEL_CALL_BUCKETS",
+    "MODEL_CALL_DURATION",
+    "MODEL_COST",
+    "MODEL_TOKENS",
     "QUEUE_JOBS_ADDED",
     "RATE_LIMIT_HITS",
     "RUNS_TOTAL",
@@ -39,9 +44,11 @@ __all__ = [
     "fetch_rows",
     "fold_into_baselines",
     "labels_json",
+    "model_call_samples",
     "read_baselines",
     "run_samples",
     "tool_samples",
+    "usage_samples",
 ]
 
 RUNS_TOTAL = "neonhub_agent_runs_total"
@@ -50,12 +57,22 @@ BREAKER_FAILURES = "neonhub_circuit_breaker_failures_total"
 CONNECTOR_REQUESTS = "neonhub_connector_requests_total"
 RATE_LIMIT_HITS = "neonhub_rate_limit_hits_total"
 QUEUE_JOBS_ADDED = "neonhub_queue_jobs_added_total"
+MODEL_CALLS = "neonhub_llm_requests_total"
+MODEL_TOKENS = "neonhub_llm_tokens_total"
+MODEL_COST = "neonhub_llm_cost_usd_total"
+MODEL_CALL_DURATION = "neonhub_llm_request_duration_seconds"
 
 # Agent runs last from a tenth of a second (mock mode) to minutes (live, long drafts).
 # Baselines store bucket counts by ``le``: changing these needs a migration that
 # rewrites the histogram rows of ``metric_baselines``.
 DURATION_BUCKETS: tuple[float, ...] = (
     0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0,
+)  # fmt: skip
+
+# One model call lasts from a millisecond (mock) to minutes (a long draft on a slow
+# endpoint); the same rule as above holds for these bounds.
+MODEL_CALL_BUCKETS: tuple[float, ...] = (
+    0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0,
 )  # fmt: skip
 
 Labels = tuple[tuple[str, str], ...]
@@ -123,22 +140,23 @@ def run_samples(
     rows = fetch_rows(
         con,
         "runs",
-        f"""SELECT agent, intent, status, count(*), count(experiment_id),
+        f"""SELECT agent, intent, status, mode, count(*), count(experiment_id),
                    count(duration_ms), coalesce(sum(duration_ms), 0), {buckets}
-            FROM agent_runs WHERE ({where}) GROUP BY agent, intent, status""",
+            FROM agent_runs WHERE ({where}) GROUP BY agent, intent, status, mode""",
         params,
         timer,
     )
     samples = Samples()
-    for agent, intent, status, runs, queued, timed, total_ms, *cumulative in rows:
+    for agent, intent, status, mode, runs, queued, timed, total_ms, *cumulative in rows:
         if queue and queued:
             samples.add(QUEUE_JOBS_ADDED, {}, queued)
         if status not in TERMINAL:
             continue
-        samples.add(RUNS_TOTAL, {"agent": agent, "intent": intent, "status": status}, runs)
+        labels = {"agent": agent, "intent": intent, "status": status, "mode": mode}
+        samples.add(RUNS_TOTAL, labels, runs)
         if not timed:
             continue
-        where_run = {"agent": agent, "intent": intent}
+        where_run = {"agent": agent, "intent": intent, "mode": mode}
         for bound, count in zip(DURATION_BUCKETS, cumulative, strict=True):
             samples.add(f"{RUN_DURATION}_bucket", {**where_run, "le": _le(bound)}, count)
         samples.add(f"{RUN_DURATION}_bucket", {**where_run, "le": "+Inf"}, timed)
@@ -171,6 +189,81 @@ def tool_samples(
         else:
             service = "llm"
         samples.add(RATE_LIMIT_HITS, {"service": service}, limited)
+    return samples
+
+
+def model_call_samples(
+    con: Any,
+    where: str = "TRUE",
+    params: Sequence[Any] = (),
+    *,
+    timer: QueryTimer | None = None,
+) -> Samples:
+    """Model calls (``tool = 'llm'`` executions, alias ``t``) matching ``where``, by the
+    agent, mode and model of their run: calls by status, and their durations as a
+    histogram. Plain columns only: parsing a million JSON requests would take seconds.
+
+    A call whose run is not in the store is not counted (it has no agent), as for breaker
+    failures.
+    """
+    buckets = ", ".join(
+        f"count(*) FILTER (WHERE t.duration_ms <= {bound * 1000!r})" for bound in MODEL_CALL_BUCKETS
+    )
+    rows = fetch_rows(
+        con,
+        "model_calls",
+        f"""SELECT r.agent, r.mode, coalesce(r.model, 'unknown'), t.status, count(*),
+                   coalesce(sum(t.duration_ms), 0), {buckets}
+            FROM tool_executions t JOIN agent_runs r ON r.run_id = t.run_id
+            WHERE t.tool = 'llm' AND ({where})
+            GROUP BY ALL""",
+        params,
+        timer,
+    )
+    samples = Samples()
+    for agent, mode, model, status, calls, total_ms, *cumulative in rows:
+        who = {"agent": agent, "mode": mode, "model": model}
+        samples.add(MODEL_CALLS, {**who, "status": status}, calls)
+        for bound, count in zip(MODEL_CALL_BUCKETS, cumulative, strict=True):
+            samples.add(f"{MODEL_CALL_DURATION}_bucket", {**who, "le": _le(bound)}, count)
+        samples.add(f"{MODEL_CALL_DURATION}_bucket", {**who, "le": "+Inf"}, calls)
+        samples.add(f"{MODEL_CALL_DURATION}_count", who, calls)
+        samples.add(f"{MODEL_CALL_DURATION}_sum", who, total_ms / 1000)
+    return samples
+
+
+_USAGE = {"prompt_tokens": "prompt", "completion_tokens": "completion", "cost_usd": None}
+
+
+def usage_samples(
+    con: Any,
+    where: str = "TRUE",
+    params: Sequence[Any] = (),
+    *,
+    timer: QueryTimer | None = None,
+) -> Samples:
+    """Tokens and cost of runs, from their ``prompt_tokens``, ``completion_tokens`` and
+    ``cost_usd`` metrics (alias ``m``) matching ``where``, by the run's agent, mode and
+    model. The metrics are each run's totals over its model calls, written once with the
+    run's final row (a run abandoned by a dead process has none)."""
+    rows = fetch_rows(
+        con,
+        "usage",
+        f"""SELECT r.agent, r.mode, coalesce(r.model, 'unknown'), m.name, sum(m.value)
+            FROM agent_run_metrics m JOIN agent_runs r ON r.run_id = m.run_id
+            WHERE m.name IN ('prompt_tokens', 'completion_tokens', 'cost_usd') AND ({where})
+            GROUP BY ALL""",
+        params,
+        timer,
+    )
+    samples = Samples()
+    for agent, mode, model, name, value in rows:
+        who = {"agent": agent, "mode": mode, "model": model}
+        kind = _USAGE[name]
+        if kind is None:
+            samples.add(MODEL_COST, who, value)
+        else:
+            samples.add(MODEL_TOKENS, {**who, "type": kind}, value)
     return samples
 
 
@@ -226,6 +319,8 @@ def fold_into_baselines(con: Any, where_sql: str, params: Sequence[Any]) -> None
     owned = f"run_id IN (SELECT run_id FROM agent_runs WHERE ({where_sql}))"
     samples = run_samples(con, where_sql, params)
     samples.merge(tool_samples(con, owned, params))
+    samples.merge(model_call_samples(con, f"t.{owned}", params))
+    samples.merge(usage_samples(con, f"m.{owned}", params))
     samples.merge(breaker_samples(con, f"m.{owned}", params))
     rows = [(name, labels_json(labels), value) for (name, labels), value in samples.items()]
     if rows:

@@ -1,13 +1,14 @@
-"""Prompt experiments: every variant over every input, scored and compared.
+"""Prompt experiments: every variant over every input, recorded as one experiment.
 
-``run_grid`` runs a grid (variants x inputs) as one experiment: every run is recorded with
-the experiment id and its variant, so the grid can be reloaded and compared later with
-``load_experiment``. Scorers are plain functions of a draft; comparisons are DataFrames and
-matplotlib figures (PNG: they render offline in JupyterLab and Voila alike).
+``run_grid`` runs a grid (variants x inputs): every run is recorded with the experiment id
+and its variant, so the grid can be reloaded and compared later with ``load_experiment``.
+Variants may be given as a list or as one string (``"v2"``, ``"v1, v2"``: what a papermill
+``-p variants v2`` hands over); an unknown prompt version or a bad input is refused before
+anything runs.
 
->>> exp = run_grid("content.generate_article", [Variant("v1", "v1"), Variant("v2", "v2")],
+>>> exp = run_grid("content.generate_article", "v1, v2",
 ...                load_inputs("data/experiment_inputs.json"))          # doctest: +SKIP
->>> exp.summary()                                                        # doctest: +SKIP
+>>> exp.winners()                                                        # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -19,55 +20,30 @@ import re
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
-from .agents.content import count_words
-from .config import Settings, load_settings
-from .errors import InvalidInputError
-from .ids import new_id
-from .models import RunRequest, RunResult, validate_params
-from .orchestrator import Orchestrator, build_orchestrator
-from .runtime import Runtime
-from .store import AuditStore
-
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
+from ..config import Settings, load_settings
+from ..errors import InvalidInputError
+from ..ids import new_id
+from ..models import RunRequest, RunResult, validate_params
+from ..orchestrator import Orchestrator, build_orchestrator
+from ..runtime import Runtime
+from ..store import AuditStore
+from .experiment import Experiment
+from .scoring import score_article
 
 __all__ = [
-    "BANNED_PHRASES",
-    "Experiment",
     "Variant",
+    "VariantSpec",
     "arun_grid",
-    "flesch_reading_ease",
     "load_experiment",
     "load_inputs",
+    "parse_variants",
     "run_grid",
-    "score_draft",
 ]
-
-BANNED_PHRASES = (
-    "game-changer",
-    "game changer",
-    "in today's fast-paced world",
-    "unlock the power",
-    "delve into",
-    "revolutionize",
-    "synergy",
-    "cutting-edge",
-    "look no further",
-    "it's important to note",
-)
-SCORE_COLUMNS = (
-    "keyword_in_title",
-    "keyword_in_first_paragraph",
-    "word_count_adherence",
-    "no_banned_phrases",
-    "reading_ease",
-)
 
 
 @dataclass(frozen=True)
@@ -92,6 +68,35 @@ class Variant:
         )
 
 
+VariantSpec = str | Mapping[str, Any] | Variant
+
+
+def parse_variants(spec: VariantSpec | Sequence[VariantSpec]) -> list[Variant]:
+    """The variants of a grid from a list, or from one string as papermill and the CLI
+    hand it over: ``"v2"``, ``"v1, v2"``, ``"v1 v2"`` or a JSON list ``'["v1", "v2"]'``."""
+    items: Sequence[VariantSpec]
+    if isinstance(spec, str):
+        text = spec.strip()
+        if text.startswith("["):
+            try:
+                items = json.loads(text)
+            except ValueError:
+                raise InvalidInputError("variants", f"is not a JSON list: {text!r}") from None
+        else:
+            items = [part for part in re.split(r"[,\s]+", text) if part]
+    elif isinstance(spec, Mapping | Variant):
+        items = [spec]
+    else:
+        items = list(spec)
+    variants = [Variant.parse(item) for item in items]
+    if not variants:
+        raise InvalidInputError("variants", "must name at least one variant")
+    names = [v.name for v in variants]
+    if len(set(names)) != len(names):
+        raise InvalidInputError("variants", f"names must be unique (got {', '.join(names)})")
+    return variants
+
+
 def load_inputs(path: str | Path) -> list[dict[str, Any]]:
     """Inputs of a grid from a JSON list of objects or a CSV file with a header row."""
     source = Path(path)
@@ -106,134 +111,8 @@ def load_inputs(path: str | Path) -> list[dict[str, Any]]:
     return data
 
 
-# ------------------------------------------------------------------------ scorers
-@lru_cache(maxsize=1)
-def _hyphenator() -> Any:
-    import pyphen
-
-    return pyphen.Pyphen(lang="en_US")
-
-
-_WORDS = re.compile(r"[A-Za-z][A-Za-z'’\-]*")
-_SENTENCE_END = re.compile(r"[.!?]+(?:\s|$)")
-
-
-def flesch_reading_ease(text: str) -> float:
-    """Flesch reading ease (higher is easier; 60-70 is plain English), Markdown stripped."""
-    body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
-    words = _WORDS.findall(body)
-    if not words:
-        return 0.0
-    sentences = max(1, len(_SENTENCE_END.findall(body)))
-    hyphenator = _hyphenator()
-    syllables = sum(len(hyphenator.positions(word.lower())) + 1 for word in words)
-    return round(206.835 - 1.015 * len(words) / sentences - 84.6 * syllables / len(words), 1)
-
-
-def score_draft(title: str, content: str, keyword: str, target_words: int) -> dict[str, float]:
-    """The standard scores of a draft; each in [0, 1] except ``reading_ease``."""
-    lowered_keyword = keyword.lower()
-    paragraphs = [p for p in content.split("\n\n") if p.strip() and not p.lstrip().startswith("#")]
-    words = count_words(content)
-    banned = [phrase for phrase in BANNED_PHRASES if phrase in content.lower()]
-    scores = {
-        "keyword_in_title": float(lowered_keyword in title.lower()),
-        "keyword_in_first_paragraph": float(
-            bool(paragraphs) and lowered_keyword in paragraphs[0].lower()
-        ),
-        "word_count_adherence": round(max(0.0, 1 - abs(words - target_words) / target_words), 3),
-        "no_banned_phrases": float(not banned),
-        "reading_ease": flesch_reading_ease(content),
-    }
-    return scores
-
-
-# -------------------------------------------------------------------- experiments
-@dataclass
-class Experiment:
-    """The runs of one grid, one row per (variant, input), with scores."""
-
-    experiment_id: str
-    runs: pd.DataFrame
-
-    def summary(self) -> pd.DataFrame:
-        """Per variant: success rate, mean scores, median latency, tokens and total cost."""
-        frame = self.runs
-        grouped = frame.groupby("variant", sort=True)
-        summary = pd.DataFrame(
-            {
-                "runs": grouped.size(),
-                "success_rate": grouped["status"].apply(lambda s: float((s == "succeeded").mean())),
-                **{name: grouped[name].mean() for name in SCORE_COLUMNS if name in frame},
-                "p50_latency_ms": grouped["duration_ms"].median(),
-                "mean_tokens": grouped["total_tokens"].mean(),
-                "total_cost_usd": grouped["cost_usd"].sum(),
-            }
-        )
-        if "judge_score" in frame:
-            summary["judge_score"] = grouped["judge_score"].mean()
-        return summary.round(4)
-
-    def comparison(self, input_index: int, excerpt_words: int = 60) -> pd.DataFrame:
-        """One input, side by side: a column per variant (title, excerpt, scores)."""
-        rows = self.runs[self.runs["input_index"] == input_index]
-        if rows.empty:
-            raise InvalidInputError("input_index", f"no runs for input {input_index}")
-        table: dict[str, dict[str, Any]] = {}
-        for row in rows.sort_values("variant").to_dict("records"):
-            content = row.get("content") or ""
-            words = content.split()
-            table[row["variant"]] = {
-                "title": row.get("title") or row.get("error"),
-                "excerpt": " ".join(words[:excerpt_words])
-                + (" …" if len(words) > excerpt_words else ""),
-                **{name: row.get(name) for name in SCORE_COLUMNS},
-                "tokens": row["total_tokens"],
-                "cost_usd": row["cost_usd"],
-            }
-        return pd.DataFrame(table)
-
-    def plot_scores(self) -> Figure:
-        """Mean score per variant for each scorer (bars)."""
-        from matplotlib.figure import Figure
-
-        summary = self.summary()
-        columns = [c for c in SCORE_COLUMNS if c != "reading_ease" and c in summary]
-        figure = Figure(figsize=(8, 3.2), dpi=100)
-        axes = figure.subplots(1, 2, gridspec_kw={"width_ratios": [3, 1]})
-        summary[columns].T.plot.bar(ax=axes[0], rot=15, ylim=(0, 1.05))
-        axes[0].set_title("scores (mean, higher is better)")
-        axes[0].legend(title="variant", fontsize=8)
-        summary[["reading_ease"]].plot.bar(ax=axes[1], rot=0, legend=False)
-        axes[1].set_title("reading ease")
-        figure.tight_layout()
-        return figure
-
-    def plot_latency_cost(self) -> Figure:
-        """Latency distribution and total cost per variant."""
-        from matplotlib.figure import Figure
-
-        figure = Figure(figsize=(8, 3.2), dpi=100)
-        axes = figure.subplots(1, 2)
-        variants = sorted(self.runs["variant"].unique())
-        axes[0].boxplot(
-            [self.runs.loc[self.runs["variant"] == v, "duration_ms"].dropna() for v in variants],
-            tick_labels=variants,
-        )
-        axes[0].set_title("latency (ms)")
-        costs = self.runs.groupby("variant")["cost_usd"].sum().reindex(variants)
-        axes[1].bar(variants, costs.to_numpy())
-        axes[1].set_title("total cost (USD)")
-        figure.tight_layout()
-        return figure
-
-
 def _row(
-    variant: Variant,
-    index: int,
-    params: Mapping[str, Any],
-    result: RunResult,
-    target_words: int | None,
+    variant: Variant, index: int, params: Mapping[str, Any], result: RunResult
 ) -> dict[str, Any]:
     row: dict[str, Any] = {
         "variant": variant.name,
@@ -248,9 +127,8 @@ def _row(
         "content": result.content,
         "error": result.error,
     }
-    keyword = str(params.get("primary_keyword") or "")
-    if result.content and result.title and keyword and target_words:
-        row.update(score_draft(result.title, result.content, keyword, target_words))
+    if result.ok and result.content:
+        row.update(score_article(result.title or "", result.content, params))
     return row
 
 
@@ -264,12 +142,14 @@ class _Grid:
     orchestrator: Orchestrator
     seed: int
     judge: bool
+    arms: list[Variant] = field(default_factory=list)
+    baseline: str | None = None
 
     @classmethod
     def prepare(
         cls,
         intent: str,
-        variants: Sequence[str | Mapping[str, Any] | Variant],
+        variants: VariantSpec | Sequence[VariantSpec],
         inputs: Sequence[Mapping[str, Any]],
         *,
         mode: str | None,
@@ -279,18 +159,24 @@ class _Grid:
         store: AuditStore | None,
         settings: Settings | None,
         judge: bool,
+        baseline: str | None = None,
         runtime: Runtime | None = None,
     ) -> _Grid:
-        if concurrency < 1:
-            raise InvalidInputError("concurrency", f"must be at least 1 (got {concurrency})")
-        if not variants:
-            raise InvalidInputError("variants", "must name at least one variant")
+        if not isinstance(concurrency, int) or concurrency < 1:
+            raise InvalidInputError("concurrency", f"must be at least 1 (got {concurrency!r})")
+        arms = parse_variants(variants)
+        names = [arm.name for arm in arms]
+        if baseline is not None and baseline not in names:
+            raise InvalidInputError(
+                "baseline", f"must be one of the variants {', '.join(names)} (got {baseline!r})"
+            )
+        if isinstance(inputs, str | Mapping) or not inputs:
+            raise InvalidInputError("inputs", "must be a non-empty list of parameter objects")
         settings = settings or load_settings()
         if mode is not None:
             settings = settings.with_mode(mode)
         orchestrator = build_orchestrator(settings, runtime=runtime, store=store)
         spec = orchestrator.catalog.get(intent)
-        arms = [Variant.parse(v) for v in variants]
         for arm in arms:  # an unknown prompt version is refused before anything runs
             orchestrator.catalog.check_prompt_version(intent, arm.prompt_version)
         jobs = []
@@ -308,6 +194,8 @@ class _Grid:
             orchestrator,
             seed,
             judge,
+            arms,
+            baseline or names[0],
         )
 
     def run_one(self, job: tuple[Variant, int, Any]) -> dict[str, Any]:
@@ -323,7 +211,7 @@ class _Grid:
             )
         )
         dumped = params.model_dump()
-        row = _row(arm, index, dumped, result, dumped.get("word_count"))
+        row = _row(arm, index, dumped, result)
         if self.judge and result.content:
             # The judge is an agent too: its call, tokens and cost are recorded with the grid.
             verdict = self.orchestrator.run(
@@ -343,13 +231,14 @@ class _Grid:
         return row
 
     def result(self, rows: list[dict[str, Any]]) -> Experiment:
-        frame = pd.DataFrame(rows).sort_values(["input_index", "variant"]).reset_index(drop=True)
-        return Experiment(self.experiment_id, frame)
+        order = {arm.name: position for position, arm in enumerate(self.arms)}
+        rows = sorted(rows, key=lambda r: (r["input_index"], order[r["variant"]]))
+        return Experiment(self.experiment_id, pd.DataFrame(rows), baseline=self.baseline)
 
 
 def run_grid(
     intent: str,
-    variants: Sequence[str | Mapping[str, Any] | Variant],
+    variants: VariantSpec | Sequence[VariantSpec],
     inputs: Sequence[Mapping[str, Any]],
     *,
     mode: str | None = None,
@@ -360,13 +249,16 @@ def run_grid(
     settings: Settings | None = None,
     progress: bool = True,
     judge: bool = False,
+    baseline: str | None = None,
 ) -> Experiment:
     """Run every variant over every input (``concurrency`` at a time) as one experiment.
 
+    ``variants`` is a list, or one string (``"v1, v2"``; see :func:`parse_variants`);
+    ``baseline`` is the variant the others are compared with (default: the first).
     ``judge=True`` also scores each draft with the ``eval.judge_draft`` agent (an
     LLM-as-judge: meaningful in live mode, deterministic in mock mode).
-    Inputs are validated before anything runs: a bad input raises one
-    :class:`InvalidInputError` naming the input and field, and nothing is recorded.
+    Variants, prompt versions and inputs are checked before anything runs: a bad one
+    raises one :class:`InvalidInputError` naming it, and nothing is recorded.
     From a notebook cell, ``await arun_grid(...)`` does the same on the kernel's event loop.
     """
     grid = _Grid.prepare(
@@ -380,6 +272,7 @@ def run_grid(
         store=store,
         settings=settings,
         judge=judge,
+        baseline=baseline,
     )
     from tqdm.auto import tqdm
 
@@ -398,7 +291,7 @@ def run_grid(
 
 async def arun_grid(
     intent: str,
-    variants: Sequence[str | Mapping[str, Any] | Variant],
+    variants: VariantSpec | Sequence[VariantSpec],
     inputs: Sequence[Mapping[str, Any]],
     *,
     mode: str | None = None,
@@ -409,6 +302,7 @@ async def arun_grid(
     settings: Settings | None = None,
     progress: bool = True,
     judge: bool = False,
+    baseline: str | None = None,
 ) -> Experiment:
     """:func:`run_grid` on an asyncio event loop (``await`` it in a notebook cell).
 
@@ -426,6 +320,7 @@ async def arun_grid(
         store=store,
         settings=settings,
         judge=judge,
+        baseline=baseline,
     )
     from tqdm.auto import tqdm
 
@@ -445,32 +340,46 @@ async def arun_grid(
     return grid.result(list(rows))
 
 
-def load_experiment(store: AuditStore, experiment_id: str) -> Experiment:
-    """Rebuild an experiment's table (with scores) from the audit store."""
+def load_experiment(
+    store: AuditStore, experiment_id: str, *, baseline: str | None = None
+) -> Experiment:
+    """Rebuild an experiment's table (with scores and judge scores) from the audit store.
+
+    ``baseline`` names the variant to compare with; by default the first in name order
+    (the store does not keep the order variants were given in).
+    """
     runs = store.sql(
-        """SELECT r.run_id, r.started_at, r.variant, r.status, r.duration_ms, r.prompt_version,
-                  r.error,
-                  r.input, d.title, d.content,
+        """SELECT r.run_id, r.started_at, r.intent, r.variant, r.status, r.duration_ms,
+                  r.prompt_version, r.error, r.input, r.output, d.title, d.content,
                   max(m.value) FILTER (WHERE m.name = 'total_tokens') AS total_tokens,
                   max(m.value) FILTER (WHERE m.name = 'cost_usd') AS cost_usd
            FROM agent_runs r
            LEFT JOIN content_drafts d USING (run_id)
            LEFT JOIN agent_run_metrics m USING (run_id)
-           WHERE r.experiment_id = ? AND r.intent != 'eval.judge_draft'
-           GROUP BY ALL ORDER BY r.started_at""",
+           WHERE r.experiment_id = ?
+           GROUP BY ALL ORDER BY r.started_at, r.run_id""",
         [experiment_id],
     )
+    judged = runs[runs["intent"] == "eval.judge_draft"]
+    runs = runs[runs["intent"] != "eval.judge_draft"]
     if runs.empty:
         raise InvalidInputError("experiment_id", f"no runs for experiment {experiment_id!r}")
+    # A judge run names the draft it scored in its input; its variant is the draft's.
+    verdicts: dict[tuple[str, str], Any] = {}
+    for record in judged.to_dict("records"):
+        given, said = _json(record["input"]), _json(record["output"])
+        if record["status"] == "succeeded":
+            # The judge's parameters were stripped of surrounding whitespace; so is the key.
+            key = (str(record["variant"]), str(given.get("draft") or "").strip())
+            verdicts[key] = said.get("score")
     inputs: dict[str, int] = {}
     rows = []
     for record in runs.to_dict("records"):
-        params = json.loads(record["input"]) if isinstance(record["input"], str) else {}
-        key = json.dumps(params, sort_keys=True)
-        index = inputs.setdefault(key, len(inputs))
+        params = _json(record["input"])
+        index = inputs.setdefault(json.dumps(params, sort_keys=True), len(inputs))
         result = RunResult(
             run_id=record["run_id"],
-            intent="",
+            intent=record["intent"],
             agent="",
             status=record["status"],
             mode="",
@@ -484,5 +393,16 @@ def load_experiment(store: AuditStore, experiment_id: str) -> Experiment:
             prompt_version=record["prompt_version"],
         )
         variant = Variant(name=record["variant"] or record["prompt_version"] or "default")
-        rows.append(_row(variant, index, params, result, params.get("word_count")))
-    return Experiment(experiment_id, pd.DataFrame(rows))
+        row = _row(variant, index, params, result)
+        if verdicts:
+            row["judge_score"] = verdicts.get((variant.name, str(record["content"] or "").strip()))
+        rows.append(row)
+    frame = pd.DataFrame(rows).sort_values(["input_index", "variant"], kind="stable")
+    names = sorted(frame["variant"].unique())
+    return Experiment(experiment_id, frame.reset_index(drop=True), baseline=baseline or names[0])
+
+
+def _json(value: Any) -> dict[str, Any]:
+    if isinstance(value, str):
+        value = json.loads(value)
+    return dict(value) if isinstance(value, Mapping) else {}
