@@ -31,7 +31,15 @@ from ..config import load_settings
 from ..errors import StoreError
 from ..store import AuditStore
 from . import charts, views
-from .controls import SafeDatePicker, SafeDropdown, SafeSelect, SafeToggleButtons, guard
+from .controls import (
+    SafeDatePicker,
+    SafeDropdown,
+    SafePlay,
+    SafeSelect,
+    SafeToggleButtons,
+    guard,
+    server_log,
+)
 from .data import (
     DEFAULT_MODE,
     DEFAULT_PERIOD,
@@ -122,6 +130,7 @@ class AuditDashboard:
         # Wall-clock marks (epoch ms) on the status line, for bench/bench_dashboard.py.
         self._built_ms = round(time.time() * 1000)
         self._started_ms = 0
+        server_log()  # library errors in widget messages go to the server's log from now on
         self._build(period, mode)
 
     @classmethod
@@ -148,7 +157,7 @@ class AuditDashboard:
         self.auto_refresh = SafeDropdown(
             options=AUTO_REFRESH, value=0, description="Auto", layout=w.Layout(width="190px")
         )
-        self._ticker = w.Play(
+        self._ticker = SafePlay(
             interval=30_000, max=10**9, step=1, repeat=True, layout=w.Layout(display="none")
         )
         self.mode = SafeToggleButtons(
@@ -216,7 +225,7 @@ class AuditDashboard:
             self._resend_when_shown(shown)
         for control in (self.period, self.date_from, self.date_to, self.auto_refresh,
                         self.mode, self.agent, self.intent, self.run_status, self.drafts,
-                        self.runs):  # fmt: skip
+                        self.runs, self._ticker):  # fmt: skip
             control.on_rejected = self._rejected
         self.refresh_button.on_click(guard(self._say, "refresh")(lambda _: self.refresh()))
         self.csv_button.on_click(guard(self._say, "prepare the CSV")(lambda _: self.prepare_csv()))
@@ -352,7 +361,7 @@ class AuditDashboard:
             self.refresh()
 
     def _on_auto_refresh(self, change: dict[str, Any]) -> None:
-        seconds = int(change["new"])
+        seconds = int(change["new"] or 0)
         if seconds:
             self._ticker.interval = seconds * 1000
         self._ticker.playing = bool(seconds)

@@ -25,6 +25,7 @@ import ipywidgets as w
 __all__ = [
     "SafeDatePicker",
     "SafeDropdown",
+    "SafePlay",
     "SafeSelect",
     "SafeToggleButtons",
     "guard",
@@ -35,14 +36,27 @@ F = TypeVar("F", bound=Callable[..., Any])
 _LOGGER = "neonhub_nb.dashboard"
 
 
-def _server_stream() -> Any:
+class _CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at the time (test runners swap it)."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
+def _server_handler() -> logging.Handler:
     """Where server-side lines go. In a kernel, ``sys.stderr`` (and file descriptor 2)
     are forwarded to every page connected to it; ipykernel keeps a copy of the original
     descriptor, which goes to the Voila server's output. Elsewhere: ``sys.stderr``."""
     copy = getattr(sys.stderr, "_original_stdstream_copy", None)
     if isinstance(copy, int):
-        return open(os.dup(copy), "w", buffering=1, encoding="utf-8", closefd=True)
-    return sys.stderr
+        stream = open(os.dup(copy), "w", buffering=1, encoding="utf-8", closefd=True)  # noqa: SIM115
+        return logging.StreamHandler(stream)
+    return _CurrentStderr()
 
 
 def server_log() -> logging.Logger:
@@ -53,7 +67,7 @@ def server_log() -> logging.Logger:
     """
     logger = logging.getLogger(_LOGGER)
     if not logger.handlers:
-        handler = logging.StreamHandler(_server_stream())
+        handler = _server_handler()
         handler.setFormatter(logging.Formatter("[%(levelname)s %(asctime)s %(name)s] %(message)s"))
         for name in (_LOGGER, "Comm", "py.warnings"):
             other = logging.getLogger(name)
@@ -87,30 +101,48 @@ def guard(say: Callable[..., None], action: str) -> Callable[[F], F]:
 
 
 class _Refusing:
-    """Takes a page's update only if the widget can; otherwise reverts the page."""
+    """Takes a page's update only if it is one a page sends and the widget can take;
+    otherwise reverts the page's copy and says so."""
 
     on_rejected: Callable[[Any, str], None] | None = None
+    # What a page legitimately changes (besides _view_count, the drawn views' count).
+    _page_keys: frozenset[str] = frozenset({"index"})
+    _none_ok = False  # may the page clear the choice?
 
     def set_state(self, sync_data: dict[str, Any]) -> None:
-        try:
-            super().set_state(sync_data)  # type: ignore[misc]
-        except Exception:
-            server_log().warning(
-                "dashboard: refused an update of %s (%s)",
-                type(self).__name__,
-                ", ".join(sorted(map(str, sync_data)))[:200],
-                exc_info=True,
-            )
+        keys = set(sync_data) - {"_view_count"}
+        reason = None
+        if not keys <= self._page_keys:
+            reason = f"keys {sorted(keys - self._page_keys)!r} are not a page's to set"
+        elif not self._none_ok and any(sync_data[k] is None for k in keys):
+            reason = "an empty choice"
+        if reason is None:
             try:
-                self.send_state()  # type: ignore[attr-defined]  # the page's copy goes back
-                if self.on_rejected is not None:
-                    self.on_rejected(self, "that value cannot be used; it was not applied.")
+                super().set_state(sync_data)  # type: ignore[misc]
+                return
             except Exception:
-                server_log().exception("dashboard: could not answer a refused update")
+                server_log().warning(
+                    "dashboard: refused an update of %s (%s)",
+                    type(self).__name__,
+                    ", ".join(sorted(keys))[:200],
+                    exc_info=True,
+                )
+        else:
+            server_log().warning("dashboard: refused an update of %s: %s",
+                                 type(self).__name__, reason[:200])  # fmt: skip
+        try:
+            self.send_state()  # type: ignore[attr-defined]  # the page's copy goes back
+            if self.on_rejected is not None:
+                self.on_rejected(self, "that value cannot be used; it was not applied.")
+        except Exception:
+            server_log().exception("dashboard: could not answer a refused update")
 
 
 class SafeDatePicker(_Refusing, w.DatePicker):  # type: ignore[misc]  # no stubs
-    """A date picker that refuses a date Python cannot hold."""
+    """A date picker that refuses a date Python cannot hold (clearing it is allowed)."""
+
+    _page_keys = frozenset({"value"})
+    _none_ok = True
 
 
 class SafeDropdown(_Refusing, w.Dropdown):  # type: ignore[misc]  # no stubs
@@ -120,6 +152,14 @@ class SafeDropdown(_Refusing, w.Dropdown):  # type: ignore[misc]  # no stubs
 class SafeSelect(_Refusing, w.Select):  # type: ignore[misc]  # no stubs
     """A list box that refuses an index outside its options."""
 
+    _none_ok = True
+
 
 class SafeToggleButtons(_Refusing, w.ToggleButtons):  # type: ignore[misc]  # no stubs
     """Toggle buttons that refuse an index outside their options."""
+
+
+class SafePlay(_Refusing, w.Play):  # type: ignore[misc]  # no stubs
+    """The auto-refresh timer: the page may only tick it and start or stop it."""
+
+    _page_keys = frozenset({"value", "playing"})

@@ -98,9 +98,9 @@ class Period:
         latest = None if today is None else today + timedelta(days=1)
         for name, day in (("From", first), ("To", last)):
             if day < EARLIEST_DAY:
-                raise ValueError(f"{name}: {day:%Y-%m-%d} is before {EARLIEST_DAY:%Y-%m-%d}")
+                raise ValueError(f"{name}: {day.isoformat()} is before {EARLIEST_DAY.isoformat()}")
             if latest is not None and day > latest:
-                raise ValueError(f"{name}: {day:%Y-%m-%d} is after {latest:%Y-%m-%d}")
+                raise ValueError(f"{name}: {day.isoformat()} is after {latest.isoformat()}")
         since = datetime(first.year, first.month, first.day)
         until = datetime(last.year, last.month, last.day) + timedelta(days=1)
         return cls(f"{first:%Y-%m-%d} to {last:%Y-%m-%d}", since, until)
