@@ -168,7 +168,8 @@ class AuditDashboard:
             tooltips=["Runs against real models and services (the default)",
                       "Deterministic mock runs (tests, demos)", "Runs replayed from the store",
                       "Every run, whatever its mode"],
-            style={"button_width": "78px"},
+            style={"button_width": "82px", "description_width": "40px"},
+            layout=w.Layout(width="auto", margin="2px 16px 2px 0"),
         )  # fmt: skip
         filter_layout = w.Layout(width="230px")
         self.agent = SafeDropdown(options=[_ANY], description="Agent", layout=filter_layout)

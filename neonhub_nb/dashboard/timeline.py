@@ -29,7 +29,7 @@ __all__ = ["TimelineCall", "timeline_calls", "timeline_html"]
 
 _COLOURS = {"succeeded": "#1a7f37", "failed": "#cf222e", "limited": "#bf8700", "other": "#6e7781"}
 _FONT = "font-family='system-ui, -apple-system, Segoe UI, sans-serif' font-size='11'"
-_WIDTH, _LABEL_W, _VALUE_W, _ROW_H, _TOP = 640, 190, 70, 18, 30
+_WIDTH, _LABEL_W, _VALUE_W, _ROW_H, _TOP = 760, 210, 80, 18, 24
 
 
 @dataclass(frozen=True)
@@ -200,7 +200,7 @@ def _colour(call: TimelineCall) -> str:
     return _COLOURS.get(call.status, _COLOURS["other"])
 
 
-def _svg(calls: Sequence[TimelineCall], span: float) -> str:
+def _svg(calls: Sequence[TimelineCall], span: float, run_end: float | None) -> str:
     plot_w = _WIDTH - _LABEL_W - _VALUE_W
     height = _TOP + _ROW_H * len(calls) + 8
     step = _step(span)
@@ -212,7 +212,8 @@ def _svg(calls: Sequence[TimelineCall], span: float) -> str:
         return _LABEL_W + plot_w * ms / top
 
     body = [
-        f"<text x='{_LABEL_W}' y='12' fill='#57606a'>time from the run's start</text>",
+        f"<text x='{_LABEL_W - 6}' y='{_TOP - 9}' text-anchor='end' fill='#57606a'>"
+        "time from the run's start →</text>",
     ]
     for tick in ticks:
         x = x_of(tick)
@@ -220,6 +221,13 @@ def _svg(calls: Sequence[TimelineCall], span: float) -> str:
             f"<line x1='{x:.1f}' x2='{x:.1f}' y1='{_TOP - 6}' y2='{height - 4}' stroke='#eaeef2'/>"
             f"<text x='{x:.1f}' y='{_TOP - 9}' text-anchor='middle' fill='#57606a'>"
             f"{_esc(_ms(tick))}</text>"
+        )
+    if run_end:  # where the run finished, for calls that outlive it or end well before
+        x = x_of(run_end)
+        body.append(
+            f"<line data-run-end x1='{x:.1f}' x2='{x:.1f}' y1='{_TOP - 4}' y2='{height - 4}' "
+            f"stroke='#57606a' stroke-dasharray='3 3'><title>the run finished at "
+            f"+{_esc(_ms(run_end))}</title></line>"
         )
     for row, call in enumerate(calls):
         y = _TOP + row * _ROW_H
@@ -273,7 +281,7 @@ def _svg(calls: Sequence[TimelineCall], span: float) -> str:
     return (
         f"<svg data-chart='timeline' role='img' aria-label='Timeline of the run&#39;s calls' "
         f"viewBox='0 0 {_WIDTH} {height}' xmlns='http://www.w3.org/2000/svg' "
-        f"style='width:100%;height:auto;max-width:{_WIDTH * 1.6:.0f}px' {_FONT}>"
+        f"style='width:100%;height:auto;max-width:{_WIDTH * 1.15:.0f}px' {_FONT}>"
         f"{''.join(body)}</svg>"
     )
 
@@ -333,7 +341,8 @@ def timeline_html(
         "<div class='nh-muted'>Bars: when each call started and how long it took. "
         "<span style='color:#1a7f37'>■</span> succeeded "
         "<span style='color:#bf8700'>■</span> retried or rate-limited "
-        "<span style='color:#cf222e'>■</span> failed; ◆ an instant event. "
+        "<span style='color:#cf222e'>■</span> failed; ◆ an instant event; "
+        "dashed line: the run's end. "
         "Hover a bar for its details.</div>"
     )
-    return f"<div class='nh-timeline'>{legend}{_svg(calls, span)}{_table(calls)}</div>"
+    return f"<div class='nh-timeline'>{legend}{_svg(calls, span, run_duration_ms)}{_table(calls)}</div>"

@@ -80,8 +80,7 @@ CSS = """<style>
   gap: 8px; margin: 8px 0; }
 .nh-kpi { border: 1px solid #d0d7de; border-radius: 8px; padding: 8px 10px; background: #fff;
   min-width: 0; }
-.nh-kpi-label { color: #57606a; font-size: 12px; white-space: nowrap; overflow: hidden;
-  text-overflow: ellipsis; }
+.nh-kpi-label { color: #57606a; font-size: 12px; line-height: 1.25; min-height: 2.5em; }
 .nh-kpi-value { font-size: 22px; font-weight: 650; margin-top: 2px; white-space: nowrap;
   font-variant-numeric: tabular-nums; }
 .nh-kpi-note { color: #57606a; font-size: 11px; margin-top: 2px; line-height: 1.3; }
