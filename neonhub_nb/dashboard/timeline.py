@@ -345,4 +345,5 @@ def timeline_html(
         "dashed line: the run's end. "
         "Hover a bar for its details.</div>"
     )
-    return f"<div class='nh-timeline'>{legend}{_svg(calls, span, run_duration_ms)}{_table(calls)}</div>"
+    drawing = _svg(calls, span, run_duration_ms)
+    return f"<div class='nh-timeline'>{legend}{drawing}{_table(calls)}</div>"
