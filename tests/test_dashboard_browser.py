@@ -123,7 +123,11 @@ def test_every_tile_and_chart_follows_the_mode_switch_and_the_filters(
     assert shown_tiles(page) == kpi_values(EXPECTED["30d"])
     assert charts_html(page) != live_charts and ">slack<" in charts_html(page)
 
-    all_charts, all_costs, n = charts_html(page), page.locator(".nh-costs").inner_text(), refreshes(page)
+    all_charts, all_costs, n = (
+        charts_html(page),
+        page.locator(".nh-costs").inner_text(),
+        refreshes(page),
+    )
     dropdown(page, "Agent").select_option(label="seo")
     redrawn(page, n)
     seo = shown_tiles(page)
@@ -153,12 +157,14 @@ def test_a_runs_timeline_drafts_and_the_csv_download(
     detail.wait_for(timeout=30_000)
     timeline = page.locator("[data-section=timeline] svg[data-chart=timeline]")
     assert timeline.locator("g[data-call]").count() == 3
-    assert page.locator("[data-section=timeline-calls] tr[data-call='1'] td").nth(8).inner_text() == (
-        "$0.0010"
-    )
+    assert page.locator("[data-section=timeline-calls] tr[data-call='1'] td").nth(
+        8
+    ).inner_text() == ("$0.0010")
     assert "[REDACTED]" in detail.inner_text()
     timeline.scroll_into_view_if_needed()
-    page.locator("[data-section=timeline]").screenshot(path=str(ARTIFACTS / "dashboard-timeline.png"))
+    page.locator("[data-section=timeline]").screenshot(
+        path=str(ARTIFACTS / "dashboard-timeline.png")
+    )
 
     drafts = page.locator(".nh-drafts select option")
     first = drafts.first.inner_text().replace("\xa0", " ").strip()  # the list pads with nbsp
@@ -232,7 +238,9 @@ def test_preset_periods_clear_the_custom_dates(
     period.select_option(label="Last 7 days")
     redrawn(page, n)
     for label in ("From", "To"):
-        assert page.locator(".widget-datepicker", has_text=label).locator("input").input_value() == ""
+        assert (
+            page.locator(".widget-datepicker", has_text=label).locator("input").input_value() == ""
+        )
     assert "Last 7 days (since" in page.locator("[data-scope]").inner_text()
 
 

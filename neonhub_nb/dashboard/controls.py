@@ -62,17 +62,22 @@ def _server_handler() -> logging.Handler:
 def server_log() -> logging.Logger:
     """The dashboard's logger, writing only to the server's output.
 
-    First call in a process also routes the loggers through which library errors would
-    reach a page there: ``Comm`` (errors in widget messages) and ``py.warnings``.
+    First call in a process also routes there the loggers through which library errors
+    would reach a page (in a kernel, a record no handler takes is printed to stderr, which
+    is sent to every connected page): ``Comm`` and ``ipykernel.comm`` (errors in widget
+    messages), ``py.warnings``, and the root logger if nothing else handles it.
     """
     logger = logging.getLogger(_LOGGER)
     if not logger.handlers:
         handler = _server_handler()
         handler.setFormatter(logging.Formatter("[%(levelname)s %(asctime)s %(name)s] %(message)s"))
-        for name in (_LOGGER, "Comm", "py.warnings"):
+        for name in (_LOGGER, "Comm", "ipykernel.comm", "py.warnings"):
             other = logging.getLogger(name)
             other.handlers = [handler]
             other.propagate = False
+        root = logging.getLogger()
+        if not root.handlers:
+            root.addHandler(handler)
         logger.setLevel(logging.INFO)
         logging.captureWarnings(True)
     return logger
