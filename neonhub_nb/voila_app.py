@@ -17,6 +17,15 @@ What it changes in Voila 0.5, and why (``docs/dashboard.md``, "Threat model"):
   the request info Voila would keep for it is no longer kept.
 * **The token leaves the environment at start** (``JUPYTER_TOKEN``) and goes straight
   to Voila's identity provider, so nothing started later can read it there.
+* **A preheated kernel learns of its viewer at once**: Voila hands the kernel's page
+  out at the request, but the kernel only hears from the page once its scripts have
+  loaded and drawn the widgets (1-2 s later under load); :func:`signal_handed_out` sends
+  it ``PAGE_SIGNAL`` at the request, so it reads the store while the page loads. (What
+  ``/voila/query`` did, without a socket anyone could open.)
+* **Refills of the preheated pool are spread out** (:data:`REFILL_SPACING_S` apart):
+  Voila starts one ``fill_delay`` after each kernel it hands out, so five viewers arriving
+  together made five kernels start at once while their pages were still loading
+  (measured in ``bench/bench_dashboard.py``: slower than with one preheated kernel).
 
 The offline ``neonhub`` template and the command line are in ``dashboard.server``.
 """
@@ -27,6 +36,7 @@ import hmac
 import inspect
 import os
 import sys
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -37,9 +47,19 @@ from voila.app import Voila
 from voila.request_info_handler import RequestInfoSocketHandler
 from voila.tornado.handler import TornadoVoilaHandler
 
-from .dashboard.server import kernel_environment
+from .dashboard.server import PAGE_SIGNAL, kernel_environment
 
-__all__ = ["AllowListKernelManager", "NeonhubVoila", "main", "requiring_login"]
+__all__ = [
+    "REFILL_SPACING_S",
+    "AllowListKernelManager",
+    "NeonhubVoila",
+    "main",
+    "requiring_login",
+    "signal_handed_out",
+    "spread_refills",
+]
+
+REFILL_SPACING_S = 2.0
 
 
 class AllowListKernelManager(AsyncMappingKernelManager):
@@ -91,8 +111,48 @@ def requiring_login(handler_class: type[Any], token: str) -> type[Any]:
     return type(f"LoginRequired{handler_class.__name__}", (handler_class,), {"prepare": prepare})
 
 
+def spread_refills(kernel_manager: Any, spacing: float = REFILL_SPACING_S) -> None:
+    """Make each refill of ``kernel_manager``'s preheated pool start at least
+    ``spacing`` seconds after the one scheduled before it."""
+    fill = kernel_manager.fill_if_needed
+    next_start = [0.0]
+
+    def spaced(delay: float | None = None, *args: Any, **kwargs: Any) -> None:
+        wanted = kernel_manager.fill_delay if delay is None else delay
+        now = time.monotonic()
+        start = max(now + wanted, next_start[0])
+        next_start[0] = start + spacing
+        fill(start - now, *args, **kwargs)
+
+    kernel_manager.fill_if_needed = spaced
+
+
+def signal_handed_out(kernel_manager: Any) -> None:
+    """Send ``PAGE_SIGNAL`` to each preheated kernel ``kernel_manager`` hands to a request."""
+    hand_out = kernel_manager.get_rendered_notebook
+
+    async def handed_out(*args: Any, **kwargs: Any) -> Any:
+        result = await hand_out(*args, **kwargs)
+        kernel_id = result[2]
+        try:
+            process = kernel_manager.get_kernel(kernel_id).provisioner.process
+            os.kill(process.pid, PAGE_SIGNAL)
+        except Exception:  # the kernel still reads once the page draws it
+            kernel_manager.log.warning("could not signal kernel %s", kernel_id, exc_info=True)
+        return result
+
+    kernel_manager.get_rendered_notebook = handed_out
+
+
 class NeonhubVoila(Voila):  # type: ignore[misc]  # no stubs
-    """Voila with the route changes listed in this module's docstring."""
+    """Voila with the changes listed in this module's docstring."""
+
+    def init_settings(self) -> dict[str, Any]:
+        settings: dict[str, Any] = super().init_settings()
+        if hasattr(self.kernel_manager, "fill_delay"):  # preheating
+            spread_refills(self.kernel_manager)
+            signal_handed_out(self.kernel_manager)
+        return settings
 
     def init_handlers(self) -> list[Any]:
         token = self.identity_provider.token or ""

@@ -10,7 +10,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import re
+import signal
+import time
 from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
@@ -25,6 +28,7 @@ from neonhub_nb.dashboard import AuditDashboard, charts, views
 from neonhub_nb.dashboard import queries as q
 from neonhub_nb.dashboard.formats import format_cost
 from neonhub_nb.dashboard.run_view import format_metric
+from neonhub_nb.dashboard.server import PAGE_SIGNAL
 from neonhub_nb.store import AuditStore
 
 from .test_dashboard_queries import (
@@ -363,8 +367,33 @@ def test_start_reads_in_the_background(dashboard: AuditDashboard) -> None:
     assert dashboard.refreshes == 1 and tiles(dashboard)["runs"] == "3"
 
 
-def test_a_preheated_kernel_reads_when_a_page_shows_it(
-    dashboard: AuditDashboard, monkeypatch: pytest.MonkeyPatch
+@pytest.fixture
+def page_signal() -> Iterator[None]:
+    """Restores this process's handler of the page signal after a preheated dashboard."""
+    previous = signal.getsignal(PAGE_SIGNAL)
+    yield
+    signal.signal(PAGE_SIGNAL, previous)
+
+
+def test_a_preheated_kernel_reads_when_the_server_hands_it_to_a_viewer(
+    dashboard: AuditDashboard, monkeypatch: pytest.MonkeyPatch, page_signal: None
+) -> None:
+    monkeypatch.setenv("VOILA_PREHEAT", "True")
+    dashboard.start()
+    assert dashboard.refreshes == 0  # warmed, waiting: nothing read yet
+    os.kill(os.getpid(), PAGE_SIGNAL)  # what neonhub_nb.voila_app sends at the request
+    deadline = time.monotonic() + 30
+    while dashboard.refreshes == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    dashboard.wait(timeout=30)
+    assert dashboard.refreshes == 1 and tiles(dashboard)["runs"] == "3"
+    dashboard.kpis._view_count = 1  # the page draws it later: no second read
+    dashboard.wait(timeout=30)
+    assert dashboard.refreshes == 1
+
+
+def test_a_preheated_kernel_without_the_signal_reads_when_a_page_shows_it(
+    dashboard: AuditDashboard, monkeypatch: pytest.MonkeyPatch, page_signal: None
 ) -> None:
     monkeypatch.setenv("VOILA_PREHEAT", "True")
     dashboard.start()

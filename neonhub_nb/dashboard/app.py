@@ -18,6 +18,7 @@ caught the same way by the controls themselves (``controls``).
 from __future__ import annotations
 
 import base64
+import signal
 import threading
 import time
 from datetime import date
@@ -25,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import ipywidgets as w
+from ipywidgets.widgets.widget_description import DescriptionStyle
+from ipywidgets.widgets.widget_string import HTMLStyle
 
 from ..clock import Clock, SystemClock
 from ..config import load_settings
@@ -52,6 +55,7 @@ from .data import (
     Scope,
 )
 from .queries import load_dashboard, runs_csv
+from .server import PAGE_SIGNAL
 
 __all__ = ["AUTO_REFRESH", "LIMITS", "AuditDashboard"]
 
@@ -141,21 +145,30 @@ class AuditDashboard:
     # ------------------------------------------------------------------ layout
     def _build(self, period: str, mode: str | None) -> None:
         # Few widgets on purpose: each is a model the page must create before it shows
-        # anything, so static text and the charts share HTML widgets.
+        # anything, so static text and the charts share HTML widgets, and the controls
+        # share their style model.
+        described = DescriptionStyle()
+        picker_layout = w.Layout(width="200px")
+        list_layout = w.Layout(width="auto")
         self.period = SafeDropdown(
             options=[(label, key) for key, (label, _) in PERIODS.items()]
             + [("Custom dates", _CUSTOM)],
             value=period,
             description="Period",
             layout=w.Layout(width="220px"),
+            style=described,
         )
-        self.date_from = SafeDatePicker(description="From", layout=w.Layout(width="200px"))
-        self.date_to = SafeDatePicker(description="To", layout=w.Layout(width="200px"))
+        self.date_from = SafeDatePicker(description="From", layout=picker_layout, style=described)
+        self.date_to = SafeDatePicker(description="To", layout=picker_layout, style=described)
         self.refresh_button = w.Button(
             description="↻ Refresh", tooltip="Read the store again", layout=w.Layout(width="auto")
         )
         self.auto_refresh = SafeDropdown(
-            options=AUTO_REFRESH, value=0, description="Auto", layout=w.Layout(width="190px")
+            options=AUTO_REFRESH,
+            value=0,
+            description="Auto",
+            layout=w.Layout(width="190px"),
+            style=described,
         )
         self._ticker = SafePlay(
             interval=30_000, max=10**9, step=1, repeat=True, layout=w.Layout(display="none")
@@ -172,16 +185,27 @@ class AuditDashboard:
             layout=w.Layout(width="auto", margin="2px 16px 2px 0"),
         )  # fmt: skip
         filter_layout = w.Layout(width="230px")
-        self.agent = SafeDropdown(options=[_ANY], description="Agent", layout=filter_layout)
-        self.intent = SafeDropdown(
-            options=[_ANY], description="Intent", layout=w.Layout(width="320px")
+        self.agent = SafeDropdown(
+            options=[_ANY], description="Agent", layout=filter_layout, style=described
         )
-        self.run_status = SafeDropdown(options=[_ANY], description="Status", layout=filter_layout)
-        self.status = w.HTML(self._status_html("Loading…"))
-        self.message = w.HTML("")
-        self.scope = w.HTML(views.scope_line(None))
-        self.kpis = w.HTML(views.kpi_tiles(None, None, 0))
-        self.panels = w.HTML(
+        self.intent = SafeDropdown(
+            options=[_ANY], description="Intent", layout=w.Layout(width="320px"), style=described
+        )
+        self.run_status = SafeDropdown(
+            options=[_ANY], description="Status", layout=filter_layout, style=described
+        )
+        # Every widget is one model the page fetches and builds (and each brings a layout
+        # and a style model): the HTML blocks share one layout and one style.
+        shared = {"layout": w.Layout(), "style": HTMLStyle()}
+
+        def html(value: str) -> w.HTML:
+            return w.HTML(value, **shared)
+
+        self.status = html(self._status_html("Loading…"))
+        self.message = html("")
+        self.scope = html(views.scope_line(None))
+        self.kpis = html(views.kpi_tiles(None, None, 0))
+        self.panels = html(
             views.panels(
                 charts.placeholder("runs-trend"),
                 charts.placeholder("failures"),
@@ -189,22 +213,22 @@ class AuditDashboard:
                 "",
             )
         )
-        self.costs = w.HTML("")
-        self.drafts_heading = w.HTML(views.drafts_heading(None, 0, 0, 0))
-        self.drafts = SafeSelect(options=[], rows=6, layout=w.Layout(width="auto"))
+        self.costs = html("")
+        self.drafts_heading = html(views.drafts_heading(None, 0, 0, 0))
+        self.drafts = SafeSelect(options=[], rows=6, layout=list_layout, style=described)
         self.drafts.add_class("nh-drafts")
-        self.runs_summary = w.HTML(views.runs_summary(None, 0, 0))
+        self.runs_summary = html(views.runs_summary(None, 0, 0))
         self.csv_button = w.Button(
             description="⤓ CSV of these runs",
             tooltip="Prepare the runs counted above as a CSV file to download",
             layout=w.Layout(width="auto"),
         )
-        self.csv_link = w.HTML("")
+        self.csv_link = html("")
         self.csv_link.add_class("nh-download")
-        self.runs = SafeSelect(options=[], rows=12, layout=w.Layout(width="auto"))
+        self.runs = SafeSelect(options=[], rows=12, layout=list_layout, style=described)
         self.runs.add_class("nh-runs")
-        self.detail = w.HTML(_NO_RUN)
-        header = w.HTML(views.header(self.store.path.name))
+        self.detail = html(_NO_RUN)
+        header = html(views.header(self.store.path.name))
         row = w.Layout(flex_flow="row wrap", align_items="center")
         controls = w.HBox(
             [self.period, self.date_from, self.date_to, self.refresh_button,
@@ -216,7 +240,7 @@ class AuditDashboard:
         self.widget = w.VBox(
             [header, controls, filters, self.status, self.message, self.scope, self.kpis,
              self.panels, self.costs, self.drafts_heading, self.drafts, self.runs_summary,
-             download, w.HTML(views.runs_header()), self.runs, self.detail]
+             download, html(views.runs_header()), self.runs, self.detail]
         )  # fmt: skip
         self.widget.add_class("nh-dash")
         for shown in (header, self.status, self.message, self.scope, self.kpis, self.panels,
@@ -256,9 +280,8 @@ class AuditDashboard:
 
         def shown(change: dict[str, Any]) -> None:
             widget.send_state()
-            if self._awaiting_view and change["new"]:
-                self._awaiting_view = False
-                self._start_thread()
+            if change["new"]:
+                self._page_arrived()
 
         widget.observe(guard(self._say, "show the page")(shown), "_view_count")
 
@@ -418,12 +441,26 @@ class AuditDashboard:
         (with empty tiles) while the queries run; :meth:`wait` joins it.
 
         In a kernel Voila preheated (started and run before anyone asked for the page,
-        see ``docs/dashboard.md``) the read waits until a page shows the widgets, so the
-        numbers are read when the page is opened, not when the kernel was warmed.
+        see ``docs/dashboard.md``) the read waits for a viewer: the signal
+        ``server.PAGE_SIGNAL`` that ``neonhub_nb.voila_app`` sends when it hands this
+        kernel to a request (so the store is read while the page loads), or failing that
+        the page drawing a widget. The numbers are read when the page is opened, not when
+        the kernel was warmed.
         """
         if load_settings().environ.get("VOILA_PREHEAT") == "True":
             self._awaiting_view = True
+            try:
+                signal.signal(PAGE_SIGNAL, lambda signum, frame: self._page_arrived())
+            except ValueError:  # not the main thread: the first drawn widget will do
+                server_log().info("dashboard: no page signal outside the main thread")
             return
+        self._start_thread()
+
+    def _page_arrived(self) -> None:
+        with self._lock:
+            if not self._awaiting_view:
+                return
+            self._awaiting_view = False
         self._start_thread()
 
     def _start_thread(self) -> None:

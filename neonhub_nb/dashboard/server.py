@@ -29,6 +29,7 @@ __all__ = [
     "DEFAULT_PORT",
     "KERNEL_ENV",
     "NOTEBOOK",
+    "PAGE_SIGNAL",
     "SERVER_ENV",
     "TEMPLATE",
     "VoilaOptions",
@@ -58,6 +59,11 @@ KERNEL_ENV = frozenset({
     "SYSTEMROOT", "IPYTHONDIR", "JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR",
     "JUPYTER_RUNTIME_DIR", "JUPYTER_PLATFORM_DIRS", "JPY_PARENT_PID", "VOILA_PREHEAT",
 })  # fmt: skip
+# Sent by the Voila server (neonhub_nb.voila_app) to a preheated kernel the moment it
+# hands it to a viewer's request: the kernel reads the store while the page loads. A
+# signal whose default action is to be ignored: a kernel handed out before its notebook
+# installed the handler must not die of it (SIGUSR1 would terminate it).
+PAGE_SIGNAL = signal.SIGWINCH
 # The Voila server needs besides: where to find the template and its own config.
 SERVER_ENV = KERNEL_ENV | {"JUPYTER_PATH", "JUPYTER_CONFIG_PATH"}
 
