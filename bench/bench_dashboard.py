@@ -278,7 +278,8 @@ def main(argv: list[str] | None = None) -> None:
     runs = con.execute("SELECT count(*) FROM agent_runs").fetchone()[0]
     con.close()
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores; store {db} "
-          f"({runs:,} runs, {db.stat().st_size / 1e9:.1f} GB)")  # fmt: skip
+          f"({runs:,} runs, {db.stat().st_size / 1e9:.1f} GB); load average "
+          f"{os.getloadavg()[0]:.1f} (other processes share these cores)")  # fmt: skip
     if built is not None:
         print(f"roll-ups built in {built:.1f} s (what the store's migration would take once)")
     logs = CACHE / "logs"
@@ -335,6 +336,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"  {row[0]}: tiles {'met' if ok_tiles else 'NOT met'}, "
               f"refresh {'met' if ok_refresh else 'NOT met'}")  # fmt: skip
     print(f"\nmemory (RSS) of a dashboard kernel: {memory}")
+    print(f"load average at the end: {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":
