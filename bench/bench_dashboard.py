@@ -16,9 +16,12 @@ Chromium (never downloaded) against it:
 * **refresh**: on an open page, from choosing another period or filter to every tile and
   chart redrawn.
 
-Configurations, in the same run so they share the machine's load: the store as it is
-(no roll-ups: "before"), and a copy holding the roll-ups the store keeps at ingest
-(``dashboard.rollup``, built here as the store's migration would) with no preheated
+Configurations, in the same run so they share the machine's load: optionally the
+dashboard as it was (``--before-code DIR``: a copy of an earlier commit's ``neonhub_nb``
+and ``dashboards``, e.g. ``git archive d20d65e neonhub_nb dashboards | tar -x -C DIR``,
+served with that commit's command line); the store as it is (no roll-ups), and a copy
+holding the roll-ups the store keeps at ingest (``dashboard.rollup``, built here as the
+store's migration would) with no preheated
 kernel left (a viewer who finds none), one (the default) and five. A "floor" comes
 first: a page with one widget, served the same way, which is what Voila and Chromium
 alone cost on this machine (the viewers' browsers share its cores here; a real viewer
@@ -102,6 +105,43 @@ def with_rollups(db: Path) -> tuple[Path, float | None]:
     return copy, built
 
 
+def maintenance(rolled: Path, batch: int = 400, reps: int = 5) -> None:
+    """What keeping the roll-ups costs the store at ingest: ``update_rollups`` for a batch
+    of the newest runs (the usual ingestion pass), and for runs spread over the whole
+    history (a mass review of old drafts); each in a transaction rolled back."""
+    con = duckdb.connect(str(rolled))
+    try:
+        newest = [
+            r[0]
+            for r in con.execute(
+                f"SELECT run_id FROM agent_runs ORDER BY started_at DESC LIMIT {batch}"
+            ).fetchall()
+        ]
+        spread = [
+            r[0]
+            for r in con.execute(
+                f"SELECT run_id FROM agent_runs USING SAMPLE {batch} ROWS (reservoir, 7)"
+            ).fetchall()
+        ]
+        con.execute("BEGIN TRANSACTION")
+        started = time.perf_counter()
+        rollup.create_rollups(con)  # what the store's migration does once
+        print(f"create_rollups (all runs): {time.perf_counter() - started:.1f} s")
+        con.execute("ROLLBACK")
+        for label, ids in (("newest", newest), ("spread over 30 days", spread)):
+            times, hours = [], 0
+            for _ in range(reps):
+                con.execute("BEGIN TRANSACTION")
+                started = time.perf_counter()
+                hours = len(rollup.update_rollups(con, ids))
+                times.append(time.perf_counter() - started)
+                con.execute("ROLLBACK")
+            print(f"update_rollups, {batch} runs ({label}, {hours} hours): median "
+                  f"{statistics.median(times) * 1000:.0f} ms of {reps}")  # fmt: skip
+    finally:
+        con.close()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -109,17 +149,37 @@ def free_port() -> int:
         return port
 
 
+def before_command(code: Path, port: int, pool_size: int) -> tuple[list[str], dict[str, str]]:
+    """How commit d20d65e served its dashboard (plain Voila), run from the copy ``code``."""
+    notebook = code / "dashboards" / "audit_dashboard.ipynb"
+    argv = [
+        sys.executable, "-m", "voila", str(notebook), "--no-browser", "--Voila.ip=127.0.0.1",
+        f"--port={port}", "--Voila.port_retries=0", "--strip_sources=True",
+        "--VoilaConfiguration.show_tracebacks=False", "--template=neonhub", "--theme=light",
+        "--MappingKernelManager.cull_idle_timeout=120",
+        "--MappingKernelManager.cull_interval=30",
+        "--MappingKernelManager.cull_connected=False", "--preheat_kernel=True",
+        f"--pool_size={pool_size}", "--VoilaKernelManager.fill_delay=3.0",
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(code), "JUPYTER_PATH": str(code / "neonhub_nb")}
+    return argv, env
+
+
 @contextmanager
 def serve(
-    db: Path, log: Path, pool_size: int, notebook: Path = NOTEBOOK
+    db: Path, log: Path, pool_size: int, notebook: Path = NOTEBOOK, before: Path | None = None
 ) -> Iterator[tuple[str, psutil.Process]]:
     port = free_port()
     options = VoilaOptions(port=port, pool_size=pool_size)
+    argv, env = voila_command(notebook, options), voila_environment(db, os.environ)
+    if before is not None:
+        argv, env = before_command(before, port, pool_size)
+        env["NEONHUB_DB"] = str(db)
+        notebook = before / "dashboards" / "audit_dashboard.ipynb"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            voila_command(notebook, options), env=voila_environment(db, os.environ),
-            cwd=notebook.parent, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            argv, env=env, cwd=notebook.parent, stdout=out, stderr=subprocess.STDOUT
+        )
         try:
             deadline = time.monotonic() + 60
             while True:
@@ -267,6 +327,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--reps", type=int, default=5, help="visits per measurement")
     parser.add_argument("--viewers", type=int, default=5, help="simultaneous viewers")
     parser.add_argument("--refreshes", type=int, default=12, help="changes per refresh figure")
+    parser.add_argument(
+        "--maintenance", action="store_true", help="only time the roll-ups' upkeep at ingest"
+    )
+    parser.add_argument("--before-code", type=Path, help="a copy of an earlier commit's code")
     args = parser.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
@@ -282,23 +346,32 @@ def main(argv: list[str] | None = None) -> None:
           f"{os.getloadavg()[0]:.1f} (other processes share these cores)")  # fmt: skip
     if built is not None:
         print(f"roll-ups built in {built:.1f} s (what the store's migration would take once)")
+    if args.maintenance:
+        maintenance(rolled)
+        return
     logs = CACHE / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    configs = [
+    configs: list[tuple[str, Path, int, Path | None]] = [
         ("floor: one-widget page (Voila + Chromium alone)", db, args.viewers, FLOOR),
-        ("before: no roll-ups, 1 preheated kernel", db, 1, NOTEBOOK),
-        ("after: roll-ups, no preheated kernel left", rolled, 0, NOTEBOOK),
-        ("after: roll-ups, 1 preheated kernel (default)", rolled, 1, NOTEBOOK),
-        (f"after: roll-ups, {args.viewers} preheated kernels", rolled, args.viewers, NOTEBOOK),
+        ("now, store without roll-ups, 1 preheated kernel", db, 1, NOTEBOOK),
+        ("now, roll-ups, no preheated kernel left", rolled, 0, NOTEBOOK),
+        ("now, roll-ups, 1 preheated kernel (default)", rolled, 1, NOTEBOOK),
+        (f"now, roll-ups, {args.viewers} preheated kernels", rolled, args.viewers, NOTEBOOK),
     ]
+    if args.before_code:
+        configs.insert(1, ("before (d20d65e), 1 preheated kernel", db, 1, None))
     results: list[list[str]] = []
-    memory = ""
+    memory = memory_before = ""
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         for index, (label, store, pool, notebook) in enumerate(configs):
             print(f"\n{label}", flush=True)
             ready = FLOOR_READY if notebook == FLOOR else READY
-            with serve(store, logs / f"voila-{index}.log", pool, notebook) as (url, server):
+            before = args.before_code.absolute() if notebook is None else None
+            with serve(store, logs / f"voila-{index}.log", pool, notebook or NOTEBOOK, before) as (
+                url,
+                server,
+            ):
                 settle(server, pool)
                 open_pages(browser, url, 1, ready)  # unmeasured: bytecode and file caches
                 settle(server, pool)
@@ -311,11 +384,14 @@ def main(argv: list[str] | None = None) -> None:
                     settle(server, pool)
                     print(f"  rep {rep + 1}: 1 viewer {one[-1]:.2f} s; {args.viewers} viewers "
                           + " ".join(f"{t:.2f}" for t in sorted(times)), flush=True)  # fmt: skip
-                took, read = [], []
+                took: list[float] = []
+                read: list[float] = []
                 if notebook != FLOOR:
                     took, read = refreshes(browser, url, args.refreshes)
                 if pool == 1 and store == rolled:
                     memory = kernel_memory(browser, url, server)
+                elif before is not None:
+                    memory_before = kernel_memory(browser, url, server)
             fifth = [max(t) for t in many]
             results.append([
                 label, f"{statistics.median(one):.2f}",
@@ -336,6 +412,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"  {row[0]}: tiles {'met' if ok_tiles else 'NOT met'}, "
               f"refresh {'met' if ok_refresh else 'NOT met'}")  # fmt: skip
     print(f"\nmemory (RSS) of a dashboard kernel: {memory}")
+    if memory_before:
+        print(f"  before (d20d65e): {memory_before}")
     print(f"load average at the end: {os.getloadavg()[0]:.1f}")
 
 
