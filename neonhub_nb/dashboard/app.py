@@ -17,7 +17,6 @@ caught the same way by the controls themselves (``controls``).
 
 from __future__ import annotations
 
-import base64
 import signal
 import threading
 import time
@@ -554,20 +553,7 @@ class AuditDashboard:
             scope = self.data.scope
             with self.store.connect() as con:
                 text, rows = runs_csv(con, scope, self.csv_limit)
-            payload = base64.b64encode(text.encode("utf-8")).decode("ascii")
-            stamp = f"{self.clock.now():%Y%m%d-%H%M%S}"
-            name = f"neonhub-runs-{stamp}.csv"
-            more = self.data.runs_matching - rows
-            note = (
-                f" (the newest {rows:,} of {self.data.runs_matching:,}: narrow the period or "
-                "filters for the rest)"
-                if more > 0
-                else ""
-            )
-            self.csv_link.value = (
-                f"<a download='{name}' href='data:text/csv;charset=utf-8;base64,{payload}' "
-                f"data-rows='{rows}'>Download {rows:,} runs as {name}</a>"
-                f"<span class='nh-muted'> {len(text) / 1024:,.0f} KB, read "
-                f"{self.clock.now():%H:%M:%S} UTC{views.escape(note)}</span>"
+            self.csv_link.value = views.download_link(
+                text, rows, self.data.runs_matching, self.clock.now()
             )
             return rows

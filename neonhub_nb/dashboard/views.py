@@ -8,6 +8,7 @@ The run view (facts, timeline, tool calls) is in ``run_view``.
 
 from __future__ import annotations
 
+import base64
 import html
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
@@ -23,6 +24,7 @@ __all__ = [
     "breaker_table",
     "costs_tables",
     "cut",
+    "download_link",
     "draft_label",
     "drafts_heading",
     "errors_table",
@@ -354,6 +356,24 @@ def draft_label(draft: DraftRow, now: datetime) -> str:
     age = format_age(now - draft.created_at).rjust(7)
     title = cut(draft.title or "(untitled)", 48).ljust(48)
     return f"{age}  {title}  {cut(draft.intent or draft.agent, 26).ljust(26)}  {draft.run_id}"
+
+
+def download_link(csv_text: str, rows: int, matching: int, at: datetime) -> str:
+    """A link that downloads ``csv_text`` (``rows`` of the ``matching`` runs) as a file
+    named after ``at``; a data: URL, so nothing is written on the server."""
+    payload = base64.b64encode(csv_text.encode("utf-8")).decode("ascii")
+    name = f"neonhub-runs-{at:%Y%m%d-%H%M%S}.csv"
+    note = (
+        f" (the newest {rows:,} of {matching:,}: narrow the period or filters for the rest)"
+        if matching > rows
+        else ""
+    )
+    return (
+        f"<a download='{name}' href='data:text/csv;charset=utf-8;base64,{payload}' "
+        f"data-rows='{rows}'>Download {rows:,} runs as {name}</a>"
+        f"<span class='nh-muted'> {len(csv_text) / 1024:,.0f} KB, read "
+        f"{at:%H:%M:%S} UTC{_esc(note)}</span>"
+    )
 
 
 _RUN_COLUMNS = (("started (UTC)", 19), ("agent", 10), ("intent", 28), ("status", 10),
