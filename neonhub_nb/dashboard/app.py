@@ -180,8 +180,8 @@ class AuditDashboard:
             tooltips=["Runs against real models and services (the default)",
                       "Deterministic mock runs (tests, demos)", "Runs replayed from the store",
                       "Every run, whatever its mode"],
-            style={"button_width": "82px", "description_width": "40px"},
-            layout=w.Layout(width="auto", margin="2px 16px 2px 0"),
+            style={"button_width": "90px", "description_width": "44px"},
+            layout=w.Layout(width="440px", margin="2px 12px 2px 0", flex="0 0 auto"),
         )  # fmt: skip
         filter_layout = w.Layout(width="230px")
         self.agent = SafeDropdown(

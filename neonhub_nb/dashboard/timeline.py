@@ -29,7 +29,7 @@ __all__ = ["TimelineCall", "timeline_calls", "timeline_html"]
 
 _COLOURS = {"succeeded": "#1a7f37", "failed": "#cf222e", "limited": "#bf8700", "other": "#6e7781"}
 _FONT = "font-family='system-ui, -apple-system, Segoe UI, sans-serif' font-size='11'"
-_WIDTH, _LABEL_W, _VALUE_W, _ROW_H, _TOP = 760, 210, 80, 18, 24
+_WIDTH, _LABEL_W, _VALUE_W, _ROW_H, _TOP = 780, 240, 80, 18, 24
 
 
 @dataclass(frozen=True)
@@ -212,8 +212,8 @@ def _svg(calls: Sequence[TimelineCall], span: float, run_end: float | None) -> s
         return _LABEL_W + plot_w * ms / top
 
     body = [
-        f"<text x='{_LABEL_W - 6}' y='{_TOP - 9}' text-anchor='end' fill='#57606a'>"
-        "time from the run's start →</text>",
+        f"<text x='{_LABEL_W - 24}' y='{_TOP - 9}' text-anchor='end' fill='#57606a'>"
+        "from the run's start →</text>",
     ]
     for tick in ticks:
         x = x_of(tick)
@@ -232,8 +232,8 @@ def _svg(calls: Sequence[TimelineCall], span: float, run_end: float | None) -> s
     for row, call in enumerate(calls):
         y = _TOP + row * _ROW_H
         label = f"{call.seq}. {call.tool} {call.operation}".strip()
-        if len(label) > 30:
-            label = label[:29] + "…"
+        if len(label) > 36:
+            label = label[:35] + "…"
         details = [
             f"{call.tool} {call.operation}: {call.status}",
             f"starts at +{_ms(call.offset_ms)}",
