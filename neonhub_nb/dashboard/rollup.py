@@ -223,7 +223,8 @@ def refresh_hours(con: Any, hours: Iterable[datetime]) -> None:
     # Few runs (the usual pass: the last hour or two): named in a list parameter, which
     # lets DuckDB skip the other tables' row groups by run_id (3-4x faster than a join
     # at a million runs). Many (a mass review of old drafts): a semi-join.
-    owned, owned_params = "list_contains(?::VARCHAR[], run_id)", [ids]
+    owned = "list_contains(?::VARCHAR[], run_id)"
+    owned_params: list[Any] = [ids]
     if len(ids) > _MAX_LISTED:
         owned, owned_params = f"run_id IN (SELECT run_id FROM agent_runs WHERE {where})", params
     for table in CELL_TABLES:
