@@ -456,10 +456,11 @@ class AuditDashboard:
         self._start_thread()
 
     def _page_arrived(self) -> None:
-        with self._lock:
-            if not self._awaiting_view:
-                return
-            self._awaiting_view = False
+        # Runs in a signal handler too: no lock (a refresh thread may hold it); two
+        # triggers at once start two reads at worst, which the lock serialises.
+        if not self._awaiting_view:
+            return
+        self._awaiting_view = False
         self._start_thread()
 
     def _start_thread(self) -> None:
