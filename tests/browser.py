@@ -83,13 +83,20 @@ def voila(
 
     port = free_port()
     merged = {**(os.environ if base_env is None else base_env), **env}
+    # Coverage of the server and its kernels (pytest-cov's variables), test-side only.
+    measured = [k for k in os.environ if k.startswith(("COV_CORE_", "COVERAGE_PROCESS"))]
     options = VoilaOptions(
-        port=port, pool_size=pool_size, token=token is not None, kernel_env_extra=tuple(env)
+        port=port,
+        pool_size=pool_size,
+        token=token is not None,
+        kernel_env_extra=(*env, *measured),
     )
     with log.open("wb") as out:
         proc = subprocess.Popen(
             voila_command(notebook, options),
-            env=voila_environment(Path(merged["NEONHUB_DB"]), merged, token, extra=env),
+            env=voila_environment(
+                Path(merged["NEONHUB_DB"]), merged, token, extra=(*env, *measured)
+            ),
             stdout=out,
             stderr=subprocess.STDOUT,
             cwd=notebook.parent,

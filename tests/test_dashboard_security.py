@@ -110,6 +110,8 @@ def token_server(
     """A token-mode server whose shell held credentials; the page opened once with the
     token (a preheated kernel) and once more (a kernel started for the request)."""
     env = {**voila_environment(small_store, os.environ, TOKEN), **SECRETS}
+    # pytest-cov's variables, so the launcher's own code is measured (test-side only).
+    env |= {k: v for k, v in os.environ.items() if k.startswith("COVERAGE_PROCESS")}
     log = tmp_path_factory.mktemp("voila-sec") / "voila.log"
     with served(small_store, log, token=TOKEN, env=env) as (port, server):
         deadline = time.monotonic() + 60
