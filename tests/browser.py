@@ -63,17 +63,40 @@ def wait_port(port: int, timeout: float, proc: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def voila(notebook: Path, env: dict[str, str], log: Path, *, pool_size: int = 0) -> Iterator[str]:
-    """Serve ``notebook`` as neonhub-nb does (``pool_size`` preheated kernels); yield its
-    URL; stop it afterwards."""
+def voila(
+    notebook: Path,
+    env: dict[str, str],
+    log: Path,
+    *,
+    pool_size: int = 0,
+    token: str | None = None,
+    base_env: dict[str, str] | None = None,
+) -> Iterator[str]:
+    """Serve ``notebook`` as neonhub-nb does (``pool_size`` preheated kernels, ``token``
+    required when given); yield its URL; stop it afterwards.
+
+    The kernels see the allow-listed environment plus the names in ``env`` (which the
+    test chose for its notebook); ``base_env`` (default: this process's environment)
+    is what the server is started from, as a user's shell would be.
+    """
     from neonhub_nb.dashboard.server import VoilaOptions, voila_command, voila_environment
 
     port = free_port()
-    merged = {**os.environ, **env}
+    merged = {**(os.environ if base_env is None else base_env), **env}
+    # Coverage of the server and its kernels (pytest-cov's variables), test-side only.
+    measured = [k for k in os.environ if k.startswith(("COV_CORE_", "COVERAGE_PROCESS"))]
+    options = VoilaOptions(
+        port=port,
+        pool_size=pool_size,
+        token=token is not None,
+        kernel_env_extra=(*env, *measured),
+    )
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            voila_command(notebook, VoilaOptions(port=port, pool_size=pool_size)),
-            env=voila_environment(Path(merged["NEONHUB_DB"]), merged),
+            voila_command(notebook, options),
+            env=voila_environment(
+                Path(merged["NEONHUB_DB"]), merged, token, extra=(*env, *measured)
+            ),
             stdout=out,
             stderr=subprocess.STDOUT,
             cwd=notebook.parent,

@@ -1,9 +1,12 @@
-"""The stakeholders' dashboard: read-only audit KPIs, trends, failures and runs in Voila.
+"""The stakeholders' dashboard: read-only audit KPIs, trends, costs, failures and runs in Voila.
 
 ``AuditDashboard`` (``app``) builds the page from ipywidgets; ``queries`` holds its SQL
-(tested without a browser), ``charts`` its SVG charts, ``views`` its HTML; ``server``
-serves ``dashboards/audit_dashboard.ipynb`` with Voila (``neonhub-nb dashboard``) and
-writes synthetic stores (``neonhub-nb synth``). See ``docs/dashboard.md``.
+(tested without a browser) over the hourly cells of ``rollup``; ``charts`` draws its SVG
+charts, ``views`` and ``run_view`` its HTML, ``timeline`` a run's calls as a waterfall
+(reusable on its own); ``controls`` keeps hostile page input from raising; ``server``
+serves ``dashboards/audit_dashboard.ipynb`` with Voila (``neonhub-nb dashboard``, through
+``neonhub_nb.voila_app``) and writes synthetic stores (``neonhub-nb synth``). See
+``docs/dashboard.md``.
 
 >>> from neonhub_nb.dashboard import AuditDashboard           # doctest: +SKIP
 >>> AuditDashboard.for_path("data/neonhub.duckdb").widget     # doctest: +SKIP
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .data import DEFAULT_MODE, MODES, Scope
 from .queries import (
     DEFAULT_PERIOD,
     PERIODS,
@@ -23,23 +27,28 @@ from .queries import (
     load_dashboard,
 )
 from .server import VoilaOptions, dashboard_command, synth_command, voila_command
+from .timeline import timeline_html
 
 if TYPE_CHECKING:
     from .app import AUTO_REFRESH, AuditDashboard
 
 __all__ = [
     "AUTO_REFRESH",
+    "DEFAULT_MODE",
     "DEFAULT_PERIOD",
+    "MODES",
     "PERIODS",
     "AuditDashboard",
     "DashboardData",
     "Kpis",
     "Period",
     "RunFilters",
+    "Scope",
     "VoilaOptions",
     "dashboard_command",
     "load_dashboard",
     "synth_command",
+    "timeline_html",
     "voila_command",
 ]
 

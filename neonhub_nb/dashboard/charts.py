@@ -15,7 +15,7 @@ import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from .queries import ConnectorCalls, Trend
+from .data import ConnectorCalls, Trend
 
 __all__ = [
     "AGENT_COLOURS",
@@ -169,9 +169,13 @@ def _polyline(
     )
 
 
-def runs_trend_chart(trend: Trend, colours: Mapping[str, str]) -> str:
-    """Runs per bucket, one line per agent."""
-    title = f"Runs per {_bucket_name(trend.bucket)} by agent (UTC)"
+def _in(period: str) -> str:
+    return f", {period}" if period else ""
+
+
+def runs_trend_chart(trend: Trend, colours: Mapping[str, str], period: str = "") -> str:
+    """Runs per bucket, one line per agent; ``period`` names the period in the title."""
+    title = f"Runs per {_bucket_name(trend.bucket)} by agent (UTC{_in(period)})"
     if not trend.starts:
         return _empty("runs-trend", title, "No runs in this period")
     n = len(trend.starts)
@@ -217,10 +221,13 @@ def runs_trend_chart(trend: Trend, colours: Mapping[str, str]) -> str:
     return _svg("runs-trend", title, body)
 
 
-def failures_chart(trend: Trend, colours: Mapping[str, str]) -> str:
+def failures_chart(trend: Trend, colours: Mapping[str, str], period: str = "") -> str:
     """Failed and abandoned runs per bucket, stacked by agent; circuit-breaker openings
     marked above the bars (a red triangle with the count)."""
-    title = f"Failed and abandoned runs per {_bucket_name(trend.bucket)}; \u25bc breaker opened"
+    title = (
+        f"Failed and abandoned runs per {_bucket_name(trend.bucket)}{_in(period)}; "
+        "\u25bc breaker opened"
+    )
     if not trend.starts:
         return _empty("failures", title, "No runs in this period")
     n = len(trend.starts)
@@ -260,9 +267,9 @@ def failures_chart(trend: Trend, colours: Mapping[str, str]) -> str:
     return _svg("failures", title, body)
 
 
-def connector_chart(calls: Sequence[ConnectorCalls]) -> str:
+def connector_chart(calls: Sequence[ConnectorCalls], period: str = "") -> str:
     """Connector calls per service: succeeded, succeeded after a rate limit, failed."""
-    title = "Connector calls by service and status"
+    title = f"Connector calls of these runs by service and status{_in(period)}"
     if not calls:
         return _empty("connectors", title, "No connector calls in this period")
     shown = list(calls)

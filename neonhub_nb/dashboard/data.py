@@ -1,6 +1,11 @@
 """The shapes the dashboard's queries return: frozen, plain Python, no pandas.
 
 The widgets, the charts and the tests share them; ``queries`` fills them.
+
+Every number on the page is about one :class:`Scope`: the runs that *started* in a
+period (whole UTC hours, so the hourly roll-ups answer it exactly) and match the
+filters. Tool calls, tokens, cost, drafts and errors count towards the period their
+run started in, so tiles, charts and tables always describe the same runs.
 """
 
 from __future__ import annotations
@@ -11,12 +16,17 @@ from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 __all__ = [
+    "DEFAULT_MODE",
     "DEFAULT_PERIOD",
+    "EARLIEST_DAY",
+    "MODES",
     "PERIODS",
     "BreakerEvent",
     "Bucket",
     "Choices",
     "ConnectorCalls",
+    "CostRow",
+    "Costs",
     "DashboardData",
     "DraftRow",
     "ErrorGroup",
@@ -24,7 +34,9 @@ __all__ = [
     "Period",
     "RunFilters",
     "RunRow",
+    "Scope",
     "Trend",
+    "floor_hour",
 ]
 
 Bucket = Literal["hour", "day", "week"]
@@ -38,11 +50,26 @@ PERIODS: dict[str, tuple[str, timedelta | None]] = {
     "all": ("All time", None),
 }
 DEFAULT_PERIOD = "30d"
+# The run modes a store records; the page counts live runs unless told otherwise.
+MODES = ("live", "mock", "replay")
+DEFAULT_MODE = "live"
+# Custom dates outside [EARLIEST_DAY, today + 1 day] are refused: nothing was recorded
+# before, and 9999-12-31 would overflow the period's end.
+EARLIEST_DAY = date(2000, 1, 1)
+
+
+def floor_hour(moment: datetime) -> datetime:
+    """``moment`` rounded down to the whole hour."""
+    return moment.replace(minute=0, second=0, microsecond=0)
 
 
 @dataclass(frozen=True)
 class Period:
-    """A half-open time range ``[since, until)`` of ``started_at`` (naive UTC)."""
+    """Runs started in ``[since, until)`` (naive UTC); ``None`` leaves a side open.
+
+    Both ends are whole hours: the roll-ups are hourly, and a period that cut an hour
+    would need the raw rows of that hour too.
+    """
 
     label: str
     since: datetime | None = None
@@ -50,22 +77,41 @@ class Period:
 
     @classmethod
     def last(cls, key: str, now: datetime) -> Period:
-        """One of :data:`PERIODS` ending at ``now``."""
+        """One of :data:`PERIODS` up to ``now``, from the whole hour at or before
+        ``now - length`` (so "last 24 hours" at 12:34 starts at 12:00 yesterday)."""
         if key not in PERIODS:
             raise ValueError(f"period: unknown {key!r}; known: {', '.join(PERIODS)}")
         label, length = PERIODS[key]
         if length is None:
             return cls(label)
-        return cls(label, now - length, None)
+        return cls(label, floor_hour(now - length), None)
 
     @classmethod
-    def days(cls, first: date, last: date) -> Period:
-        """Whole UTC days from ``first`` to ``last``, both included."""
+    def days(cls, first: date, last: date, *, today: date | None = None) -> Period:
+        """Whole UTC days from ``first`` to ``last``, both included (swapped if reversed).
+
+        Raises ``ValueError`` naming the rule for a day before :data:`EARLIEST_DAY` or
+        after ``today`` + 1 day (when ``today`` is given).
+        """
         if last < first:
             first, last = last, first
+        latest = None if today is None else today + timedelta(days=1)
+        for name, day in (("From", first), ("To", last)):
+            if day < EARLIEST_DAY:
+                raise ValueError(f"{name}: {day.isoformat()} is before {EARLIEST_DAY.isoformat()}")
+            if latest is not None and day > latest:
+                raise ValueError(f"{name}: {day.isoformat()} is after {latest.isoformat()}")
         since = datetime(first.year, first.month, first.day)
         until = datetime(last.year, last.month, last.day) + timedelta(days=1)
         return cls(f"{first:%Y-%m-%d} to {last:%Y-%m-%d}", since, until)
+
+    def describe(self) -> str:
+        """The label with its exact bounds, e.g. ``Last 7 days (since 2026-03-03 12:00 UTC)``."""
+        if self.since is None and self.until is None:
+            return self.label
+        if self.until is None:
+            return f"{self.label} (since {self.since:%Y-%m-%d %H:%M} UTC)"
+        return f"{self.label} (UTC)"
 
     def where(self, column: str = "started_at") -> tuple[str, list[Any]]:
         """SQL conditions (joined by AND, or TRUE) and their parameters."""
@@ -81,7 +127,7 @@ class Period:
 
 @dataclass(frozen=True)
 class RunFilters:
-    """The runs table's filters; ``None`` means any. Values come from :class:`Choices`."""
+    """Which runs count; ``None`` means any. Values come from :class:`Choices`."""
 
     agent: str | None = None
     intent: str | None = None
@@ -90,6 +136,33 @@ class RunFilters:
 
     def as_kwargs(self) -> dict[str, str]:
         return {k: v for k, v in vars(self).items() if v is not None}
+
+    def describe(self) -> str:
+        """``live runs`` / ``all modes`` plus the other filters, for headings."""
+        mode = f"{self.mode} runs" if self.mode else "runs of every mode"
+        rest = [f"{k} {v}" for k, v in self.as_kwargs().items() if k != "mode"]
+        return ", ".join([mode, *rest])
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The runs every number on the page is about."""
+
+    period: Period
+    filters: RunFilters = field(default_factory=RunFilters)
+
+    def where(
+        self, time_column: str = "started_at", *, prefix: str = "", mode: bool = True
+    ) -> tuple[str, list[Any]]:
+        """SQL conditions on runs (``prefix`` is a table alias with its dot); without
+        ``mode`` the mode filter is left out (for the per-mode counts)."""
+        where, params = self.period.where(prefix + time_column)
+        for name, value in self.filters.as_kwargs().items():
+            if name == "mode" and not mode:
+                continue
+            where += f" AND {prefix}{name} = ?"
+            params.append(value)
+        return where, params
 
 
 @dataclass(frozen=True)
@@ -159,6 +232,25 @@ class ConnectorCalls:
 
 
 @dataclass(frozen=True)
+class CostRow:
+    """Runs, tokens and cost (USD) of one agent, model or campaign (``None``: unset)."""
+
+    key: str | None
+    runs: int
+    tokens: int
+    cost_usd: float
+
+
+@dataclass(frozen=True)
+class Costs:
+    """Cost split three ways; each list is most expensive first and sums to the tile."""
+
+    by_agent: tuple[CostRow, ...] = ()
+    by_model: tuple[CostRow, ...] = ()
+    by_campaign: tuple[CostRow, ...] = ()
+
+
+@dataclass(frozen=True)
 class BreakerEvent:
     at: datetime
     agent: str
@@ -192,29 +284,54 @@ class RunRow:
 
 @dataclass(frozen=True)
 class DraftRow:
+    """A draft awaiting review, with the run that wrote it."""
+
     draft_id: str
     run_id: str
     title: str | None
     topic: str | None
     primary_keyword: str | None
     created_at: datetime
+    agent: str = ""
+    intent: str = ""
 
 
 @dataclass(frozen=True)
 class DashboardData:
-    """Everything one refresh shows, read on one connection."""
+    """Everything one refresh shows, read on one connection.
 
-    period: Period
-    filters: RunFilters
+    ``modes`` counts the period's runs per mode under the other filters (what the mode
+    switch would show); ``pending_elsewhere`` the drafts awaiting review whose runs fall
+    outside the scope; ``source`` says whether the roll-ups answered (``rollup``) or
+    the raw tables (``raw``).
+    """
+
+    scope: Scope
     loaded_at: datetime
     choices: Choices
     kpis: Kpis
     trend: Trend
     connectors: tuple[ConnectorCalls, ...]
+    costs: Costs
     breaker_events: tuple[BreakerEvent, ...]
     errors: tuple[ErrorGroup, ...]
     runs: tuple[RunRow, ...]
     runs_matching: int
     pending_drafts: tuple[DraftRow, ...]
-    pending_total: int
+    pending_elsewhere: int
+    modes: Mapping[str, int] = field(default_factory=dict)
+    source: str = "raw"
     timings_ms: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def period(self) -> Period:
+        return self.scope.period
+
+    @property
+    def filters(self) -> RunFilters:
+        return self.scope.filters
+
+    @property
+    def pending_total(self) -> int:
+        """Drafts awaiting review in the scope: the tile and the list's heading."""
+        return self.kpis.drafts_pending

@@ -1,20 +1,29 @@
 """The dashboard's numbers: one refresh = a handful of queries on one short connection.
 
 Every function takes an open DuckDB connection (``with store.connect() as con``) and
-returns plain frozen dataclasses, so the widgets, the tests and the charts share one
-shape and nothing here needs pandas. Widget values only ever reach SQL as bound
-parameters, never as SQL text. Queries are written for a million runs: see
-``bench/bench_dashboard.py`` for the timings and the notes inline for why they look
-the way they do. The shapes live in ``data`` and are re-exported here.
+returns plain frozen dataclasses (``data``), so the widgets, the tests and the charts
+share one shape and nothing here needs pandas. Widget values only ever reach SQL as
+bound parameters, never as SQL text.
+
+Sums (runs, tokens, cost, drafts, connector calls, errors) are read from hourly "cells"
+(``rollup``): the store's roll-up tables when it keeps them current, else temp tables
+computed from the raw rows of the period at the start of the refresh. Both are the same
+SQL, so the numbers cannot differ; only the time does (``bench/bench_dashboard.py``).
+Percentiles, the newest runs, drafts and breaker events are read from the raw rows.
 """
 
 from __future__ import annotations
 
+import csv
+import io
+import math
+import tempfile
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+from . import rollup
 from .data import (
     DEFAULT_PERIOD,
     PERIODS,
@@ -22,6 +31,8 @@ from .data import (
     Bucket,
     Choices,
     ConnectorCalls,
+    CostRow,
+    Costs,
     DashboardData,
     DraftRow,
     ErrorGroup,
@@ -29,15 +40,20 @@ from .data import (
     Period,
     RunFilters,
     RunRow,
+    Scope,
     Trend,
 )
 
 __all__ = [
+    "CSV_COLUMNS",
     "DEFAULT_PERIOD",
     "PERIODS",
     "BreakerEvent",
+    "Cells",
     "Choices",
     "ConnectorCalls",
+    "CostRow",
+    "Costs",
     "DashboardData",
     "DraftRow",
     "ErrorGroup",
@@ -45,105 +61,131 @@ __all__ = [
     "Period",
     "RunFilters",
     "RunRow",
+    "Scope",
     "Trend",
     "breaker_events",
+    "cells_for",
     "choices",
     "connector_calls",
+    "costs",
     "error_groups",
     "kpis",
     "load_dashboard",
+    "mode_counts",
     "pending_drafts",
     "recent_runs",
+    "runs_csv",
     "trend",
 ]
 
 T = TypeVar("T")
-# Same reading as the exporter's (store/baselines.py): true/false, or a count of 429s.
-_RATE_LIMITED = (
-    "coalesce(TRY_CAST(response->>'rate_limited' AS DOUBLE), "
-    "TRY_CAST(response->>'rate_limited' AS BOOLEAN)::DOUBLE, 0) > 0"
-)
+
+
+class Cells:
+    """Where the hourly cells are: the store's roll-ups or this connection's temp tables."""
+
+    def __init__(self, prefix: str, source: str) -> None:
+        self.runs = f"{prefix}run_cells"
+        self.tools = f"{prefix}tool_cells"
+        self.errors = f"{prefix}error_cells"
+        self.source = source
+
+
+ROLLUPS = Cells("dash_", "rollup")
+
+
+def cells_for(con: Any, scope: Scope, *, use_rollups: bool = True) -> Cells:
+    """The store's roll-ups when current, else cells of the scope's runs computed now."""
+    if use_rollups and rollup.rollups_current(con):
+        return ROLLUPS
+    # DuckDB would put the temp tables' blocks in "<store>.tmp", beside the store; a
+    # read-only reader writes nothing there (and on some disks DuckDB then reports the
+    # not-yet-created folder as full).
+    con.execute("SET temp_directory = ?", [tempfile.gettempdir()])
+    where, params = scope.where()
+    rollup.create_raw_cells(con, where, params, "raw_")
+    return Cells("raw_", "raw")
 
 
 # ------------------------------------------------------------------------ queries
-def choices(con: Any) -> Choices:
-    row = con.execute(
-        """SELECT list(DISTINCT agent ORDER BY agent), list(DISTINCT intent ORDER BY intent),
-                  list(DISTINCT status ORDER BY status), list(DISTINCT mode ORDER BY mode),
-                  count(*), min(started_at), max(started_at)
-           FROM agent_runs"""
-    ).fetchone()
+def choices(con: Any, cells: Cells) -> Choices:
+    """The filters' choices (every value the store holds, whatever the period)."""
+    if cells.source == "rollup":
+        row = con.execute(
+            f"""SELECT list(DISTINCT agent ORDER BY agent), list(DISTINCT intent ORDER BY intent),
+                       list(DISTINCT status ORDER BY status), list(DISTINCT mode ORDER BY mode),
+                       sum(runs) FROM {cells.runs}"""
+        ).fetchone()
+    else:
+        row = con.execute(
+            """SELECT list(DISTINCT agent ORDER BY agent), list(DISTINCT intent ORDER BY intent),
+                      list(DISTINCT status ORDER BY status), list(DISTINCT mode ORDER BY mode),
+                      count(*) FROM agent_runs"""
+        ).fetchone()
+    first, last = con.execute("SELECT min(started_at), max(started_at) FROM agent_runs").fetchone()
     return Choices(
         agents=tuple(row[0] or ()),
         intents=tuple(row[1] or ()),
         statuses=tuple(row[2] or ()),
         modes=tuple(row[3] or ()),
-        total_runs=int(row[4]),
-        first_started=row[5],
-        last_started=row[6],
+        total_runs=int(row[4] or 0),
+        first_started=first,
+        last_started=last,
     )
 
 
-def kpis(con: Any, period: Period) -> Kpis:
-    """The tiles, in two statements (the second needs the first's id bounds).
-
-    Tokens and cost live in ``agent_run_metrics`` (millions of rows at a million runs).
-    Joining them to the period's runs costs a hash join over all of them; instead, sum
-    the metrics whose run id lies between the period's smallest and largest run id,
-    leaving out the few runs in that id range that started outside the period. That is
-    exact (every run of the period has its id in the range, and metrics are only ever
-    written with their run), and fast because run ids grow with time and rows are
-    stored in ingestion order, so DuckDB skips the row groups outside the bounds.
-    """
-    where, params = period.where()
-    runs = con.execute(
-        f"""SELECT count(*),
-                   count(*) FILTER (WHERE status = 'succeeded'),
-                   count(*) FILTER (WHERE status = 'failed'),
-                   count(*) FILTER (WHERE status = 'abandoned'),
-                   count(*) FILTER (WHERE status IN ('queued', 'running')),
-                   quantile_cont(duration_ms, [0.5, 0.95]),  -- one sort for both
-                   min(run_id), max(run_id)
-            FROM agent_runs WHERE {where}""",
+def kpis(con: Any, scope: Scope, cells: Cells) -> Kpis:
+    """The tiles: sums from the cells, exact percentiles from the raw durations."""
+    where, params = scope.where("hour")
+    row = con.execute(
+        f"""SELECT coalesce(sum(runs), 0),
+                   coalesce(sum(runs) FILTER (WHERE status = 'succeeded'), 0),
+                   coalesce(sum(runs) FILTER (WHERE status = 'failed'), 0),
+                   coalesce(sum(runs) FILTER (WHERE status = 'abandoned'), 0),
+                   coalesce(sum(runs) FILTER (WHERE status IN ('queued', 'running')), 0),
+                   coalesce(sum(tokens), 0), coalesce(sum(cost_usd), 0),
+                   coalesce(sum(drafts_approved), 0), coalesce(sum(drafts_pending), 0),
+                   coalesce(sum(drafts_rejected), 0)
+            FROM {cells.runs} WHERE {where}""",
         params,
     ).fetchone()
-    percentiles = runs[5] or (None, None)  # NULL when no run has a duration
-    low, high = runs[6], runs[7]
-    draft_where, draft_params = period.where("created_at")
-    # No runs in the period: NULL bounds, and the metrics part sums nothing.
-    # Cost is summed as DECIMAL so the total does not depend on the order of addition.
-    rest = con.execute(
-        f"""WITH outside AS (
-              SELECT run_id FROM agent_runs WHERE run_id BETWEEN ? AND ? AND NOT ({where})),
-            metrics AS (
-              SELECT sum(value) FILTER (WHERE name = 'total_tokens') AS tokens,
-                     sum(value::DECIMAL(24, 10)) FILTER (WHERE name = 'cost_usd') AS cost
-              FROM agent_run_metrics
-              WHERE name IN ('total_tokens', 'cost_usd') AND run_id BETWEEN ? AND ?
-                AND run_id NOT IN (SELECT run_id FROM outside)),
-            drafts AS (
-              SELECT count(*) FILTER (WHERE status = 'approved') AS approved,
-                     count(*) FILTER (WHERE status = 'draft') AS pending,
-                     count(*) FILTER (WHERE status = 'rejected') AS rejected
-              FROM content_drafts WHERE {draft_where})
-            SELECT tokens, cost, approved, pending, rejected FROM metrics, drafts""",
-        [low, high, *params, low, high, *draft_params],
-    ).fetchone()
+    raw_where, raw_params = scope.where()
+    percentiles = con.execute(
+        f"""SELECT quantile_cont(duration_ms, [0.5, 0.95])  -- one sort for both
+            FROM agent_runs WHERE {raw_where} AND duration_ms IS NOT NULL""",
+        raw_params,
+    ).fetchone()[0] or (None, None)
     return Kpis(
-        runs=int(runs[0]),
-        succeeded=int(runs[1]),
-        failed=int(runs[2]),
-        abandoned=int(runs[3]),
-        in_progress=int(runs[4]),
+        runs=int(row[0]),
+        succeeded=int(row[1]),
+        failed=int(row[2]),
+        abandoned=int(row[3]),
+        in_progress=int(row[4]),
         # Rounded to the microsecond: interpolation leaves float noise (3849.9999...).
         p50_ms=_round(percentiles[0], 3),
         p95_ms=_round(percentiles[1], 3),
-        total_tokens=int(rest[0] or 0),
-        cost_usd=float(rest[1] or 0),
-        drafts_approved=int(rest[2]),
-        drafts_pending=int(rest[3]),
-        drafts_rejected=int(rest[4]),
+        total_tokens=int(row[5]),
+        cost_usd=float(row[6]),
+        drafts_approved=int(row[7]),
+        drafts_pending=int(row[8]),
+        drafts_rejected=int(row[9]),
     )
+
+
+def mode_counts(con: Any, scope: Scope, cells: Cells) -> dict[str, int]:
+    """Runs per mode in the period under the other filters: what the mode switch hides."""
+    if cells.source == "raw":  # computed cells hold only the scope's mode
+        where, params = scope.where(mode=False)
+        table = "agent_runs"
+    else:
+        where, params = scope.where("hour", mode=False)
+        table = cells.runs
+    column = "count(*)" if table == "agent_runs" else "sum(runs)"
+    rows = con.execute(
+        f"SELECT mode, {column} FROM {table} WHERE {where} GROUP BY mode ORDER BY mode",
+        params,
+    ).fetchall()
+    return {r[0]: int(r[1]) for r in rows}
 
 
 def _bucket_for(period: Period, choices: Choices, now: datetime) -> Bucket:
@@ -171,20 +213,20 @@ def _bucket_starts(bucket: Bucket, since: datetime, until: datetime) -> list[dat
     return starts
 
 
-def trend(con: Any, period: Period, choices: Choices, now: datetime) -> Trend:
+def trend(con: Any, scope: Scope, cells: Cells, choices: Choices, now: datetime) -> Trend:
+    """Runs and failures per bucket and agent, breaker openings per bucket."""
+    period = scope.period
     bucket = _bucket_for(period, choices, now)
-    where, params = period.where()
+    where, params = scope.where("hour")
     rows = con.execute(
-        f"""SELECT date_trunc('{bucket}', started_at) AS b, agent, count(*),
-                   count(*) FILTER (WHERE status IN ('failed', 'abandoned'))
-            FROM agent_runs WHERE {where} GROUP BY ALL""",
+        f"""SELECT date_trunc('{bucket}', hour) AS b, agent, sum(runs),
+                   coalesce(sum(runs) FILTER (WHERE status IN ('failed', 'abandoned')), 0)
+            FROM {cells.runs} WHERE {where} GROUP BY ALL""",
         params,
     ).fetchall()
     opens = con.execute(
-        f"""SELECT date_trunc('{bucket}', started_at), count(*)
-            FROM tool_executions
-            WHERE tool = 'circuit_breaker' AND request->>'to' = 'open' AND {where}
-            GROUP BY ALL""",
+        f"""SELECT date_trunc('{bucket}', hour), sum(calls) FROM {cells.tools}
+            WHERE service = '(breaker)' AND {where} GROUP BY ALL""",
         params,
     ).fetchall()
     if not rows and not opens:
@@ -213,33 +255,60 @@ def trend(con: Any, period: Period, choices: Choices, now: datetime) -> Trend:
     )
 
 
-def connector_calls(con: Any, period: Period) -> tuple[ConnectorCalls, ...]:
-    """Per service, busiest first. Only connector rows are read (LLM responses hold
-    whole articles), and only those whose text mentions ``rate_limited`` are parsed."""
-    where, params = period.where()
+def connector_calls(con: Any, scope: Scope, cells: Cells) -> tuple[ConnectorCalls, ...]:
+    """Connector calls of the scope's runs per service, busiest first."""
+    where, params = scope.where("hour")
     rows = con.execute(
-        f"""SELECT substr(tool, 11) AS service,
-                   count(*) FILTER (WHERE status <> 'failed' AND NOT limited),
-                   count(*) FILTER (WHERE status <> 'failed' AND limited),
-                   count(*) FILTER (WHERE status = 'failed')
-            FROM (SELECT tool, status,
-                         CASE WHEN response LIKE '%rate_limited%'
-                              THEN coalesce({_RATE_LIMITED}, false) ELSE false END AS limited
-                  FROM tool_executions WHERE tool LIKE 'connector.%' AND {where})
-            GROUP BY ALL ORDER BY count(*) DESC, service""",
+        f"""SELECT service,
+                   coalesce(sum(calls) FILTER (WHERE ok AND NOT rate_limited), 0),
+                   coalesce(sum(calls) FILTER (WHERE ok AND rate_limited), 0),
+                   coalesce(sum(calls) FILTER (WHERE NOT ok), 0)
+            FROM (SELECT *, call_status <> 'failed' AS ok FROM {cells.tools}
+                  WHERE service <> '(breaker)' AND {where})
+            GROUP BY ALL ORDER BY sum(calls) DESC, service""",
         params,
     ).fetchall()
     return tuple(ConnectorCalls(r[0], int(r[1]), int(r[2]), int(r[3])) for r in rows)
 
 
-def breaker_events(con: Any, period: Period, limit: int = 10) -> tuple[BreakerEvent, ...]:
-    where, params = period.where()
+def costs(con: Any, scope: Scope, cells: Cells, limit: int = 12) -> Costs:
+    """Cost, tokens and runs by agent, by model and by campaign, dearest first."""
+    where, params = scope.where("hour")
+
+    def by(column: str) -> tuple[CostRow, ...]:
+        rows = con.execute(
+            f"""SELECT {column}, sum(runs), sum(tokens), sum(cost_usd) FROM {cells.runs}
+                WHERE {where} GROUP BY ALL
+                ORDER BY sum(cost_usd) DESC, sum(runs) DESC, {column} NULLS LAST
+                LIMIT {int(limit)}""",
+            params,
+        ).fetchall()
+        return tuple(CostRow(r[0], int(r[1]), int(r[2]), float(r[3])) for r in rows)
+
+    return Costs(by("agent"), by("model"), by("campaign"))
+
+
+def error_groups(con: Any, scope: Scope, cells: Cells, limit: int = 8) -> tuple[ErrorGroup, ...]:
+    """The most frequent errors of the scope's failed and abandoned runs."""
+    where, params = scope.where("hour")
     rows = con.execute(
-        f"""SELECT started_at, request->>'agent', request->>'from', request->>'to',
-                   TRY_CAST(request->>'failures' AS INTEGER), request->>'reason', run_id
-            FROM tool_executions
-            WHERE tool = 'circuit_breaker' AND operation = 'transition' AND {where}
-            ORDER BY started_at DESC, execution_id DESC LIMIT {int(limit)}""",
+        f"""SELECT agent, error, sum(runs), max(last_seen) FROM {cells.errors}
+            WHERE {where} GROUP BY ALL
+            ORDER BY sum(runs) DESC, max(last_seen) DESC, agent, error LIMIT {int(limit)}""",
+        params,
+    ).fetchall()
+    return tuple(ErrorGroup(r[0], r[1], int(r[2]), r[3]) for r in rows)
+
+
+def breaker_events(con: Any, scope: Scope, limit: int = 10) -> tuple[BreakerEvent, ...]:
+    """The latest circuit-breaker transitions recorded by the scope's runs."""
+    where, params = scope.where(prefix="r.")
+    rows = con.execute(
+        f"""SELECT t.started_at, t.request->>'agent', t.request->>'from', t.request->>'to',
+                   TRY_CAST(t.request->>'failures' AS INTEGER), t.request->>'reason', t.run_id
+            FROM tool_executions t JOIN agent_runs r USING (run_id)
+            WHERE t.tool = 'circuit_breaker' AND t.operation = 'transition' AND {where}
+            ORDER BY t.started_at DESC, t.execution_id DESC LIMIT {int(limit)}""",
         params,
     ).fetchall()
     return tuple(
@@ -248,82 +317,135 @@ def breaker_events(con: Any, period: Period, limit: int = 10) -> tuple[BreakerEv
     )
 
 
-def error_groups(con: Any, period: Period, limit: int = 8) -> tuple[ErrorGroup, ...]:
-    """The most frequent errors of failed and abandoned runs."""
-    where, params = period.where()
-    rows = con.execute(
-        f"""SELECT agent, coalesce(error, '(no message)'), count(*), max(started_at)
-            FROM agent_runs WHERE status IN ('failed', 'abandoned') AND {where}
-            GROUP BY ALL ORDER BY count(*) DESC, max(started_at) DESC LIMIT {int(limit)}""",
-        params,
+def _totals(con: Any, ids: list[str]) -> dict[str, tuple[float | None, float | None]]:
+    """Tokens and cost of these runs. The ids go in as a list, which lets DuckDB skip
+    the metrics' row groups by run_id (ids grow with time): ~10 ms at a million runs."""
+    if not ids:
+        return {}
+    found = con.execute(
+        """SELECT run_id, max(value) FILTER (WHERE name = 'total_tokens'),
+                  max(value) FILTER (WHERE name = 'cost_usd')
+           FROM agent_run_metrics
+           WHERE name IN ('total_tokens', 'cost_usd') AND list_contains(?::VARCHAR[], run_id)
+           GROUP BY run_id""",
+        [ids],
     ).fetchall()
-    return tuple(ErrorGroup(r[0], r[1], int(r[2]), r[3]) for r in rows)
+    return {r[0]: (r[1], r[2]) for r in found}
 
 
-def recent_runs(
-    con: Any, period: Period, filters: RunFilters, limit: int = 100
-) -> tuple[tuple[RunRow, ...], int]:
-    """The newest ``limit`` runs matching, and how many match in all.
-
-    The page's tokens and cost are looked up by run id between the page's smallest and
-    largest id (see :func:`kpis`): about 10 ms at a million runs, where a join of the
-    page with the whole metrics table takes 80.
-    """
-    where, params = period.where()
-    for name, value in filters.as_kwargs().items():
-        where += f" AND {name} = ?"
-        params.append(value)
+def recent_runs(con: Any, scope: Scope, limit: int = 100) -> tuple[RunRow, ...]:
+    """The newest ``limit`` runs of the scope, with their tokens and cost."""
+    where, params = scope.where()
     rows = con.execute(
         f"""SELECT run_id, started_at, agent, intent, status, mode, duration_ms
             FROM agent_runs WHERE {where}
             ORDER BY started_at DESC, run_id DESC LIMIT {int(limit)}""",
         params,
     ).fetchall()
-    totals: dict[str, tuple[float | None, float | None]] = {}
-    if rows:
-        ids = [r[0] for r in rows]
-        found = con.execute(
-            """SELECT run_id, max(value) FILTER (WHERE name = 'total_tokens'),
-                      max(value) FILTER (WHERE name = 'cost_usd')
-               FROM agent_run_metrics
-               WHERE name IN ('total_tokens', 'cost_usd') AND run_id BETWEEN ? AND ?
-                 AND run_id IN (SELECT unnest(?::VARCHAR[]))
-               GROUP BY run_id""",
-            [min(ids), max(ids), ids],
-        ).fetchall()
-        totals = {r[0]: (r[1], r[2]) for r in found}
-    matching = con.execute(f"SELECT count(*) FROM agent_runs WHERE {where}", params).fetchone()
+    totals = _totals(con, [r[0] for r in rows])
     page = []
     for run_id, started_at, agent, intent, status, mode, duration_ms in rows:
         tokens, cost = totals.get(run_id, (None, None))
         page.append(
             RunRow(run_id, started_at, agent, intent, status, mode, duration_ms, tokens, cost)
         )
-    return tuple(page), int(matching[0])
+    return tuple(page)
 
 
-def pending_drafts(con: Any, limit: int = 20) -> tuple[tuple[DraftRow, ...], int]:
-    """Drafts awaiting review (status ``draft``), newest first, whatever the period."""
+def pending_drafts(
+    con: Any, scope: Scope, limit: int = 20, expected: int | None = None
+) -> tuple[tuple[DraftRow, ...], int]:
+    """The scope's drafts awaiting review (status ``draft``), newest first, and how many
+    drafts await review in the whole store. ``expected``: how many the scope holds, if
+    known (the cells say), which saves the search when it is 0 and sizes it otherwise.
+
+    Joining every pending draft with the runs costs ~150 ms at a million runs; the newest
+    pending drafts usually hold the page, so look at a window of them sized by the share
+    of pending drafts the scope holds, and widen it (x10) only while it holds too few.
+    """
+    where, params = scope.where(prefix="r.")
+    total = int(
+        con.execute("SELECT count(*) FROM content_drafts WHERE status = 'draft'").fetchone()[0]
+    )
+    if expected == 0 or total == 0:
+        return (), total
+    share = (expected or total) / total
+    window = max(50, math.ceil(limit / share * 2))
+    while True:
+        rows = con.execute(
+            f"""WITH newest AS (
+                  SELECT * FROM content_drafts WHERE status = 'draft'
+                  ORDER BY created_at DESC, draft_id DESC LIMIT {int(window)})
+                SELECT d.draft_id, d.run_id, d.title, d.topic, d.primary_keyword,
+                       d.created_at, r.agent, r.intent
+                FROM newest d JOIN agent_runs r USING (run_id)
+                WHERE {where}
+                ORDER BY d.created_at DESC, d.draft_id DESC LIMIT {int(limit)}""",
+            params,
+        ).fetchall()
+        if len(rows) >= limit or window >= total:
+            return tuple(DraftRow(*r) for r in rows), total
+        window *= 10
+
+
+CSV_COLUMNS = (
+    "run_id", "started_at", "finished_at", "agent", "intent", "status", "mode", "model",
+    "campaign", "experiment_id", "variant", "prompt_version", "duration_ms",
+    "total_tokens", "cost_usd", "error",
+)  # fmt: skip
+# Spreadsheets run a cell that starts with one of these as a formula (OWASP "CSV
+# injection"): such text cells get a leading apostrophe.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def runs_csv(con: Any, scope: Scope, limit: int) -> tuple[str, int]:
+    """The scope's newest ``limit`` runs as CSV text (header + rows) and the row count."""
+    where, params = scope.where()
     rows = con.execute(
-        f"""SELECT draft_id, run_id, title, topic, primary_keyword, created_at
-            FROM content_drafts WHERE status = 'draft'
-            ORDER BY created_at DESC, draft_id DESC LIMIT {int(limit)}"""
+        f"""SELECT run_id, started_at, finished_at, agent, intent, status, mode, model,
+                   campaign, experiment_id, variant, prompt_version, duration_ms, error
+            FROM agent_runs WHERE {where}
+            ORDER BY started_at DESC, run_id DESC LIMIT {int(limit)}""",
+        params,
     ).fetchall()
-    # A separate count: count(*) OVER () would sort every pending draft.
-    total = con.execute("SELECT count(*) FROM content_drafts WHERE status = 'draft'").fetchone()
-    return tuple(DraftRow(*r) for r in rows), int(total[0])
+    totals = _totals(con, [r[0] for r in rows])
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for row in rows:
+        tokens, cost = totals.get(row[0], (None, None))
+        values = [*row[:13], tokens, cost, row[13]]
+        writer.writerow([_csv_cell(v) for v in values])
+    return out.getvalue(), len(rows)
+
+
+def _csv_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    text = str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 def load_dashboard(
     con: Any,
-    period: Period,
+    scope: Scope | Period,
     filters: RunFilters | None = None,
     *,
     now: datetime,
     runs_limit: int = 100,
+    drafts_limit: int = 20,
+    use_rollups: bool = True,
 ) -> DashboardData:
-    """Run every query of one refresh on ``con`` and time each one."""
-    filters = filters or RunFilters()
+    """Run every query of one refresh on ``con`` and time each one.
+
+    ``scope`` may be a bare :class:`Period` (then ``filters`` apply, default: none).
+    """
+    if isinstance(scope, Period):
+        scope = Scope(scope, filters or RunFilters())
     timings: dict[str, float] = {}
 
     def timed(name: str, query: Callable[[], T]) -> T:
@@ -332,23 +454,28 @@ def load_dashboard(
         timings[name] = (time.perf_counter() - start) * 1000
         return result
 
-    found = timed("choices", lambda: choices(con))
-    runs, matching = timed("runs", lambda: recent_runs(con, period, filters, runs_limit))
-    drafts, pending = timed("drafts", lambda: pending_drafts(con))
+    cells = timed("cells", lambda: cells_for(con, scope, use_rollups=use_rollups))
+    found = timed("choices", lambda: choices(con, cells))
+    figures = timed("kpis", lambda: kpis(con, scope, cells))
+    drafts, pending_all = timed(
+        "drafts", lambda: pending_drafts(con, scope, drafts_limit, figures.drafts_pending)
+    )
     return DashboardData(
-        period=period,
-        filters=filters,
+        scope=scope,
         loaded_at=now,
         choices=found,
-        kpis=timed("kpis", lambda: kpis(con, period)),
-        trend=timed("trend", lambda: trend(con, period, found, now)),
-        connectors=timed("connectors", lambda: connector_calls(con, period)),
-        breaker_events=timed("breaker", lambda: breaker_events(con, period)),
-        errors=timed("errors", lambda: error_groups(con, period)),
-        runs=runs,
-        runs_matching=matching,
+        kpis=figures,
+        trend=timed("trend", lambda: trend(con, scope, cells, found, now)),
+        connectors=timed("connectors", lambda: connector_calls(con, scope, cells)),
+        costs=timed("costs", lambda: costs(con, scope, cells)),
+        breaker_events=timed("breaker", lambda: breaker_events(con, scope)),
+        errors=timed("errors", lambda: error_groups(con, scope, cells)),
+        runs=timed("runs", lambda: recent_runs(con, scope, runs_limit)),
+        runs_matching=figures.runs,
         pending_drafts=drafts,
-        pending_total=pending,
+        pending_elsewhere=pending_all - figures.drafts_pending,
+        modes=timed("modes", lambda: mode_counts(con, scope, cells)),
+        source=cells.source,
         timings_ms=timings,
     )
 

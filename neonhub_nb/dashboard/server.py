@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -24,15 +24,19 @@ from types import FrameType
 import click
 
 from ..config import load_settings
-from ..voila_app import TEMPLATE
-from ..voila_app import voila_environment as with_template
 
 __all__ = [
     "DEFAULT_PORT",
+    "KERNEL_ENV",
     "NOTEBOOK",
+    "PAGE_SIGNAL",
+    "SERVER_ENV",
+    "TEMPLATE",
     "VoilaOptions",
     "dashboard_command",
+    "kernel_environment",
     "synth_command",
+    "template_path",
     "voila_command",
     "voila_environment",
 ]
@@ -41,6 +45,38 @@ DEFAULT_PORT = 8866
 # The notebook lives in the repository's dashboards/ folder (the package is installed
 # editable).
 NOTEBOOK = Path(__file__).resolve().parents[2] / "dashboards" / "audit_dashboard.ipynb"
+# Voila's lab template minus its two CDN stylesheets (neonhub_nb/voila/templates/neonhub),
+# so pages render with no internet; Voila finds it through JUPYTER_PATH.
+TEMPLATE = "neonhub"
+_DATA_DIR = Path(__file__).resolve().parents[1]  # holds voila/templates/neonhub
+
+# What a dashboard kernel may see: where the store is, what Python, Jupyter and the
+# locale need, and VOILA_PREHEAT (a preheated kernel waits for its page). Nothing else:
+# no credentials, no token, no viewer's request.
+KERNEL_ENV = frozenset({
+    "NEONHUB_DB", "PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "LC_ALL",
+    "LC_CTYPE", "TZ", "TMPDIR", "TEMP", "TMP", "PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV",
+    "SYSTEMROOT", "IPYTHONDIR", "JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR",
+    "JUPYTER_RUNTIME_DIR", "JUPYTER_PLATFORM_DIRS", "JPY_PARENT_PID", "VOILA_PREHEAT",
+})  # fmt: skip
+# Sent by the Voila server (neonhub_nb.voila_app) to a preheated kernel the moment it
+# hands it to a viewer's request: the kernel reads the store while the page loads. A
+# signal whose default action is to be ignored: a kernel handed out before its notebook
+# installed the handler must not die of it (SIGUSR1 would terminate it).
+PAGE_SIGNAL = signal.SIGWINCH
+# The Voila server needs besides: where to find the template and its own config.
+SERVER_ENV = KERNEL_ENV | {"JUPYTER_PATH", "JUPYTER_CONFIG_PATH"}
+
+
+def template_path() -> str:
+    """The folder to put on JUPYTER_PATH for Voila to find the ``neonhub`` template."""
+    return str(_DATA_DIR)
+
+
+def kernel_environment(env: Mapping[str, str], extra: Iterable[str] = ()) -> dict[str, str]:
+    """Only the variables of :data:`KERNEL_ENV` (and ``LC_*``, and ``extra``) from ``env``."""
+    allowed = KERNEL_ENV | set(extra)
+    return {k: v for k, v in env.items() if k in allowed or k.startswith("LC_")}
 
 
 @dataclass(frozen=True)
@@ -57,6 +93,9 @@ class VoilaOptions:
     (imports, widgets), then wait, busy, for a viewer (``AuditDashboard.start``);
     a busy kernel is never culled. A used kernel is replaced ``fill_delay`` s later,
     late enough not to compete for the CPU with the page it was just handed to.
+
+    Kernels see only :data:`KERNEL_ENV` of the environment, plus ``kernel_env_extra``
+    (for serving other notebooks, as the browser tests do; never credentials).
     """
 
     host: str = "127.0.0.1"
@@ -66,12 +105,14 @@ class VoilaOptions:
     cull_interval: int = 30
     pool_size: int = 1
     fill_delay: float = 3.0
+    kernel_env_extra: tuple[str, ...] = ()
 
 
 def voila_command(notebook: Path, options: VoilaOptions = VoilaOptions()) -> list[str]:
-    """The argv that serves ``notebook`` read-only (see :class:`VoilaOptions`)."""
+    """The argv that serves ``notebook`` read-only (see :class:`VoilaOptions`) with
+    ``neonhub_nb.voila_app``: Voila with clean kernels and every route behind the token."""
     argv = [
-        sys.executable, "-m", "voila", str(notebook),
+        sys.executable, "-m", "neonhub_nb.voila_app", str(notebook),
         "--no-browser",
         f"--Voila.ip={options.host}",
         f"--port={options.port}",
@@ -81,6 +122,8 @@ def voila_command(notebook: Path, options: VoilaOptions = VoilaOptions()) -> lis
         "--VoilaConfiguration.show_tracebacks=False",
         f"--template={TEMPLATE}",  # Voila's lab template minus its CDN stylesheets
         "--theme=light",
+        "--VoilaConfiguration.multi_kernel_manager_class="
+        "neonhub_nb.voila_app.AllowListKernelManager",
         f"--MappingKernelManager.cull_idle_timeout={options.cull_idle_timeout}",
         f"--MappingKernelManager.cull_interval={options.cull_interval}",
         # Open pages keep their kernel however long they stay idle.
@@ -92,6 +135,7 @@ def voila_command(notebook: Path, options: VoilaOptions = VoilaOptions()) -> lis
             f"--pool_size={options.pool_size}",
             f"--VoilaKernelManager.fill_delay={options.fill_delay}",
         ]
+    argv += [f"--AllowListKernelManager.extra_env={name}" for name in options.kernel_env_extra]
     if options.token:
         # The token itself travels in JUPYTER_TOKEN (voila_environment): not in argv,
         # where any user of the machine could read it with ps.
@@ -100,14 +144,17 @@ def voila_command(notebook: Path, options: VoilaOptions = VoilaOptions()) -> lis
 
 
 def voila_environment(
-    db: Path, base: Mapping[str, str], token: str | None = None
+    db: Path, base: Mapping[str, str], token: str | None = None, extra: Iterable[str] = ()
 ) -> dict[str, str]:
-    """The Voila process's environment: ``base`` plus the store, the template, the token."""
-    env = with_template(base)  # JUPYTER_PATH: where Voila finds the offline template
+    """The Voila process's environment: the :data:`SERVER_ENV` part of ``base`` (and
+    ``extra``), the store (``NEONHUB_DB``), the template (``JUPYTER_PATH``) and the token,
+    which the launcher takes back out at start. Credentials in ``base`` stay behind."""
+    allowed = SERVER_ENV | set(extra)
+    env = {k: v for k, v in base.items() if k in allowed or k.startswith("LC_")}
+    paths = [template_path(), *filter(None, env.get("JUPYTER_PATH", "").split(os.pathsep))]
+    env["JUPYTER_PATH"] = os.pathsep.join(paths)
     env["NEONHUB_DB"] = str(Path(db).absolute())
-    if token is None:
-        env.pop("JUPYTER_TOKEN", None)  # a stray one would switch authentication on
-    else:
+    if token is not None:
         env["JUPYTER_TOKEN"] = token
     return env
 
