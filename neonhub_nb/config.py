@@ -259,11 +259,14 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
     )
     db_raw = env.get("NEONHUB_DB")
     db_path = Path(db_raw).expanduser() if db_raw else _default_db_path(cwd or Path.cwd())
+    # A postgresql:// URL is kept as given (not made absolute): the store recognises it
+    # and says what it needs instead of creating a folder named "postgresql:".
+    is_url = db_raw is not None and db_raw.strip().lower().startswith(("postgresql://", "postgres://"))
     max_cost_raw = env.get("NEONHUB_MAX_COST_USD")
     return Settings(
         mode=mode,
         mock_connectors=mock_connectors,
-        db_path=db_path.absolute(),
+        db_path=db_path if is_url else db_path.absolute(),
         openai_api_key=env.get("OPENAI_API_KEY") or None,
         openai_base_url=env.get("OPENAI_BASE_URL") or None,
         model=env.get("NEONHUB_MODEL") or "gpt-4o-mini",

@@ -9,25 +9,50 @@ so they always see their own runs. See ``docs/audit-store.md`` for the design.
 from __future__ import annotations
 
 import atexit
+import concurrent.futures.thread  # noqa: F401  (see _close_at_exit)
 import contextlib
+import logging
 import os
+import shutil
+import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import duckdb
 from pydantic import BaseModel
 
 from ..clock import Clock, SystemClock
 from ..config import Settings
-from ..errors import StoreError
+from ..errors import InvalidInputError, StoreError
+from ..ids import new_id
 from ..models import Metric
-from ..records import DraftRecord, MetricRecord, ReviewRecord, RunRecord, ToolExecution
+from ..records import (
+    DraftRecord,
+    MetricRecord,
+    ReviewEvent,
+    ReviewRuleError,
+    ReviewState,
+    RunRecord,
+    ToolExecution,
+    content_digest,
+    next_review_state,
+)
 from ..redact import Redactor
 from .connection import ingest_turn, open_duckdb, readers_waiting
 from .ingest import IngestReport, ingest_segments
-from .schema import apply_migrations, schema_version
+from .reading import ReadNote, pending_spool, snapshot_copy
+from .recognise import (
+    UnusableStoreError,
+    check_schema_version,
+    duckdb_open_error,
+    recognise_store,
+    unwritable_reason,
+    write_error,
+)
+from .schema import LATEST_VERSION, apply_migrations, schema_version
 from .spool import SpoolWriter, list_segments
 
 if TYPE_CHECKING:
@@ -37,6 +62,7 @@ if TYPE_CHECKING:
 
 __all__ = ["AuditStore"]
 
+log = logging.getLogger(__name__)
 QueryObserver = Callable[[str, float], None]
 R = TypeVar("R", bound=BaseModel)
 
@@ -46,6 +72,11 @@ class AuditStore:
 
     ``read_only=True`` (the dashboard) never writes, never ingests and never migrates:
     it only opens the file read-only, briefly, for each query.
+
+    The path is recognised when the store is built: a path that is not a store of ours
+    raises :class:`StoreError` (one line naming the path and what to do) before anything
+    runs. Reads never fail because another process holds the file: see :meth:`connect`
+    and :attr:`last_read`.
 
     >>> store = AuditStore(Path("data/neonhub.duckdb"))      # doctest: +SKIP
     >>> store.runs(limit=5)                                   # doctest: +SKIP
@@ -63,7 +94,9 @@ class AuditStore:
         background: bool = True,
         lock_timeout: float = 30.0,
         spool_dir: Path | None = None,
+        read_wait: float = 1.0,
     ) -> None:
+        recognise_store(Path(path))
         self.path = Path(path).absolute()
         self.read_only = read_only
         self.redactor = redactor or Redactor()
@@ -72,6 +105,16 @@ class AuditStore:
         self.ingest_interval = ingest_interval
         self.background = background
         self.lock_timeout = lock_timeout
+        #: Seconds a read waits to ingest first before it falls back to the last ingested
+        #: state (see :meth:`connect`).
+        self.read_wait = min(read_wait, lock_timeout)
+        #: Why this process cannot write here (a read-only folder), or None.
+        self.unwritable = None if read_only else unwritable_reason(self.path)
+        #: Where the last read's answer came from (live, or the last ingested state).
+        self.last_read = ReadNote()
+        #: Ingestion passes of the background thread that failed (it keeps going).
+        self.ingest_failures = 0
+        self.last_ingest_error: str | None = None
         self.query_observers: list[QueryObserver] = []
         self._spool = SpoolWriter(self.spool_dir, fsync=fsync)
         self._io_lock = threading.RLock()
@@ -81,6 +124,7 @@ class AuditStore:
         self._stop = threading.Event()
         self._closed = False
         self._migrated = False
+        self._version_checked = False
         if not read_only:
             # Ingest what is left when the interpreter exits (unregistered by close()).
             atexit.register(self._close_at_exit)
@@ -105,7 +149,17 @@ class AuditStore:
             raise StoreError(f"{self!r} is read-only: it cannot record runs")
         if self._closed:
             raise StoreError(f"{self!r} is closed")
-        self._spool.append(events, sync=sync)
+        if self.unwritable:
+            raise StoreError(
+                f"audit store {self.path}: cannot record here: {self.unwritable}; make it "
+                "writable or point NEONHUB_DB at a writable place (reading still works)"
+            )
+        try:
+            self._spool.append(events, sync=sync)
+        except OSError as exc:
+            raise write_error(self.path, exc) from None
+        except TypeError as exc:  # a value JSON cannot hold (entry checks catch these first)
+            raise StoreError(f"audit store {self.path}: cannot record: {exc}") from None
         self._ensure_ingester()
 
     def _redact(self, record: R) -> tuple[R, list[str]]:
@@ -171,28 +225,64 @@ class AuditStore:
     def review_draft(
         self,
         draft_id: str,
-        status: str,
+        decision: str,
         reviewer: str,
-        note: str | None = None,
+        reason: str | None = None,
         *,
         title: str | None = None,
         content: str | None = None,
-    ) -> None:
-        """Record a review decision (``approved``, ``rejected`` or ``draft`` after edits)."""
+    ) -> ReviewState:
+        """Append a review decision on a draft and return the draft's new review state.
+
+        ``decision`` is ``approve``, ``reject`` (needs a ``reason``), ``edit`` (needs the
+        new ``content``; ``title`` optional) or ``reopen`` (needs a ``reason``). The older
+        statuses ``approved``, ``rejected`` and ``draft`` (saving edits) are accepted too.
+        The draft's current state is derived from its earlier decisions, and a decision
+        its rules refuse raises :class:`InvalidInputError` (``decision: <rule>``) with
+        nothing written; see :func:`neonhub_nb.records.next_review_state` for the rules.
+        """
         from ..models import validate_review
 
-        validate_review(status, reviewer, note)
-        review = ReviewRecord(
+        decision = validate_review(decision, reviewer, reason, content=content)
+        state = self.review_state(draft_id)
+        digest, size = content_digest(content if decision == "edit" else None)
+        event = ReviewEvent(
+            event_id=new_id("rev"),
             draft_id=draft_id,
-            status=status,
+            decision=decision,
             reviewer=reviewer.strip(),
-            review_note=note,
-            reviewed_at=self.clock.now(),
-            title=title,
-            content=content,
+            decided_at=self.clock.now(),
+            reason=reason.strip() if reason and reason.strip() else None,
+            title=title if decision == "edit" else None,
+            content=content if decision == "edit" else None,
+            content_sha256=digest,
+            content_bytes=size,
         )
-        clean, _ = self._redact(review)
-        self._append([{"t": "review", "row": clean.model_dump()}], sync=True)
+        try:
+            new_state = next_review_state(state, event)
+        except ReviewRuleError as refusal:
+            raise InvalidInputError("decision", f"{decision}: {refusal}", decision) from None
+        clean, _ = self._redact(event)
+        self._append([{"t": "review_event", "row": clean.model_dump()}], sync=True)
+        return new_state
+
+    def review_state(self, draft_id: str) -> ReviewState:
+        """Where the review of ``draft_id`` stands, derived from its events (spooled ones
+        included: the read ingests first)."""
+        from .reviews import draft_states
+
+        with self.connect() as con:
+            states = draft_states(con, [draft_id])
+        if draft_id not in states:
+            raise InvalidInputError("draft_id", f"no draft {draft_id!r} in the audit store")
+        return states[draft_id]
+
+    def review_trail(self, draft_id: str) -> pd.DataFrame:
+        """Every review decision on ``draft_id`` in order (see ``reviews.review_trail``)."""
+        from .reviews import review_trail
+
+        with self.connect() as con:
+            return review_trail(con, draft_id)
 
     def _writer_id(self) -> str:
         return self._spool.ensure_open()
@@ -201,12 +291,19 @@ class AuditStore:
     def _ensure_ingester(self) -> None:
         if not self.background or (self._thread is not None and self._thread_pid == os.getpid()):
             return
+        if sys.is_finalizing():
+            return  # no new threads at interpreter exit: close() ingests inline
         self._thread_pid = os.getpid()
         self._stop = threading.Event()
-        self._thread = threading.Thread(
+        thread = threading.Thread(
             target=self._ingest_loop, name=f"neonhub-ingest-{self.path.name}", daemon=True
         )
-        self._thread.start()
+        try:
+            thread.start()
+        except RuntimeError:  # "can't create new thread at interpreter shutdown"
+            self._thread = None
+            return
+        self._thread = thread
 
     def _pending(self) -> bool:
         if self._spool.bytes_written != self._flushed_bytes:
@@ -215,36 +312,48 @@ class AuditStore:
         return any(s.name != own for s in list_segments(self.spool_dir))
 
     def _ingest_loop(self) -> None:
-        while not self._stop.wait(self.ingest_interval):
+        failures = 0
+        while not self._stop.wait(min(self.ingest_interval * 2**failures, 5.0)):
             if not self._pending():
                 continue
             try:
                 self.flush(timeout=max(self.ingest_interval, 0.2), wait=False)
-            except StoreError:
-                continue  # another process holds the file; the next tick tries again
+                failures = 0
+            except Exception as exc:  # the ingester never dies: the spool keeps every line
+                failures = min(failures + 1, 6)
+                message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                if message != self.last_ingest_error:
+                    log.warning("audit store ingestion will retry: %s", message)
+                self.ingest_failures += 1
+                self.last_ingest_error = message
 
     def flush(self, timeout: float | None = None, *, wait: bool = True) -> IngestReport:
         """Ingest every spooled event (this process's and dead processes') into DuckDB now.
 
         One process ingests at a time (an ``flock`` on ``<store>.ingest``): whoever holds it
         takes everyone's spool, so with ``wait=False`` (the background thread) a busy lock
-        just means someone else is doing the work.
+        just means someone else is doing the work. Lines that cannot be stored are
+        quarantined (``report.quarantined``), never raised. Raises :class:`StoreError`
+        (one line) when the file cannot be had or written, e.g. a full disk.
         """
-        if self.read_only:
+        if self.read_only or self.unwritable:
             return IngestReport()
-        with (
-            self._io_lock,
-            ingest_turn(self.path, wait=wait, timeout=timeout or self.lock_timeout) as mine,
-        ):
-            if not mine:
-                return IngestReport()
-            written = self._spool.bytes_written
-            total = IngestReport(truncated=True)
-            while total.truncated:
-                with self._open(read_only=False, timeout=timeout) as con:
-                    total = _add_reports(total, self._ingest_on(con))
-            self._flushed_bytes = written
-            return total
+        try:
+            with (
+                self._io_lock,
+                ingest_turn(self.path, wait=wait, timeout=timeout or self.lock_timeout) as mine,
+            ):
+                if not mine:
+                    return IngestReport()
+                written = self._spool.bytes_written
+                total = IngestReport(truncated=True)
+                while total.truncated:
+                    with self._open(read_only=False, timeout=timeout) as con:
+                        total = _add_reports(total, self._ingest_on(con))
+                self._flushed_bytes = written
+                return total
+        except OSError as exc:
+            raise write_error(self.path, exc) from None
 
     def _ingest_on(self, con: Any) -> IngestReport:
         """Bounded ingestion passes (one transaction each) on ``con``, until the spool is
@@ -252,45 +361,152 @@ class AuditStore:
         goes next (see connection.py). ``truncated`` says whether anything is left."""
         total = IngestReport()
         while True:
-            report = ingest_segments(con, self.spool_dir, self.clock.now())
+            try:
+                report = ingest_segments(
+                    con, self.spool_dir, self.clock.now(), redact=self.redactor.text
+                )
+            except duckdb.Error as exc:
+                raise _ingest_error(self.path, exc) from None
             total = _add_reports(total, report)
             if not report.truncated or readers_waiting(self.path):
                 return total
 
     @contextmanager
     def _open(self, *, read_only: bool, timeout: float | None = None) -> Iterator[Any]:
-        con = open_duckdb(self.path, read_only=read_only, timeout=timeout or self.lock_timeout)
+        con = self._connect(self.path, read_only, timeout)
         try:
+            self._check_version(con)
             if not read_only and not self._migrated:
-                apply_migrations(con)
+                try:
+                    apply_migrations(con)
+                except duckdb.Error as exc:
+                    raise _ingest_error(self.path, exc) from None
                 self._migrated = True
             yield con
         finally:
             con.close()
 
+    def _connect(self, path: Path, read_only: bool, timeout: float | None) -> Any:
+        try:
+            return open_duckdb(path, read_only=read_only, timeout=timeout or self.lock_timeout)
+        except StoreError as exc:
+            cause = exc.__cause__ or exc.__context__
+            if isinstance(cause, duckdb.Error | OSError):
+                raise duckdb_open_error(self.path, cause) from None
+            raise
+        except OSError as exc:
+            raise write_error(self.path, exc) from None
+
+    def _check_version(self, con: Any) -> None:
+        if self._version_checked:
+            return
+        check_schema_version(self.path, schema_version(con), LATEST_VERSION)
+        self._version_checked = True
+
     @contextmanager
-    def connect(self) -> Iterator[Any]:
+    def connect(self, *, write: bool = False) -> Iterator[Any]:
         """A short-lived DuckDB connection showing every run recorded so far.
 
+        A reader first ingests the spool (waiting at most :attr:`read_wait` seconds for
+        the file); when it cannot (another process holds the file, the disk is full, the
+        folder is read-only) it gets the last ingested state instead, read-only, and
+        :attr:`last_read` says so and counts what is still spooled. ``write=True`` (prune,
+        quarantine retries) waits for a read-write connection up to ``lock_timeout``.
         Hold it only for a few queries: while it is open, other processes wait to ingest.
         """
         with self._io_lock:
-            if self.read_only:
-                with self._open(read_only=True) as con:
+            if write:
+                if self.read_only or self.unwritable:
+                    raise StoreError(
+                        f"audit store {self.path}: cannot change the store here: "
+                        f"{self.unwritable or 'opened read-only'}"
+                    )
+                self.flush()
+                with self._open(read_only=False) as con:
+                    self.last_read = ReadNote()
                     yield con
                 return
-            # Ingest on the connection the caller then reads from (one open instead of
-            # two). If a waiting reader interrupted a big backlog, flush() finishes it.
-            with ingest_turn(self.path, wait=True, timeout=self.lock_timeout):
-                written = self._spool.bytes_written
-                with self._open(read_only=False) as con:
-                    if not self._ingest_on(con).truncated:
-                        self._flushed_bytes = written
-                        yield con
-                        return
-            self.flush()
-            with self._open(read_only=False) as con:
+            con, cleanup = self._reader(read_only=False)
+            try:
                 yield con
+            finally:
+                con.close()
+                cleanup()
+
+    def _reader(self, *, read_only: bool) -> tuple[Any, Callable[[], None]]:
+        """An open connection for reading and what to do after closing it.
+
+        ``read_only=True`` always hands a read-only connection (analysts' SQL)."""
+        reason: str | None = None
+        if self.read_only:
+            reason = None
+        elif self.unwritable:
+            reason = f"cannot ingest here: {self.unwritable}"
+        else:
+            try:
+                with ingest_turn(self.path, wait=True, timeout=self.read_wait):
+                    written = self._spool.bytes_written
+                    con = self._connect(self.path, False, self.read_wait)
+                    try:
+                        self._check_version(con)
+                        if not self._migrated:
+                            apply_migrations(con)
+                            self._migrated = True
+                        left = self._ingest_on(con)
+                        while left.truncated:  # a waiting reader interrupted a backlog
+                            left = self._ingest_on(con)
+                    except BaseException:
+                        con.close()
+                        raise
+                    self._flushed_bytes = written
+                self.last_read = ReadNote()
+                if not read_only:
+                    return con, _nothing
+                con.close()
+                return self._connect_checked(read_only=True), _nothing
+            except (StoreError, duckdb.Error, OSError) as exc:
+                if _is_refusal(exc):
+                    raise
+                reason = _one_line(exc)
+        return self._fallback(reason)
+
+    def _connect_checked(self, *, read_only: bool) -> Any:
+        con = self._connect(self.path, read_only, None)
+        try:
+            self._check_version(con)
+        except BaseException:
+            con.close()
+            raise
+        return con
+
+    def _fallback(self, reason: str | None) -> tuple[Any, Callable[[], None]]:
+        """The last ingested state: read-only, or from a copy of the file if even that
+        cannot be had (a process outside neonhub-nb holds it read-write)."""
+        source, cleanup = "last_ingested", _nothing
+        try:
+            con = self._connect(self.path, True, self.read_wait if reason else None)
+        except StoreError as exc:
+            if reason is None or "locked" not in str(exc):
+                raise
+            copy = snapshot_copy(self.path)
+            source = "copy"
+            con = self._connect(copy, True, None)
+
+            def cleanup() -> None:
+                shutil.rmtree(copy.parent, ignore_errors=True)
+
+        try:
+            self._check_version(con)
+        except BaseException:
+            con.close()
+            cleanup()
+            raise
+        if reason is None:  # a read-only store: it never ingests, nothing is "stale"
+            self.last_read = ReadNote()
+        else:
+            events, runs = pending_spool(con, self.spool_dir)
+            self.last_read = ReadNote(source, reason, events, runs)
+        return con, cleanup
 
     def schema_version(self) -> int:
         with self.connect() as con:
@@ -300,11 +516,29 @@ class AuditStore:
     def sql(
         self, query: str, params: Sequence[Any] | Mapping[str, Any] | None = None
     ) -> pd.DataFrame:
-        """Run read-only SQL and return a pandas DataFrame."""
+        """Run SQL on a read-only connection and return a pandas DataFrame.
+
+        Statements that would change the store (``DELETE``, ``UPDATE``, ``DROP`` ...)
+        raise :class:`StoreError`: the trail changes only by the product's own rules, and
+        deletion is :func:`~neonhub_nb.store.maintenance.prune` alone.
+        """
         from .queries import timed_df
 
-        with self.connect() as con:
-            return timed_df(con, query, params, self.query_observers, "sql")
+        with self._io_lock:
+            con, cleanup = self._reader(read_only=True)
+            try:
+                return timed_df(con, query, params, self.query_observers, "sql")
+            except duckdb.Error as exc:
+                text = _one_line(exc)
+                if "read-only" in text or "read only" in text:
+                    raise StoreError(
+                        "sql: the audit store is read-only here, so the statement was refused "
+                        "(runs are deleted by `neonhub-nb prune` alone)"
+                    ) from None
+                raise StoreError(f"sql: {text}") from None
+            finally:
+                con.close()
+                cleanup()
 
     def runs(self, **filters: Any) -> pd.DataFrame:
         """Recent runs, newest first; see :func:`neonhub_nb.store.queries.runs`."""
@@ -356,7 +590,7 @@ class AuditStore:
         )
         # Release the segment first: an unlocked segment is ingested *and* removed.
         self._spool.close()
-        if pending:
+        if pending and not self.unwritable:
             # On failure the events stay spooled (durable); the next ingester takes them.
             with contextlib.suppress(StoreError):
                 self.flush(timeout=timeout)
@@ -365,7 +599,18 @@ class AuditStore:
             atexit.unregister(self._close_at_exit)
 
     def _close_at_exit(self) -> None:
-        self.close(timeout=5.0)
+        # At interpreter exit nothing may import a module that registers an atexit hook
+        # (pyarrow imports pandas lazily, pandas imports concurrent.futures.thread): that
+        # is why concurrent.futures.thread is imported with this module. Whatever else
+        # goes wrong here, the spool keeps the events: say so in one line, no traceback.
+        try:
+            self.close(timeout=5.0)
+        except Exception as exc:
+            print(
+                f"neonhub-nb: audit store {self.path}: not ingested at exit ({_one_line(exc)});"
+                " the events stay spooled and the next `neonhub-nb ingest` takes them",
+                file=sys.stderr,
+            )
 
     def __enter__(self) -> AuditStore:
         return self
@@ -386,7 +631,28 @@ def _add_reports(first: IngestReport, second: IngestReport) -> IngestReport:
         tool_executions=first.tool_executions + second.tool_executions,
         abandoned=first.abandoned + second.abandoned,
         segments_deleted=first.segments_deleted + second.segments_deleted,
-        bad_lines=first.bad_lines + second.bad_lines,
+        quarantined=first.quarantined + second.quarantined,
         dead_writers=sorted({*first.dead_writers, *second.dead_writers}),
         truncated=second.truncated,
     )
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _nothing() -> None:
+    return None
+
+
+def _is_refusal(exc: BaseException) -> bool:
+    """A store that must not be used at all (not ours, damaged, newer): never fall back."""
+    return isinstance(exc, UnusableStoreError)
+
+
+def _ingest_error(path: Path, exc: BaseException) -> StoreError:
+    text = _one_line(exc)
+    if "No space left" in text or "disk is full" in text.lower():
+        return write_error(path, OSError(28, "No space left on device"))
+    return StoreError(f"audit store {path}: ingestion failed ({text}); the events stay spooled")

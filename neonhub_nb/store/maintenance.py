@@ -102,7 +102,7 @@ def prune(store: AuditStore, older_than: timedelta, *, now: datetime | None = No
     cutoff = (now or store.clock.now()) - older_than
     where = "started_at < ? AND status NOT IN ('queued', 'running')"
     counted: dict[str, int] = {}
-    with store.connect() as con:
+    with store.connect(write=True) as con:
         con.execute("BEGIN TRANSACTION")
         try:
             con.execute(

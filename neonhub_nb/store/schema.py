@@ -150,6 +150,67 @@ MIGRATIONS: tuple[Migration, ...] = (
                WHERE r.run_id = t.run_id AND r.connectors_mode IS NULL""",
         ),
     ),
+    Migration(
+        7,
+        "ingest_quarantine",
+        (
+            # Spool lines the store cannot hold (wrong type, out of range, not finite,
+            # truncated, unknown table, oversized): set aside, visible and retryable,
+            # never allowed to block the lines around them. Rows are never deleted:
+            # a retried line is marked resolved, so the count of lines ever quarantined
+            # only grows (the exporter's counter).
+            """CREATE TABLE ingest_quarantine (
+                segment VARCHAR NOT NULL,
+                line_offset BIGINT NOT NULL,
+                line_bytes BIGINT NOT NULL,
+                event_type VARCHAR,
+                reason VARCHAR NOT NULL,
+                line VARCHAR NOT NULL,
+                line_complete BOOLEAN NOT NULL,
+                quarantined_at TIMESTAMP NOT NULL,
+                retried_at TIMESTAMP,
+                resolved_at TIMESTAMP,
+                PRIMARY KEY (segment, line_offset)
+            )""",
+        ),
+    ),
+    Migration(
+        8,
+        "review_events",
+        (
+            # Every review decision, appended: content_drafts.status is derived from them.
+            """CREATE TABLE review_events (
+                event_id VARCHAR PRIMARY KEY,
+                draft_id VARCHAR NOT NULL,
+                decision VARCHAR NOT NULL,
+                reviewer VARCHAR NOT NULL,
+                decided_at TIMESTAMP NOT NULL,
+                reason VARCHAR,
+                title VARCHAR,
+                content VARCHAR,
+                content_sha256 VARCHAR,
+                content_bytes BIGINT
+            )""",
+            # Older files kept only the last decision on the draft's row: keep it as the
+            # draft's one event (an edit carries the content it left).
+            """INSERT INTO review_events
+               SELECT 'rev_migrated_' || draft_id,
+                      draft_id,
+                      CASE status WHEN 'approved' THEN 'approve'
+                                  WHEN 'rejected' THEN 'reject' ELSE 'edit' END,
+                      reviewer,
+                      reviewed_at,
+                      review_note,
+                      CASE WHEN status NOT IN ('approved', 'rejected') THEN title END,
+                      CASE WHEN status NOT IN ('approved', 'rejected') THEN content END,
+                      CASE WHEN status NOT IN ('approved', 'rejected') AND content IS NOT NULL
+                           THEN sha256(content) END,
+                      CASE WHEN status NOT IN ('approved', 'rejected') AND content IS NOT NULL
+                           THEN octet_length(encode(content)) END
+               FROM content_drafts
+               WHERE reviewed_at IS NOT NULL AND reviewer IS NOT NULL""",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

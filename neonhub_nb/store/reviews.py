@@ -1,0 +1,89 @@
+"""Review history: decisions are appended to ``review_events``; a draft's status is derived.
+
+``content_drafts.status`` (with ``reviewer``, ``review_note``, ``reviewed_at`` and, after
+an edit, ``title`` and ``content``) is a cache of :func:`~neonhub_nb.records.derive_review`
+over the draft's events, refreshed in the same transaction that ingests them. The first
+status comes from the run: a run whose model stopped at the token limit
+(``finish_reason = 'length'``) left a ``truncated`` draft, any other a ``draft``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from ..records import ReviewEvent, ReviewState, columns_of, derive_review
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["TRAIL_COLUMNS", "draft_states", "refresh_draft_status", "review_trail"]
+
+TRAIL_COLUMNS = tuple(c.name for c in columns_of(ReviewEvent))
+_INITIAL = "CASE WHEN r.finish_reason = 'length' THEN 'truncated' ELSE 'draft' END"
+
+
+def draft_states(con: Any, draft_ids: Sequence[str]) -> dict[str, ReviewState]:
+    """The derived review state of each draft in ``draft_ids`` that is in the store."""
+    if not draft_ids:
+        return {}
+    drafts = con.execute(
+        f"""SELECT d.draft_id, {_INITIAL} FROM content_drafts d
+            LEFT JOIN agent_runs r USING (run_id) WHERE list_contains(?, d.draft_id)""",
+        [list(draft_ids)],
+    ).fetchall()
+    columns = ", ".join(TRAIL_COLUMNS)
+    rows = con.execute(
+        f"SELECT {columns} FROM review_events WHERE list_contains(?, draft_id)",
+        [list(draft_ids)],
+    ).fetchall()
+    events: dict[str, list[ReviewEvent]] = defaultdict(list)
+    for row in rows:
+        event = ReviewEvent.model_validate(dict(zip(TRAIL_COLUMNS, row, strict=True)))
+        events[event.draft_id].append(event)
+    return {
+        draft_id: derive_review(initial, events.get(draft_id, [])) for draft_id, initial in drafts
+    }
+
+
+def refresh_draft_status(con: Any, draft_ids: Sequence[str]) -> None:
+    """Bring the cached review columns of ``draft_ids`` in line with their events."""
+    with_events = [
+        row[0]
+        for row in con.execute(
+            "SELECT DISTINCT draft_id FROM review_events WHERE list_contains(?, draft_id)",
+            [list(draft_ids)],
+        ).fetchall()
+    ]
+    for draft_id, state in draft_states(con, with_events).items():
+        if state.events == 0:
+            continue  # every event was refused by the rules: the draft is as it was
+        con.execute(
+            """UPDATE content_drafts SET status = ?, reviewer = ?, review_note = ?,
+                   reviewed_at = ?, updated_at = ?,
+                   title = coalesce(?, title), content = coalesce(?, content)
+               WHERE draft_id = ?""",
+            [
+                state.status,
+                state.reviewer,
+                state.reason,
+                state.decided_at,
+                state.decided_at,
+                state.title,
+                state.content,
+                draft_id,
+            ],
+        )
+
+
+def review_trail(con: Any, draft_id: str) -> pd.DataFrame:
+    """Every decision on ``draft_id`` in the order decided: event id, decision, reviewer,
+    time (naive UTC), reason, and for edits the content's sha256 and size in bytes."""
+    frame: pd.DataFrame = con.execute(
+        """SELECT event_id, decision, reviewer, decided_at, reason, content_sha256,
+                  content_bytes
+           FROM review_events WHERE draft_id = ? ORDER BY decided_at, event_id""",
+        [draft_id],
+    ).df()
+    return frame
