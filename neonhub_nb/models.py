@@ -311,6 +311,9 @@ def validate_params(model: type[P], data: Mapping[str, Any] | AgentParams) -> P:
 
 def _invalid(exc: ValidationError, model: type[AgentParams]) -> InvalidInputError:
     first = exc.errors()[0]
+    cause = (first.get("ctx") or {}).get("error")
+    if isinstance(cause, InvalidInputError):  # raised by one of our own validators
+        return cause
     field = ".".join(str(part) for part in first["loc"]) or "params"
     return InvalidInputError(field, _rule(first, model), first.get("input"))
 

@@ -26,7 +26,7 @@ from .records import DraftRecord, MetricRecord, RunRecord, worst_finish
 from .replay import ReplayIndex, ReplayLLM, replay_connectors
 from .runtime import Runtime, default_runtime
 from .store import AuditStore
-from .tokens import PriceTable
+from .tokens import PriceTable, warm_up
 
 __all__ = ["Orchestrator", "build_orchestrator"]
 
@@ -65,6 +65,9 @@ class Orchestrator:
         # Refused before anything is recorded, like any other bad input.
         self.catalog.check_prompt_version(spec.intent, request.prompt_version)
         wiring = self.wiring or self.settings.wiring
+        # One-off process start-up (the tokenizer) stays outside the run's timed region;
+        # the run that paid for it records it as its own metric.
+        startup_s = warm_up()
         run_id = new_id("run")
         start = self.clock.monotonic()
         started = RunRecord(
@@ -117,7 +120,10 @@ class Orchestrator:
             if self.guard is not None:
                 self.guard.settle(spec.agent, request.experiment_id, ctx.cost_usd, failure, verdict)
                 self._record_transitions(ctx, verdict)
-        result = self._finish(started, params, ctx, outcome, error, start, verdict.metrics)
+        extra = list(verdict.metrics)
+        if startup_s:
+            extra.append(Metric(name="startup_ms", value=round(startup_s * 1000, 3), unit="ms"))
+        result = self._finish(started, params, ctx, outcome, error, start, extra)
         if interrupted is not None:
             raise interrupted
         return result

@@ -58,6 +58,7 @@ from .spool import SpoolWriter, list_segments
 if TYPE_CHECKING:
     import pandas as pd
 
+    from .quarantine import QuarantineCounts, RetryReport
     from .queries import RunDetail
 
 __all__ = ["AuditStore"]
@@ -507,6 +508,28 @@ class AuditStore:
             events, runs = pending_spool(con, self.spool_dir)
             self.last_read = ReadNote(source, reason, events, runs)
         return con, cleanup
+
+    # -------------------------------------------------------------- quarantine
+    def quarantine_counts(self) -> QuarantineCounts:
+        """Lines in quarantine now (``open``) and ever (``total``)."""
+        from .quarantine import quarantine_counts
+
+        with self.connect() as con:
+            return quarantine_counts(con)
+
+    def quarantine(self, *, include_resolved: bool = False, limit: int = 100) -> pd.DataFrame:
+        """Quarantined spool lines, oldest first (see :mod:`neonhub_nb.store.quarantine`)."""
+        from .quarantine import list_quarantine
+
+        with self.connect() as con:
+            return list_quarantine(con, include_resolved=include_resolved, limit=limit)
+
+    def retry_quarantine(self) -> RetryReport:
+        """Check every open quarantined line again and ingest those that pass now."""
+        from .quarantine import retry_quarantine
+
+        with self.connect(write=True) as con:
+            return retry_quarantine(con, self.clock.now())
 
     def schema_version(self) -> int:
         with self.connect() as con:

@@ -373,7 +373,13 @@ def ingest_segments(
             for refusal in refused:
                 original = lines_by_offset.get((refusal.segment, refusal.offset), b"")
                 bad.append(
-                    BadLine(refusal.segment, refusal.offset, original, refusal.reason, refusal.event_type)
+                    BadLine(
+                        refusal.segment,
+                        refusal.offset,
+                        original,
+                        refusal.reason,
+                        refusal.event_type,
+                    )
                 )
                 report.events -= 1
             report.quarantined = quarantine_lines(con, bad, now, redact)

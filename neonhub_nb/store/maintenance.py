@@ -6,12 +6,12 @@ the file only while they run.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from ..clock import parse_age as _parse_age
 from ..errors import InvalidInputError
 
 if TYPE_CHECKING:
@@ -22,21 +22,14 @@ __all__ = ["EXPORT_TABLES", "PruneReport", "export_store", "parse_age", "prune",
 ExportFormat = Literal["parquet", "csv", "jsonl"]
 EXPORT_TABLES = ("agent_runs", "tool_executions", "agent_run_metrics", "content_drafts")
 _COPY_OPTIONS = {"parquet": "FORMAT parquet", "csv": "FORMAT csv, HEADER", "jsonl": "FORMAT json"}
-_AGE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
 def parse_age(text: str) -> timedelta:
-    """``90d``, ``12h``, ``2w`` ... as a timedelta."""
-    match = _AGE.match(text)
-    if not match:
-        raise InvalidInputError(
-            "older_than", f"must be a number and a unit s, m, h, d or w, like 90d (got {text!r})"
-        )
-    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    """``90d``, ``12h``, ``2w`` ... as a timedelta (see :func:`neonhub_nb.clock.parse_age`)."""
+    return _parse_age(text, "older_than")
 
 
-def _run_filter(since: datetime | None, until: datetime | None) -> tuple[str, list[Any]]:
+def _run_filter(since: object, until: object) -> tuple[str, list[Any]]:
     from .queries import period_clause
 
     clause, params = period_clause(since, until)
@@ -48,10 +41,13 @@ def export_store(
     out_dir: Path,
     fmt: ExportFormat = "parquet",
     *,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: datetime | str | None = None,
+    until: datetime | str | None = None,
 ) -> dict[str, Path]:
-    """Write the four audit tables (runs started in ``[since, until)``) to ``out_dir``."""
+    """Write the four audit tables (runs started in ``[since, until)``) to ``out_dir``.
+
+    ``since``/``until`` take ages (``7d``), naive times (UTC) or aware ones (see
+    :func:`neonhub_nb.clock.parse_time`)."""
     if fmt not in _COPY_OPTIONS:
         raise InvalidInputError("format", f"must be one of parquet, csv, jsonl (got {fmt!r})")
     out_dir.mkdir(parents=True, exist_ok=True)
