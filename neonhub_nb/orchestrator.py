@@ -65,9 +65,9 @@ class Orchestrator:
         # Refused before anything is recorded, like any other bad input.
         self.catalog.check_prompt_version(spec.intent, request.prompt_version)
         wiring = self.wiring or self.settings.wiring
-        # One-off process start-up (the tokenizer) stays outside the run's timed region;
-        # the run that paid for it records it as its own metric.
-        startup_s = warm_up()
+        # One-off process start-up (loading the tokenizer, ~0.5 s) stays outside the
+        # run's timed region: a process's first run is timed like every other.
+        warm_up()
         run_id = new_id("run")
         start = self.clock.monotonic()
         started = RunRecord(
@@ -120,10 +120,7 @@ class Orchestrator:
             if self.guard is not None:
                 self.guard.settle(spec.agent, request.experiment_id, ctx.cost_usd, failure, verdict)
                 self._record_transitions(ctx, verdict)
-        extra = list(verdict.metrics)
-        if startup_s:
-            extra.append(Metric(name="startup_ms", value=round(startup_s * 1000, 3), unit="ms"))
-        result = self._finish(started, params, ctx, outcome, error, start, extra)
+        result = self._finish(started, params, ctx, outcome, error, start, verdict.metrics)
         if interrupted is not None:
             raise interrupted
         return result
