@@ -9,7 +9,7 @@ Definitions of every metric: ``docs/metrics.md``.
 >>> exporter = start_exporter(find_free_port=True)                 # doctest: +SKIP
 """
 
-from .collector import STORE_UP, StoreCollector, metrics_table
+from .collector import QUARANTINE_OPEN, QUARANTINED, STORE_UP, StoreCollector, metrics_table
 from .command import metrics_command
 from .exporter import (
     DEFAULT_PORT,
@@ -24,6 +24,8 @@ from .tally import IN_PROGRESS, StoreTally, TallyResult
 __all__ = [
     "DEFAULT_PORT",
     "IN_PROGRESS",
+    "QUARANTINED",
+    "QUARANTINE_OPEN",
     "STORE_UP",
     "Exporter",
     "ExporterError",

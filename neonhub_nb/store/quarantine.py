@@ -22,6 +22,7 @@ __all__ = [
     "KEPT_LINE_CHARS",
     "QuarantineCounts",
     "RetryReport",
+    "has_table",
     "list_quarantine",
     "quarantine_counts",
     "quarantine_lines",
@@ -66,6 +67,14 @@ def quarantine_lines(
     return added
 
 
+def has_table(con: Any, name: str) -> bool:
+    """Whether the open store has table ``name`` (older files opened read-only may not)."""
+    row = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
+    ).fetchone()
+    return bool(row[0])
+
+
 @dataclass(frozen=True)
 class QuarantineCounts:
     """``open``: lines waiting in quarantine; ``total``: lines ever quarantined."""
@@ -75,7 +84,10 @@ class QuarantineCounts:
 
 
 def quarantine_counts(con: Any) -> QuarantineCounts:
-    """How many lines are in quarantine now, and how many were ever put there."""
+    """How many lines are in quarantine now, and how many were ever put there (zeros for
+    a store from before the quarantine, opened read-only)."""
+    if not has_table(con, "ingest_quarantine"):
+        return QuarantineCounts(open=0, total=0)
     row = con.execute(
         "SELECT count(*) FILTER (WHERE resolved_at IS NULL), count(*) FROM ingest_quarantine"
     ).fetchone()
@@ -84,6 +96,11 @@ def quarantine_counts(con: Any) -> QuarantineCounts:
 
 def list_quarantine(con: Any, *, include_resolved: bool = False, limit: int = 100) -> pd.DataFrame:
     """Quarantined lines, oldest first: segment, offset, size, type, reason, line, times."""
+    if not has_table(con, "ingest_quarantine"):
+        empty: pd.DataFrame = con.execute(
+            "SELECT NULL::VARCHAR AS segment, NULL::BIGINT AS line_offset WHERE false"
+        ).df()
+        return empty
     where = "" if include_resolved else "WHERE resolved_at IS NULL"
     frame: pd.DataFrame = con.execute(
         f"""SELECT segment, line_offset, line_bytes, event_type, reason, line,

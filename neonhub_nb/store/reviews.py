@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..records import ReviewEvent, ReviewState, columns_of, derive_review
+from .quarantine import has_table
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -34,6 +35,8 @@ def draft_states(con: Any, draft_ids: Sequence[str]) -> dict[str, ReviewState]:
         [list(draft_ids)],
     ).fetchall()
     columns = ", ".join(TRAIL_COLUMNS)
+    if not has_table(con, "review_events"):  # an older file, opened read-only
+        return {draft_id: ReviewState(status=initial) for draft_id, initial in drafts}
     rows = con.execute(
         f"SELECT {columns} FROM review_events WHERE list_contains(?, draft_id)",
         [list(draft_ids)],
@@ -80,6 +83,17 @@ def refresh_draft_status(con: Any, draft_ids: Sequence[str]) -> None:
 def review_trail(con: Any, draft_id: str) -> pd.DataFrame:
     """Every decision on ``draft_id`` in the order decided: event id, decision, reviewer,
     time (naive UTC), reason, and for edits the content's sha256 and size in bytes."""
+    if not has_table(con, "review_events"):  # an older file: its one kept decision
+        legacy: pd.DataFrame = con.execute(
+            """SELECT 'rev_migrated_' || draft_id AS event_id,
+                      CASE status WHEN 'approved' THEN 'approve' WHEN 'rejected' THEN 'reject'
+                                  ELSE 'edit' END AS decision,
+                      reviewer, reviewed_at AS decided_at, review_note AS reason,
+                      NULL::VARCHAR AS content_sha256, NULL::BIGINT AS content_bytes
+               FROM content_drafts WHERE draft_id = ? AND reviewed_at IS NOT NULL""",
+            [draft_id],
+        ).df()
+        return legacy
     frame: pd.DataFrame = con.execute(
         """SELECT event_id, decision, reviewer, decided_at, reason, content_sha256,
                   content_bytes
