@@ -656,6 +656,7 @@ def _add_reports(first: IngestReport, second: IngestReport) -> IngestReport:
         segments_deleted=first.segments_deleted + second.segments_deleted,
         quarantined=first.quarantined + second.quarantined,
         dead_writers=sorted({*first.dead_writers, *second.dead_writers}),
+        unreadable=sorted({*first.unreadable, *second.unreadable}),
         truncated=second.truncated,
     )
 

@@ -125,6 +125,8 @@ class IngestReport:
     #: Lines set aside in ``ingest_quarantine`` by this pass (see ``neonhub-nb quarantine``).
     quarantined: int = 0
     dead_writers: list[str] = field(default_factory=list)
+    #: Segments that could not be read (``name: why``); they wait, the others land.
+    unreadable: list[str] = field(default_factory=list)
     #: The pass stopped at its byte budget: more is waiting (call again).
     truncated: bool = False
 
@@ -334,6 +336,9 @@ def ingest_segments(
                 data, end, tail, at_end = _read_new_lines(segment, start, budget - used)
             except FileNotFoundError:
                 continue
+            except OSError as exc:  # one unreadable segment must not hold up the others
+                report.unreadable.append(f"{segment.name}: {exc.strerror or exc}")
+                continue
             used += end - start
             if tail and segment.name in dead and at_end:
                 # A gone writer's unfinished line will never end: set it aside and finish.
@@ -410,7 +415,7 @@ def ingest_segments(
                 try:
                     segment.path.unlink()
                     report.segments_deleted += 1
-                except FileNotFoundError:
+                except OSError:  # gone already, or not a file: it stays listed as unreadable
                     pass
     finally:
         for fd in dead.values():
