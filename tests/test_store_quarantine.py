@@ -51,7 +51,7 @@ BAD_LINES = {
             },
         ),
         "tool_executions.seq: must be a whole number (got 'first')",
-    ),  # fmt: skip
+    ),
     "out_of_range": (
         line("run", {**RUN, "seed": 2**40}, 1),
         "agent_runs.seed: must be at most 2147483647 (got 1099511627776)",
@@ -66,7 +66,7 @@ BAD_LINES = {
             "draft", {"draft_id": "d1", "created_at": T0.isoformat(), "updated_at": T0.isoformat()}
         ),
         "content_drafts.run_id: is required",
-    ),  # fmt: skip
+    ),
     "bad_time": (
         line("run", {**RUN, "started_at": "yesterday"}, 1),
         "agent_runs.started_at: must be an ISO 8601 time (got 'yesterday')",
