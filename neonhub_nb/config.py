@@ -261,7 +261,9 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
     db_path = Path(db_raw).expanduser() if db_raw else _default_db_path(cwd or Path.cwd())
     # A postgresql:// URL is kept as given (not made absolute): the store recognises it
     # and says what it needs instead of creating a folder named "postgresql:".
-    is_url = db_raw is not None and db_raw.strip().lower().startswith(("postgresql://", "postgres://"))
+    is_url = db_raw is not None and db_raw.strip().lower().startswith(
+        ("postgresql://", "postgres://")
+    )
     max_cost_raw = env.get("NEONHUB_MAX_COST_USD")
     return Settings(
         mode=mode,

@@ -41,7 +41,7 @@ from ..records import (
     next_review_state,
 )
 from ..redact import Redactor
-from .connection import ingest_turn, open_duckdb, readers_waiting
+from .connection import ingest_turn, is_lock_error, open_duckdb, readers_waiting
 from .ingest import IngestReport, ingest_segments
 from .reading import ReadNote, pending_spool, snapshot_copy
 from .recognise import (
@@ -126,6 +126,7 @@ class AuditStore:
         self._closed = False
         self._migrated = False
         self._version_checked = False
+        self._probed = False
         if not read_only:
             # Ingest what is left when the interpreter exits (unregistered by close()).
             atexit.register(self._close_at_exit)
@@ -146,15 +147,7 @@ class AuditStore:
 
     # ----------------------------------------------------------------- writing
     def _append(self, events: list[dict[str, Any]], *, sync: bool = False) -> None:
-        if self.read_only:
-            raise StoreError(f"{self!r} is read-only: it cannot record runs")
-        if self._closed:
-            raise StoreError(f"{self!r} is closed")
-        if self.unwritable:
-            raise StoreError(
-                f"audit store {self.path}: cannot record here: {self.unwritable}; make it "
-                "writable or point NEONHUB_DB at a writable place (reading still works)"
-            )
+        self._writable()
         try:
             self._spool.append(events, sync=sync)
         except OSError as exc:
@@ -285,8 +278,26 @@ class AuditStore:
         with self.connect() as con:
             return review_trail(con, draft_id)
 
+    def _writable(self) -> None:
+        """Raise (one line) unless this store can record now; probes the file once."""
+        if self.read_only:
+            raise StoreError(f"{self!r} is read-only: it cannot record runs")
+        if self._closed:
+            raise StoreError(f"{self!r} is closed")
+        if self.unwritable:
+            raise StoreError(
+                f"audit store {self.path}: cannot record here: {self.unwritable}; make it "
+                "writable or point NEONHUB_DB at a writable place (reading still works)"
+            )
+        if not self._probed:
+            self._probe()
+
     def _writer_id(self) -> str:
-        return self._spool.ensure_open()
+        self._writable()
+        try:
+            return self._spool.ensure_open()
+        except OSError as exc:
+            raise write_error(self.path, exc) from None
 
     # --------------------------------------------------------------- ingesting
     def _ensure_ingester(self) -> None:
@@ -337,8 +348,13 @@ class AuditStore:
         quarantined (``report.quarantined``), never raised. Raises :class:`StoreError`
         (one line) when the file cannot be had or written, e.g. a full disk.
         """
-        if self.read_only or self.unwritable:
+        if self.read_only:
             return IngestReport()
+        if self.unwritable:
+            raise StoreError(
+                f"audit store {self.path}: cannot ingest here: {self.unwritable}; make it "
+                "writable or point NEONHUB_DB at a writable place (reading still works)"
+            )
         try:
             with (
                 self._io_lock,
@@ -397,6 +413,23 @@ class AuditStore:
             raise
         except OSError as exc:
             raise write_error(self.path, exc) from None
+
+    def _probe(self) -> None:
+        """Before the first record: open an existing file once, read-only, so a damaged
+        file or a newer schema is refused before a run starts (not found at ingestion,
+        after the run said "succeeded"). A file another process holds is a store in use."""
+        if self.path.exists() and not self._version_checked:
+            try:
+                con = duckdb.connect(str(self.path), read_only=True)
+            except duckdb.Error as exc:
+                if not is_lock_error(exc):
+                    raise duckdb_open_error(self.path, exc) from None
+            else:
+                try:
+                    self._check_version(con)
+                finally:
+                    con.close()
+        self._probed = True
 
     def _check_version(self, con: Any) -> None:
         if self._version_checked:
