@@ -408,7 +408,7 @@ class AuditStore:
             return open_duckdb(path, read_only=read_only, timeout=timeout or self.lock_timeout)
         except StoreError as exc:
             cause = exc.__cause__ or exc.__context__
-            if isinstance(cause, duckdb.Error | OSError):
+            if isinstance(cause, duckdb.Error | OSError) and not is_lock_error(cause):
                 raise duckdb_open_error(self.path, cause) from None
             raise
         except OSError as exc:
@@ -501,7 +501,7 @@ class AuditStore:
             except (StoreError, duckdb.Error, OSError) as exc:
                 if _is_refusal(exc):
                     raise
-                reason = _one_line(exc)
+                reason = _why_not_ingested(exc)
         return self._fallback(reason)
 
     def _connect_checked(self, *, read_only: bool) -> Any:
@@ -660,7 +660,7 @@ class AuditStore:
         # is why concurrent.futures.thread is imported with this module. Whatever else
         # goes wrong here, the spool keeps the events: say so in one line, no traceback.
         try:
-            self.close(timeout=5.0)
+            self.close(timeout=2.0)
         except Exception as exc:
             print(
                 f"neonhub-nb: audit store {self.path}: not ingested at exit ({_one_line(exc)});"
@@ -713,3 +713,10 @@ def _ingest_error(path: Path, exc: BaseException) -> StoreError:
     if "No space left" in text or "disk is full" in text.lower():
         return write_error(path, OSError(28, "No space left on device"))
     return StoreError(f"audit store {path}: ingestion failed ({text}); the events stay spooled")
+
+
+def _why_not_ingested(exc: BaseException) -> str:
+    text = _one_line(exc)
+    if any(word in text for word in ("locked", "kept ingesting", "kept it busy")):
+        return "another process holds the file"
+    return text
