@@ -34,6 +34,8 @@ from .records import (
 )
 
 __all__ = [
+    "LIST_ITEM_MAX",
+    "PARAM_TEXT_MAX",
     "REVIEW_DECISIONS",
     "REVIEW_STATUSES",
     "RUN_STATUSES",
@@ -79,6 +81,7 @@ class AgentParams(BaseModel):
             return data
         for name, value in data.items():
             _check_text(str(name), value)
+            _check_size(str(name), value)
         return {
             name: _split_list(value)
             if name in cls.model_fields and _is_tuple(cls.model_fields[name].annotation)
@@ -127,6 +130,28 @@ def _check_text(field: str, value: object) -> None:
     elif isinstance(value, list | tuple):
         for item in value:
             _check_text(field, item)
+
+
+#: Characters of any one text parameter (the largest an agent declares is 60,000) and of
+#: one item of a list parameter (keywords, hashtags): fields may declare less.
+PARAM_TEXT_MAX = 60_000
+LIST_ITEM_MAX = 200
+
+
+def _check_size(field: str, value: object) -> None:
+    """Bounds every agent's parameters share, whatever the field declares."""
+    if isinstance(value, str) and len(value) > PARAM_TEXT_MAX:
+        raise InvalidInputError(
+            field, f"must be at most {PARAM_TEXT_MAX} characters (got {len(value)})", len(value)
+        )
+    if isinstance(value, list | tuple):
+        for item in value:
+            if isinstance(item, str) and len(item) > LIST_ITEM_MAX:
+                raise InvalidInputError(
+                    field,
+                    f"items must be at most {LIST_ITEM_MAX} characters (got {len(item)})",
+                    len(item),
+                )
 
 
 def check_label(field: str, value: object, *, required: bool = False) -> str | None:
