@@ -25,6 +25,7 @@ from .errors import ConfigError, InvalidInputError
 __all__ = [
     "MODES",
     "MODE_TABLE",
+    "OMITTABLE_FIELDS",
     "InvalidSettingError",
     "Mode",
     "ModeRow",
@@ -104,6 +105,10 @@ class Wiring:
         return "live" in (self.model, self.connectors)
 
 
+# Chat request fields a compatible server may not know, and that the live client can do
+# without: usage is then counted locally; the seed is then not sent (and recorded so).
+OMITTABLE_FIELDS = ("stream_options", "seed")
+
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -129,6 +134,9 @@ class Settings:
     breaker_threshold: int = 5
     breaker_reset_s: float = 30.0
     rate_limit_rpm: float | None = None
+    # Optional chat request fields never sent (NEONHUB_LLM_OMIT_FIELDS, comma-separated, from
+    # OMITTABLE_FIELDS): for gateways that answer 400 to them (docs/live-mode.md).
+    llm_omit_fields: tuple[str, ...] = ()
     # NEONHUB_PRICES: extra model prices, USD per million tokens (input, output).
     prices: Mapping[str, tuple[float, float]] = field(default_factory=dict)
     # Simulated network latency of mock connectors (0: instant, as tests want).
@@ -211,6 +219,17 @@ def _parse_int(value: str, name: str, minimum: int) -> int:
     if number < minimum:
         raise InvalidSettingError(name, f"must be at least {minimum} (got {value!r})")
     return number
+
+
+def _parse_fields(value: str, name: str) -> tuple[str, ...]:
+    fields = tuple(dict.fromkeys(f.strip() for f in value.split(",") if f.strip()))
+    unknown = [f for f in fields if f not in OMITTABLE_FIELDS]
+    if unknown:
+        raise ConfigError(
+            f"{name}: must be a comma-separated list of {', '.join(OMITTABLE_FIELDS)} "
+            f"(got {value!r})"
+        )
+    return fields
 
 
 def _optional_float(env: Mapping[str, str], name: str, minimum: float) -> float | None:
@@ -310,6 +329,9 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
         ),
         rate_limit_rpm=_optional_float(env, "NEONHUB_RATE_LIMIT_RPM", 0.001),
         prices=_parse_prices(env.get("NEONHUB_PRICES")),
+        llm_omit_fields=_parse_fields(
+            env.get("NEONHUB_LLM_OMIT_FIELDS", ""), "NEONHUB_LLM_OMIT_FIELDS"
+        ),
         mock_connector_delay_ms=_parse_float(
             env.get("NEONHUB_MOCK_CONNECTOR_DELAY_MS") or "0",
             "NEONHUB_MOCK_CONNECTOR_DELAY_MS",

@@ -13,6 +13,8 @@ __all__ = [
     "CircuitOpenError",
     "ConfigError",
     "ConnectorError",
+    "ContentFilteredError",
+    "IncompleteAnswerError",
     "InvalidInputError",
     "LLMError",
     "NeonhubError",
@@ -57,10 +59,15 @@ class AgentError(NeonhubError):
 
 
 class LLMError(NeonhubError):
-    """The language model call failed after retries (timeout, HTTP error, bad response).
+    """The language model call failed (timeout, HTTP error, bad response ...).
 
     ``attempts`` and ``rate_limited`` say what the call went through, so a failed call's
-    record still counts its retries and 429s; ``status_code`` is the last HTTP status.
+    record still counts its retries and 429s; ``status_code`` is the last HTTP status;
+    ``failure`` names the kind of the last failure (``timeout``, ``connection``, ``http``,
+    ``rate_limited``, ``quota``, ``decode``, ``stream_cut``, ``stream_error``, ``filtered``,
+    ``tool_call``, ``aborted``, ``unexpected``; see docs/live-mode.md), ``retryable``
+    whether that kind could have succeeded on retry, ``retry_wait_s`` the seconds waited
+    between attempts.
     """
 
     def __init__(
@@ -70,19 +77,40 @@ class LLMError(NeonhubError):
         attempts: int = 1,
         rate_limited: int = 0,
         status_code: int | None = None,
+        failure: str | None = None,
+        retryable: bool = False,
+        retry_wait_s: float = 0.0,
     ) -> None:
         self.attempts = attempts
         self.rate_limited = rate_limited
         self.status_code = status_code
+        self.failure = failure
+        self.retryable = retryable
+        self.retry_wait_s = retry_wait_s
         super().__init__(message)
 
-    def details(self) -> dict[str, int | None]:
+    def details(self) -> dict[str, int | float | bool | str | None]:
         """The keys a failed ``llm`` tool execution records as its response."""
         return {
             "attempts": self.attempts,
             "rate_limited": self.rate_limited,
             "http_status": self.status_code,
+            "failure": self.failure,
+            "retryable": self.retryable,
+            "retry_wait_s": self.retry_wait_s,
         }
+
+
+class ContentFilteredError(LLMError):
+    """The provider's content filter withheld the prompt or the answer (never retried).
+
+    Part of the answer may already have reached ``on_token``; it is not a draft.
+    """
+
+
+class IncompleteAnswerError(LLMError):
+    """The model finished without an answer: it asked for a tool this client never offers
+    (``tool_calls``), or the server aborted the generation (``abort``)."""
 
 
 class CircuitOpenError(NeonhubError):

@@ -1,12 +1,18 @@
 """Live LLM client over the official ``openai`` SDK (OpenAI or any compatible server).
 
-What a flaky provider meets here:
+What a flaky or unusual provider meets here:
 
-- a timeout per attempt (connect and each read of the stream);
-- retries with jittered exponential backoff, honouring ``Retry-After`` on 429/503;
+- a timeout per attempt (connect and each read of the answer);
+- retries only of what can succeed on retry (:mod:`neonhub_nb.llmretry`: tenacity's loop,
+  jittered backoff, ``Retry-After`` honoured), never once part of the answer streamed;
+- request fields a server does not know: after a 400 naming an optional field
+  (``stream_options``, ``seed``) the request is sent once more without it, and this client
+  leaves it out for its endpoint from then on (``NEONHUB_LLM_OMIT_FIELDS`` does it up front);
+- answers decoded from raw bytes whatever the dialect (:mod:`neonhub_nb.chatstream`):
+  split characters, JSON bodies instead of streams, errors inside streams;
 - a client-side rate limiter per provider (:mod:`neonhub_nb.ratelimit`);
-- one :class:`~neonhub_nb.errors.LLMError` when it gives up, saying what happened and how
-  often it tried, with secrets redacted. Nothing else escapes to the caller.
+- one :class:`~neonhub_nb.errors.LLMError` (or its subclass) when it gives up, saying what
+  happened and how often it tried, with secrets redacted. Nothing else escapes.
 
 The SDK's own retries are off (``max_retries=0``) so that every attempt is counted, every
 wait uses the injected clock, and a stream is never retried once part of the draft has
@@ -17,23 +23,26 @@ openai 3.x builds on ``httpx2``, so patching ``httpx`` would not reach it.
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import random
-import ssl
 import weakref
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from datetime import UTC
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx2
-
-from .chatstream import CallbackError, ChatStream, StreamCutError, StreamEventError
+from .chatstream import CallbackError, ChatStream
 from .clock import Clock, SystemClock
-from .config import Settings
+from .config import OMITTABLE_FIELDS, Settings
 from .errors import LLMError
 from .llm import Completion, Messages, TokenCallback
+from .llmretry import (
+    AttemptFailedError,
+    Failure,
+    RetryPolicy,
+    aretrying,
+    classify,
+    parse_retry_after,
+    retrying,
+)
 from .ratelimit import RateLimiter
 from .redact import Redactor, is_secret_name
 
@@ -45,26 +54,6 @@ __all__ = [
 ]
 
 OPENAI_URL = "https://api.openai.com/v1"
-_RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
-_MESSAGE_CHARS = 300
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How often and how long to retry. ``max_retries`` counts retries, not attempts."""
-
-    max_retries: int = 3
-    backoff_s: float = 0.5
-    max_backoff_s: float = 20.0
-    # A provider asking for a longer pause than this gets a clear error instead of a
-    # notebook cell that silently hangs for minutes.
-    max_retry_after_s: float = 60.0
-
-    def delay(self, retry: int, rng: random.Random) -> float:
-        """Backoff before retry number ``retry`` (1-based): half fixed, half jitter, so
-        clients that failed together do not come back together."""
-        ceiling = min(self.max_backoff_s, self.backoff_s * 2.0 ** (retry - 1))
-        return ceiling / 2 + rng.uniform(0, ceiling / 2)
 
 
 def endpoint_label(base_url: str | None) -> str:
@@ -75,42 +64,14 @@ def endpoint_label(base_url: str | None) -> str:
     return f"{parts.scheme}://{host}{port}{parts.path.rstrip('/')}"
 
 
-def parse_retry_after(headers: Mapping[str, str], clock: Clock) -> float | None:
-    """Seconds to wait from ``retry-after-ms`` or ``retry-after`` (seconds or HTTP date)."""
-    lowered = {k.lower(): v for k, v in headers.items()}
-    for name, divisor in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
-        raw = lowered.get(name)
-        if raw is None:
-            continue
-        try:
-            return max(0.0, float(raw) / divisor)
-        except ValueError:
-            pass
-        try:
-            when = email.utils.parsedate_to_datetime(raw)
-        except (TypeError, ValueError):
-            continue
-        # The clock is naive UTC; HTTP dates are GMT.
-        if when.tzinfo is not None:
-            when = when.astimezone(UTC).replace(tzinfo=None)
-        return max(0.0, (when - clock.now()).total_seconds())
-    return None
-
-
-@dataclass
-class _Failure:
-    message: str
-    retryable: bool
-    status_code: int | None = None
-    retry_after: float | None = None
-    rate_limited: bool = False
-
-
 class OpenAILLM:
     """Chat completions through ``openai.OpenAI`` (sync) and ``openai.AsyncOpenAI`` (async).
 
-    Always streams, with ``include_usage``, so drafts appear as they are written and the
-    server's token counts are recorded; tiktoken counts them when a server sends none.
+    Asks for a stream with usage (``stream_options.include_usage``), so drafts appear as
+    they are written and the server's token counts are recorded; tiktoken counts them when
+    a server sends none. Errors are :class:`~neonhub_nb.errors.LLMError` (filtered answers
+    :class:`~neonhub_nb.errors.ContentFilteredError`, tool calls and aborted generations
+    :class:`~neonhub_nb.errors.IncompleteAnswerError`).
 
     >>> llm = OpenAILLM.from_settings(load_settings())                   # doctest: +SKIP
     >>> llm.complete([{"role": "user", "content": "Hi"}], model="gpt-4o-mini").text
@@ -132,6 +93,7 @@ class OpenAILLM:
         clock: Clock | None = None,
         async_sleep: Callable[[float], Awaitable[None]] | None = None,
         rng: random.Random | None = None,
+        omit_fields: tuple[str, ...] = (),
     ) -> None:
         self.client = client
         self.redactor = redactor or Redactor()
@@ -144,6 +106,9 @@ class OpenAILLM:
         self._rng = rng or random.Random()
         self._async_client = async_client
         self._async_factory = async_client_factory
+        # Optional fields this endpoint does without: configured, or learned from a 400.
+        # Kept per client (one client per endpoint), never in module state.
+        self.omitted_fields: set[str] = set(omit_fields)
         # An httpx2.AsyncClient belongs to the event loop it first ran on: one per loop.
         self._async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
             weakref.WeakKeyDictionary()
@@ -196,6 +161,7 @@ class OpenAILLM:
             clock=clock,
             async_sleep=async_sleep,
             rng=rng,
+            omit_fields=settings.llm_omit_fields,
         )
 
     # ------------------------------------------------------------------ calls
@@ -224,6 +190,14 @@ class OpenAILLM:
             request["response_format"] = dict(response_format)
         return request
 
+    def _shape(self, call: ChatStream, request: dict[str, Any]) -> dict[str, Any]:
+        """The request as this endpoint takes it; the call remembers what was left out."""
+        present = [f for f in OMITTABLE_FIELDS if f in request]
+        left_out = tuple(f for f in present if f in self.omitted_fields)
+        call.omitted_fields = left_out
+        call.sent_optional = tuple(f for f in present if f not in left_out)
+        return {k: v for k, v in request.items() if k not in left_out} if left_out else request
+
     def complete(
         self,
         messages: Messages,
@@ -240,22 +214,35 @@ class OpenAILLM:
         call = ChatStream(model, messages, on_token)
         request = self._request(messages, model, temperature, seed, max_tokens, response_format)
         create = self.client.chat.completions.with_streaming_response.create
-        while True:
+
+        def attempt() -> Completion:
             call.start_attempt(self.limiter.acquire() if self.limiter else 0.0)
             try:
-                with create(**request) as response:
+                with create(**self._shape(call, request)) as response:
+                    call.content_type = response.headers.get("content-type", "")
                     # Read to the end even after [DONE]: a body left unread closes the
                     # connection instead of returning it to the pool (a new TLS handshake
                     # per call).
-                    for line in response.iter_lines():
-                        call.feed(line)
+                    for data in response.iter_bytes():
+                        call.feed(data)
                     call.end()
                 return call.result()
+            except CallbackError:
+                raise
+            except Exception as exc:  # every provider failure ends as one LLMError
+                raise self._failed(call, exc) from None
+
+        while True:
+            loop = retrying(self.retry, self._rng, self.clock.sleep, call.count_wait)
+            try:
+                return loop(attempt)
             except CallbackError as exc:
                 raise _callback_error(exc) from None
-            except Exception as exc:  # every provider failure ends as one LLMError
-                delay = self._after_failure(call, exc)
-            self.clock.sleep(delay)
+            except AttemptFailedError as failed:
+                failure = failed.failure
+            if not self._fall_back(failure):
+                break
+        raise self._give_up(call, failure) from None
 
     async def acomplete(
         self,
@@ -272,19 +259,32 @@ class OpenAILLM:
         call = ChatStream(model, messages, on_token)
         request = self._request(messages, model, temperature, seed, max_tokens, response_format)
         create = self._async().chat.completions.with_streaming_response.create
-        while True:
+
+        async def attempt() -> Completion:
             call.start_attempt(await self.limiter.aacquire() if self.limiter else 0.0)
             try:
-                async with create(**request) as response:
-                    async for line in response.iter_lines():
-                        call.feed(line)
+                async with create(**self._shape(call, request)) as response:
+                    call.content_type = response.headers.get("content-type", "")
+                    async for data in response.iter_bytes():
+                        call.feed(data)
                     call.end()
                 return call.result()
+            except CallbackError:
+                raise
+            except Exception as exc:  # every provider failure ends as one LLMError
+                raise self._failed(call, exc) from None
+
+        while True:
+            loop = aretrying(self.retry, self._rng, self._async_sleep, call.count_wait)
+            try:
+                return await loop(attempt)
             except CallbackError as exc:
                 raise _callback_error(exc) from None
-            except Exception as exc:  # every provider failure ends as one LLMError
-                delay = self._after_failure(call, exc)
-            await self._async_sleep(delay)
+            except AttemptFailedError as failed:
+                failure = failed.failure
+            if not self._fall_back(failure):
+                break
+        raise self._give_up(call, failure) from None
 
     def _async(self) -> Any:
         if self._async_client is not None:
@@ -298,79 +298,48 @@ class OpenAILLM:
         return client
 
     # --------------------------------------------------------------- failures
-    def _after_failure(self, call: ChatStream, exc: Exception) -> float:
-        """How long to wait before the next attempt; raises LLMError when giving up."""
-        failure = self._classify(exc)
+    def _failed(self, call: ChatStream, exc: Exception) -> AttemptFailedError:
+        """One attempt's exception, classified and counted, for the retry loop."""
+        failure = classify(
+            exc,
+            timeout_s=self.timeout_s,
+            clock=self.clock,
+            optional=call.sent_optional,
+        )
         if failure.rate_limited:
             call.rate_limited += 1
-        retries_left = call.attempts <= self.retry.max_retries
         # Once part of the answer reached on_token, a retry would show it twice.
         if call.emitted and failure.retryable:
             failure.retryable = False
             failure.message += " (not retried: part of the answer had already streamed)"
-        delay: float | None = None
-        if failure.retryable and retries_left:
-            delay = failure.retry_after
-            if delay is None:
-                delay = self.retry.delay(call.attempts, self._rng)
-            elif delay > self.retry.max_retry_after_s:
-                failure.message += (
-                    f" (the provider asked to retry after {delay:.0f}s, longer than the "
-                    f"{self.retry.max_retry_after_s:.0f}s this client waits)"
-                )
-                delay = None
-        if delay is not None:
-            return delay
-        raise LLMError(
+        return AttemptFailedError(failure)
+
+    def _fall_back(self, failure: Failure) -> bool:
+        """Whether to send the request once more without the field the server refused."""
+        name = failure.unknown_field
+        if name is None or name in self.omitted_fields:
+            return False
+        self.omitted_fields.add(name)
+        return True
+
+    def _give_up(self, call: ChatStream, failure: Failure) -> LLMError:
+        message = failure.message
+        if failure.retry_after is not None and failure.retry_after > self.retry.max_retry_after_s:
+            message += (
+                f" (the provider asked to retry after {failure.retry_after:.0f}s, longer than "
+                f"the {self.retry.max_retry_after_s:.0f}s this client waits)"
+            )
+        # The SDK's exception may quote secrets: it is never chained (raised by the caller
+        # outside any except block).
+        return failure.error(
             self.redactor.text(
-                f"{call.model} at {self.endpoint}: {failure.message} "
+                f"{call.model} at {self.endpoint}: {message} "
                 f"(gave up after {call.attempts} attempt(s))"
             ),
             attempts=call.attempts,
             rate_limited=call.rate_limited,
-            status_code=failure.status_code,
-        ) from None  # the SDK's exception may quote secrets: never chain it
-
-    def _classify(self, exc: Exception) -> _Failure:
-        import openai
-
-        if isinstance(exc, openai.APITimeoutError):
-            return _Failure(f"timed out after {self.timeout_s:g}s", retryable=True)
-        if isinstance(exc, openai.APIConnectionError):
-            cause = exc.__cause__
-            detail = f" ({type(cause).__name__}: {cause})" if cause is not None else ""
-            return _Failure(f"connection failed{detail}"[:_MESSAGE_CHARS], retryable=True)
-        if isinstance(exc, openai.APIStatusError):
-            status = exc.status_code
-            headers = dict(exc.response.headers.items())
-            return _Failure(
-                f"HTTP {status}: {_error_text(exc.body, exc.message)}"[:_MESSAGE_CHARS],
-                retryable=status in _RETRY_STATUSES,
-                status_code=status,
-                retry_after=parse_retry_after(headers, self.clock)
-                if status in (429, 503)
-                else None,
-                rate_limited=status == 429,
-            )
-        # Raised while reading the body, where the SDK no longer wraps transport errors.
-        if isinstance(exc, httpx2.TimeoutException):
-            return _Failure(f"timed out after {self.timeout_s:g}s", retryable=True)
-        if isinstance(exc, httpx2.TransportError | ssl.SSLError):
-            return _Failure(
-                f"connection failed ({type(exc).__name__}: {exc})"[:_MESSAGE_CHARS], retryable=True
-            )
-        if isinstance(exc, StreamEventError):
-            return _Failure(f"error in the stream: {exc}"[:_MESSAGE_CHARS], retryable=True)
-        if isinstance(exc, StreamCutError):
-            return _Failure(str(exc), retryable=True)
-        if isinstance(exc, ValueError):  # json.JSONDecodeError from the SSE decoder
-            return _Failure(
-                f"malformed response (not the JSON a chat completion stream sends: {exc})"[
-                    :_MESSAGE_CHARS
-                ],
-                retryable=True,
-            )
-        return _Failure(f"unexpected {type(exc).__name__}: {exc}"[:_MESSAGE_CHARS], False)
+            retry_wait_s=call.retry_wait_s,
+        )
 
     # ---------------------------------------------------------------- closing
     def close(self) -> None:
@@ -381,17 +350,6 @@ class OpenAILLM:
         client = self._async_client or self._async_clients.pop(asyncio.get_running_loop(), None)
         if client is not None:
             await client.close()
-
-
-def _error_text(body: object, fallback: str) -> str:
-    """The provider's own error message, from ``{"error": {"message": ...}}`` if present."""
-    if isinstance(body, Mapping):
-        error = body.get("error", body)
-        if isinstance(error, Mapping) and isinstance(error.get("message"), str):
-            return str(error["message"])
-        if isinstance(error, str):
-            return error
-    return fallback
 
 
 def _callback_error(exc: CallbackError) -> BaseException:

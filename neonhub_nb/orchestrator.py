@@ -22,7 +22,7 @@ from .guard import RunGuard, Verdict, transition_execution
 from .ids import new_id
 from .llm import LLMClient, MockLLM, TokenCallback
 from .models import AgentParams, Metric, RunRequest, RunResult, validate_params
-from .records import DraftRecord, MetricRecord, RunRecord, worst_finish
+from .records import DraftRecord, MetricRecord, RunRecord, worst_ending
 from .replay import ReplayIndex, ReplayLLM, replay_connectors
 from .runtime import Runtime, default_runtime
 from .store import AuditStore
@@ -152,14 +152,14 @@ class Orchestrator:
             *(outcome.metrics if outcome else ()),
             *extra_metrics,
         )
-        finish = worst_finish(ctx.finish_reasons)
+        ending = worst_ending(ctx.endings)
         updates: dict[str, object] = {
             "status": "failed" if error else "succeeded",
             "finished_at": finished_at,
             "duration_ms": duration_ms,
             "output": output,
             "error": error,
-            "finish_reason": finish,
+            "ending": ending,
         }
         if ctx.prompt_used is not None:
             updates["prompt_name"] = ctx.prompt_used.name
@@ -173,9 +173,9 @@ class Orchestrator:
                 title=outcome.draft.title,
                 content=outcome.draft.content,
                 metadata=outcome.draft.metadata,
-                # A draft cut at the token limit is kept, but never queued for review as
-                # if it were complete.
-                status="truncated" if finish == "length" else "draft",
+                # A draft from an answer that was cut off (or that nobody vouches for) is
+                # kept, but never queued for review as if it were complete.
+                status="draft" if ending in (None, "complete") else "truncated",
                 created_at=finished_at,
                 updated_at=finished_at,
                 topic=outcome.draft.topic,

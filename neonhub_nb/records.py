@@ -15,15 +15,18 @@ from __future__ import annotations
 
 import hashlib
 import typing
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 __all__ = [
     "CONNECTOR_RESPONSE_KEYS",
-    "FINISH_REASONS",
+    "FINISH_MEANINGS",
+    "FINISH_MEANINGS_ORDER",
     "INT32_MAX",
     "LABEL_MAX",
     "REASON_MAX",
@@ -32,7 +35,7 @@ __all__ = [
     "Column",
     "ConnectorResponse",
     "DraftRecord",
-    "FinishReason",
+    "FinishMeaning",
     "HttpExchange",
     "MetricRecord",
     "ModelCallResponse",
@@ -52,17 +55,61 @@ __all__ = [
     "derive_review",
     "finish_meaning",
     "next_review_state",
-    "worst_finish",
+    "worst_ending",
 ]
 
 RunStatus = Literal["queued", "running", "succeeded", "failed", "abandoned"]
 RUN_STATUSES: tuple[str, ...] = typing.get_args(RunStatus)
 Transport = Literal["mock", "live", "replay"]
-#: Why the model stopped, as recorded on the run (the worst of its model calls):
-#: ``stop`` a complete answer; ``length`` cut at the token limit (a truncated draft);
-#: ``content_filter`` withheld by the provider (the run fails); ``other`` anything else.
-FinishReason = Literal["stop", "length", "content_filter", "tool_calls", "other"]
-FINISH_REASONS: tuple[str, ...] = typing.get_args(FinishReason)
+#: How a model answer ended, as the audit trail records it (``agent_runs.ending`` is the
+#: worst of a run's calls): ``complete`` (the model stopped on its own), ``truncated``
+#: (cut at max_tokens), ``filtered`` (withheld by the provider's content filter),
+#: ``tool_call`` (it asked for a tool this product never offers), ``aborted`` (the server
+#: gave up), ``unknown`` (no finish reason, or one nobody vouches for).
+FinishMeaning = Literal["complete", "truncated", "filtered", "tool_call", "aborted", "unknown"]
+FINISH_MEANINGS_ORDER: tuple[FinishMeaning, ...] = (
+    "filtered",
+    "tool_call",
+    "aborted",
+    "truncated",
+    "unknown",
+    "complete",
+)  # worst first
+
+# What each finish_reason met in the wild means. Anything else is "unknown": the text is
+# kept, but it is never called complete.
+FINISH_MEANINGS: Mapping[str, FinishMeaning] = MappingProxyType(
+    {
+        "stop": "complete",
+        # TGI's Messages API before it aligned with OpenAI:
+        # https://github.com/huggingface/text-generation-inference/pull/2344
+        # https://github.com/huggingface/text-generation-inference/issues/1724
+        "eos_token": "complete",
+        "stop_sequence": "complete",  # https://github.com/huggingface/huggingface.js/pull/537
+        # Together and other gateways: https://github.com/openai/openai-dotnet/pull/267
+        "eos": "complete",
+        "end": "complete",  # https://github.com/earendil-works/pi/issues/2107
+        "length": "truncated",  # max_tokens reached (every server)
+        "content_filter": "filtered",  # OpenAI and Azure OpenAI
+        # The model asked to call a tool; this product offers none, so there is no answer.
+        "tool_calls": "tool_call",
+        "function_call": "tool_call",  # deprecated OpenAI name
+        # vLLM ends an engine-aborted stream this way, then [DONE]:
+        # https://github.com/vllm-project/vllm/issues/57082
+        "abort": "aborted",
+    }
+)
+
+
+def finish_meaning(reason: str | None) -> FinishMeaning:
+    """What ``finish_reason`` means (``"unknown"`` for ``None`` and unknown strings)."""
+    return FINISH_MEANINGS.get(reason, "unknown") if reason else "unknown"
+
+
+def worst_ending(endings: Sequence[FinishMeaning]) -> FinishMeaning | None:
+    """The ending a run records: the worst of its model calls' (None: no model call)."""
+    return min(endings, key=FINISH_MEANINGS_ORDER.index) if endings else None
+
 
 # No NaN or infinity in any record: DuckDB's DOUBLE takes them but every sum, cap and
 # percentile over the column would then say NaN (and JSON writes NaN as null).
@@ -86,36 +133,6 @@ UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
 Label = Annotated[str, StringConstraints(min_length=1, max_length=LABEL_MAX)]
 Int32 = Annotated[int, Field(ge=-INT32_MAX - 1, le=INT32_MAX)]
 Duration = Annotated[float, Field(ge=0)]
-
-# What servers send as finish_reason, by what it means for the answer. OpenAI and Azure
-# send stop/length/content_filter/tool_calls/function_call; TGI sends eos_token and
-# stop_sequence; Anthropic-style gateways end_turn and max_tokens.
-_FINISH_MEANING: dict[str, FinishReason] = {
-    "stop": "stop",
-    "eos": "stop",
-    "eos_token": "stop",
-    "stop_sequence": "stop",
-    "end_turn": "stop",
-    "length": "length",
-    "max_tokens": "length",
-    "model_length": "length",
-    "content_filter": "content_filter",
-    "tool_calls": "tool_calls",
-    "function_call": "tool_calls",
-}
-# Worst first: a run's finish reason is the worst of its model calls'.
-_FINISH_RANK: tuple[FinishReason, ...] = ("content_filter", "length", "other", "tool_calls", "stop")
-
-
-def finish_meaning(raw: str | None) -> FinishReason:
-    """What a server's ``finish_reason`` means: ``stop`` (complete), ``length``
-    (truncated), ``content_filter`` (withheld), ``tool_calls``, or ``other``."""
-    return _FINISH_MEANING.get((raw or "").strip().lower(), "other")
-
-
-def worst_finish(reasons: list[FinishReason]) -> FinishReason | None:
-    """The finish reason a run records: the worst of its model calls' (None: no call)."""
-    return min(reasons, key=_FINISH_RANK.index) if reasons else None
 
 
 class RunRecord(BaseModel):
@@ -148,7 +165,8 @@ class RunRecord(BaseModel):
     campaign: Label | None = None
     variant: Label | None = None
     seed: Int32 | None = None
-    finish_reason: FinishReason | None = None
+    #: How the run's model answers ended: the worst of its calls (see FINISH_MEANINGS).
+    ending: FinishMeaning | None = None
     redacted_fields: list[str] = Field(default_factory=list)
     writer_id: Label | None = None
 
@@ -410,7 +428,16 @@ class ModelCallResponse(BaseModel):
 
     text: str
     model: str
-    finish_reason: str = "stop"
+    finish_reason: str | None = "stop"
+    #: What finish_reason meant (complete, truncated, ...): see FINISH_MEANINGS.
+    ending: str | None = None
+    #: False when the server ignored ``stream: true`` and sent one JSON answer.
+    streamed: bool = True
+    #: Optional request fields left out (NEONHUB_LLM_OMIT_FIELDS, or refused by the server):
+    #: a left-out seed means the recorded seed is not what the model got.
+    omitted_fields: list[str] = Field(default_factory=list)
+    #: Seconds spent waiting between attempts (backoff and Retry-After).
+    retry_wait_s: float = 0.0
     usage: ModelUsage = Field(default_factory=ModelUsage)
     cost_usd: float = 0.0
     attempts: int = 1

@@ -216,7 +216,7 @@ class ReplayLLM:
             model=str(answer.get("model") or model),
             prompt_tokens=int(usage.get("prompt_tokens", 0)),
             completion_tokens=int(usage.get("completion_tokens", 0)),
-            finish_reason=str(answer.get("finish_reason") or "stop"),
+            finish_reason=answer.get("finish_reason"),
             usage_source="response" if usage.get("source", "response") == "response" else "counted",
         )
 

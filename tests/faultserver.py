@@ -35,10 +35,36 @@ class Fault:
     seconds: float = 0.0
     after_chunks: int = 0
     usage: bool = True
+    finish: str = "stop"
+    events: tuple[str, ...] = ()
+    split_bytes: int = 0
 
     @classmethod
-    def ok(cls, text: str = DEFAULT_TEXT, *, usage: bool = True, delay: float = 0.0) -> Fault:
-        return cls("ok", text=text, usage=usage, seconds=delay)
+    def ok(
+        cls,
+        text: str = DEFAULT_TEXT,
+        *,
+        usage: bool = True,
+        delay: float = 0.0,
+        finish: str = "stop",
+        split_bytes: int = 0,
+    ) -> Fault:
+        """A streamed answer ending with ``finish``; ``split_bytes`` > 0 writes the body
+        that many bytes at a time, each flushed apart, so reads split characters."""
+        return cls(
+            "ok", text=text, usage=usage, seconds=delay, finish=finish, split_bytes=split_bytes
+        )
+
+    @classmethod
+    def raw_events(cls, *payloads: str) -> Fault:
+        """Each string verbatim as one ``data:`` event (JSON escapes kept as written),
+        then ``[DONE]``."""
+        return cls("raw", events=payloads)
+
+    @classmethod
+    def json_answer(cls, text: str = DEFAULT_TEXT, *, finish: str = "stop") -> Fault:
+        """One ``application/json`` chat completion, as a server ignoring ``stream: true``."""
+        return cls("json", text=text, finish=finish)
 
     @classmethod
     def status(
@@ -94,8 +120,11 @@ class _QuietServer(ThreadingHTTPServer):
 
 
 class FaultServer:
-    def __init__(self, model: str = "fault-model") -> None:
+    def __init__(self, model: str = "fault-model", reject_fields: tuple[str, ...] = ()) -> None:
         self.model = model
+        # A gateway that refuses these request fields, with Azure OpenAI's message:
+        # https://github.com/langchain-ai/langchain/pull/23552
+        self.reject_fields = reject_fields
         self.faults: deque[Fault] = deque()
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
@@ -160,6 +189,13 @@ class FaultServer:
                 with server._lock:
                     server.requests.append(body)
                     server.headers.append({k.lower(): v for k, v in self.headers.items()})
+                refused = [f for f in server.reject_fields if f in body]
+                if refused:
+                    message = f"Unrecognized request argument supplied: {refused[0]}"
+                    error = {"code": None, "message": message, "param": None,
+                             "type": "invalid_request_error"}  # fmt: skip
+                    self._json(400, {"error": error}, {})
+                    return
                 if (
                     fault.kind in ("ok", "hang")
                     and fault.seconds
@@ -173,6 +209,14 @@ class FaultServer:
                 elif fault.kind == "echo_auth":
                     message = f"invalid credentials: {self.headers.get('Authorization')}"
                     self._json(401, {"error": {"message": message}}, {})
+                elif fault.kind == "raw":
+                    self._start_stream()
+                    for payload in fault.events:
+                        self._chunk(f"data: {payload}\n\n".encode())
+                    self._chunk(b"data: [DONE]\n\n")
+                    self._chunk(b"")
+                elif fault.kind == "json":
+                    self._json(200, self._completion(fault), {})
                 elif fault.kind == "malformed":
                     self._start_stream()
                     self._chunk(b'data: {"id": "x", "choices": [ {oops\n\n')
@@ -190,6 +234,24 @@ class FaultServer:
                 self.end_headers()
                 self.wfile.write(data)
 
+            def _completion(self, fault: Fault) -> dict[str, Any]:
+                words = len(_chunks(fault.text))
+                return {
+                    "id": "chatcmpl-fault",
+                    "object": "chat.completion",
+                    "created": 0,
+                    "model": server.model,
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": fault.text},
+                            "finish_reason": fault.finish,
+                        }
+                    ],
+                    "usage": {"prompt_tokens": 11, "completion_tokens": words,
+                              "total_tokens": 11 + words},
+                }  # fmt: skip
+
             def _start_stream(self) -> None:
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
@@ -206,6 +268,9 @@ class FaultServer:
 
             def _stream(self, request: dict[str, Any], fault: Fault) -> None:
                 self._start_stream()
+                if fault.split_bytes:
+                    self._split_stream(request, fault)
+                    return
                 base = {
                     "id": "chatcmpl-fault",
                     "object": "chat.completion.chunk",
@@ -228,7 +293,7 @@ class FaultServer:
                         {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
                     )
                 self._event(
-                    {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+                    {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": fault.finish}]}
                 )
                 wants_usage = (request.get("stream_options") or {}).get("include_usage")
                 if fault.usage and wants_usage:
@@ -246,4 +311,27 @@ class FaultServer:
                 self._event("[DONE]")
                 self._chunk(b"")
 
+            def _split_stream(self, request: dict[str, Any], fault: Fault) -> None:
+                body = (
+                    b"".join(
+                        f"data: {json.dumps(e, ensure_ascii=False)}\n\n".encode()
+                        for e in _events(server.model, fault.text, fault.finish)
+                    )
+                    + b"data: [DONE]\n\n"
+                )
+                step = fault.split_bytes
+                for start in range(0, len(body), step):
+                    self._chunk(body[start : start + step])
+                    server._stop.wait(0.001)  # apart on the wire: separate reads
+                self._chunk(b"")
+
         return Handler
+
+
+def _events(model: str, text: str, finish: str) -> list[dict[str, Any]]:
+    base = {"id": "chatcmpl-fault", "object": "chat.completion.chunk", "model": model}
+    return [
+        *({**base, "choices": [{"index": 0, "delta": {"content": p}, "finish_reason": None}]}
+          for p in _chunks(text)),
+        {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]},
+    ]  # fmt: skip

@@ -153,16 +153,18 @@ def test_a_stream_that_stalls_midway_times_out(server: FaultServer, tmp_path: Pa
     assert "not retried: part of the answer had already streamed" in str(caught.value)
 
 
-def test_malformed_json_is_retried_then_reported(server: FaultServer, tmp_path: Path) -> None:
+def test_malformed_json_is_not_retried(server: FaultServer, tmp_path: Path) -> None:
+    # The server would send the same bytes again (and bill them again): one attempt.
     server.push(Fault.malformed(), Fault.ok())
-    with live_llm(server.url, tmp_path) as llm:
-        assert llm.complete(MESSAGES, model="fault-model").attempts == 2
-    server.push(*[Fault.malformed()] * 2)
-    with (
-        live_llm(server.url, tmp_path, NEONHUB_LLM_MAX_RETRIES="1") as llm,
-        pytest.raises(LLMError, match="malformed response"),
-    ):
+    with live_llm(server.url, tmp_path) as llm, pytest.raises(LLMError) as caught:
         llm.complete(MESSAGES, model="fault-model")
+    assert "malformed response" in str(caught.value)
+    assert (caught.value.attempts, caught.value.failure, caught.value.retryable) == (
+        1,
+        "decode",
+        False,
+    )
+    assert len(server.requests) == 1
 
 
 def test_a_stream_cut_midway_is_not_retried_once_tokens_were_shown(

@@ -59,7 +59,8 @@ def test_server_errors_end_as_a_failed_run_with_the_attempts_recorded(
 ) -> None:
     server.push(*[Fault.status(500)] * 3)
     settings = live_settings(server.url, tmp_path, NEONHUB_LLM_MAX_RETRIES="2")
-    result = run_live(settings, store)
+    clock = SleepLog()
+    result = run_live(settings, store, clock)
     assert result.status == "failed"
     assert result.error == (
         f"LLMError: fault-model at {server.url}: HTTP 500: scripted 500 "
@@ -67,7 +68,15 @@ def test_server_errors_end_as_a_failed_run_with_the_attempts_recorded(
     )
     call = llm_call(store, result.run_id)
     assert call["status"] == "failed"
-    assert call["response"] == {"attempts": 3, "rate_limited": 0, "http_status": 500}
+    assert call["response"] == {
+        "attempts": 3,
+        "rate_limited": 0,
+        "http_status": 500,
+        "failure": "http",
+        "retryable": True,
+        "retry_wait_s": pytest.approx(sum(clock.sleeps)),
+    }
+    assert len(clock.sleeps) == 2
     assert store.sql("SELECT status FROM agent_runs").values.tolist() == [["failed"]]
 
 
@@ -196,6 +205,14 @@ def test_live_settings_are_read_and_checked() -> None:
         load_settings({"NEONHUB_LLM_MAX_RETRIES": "three"})
     with pytest.raises(ConfigError, match="NEONHUB_BREAKER_THRESHOLD: must be at least 1"):
         load_settings({"NEONHUB_BREAKER_THRESHOLD": "0"})
+    omit = load_settings({"NEONHUB_LLM_OMIT_FIELDS": " seed, stream_options,seed "})
+    assert (omit.llm_omit_fields, defaults.llm_omit_fields) == (("seed", "stream_options"), ())
+    with pytest.raises(
+        ConfigError,
+        match="NEONHUB_LLM_OMIT_FIELDS: must be a comma-separated list of stream_options, seed "
+        r"\(got 'max_tokens'\)",
+    ):
+        load_settings({"NEONHUB_LLM_OMIT_FIELDS": "max_tokens"})
 
 
 @pytest.mark.parametrize(

@@ -84,7 +84,7 @@ def _store_with_a_draft(tmp_path: Path, *, finish: str | None = None) -> tuple[A
             "run",
             {"run_id": "run_1", "agent": "content", "intent": "content.generate_article",
              "status": "succeeded", "mode": "mock", "started_at": T0.isoformat(),
-             "finish_reason": finish},
+             "ending": finish},
             1,
         )  # fmt: skip
     write_segment(store.path, "w", lines)
@@ -130,7 +130,7 @@ def test_reject_then_approve_is_refused_and_every_decision_is_kept(tmp_path: Pat
 
 
 def test_a_truncated_draft_is_approved_only_after_an_edit(tmp_path: Path) -> None:
-    store, draft = _store_with_a_draft(tmp_path, finish="length")
+    store, draft = _store_with_a_draft(tmp_path, finish="truncated")
     assert store.review_state(draft).status == "truncated"
     with pytest.raises(InvalidInputError, match="cut at the token limit"):
         store.review_draft(draft, "approve", "Dana")

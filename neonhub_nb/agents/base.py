@@ -18,7 +18,7 @@ from ..llm import Completion, LLMClient, Messages, TokenCallback
 from ..models import AgentParams, Metric
 from ..records import (
     ConnectorResponse,
-    FinishReason,
+    FinishMeaning,
     ModelCallResponse,
     ModelUsage,
     ToolExecution,
@@ -85,8 +85,8 @@ class AgentContext:
     completion_tokens: int = 0
     cost_usd: float = 0.0
     prompt_used: PromptTemplate | None = None
-    #: What each model call's finish_reason meant, in call order.
-    finish_reasons: list[FinishReason] = field(default_factory=list)
+    #: How each model call ended (complete, truncated, filtered ...), in call order.
+    endings: list[FinishMeaning] = field(default_factory=list)
     _connectors: dict[str, Connector] = field(default_factory=dict, init=False, repr=False)
 
     def prompt(self, name: str) -> PromptTemplate:
@@ -170,7 +170,30 @@ class AgentContext:
             "seed": self.seed,
             "max_tokens": max_tokens,
         }
-        completion = self.call_tool(
+        try:
+            completion = self._call_model(messages, request, temperature, max_tokens, stream)
+        except LLMError as exc:
+            # A withheld or answerless call ends the run's answer too: the trail says how.
+            if exc.failure in ("filtered", "tool_call", "aborted"):
+                self.endings.append(exc.failure)  # type: ignore[arg-type]
+            raise
+        self.endings.append(finish_meaning(completion.finish_reason))
+        self.prompt_tokens += completion.prompt_tokens
+        self.completion_tokens += completion.completion_tokens
+        self.cost_usd += self.prices.cost_usd(
+            completion.model, completion.prompt_tokens, completion.completion_tokens
+        )
+        return completion
+
+    def _call_model(
+        self,
+        messages: Messages,
+        request: Mapping[str, Any],
+        temperature: float,
+        max_tokens: int | None,
+        stream: bool,
+    ) -> Completion:
+        return self.call_tool(
             "llm",
             "chat.completions",
             request,
@@ -186,6 +209,10 @@ class AgentContext:
                 text=c.text,
                 model=c.model,
                 finish_reason=c.finish_reason,
+                ending=c.ending,
+                streamed=c.streamed,
+                omitted_fields=list(c.omitted_fields),
+                retry_wait_s=c.retry_wait_s,
                 usage=ModelUsage(
                     prompt_tokens=c.prompt_tokens,
                     completion_tokens=c.completion_tokens,
@@ -196,13 +223,6 @@ class AgentContext:
                 rate_limited=c.rate_limited,
             ).model_dump(mode="json"),
         )
-        self.finish_reasons.append(finish_meaning(completion.finish_reason))
-        self.prompt_tokens += completion.prompt_tokens
-        self.completion_tokens += completion.completion_tokens
-        self.cost_usd += self.prices.cost_usd(
-            completion.model, completion.prompt_tokens, completion.completion_tokens
-        )
-        return completion
 
     def _record(
         self,

@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..errors import BudgetExceededError, CircuitOpenError, ConfigError, InvalidInputError
+from ..errors import (
+    BudgetExceededError,
+    CircuitOpenError,
+    ConfigError,
+    ContentFilteredError,
+    IncompleteAnswerError,
+    InvalidInputError,
+)
 from ..ids import new_id
 from ..models import Metric
 from ..records import ToolExecution
@@ -46,6 +53,9 @@ def counts_against_breaker(error: BaseException) -> bool:
     """Whether a failure says something about the provider (not the caller's input,
     the configuration, or an interrupt)."""
     if not isinstance(error, Exception):
+        return False
+    # A filtered answer or a tool call is about this request's content, not an outage.
+    if isinstance(error, ContentFilteredError | IncompleteAnswerError):
         return False
     return not isinstance(error, InvalidInputError | ConfigError | BudgetExceededError)
 

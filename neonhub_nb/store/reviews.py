@@ -3,8 +3,9 @@
 ``content_drafts.status`` (with ``reviewer``, ``review_note``, ``reviewed_at`` and, after
 an edit, ``title`` and ``content``) is a cache of :func:`~neonhub_nb.records.derive_review`
 over the draft's events, refreshed in the same transaction that ingests them. The first
-status comes from the run: a run whose model stopped at the token limit
-(``finish_reason = 'length'``) left a ``truncated`` draft, any other a ``draft``.
+status is the draft's own until it is reviewed, then the run's: a run whose answers did not
+all end ``complete`` (``agent_runs.ending``) left a ``truncated`` draft, any other a
+``draft``, as the orchestrator decides when it records the draft.
 """
 
 from __future__ import annotations
@@ -22,7 +23,11 @@ if TYPE_CHECKING:
 __all__ = ["TRAIL_COLUMNS", "draft_states", "refresh_draft_status", "review_trail"]
 
 TRAIL_COLUMNS = tuple(c.name for c in columns_of(ReviewEvent))
-_INITIAL = "CASE WHEN r.finish_reason = 'length' THEN 'truncated' ELSE 'draft' END"
+# A draft never reviewed still holds its first status; once reviewed, its first status is
+# what the orchestrator gave it: ``draft`` for a complete answer, else ``truncated``.
+_INITIAL = """CASE WHEN d.reviewed_at IS NULL AND d.status IN ('draft', 'truncated') THEN d.status
+                   WHEN r.ending IS NULL OR r.ending = 'complete' THEN 'draft'
+                   ELSE 'truncated' END"""
 
 
 def draft_states(con: Any, draft_ids: Sequence[str]) -> dict[str, ReviewState]:

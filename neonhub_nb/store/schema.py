@@ -133,9 +133,9 @@ MIGRATIONS: tuple[Migration, ...] = (
             # replay): the trail must never say "mock" while a vendor was called.
             "ALTER TABLE agent_runs ADD COLUMN model_mode VARCHAR",
             "ALTER TABLE agent_runs ADD COLUMN connectors_mode VARCHAR",
-            # Why the model stopped (stop, length, content_filter ...): a truncated draft is
-            # told apart from a complete one.
-            "ALTER TABLE agent_runs ADD COLUMN finish_reason VARCHAR",
+            # How the model's answers ended (complete, truncated, filtered ...): a cut-off
+            # draft is told apart from a complete one.
+            "ALTER TABLE agent_runs ADD COLUMN ending VARCHAR",
             # Older runs: the model followed the run's mode. Connectors are known from what
             # was recorded: only live connectors keep HTTP exchanges, replayed ones answer
             # from the store, mocks keep none. A run that called no connector says nothing.

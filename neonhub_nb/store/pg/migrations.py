@@ -154,7 +154,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         (
             "ALTER TABLE agent_runs ADD COLUMN model_mode TEXT",
             "ALTER TABLE agent_runs ADD COLUMN connectors_mode TEXT",
-            "ALTER TABLE agent_runs ADD COLUMN finish_reason TEXT",
+            "ALTER TABLE agent_runs ADD COLUMN ending TEXT",
             "UPDATE agent_runs SET model_mode = mode WHERE model_mode IS NULL",
             """UPDATE agent_runs AS r SET connectors_mode = CASE
                    WHEN r.mode = 'replay' THEN 'replay'
