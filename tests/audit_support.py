@@ -29,7 +29,9 @@ def line(kind: str, row: Mapping[str, Any], rev: int | None = None) -> bytes:
     return orjson.dumps(event, default=str) + b"\n"
 
 
-def good_run(run_id: str, *, writer: str = "w", at: datetime = T0) -> bytes:
+def good_run(
+    run_id: str, *, writer: str = "w", at: datetime = T0, draft_status: str = "draft"
+) -> bytes:
     """A finished run with a tool call, two metrics and a draft: the lines of one run."""
     started = RunRecord(
         run_id=run_id,
@@ -58,6 +60,7 @@ def good_run(run_id: str, *, writer: str = "w", at: datetime = T0) -> bytes:
         run_id=run_id,
         title="T",
         content="body",
+        status=draft_status,  # type: ignore[arg-type]
         created_at=at,
         updated_at=at,
     )

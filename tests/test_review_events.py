@@ -78,7 +78,7 @@ def test_events_are_applied_in_decision_order_not_arrival_order() -> None:
 def _store_with_a_draft(tmp_path: Path, *, finish: str | None = None) -> tuple[AuditStore, str]:
     clock = FakeClock(datetime(2026, 3, 1, 9, 0))
     store = AuditStore(tmp_path / "s.duckdb", background=False, clock=clock)
-    lines = good_run("run_1")
+    lines = good_run("run_1", draft_status="truncated" if finish else "draft")
     if finish:
         lines += line(
             "run",
