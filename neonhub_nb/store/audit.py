@@ -127,6 +127,11 @@ class AuditStore:
         self._migrated = False
         self._version_checked = False
         self._probed = False
+        #: After a read fell back (the file held elsewhere), the next ones wait less.
+        self._held_seen = False
+        if not read_only and not self.unwritable:
+            # Recognise the file now, before any run starts (and outside its timing).
+            self._probe()
         if not read_only:
             # Ingest what is left when the interpreter exits (unregistered by close()).
             atexit.register(self._close_at_exit)
@@ -477,10 +482,13 @@ class AuditStore:
         elif self.unwritable:
             reason = f"cannot ingest here: {self.unwritable}"
         else:
+            # While the file is known to be held elsewhere, do not wait a full second on
+            # every read to find that out again.
+            wait = min(self.read_wait, 0.05) if self._held_seen else self.read_wait
             try:
-                with ingest_turn(self.path, wait=True, timeout=self.read_wait):
+                with ingest_turn(self.path, wait=True, timeout=wait):
                     written = self._spool.bytes_written
-                    con = self._connect(self.path, False, self.read_wait)
+                    con = self._connect(self.path, False, wait)
                     try:
                         self._check_version(con)
                         if not self._migrated:
@@ -494,6 +502,7 @@ class AuditStore:
                         raise
                     self._flushed_bytes = written
                 self.last_read = ReadNote()
+                self._held_seen = False
                 if not read_only:
                     return con, _nothing
                 con.close()
@@ -502,6 +511,7 @@ class AuditStore:
                 if _is_refusal(exc):
                     raise
                 reason = _why_not_ingested(exc)
+                self._held_seen = reason == HELD
         return self._fallback(reason)
 
     def _connect_checked(self, *, read_only: bool) -> Any:
@@ -517,8 +527,9 @@ class AuditStore:
         """The last ingested state: read-only, or from a copy of the file if even that
         cannot be had (a process outside neonhub-nb holds it read-write)."""
         source, cleanup = "last_ingested", _nothing
+        wait = 0.05 if self._held_seen and self.last_read.source == "copy" else self.read_wait
         try:
-            con = self._connect(self.path, True, self.read_wait if reason else None)
+            con = self._connect(self.path, True, wait if reason else None)
         except StoreError as exc:
             if reason is None or "locked" not in str(exc):
                 raise
@@ -715,8 +726,11 @@ def _ingest_error(path: Path, exc: BaseException) -> StoreError:
     return StoreError(f"audit store {path}: ingestion failed ({text}); the events stay spooled")
 
 
+HELD = "another process holds the file"
+
+
 def _why_not_ingested(exc: BaseException) -> str:
     text = _one_line(exc)
     if any(word in text for word in ("locked", "kept ingesting", "kept it busy")):
-        return "another process holds the file"
+        return HELD
     return text
