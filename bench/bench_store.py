@@ -416,6 +416,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--per-writer", type=int, default=2500)
     parser.add_argument("--dashboard-runs", type=int, default=1_000_000)
     parser.add_argument("--reps", type=int, default=20)
+    parser.add_argument(
+        "--code", default=None, help="first-run: measure the neonhub_nb in this folder instead"
+    )
     args = parser.parse_args(argv)
     parts = set(args.only.split(","))
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores")
@@ -432,7 +435,7 @@ def main(argv: list[str] | None = None) -> None:
         if "reads" in parts:
             audit_parts.part_reads(tmp, args.runs, args.reps, log_one, table)
     if "first-run" in parts:
-        audit_parts.part_first_run(max(3, args.reps // 4), table)
+        audit_parts.part_first_run(max(3, args.reps // 4), table, args.code)
     if "dashboard" in parts:
         part_dashboard(args.dashboard_runs, args.reps)
 

@@ -217,21 +217,27 @@ print(json.dumps(durations))
 """
 
 
-def part_first_run(reps: int, table: Callable[..., None]) -> None:
+def part_first_run(reps: int, table: Callable[..., None], code: str | None = None) -> None:
+    """``code``: a folder holding another ``neonhub_nb`` (e.g. ``git archive main``) to
+    measure instead of the installed one."""
     firsts, rests = [], []
     with tempfile.TemporaryDirectory(prefix="neonhub-first-") as folder:
         for rep in range(reps):
             env = {"NEONHUB_DB": f"{folder}/s{rep}.duckdb", "PATH": "/usr/bin"}
+            if code:
+                env["PYTHONPATH"] = code
             out = subprocess.run(
+                # cwd: not the repository, whose neonhub_nb would shadow ``code``
                 [sys.executable, "-c", _FIRST_RUN], capture_output=True, text=True, env=env,
-                check=True,
+                check=True, cwd=folder,
             ).stdout  # fmt: skip
             durations = orjson.loads(out)
             firsts.append(durations[0])
             rests.append(statistics.median(durations[1:]))
     first, rest = statistics.median(firsts), statistics.median(rests)
     table(
-        f"Recorded duration of a fresh process's first mock run ({reps} processes, medians)",
+        f"Recorded duration of a fresh process's first mock run ({reps} processes, medians"
+        f"{', code from ' + code if code else ''})",
         ["run", "duration_ms", "vs later runs"],
         [
             ["first run of the process", f"{first:.2f}", f"{first / rest:.2f}x"],
