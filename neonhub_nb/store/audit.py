@@ -26,39 +26,37 @@ from pydantic import BaseModel
 
 from ..clock import Clock, SystemClock
 from ..config import Settings
-from ..errors import InvalidInputError, StoreError
-from ..ids import new_id
+from ..errors import StoreError
 from ..models import Metric
 from ..records import (
     DraftRecord,
     MetricRecord,
-    ReviewEvent,
-    ReviewRuleError,
-    ReviewState,
     RunRecord,
     ToolExecution,
-    content_digest,
-    next_review_state,
 )
 from ..redact import Redactor
 from .connection import ingest_turn, is_lock_error, open_duckdb, readers_waiting
 from .ingest import IngestReport, ingest_segments
 from .reading import ReadNote, pending_spool, snapshot_copy
 from .recognise import (
+    HELD,
     UnusableStoreError,
     check_schema_version,
     duckdb_open_error,
+    ingest_error,
+    one_line,
     recognise_store,
     unwritable_reason,
+    why_not_ingested,
     write_error,
 )
 from .schema import LATEST_VERSION, apply_migrations, schema_version
 from .spool import SpoolWriter, list_segments
+from .trail import TrailMethods
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .quarantine import QuarantineCounts, RetryReport
     from .queries import RunDetail
 
 __all__ = ["AuditStore"]
@@ -68,7 +66,7 @@ QueryObserver = Callable[[str, float], None]
 R = TypeVar("R", bound=BaseModel)
 
 
-class AuditStore:
+class AuditStore(TrailMethods):
     """Handle on one audit store file.
 
     ``read_only=True`` (the dashboard) never writes, never ingests and never migrates:
@@ -221,68 +219,6 @@ class AuditStore:
         self._append(events, sync=True)
         return clean, clean_draft
 
-    def review_draft(
-        self,
-        draft_id: str,
-        decision: str,
-        reviewer: str,
-        reason: str | None = None,
-        *,
-        title: str | None = None,
-        content: str | None = None,
-    ) -> ReviewState:
-        """Append a review decision on a draft and return the draft's new review state.
-
-        ``decision`` is ``approve``, ``reject`` (needs a ``reason``), ``edit`` (needs the
-        new ``content``; ``title`` optional) or ``reopen`` (needs a ``reason``). The older
-        statuses ``approved``, ``rejected`` and ``draft`` (saving edits) are accepted too.
-        The draft's current state is derived from its earlier decisions, and a decision
-        its rules refuse raises :class:`InvalidInputError` (``decision: <rule>``) with
-        nothing written; see :func:`neonhub_nb.records.next_review_state` for the rules.
-        """
-        from ..models import validate_review
-
-        decision = validate_review(decision, reviewer, reason, content=content)
-        state = self.review_state(draft_id)
-        digest, size = content_digest(content if decision == "edit" else None)
-        event = ReviewEvent(
-            event_id=new_id("rev"),
-            draft_id=draft_id,
-            decision=decision,
-            reviewer=reviewer.strip(),
-            decided_at=self.clock.now(),
-            reason=reason.strip() if reason and reason.strip() else None,
-            title=title if decision == "edit" else None,
-            content=content if decision == "edit" else None,
-            content_sha256=digest,
-            content_bytes=size,
-        )
-        try:
-            new_state = next_review_state(state, event)
-        except ReviewRuleError as refusal:
-            raise InvalidInputError("decision", f"{decision}: {refusal}", decision) from None
-        clean, _ = self._redact(event)
-        self._append([{"t": "review_event", "row": clean.model_dump()}], sync=True)
-        return new_state
-
-    def review_state(self, draft_id: str) -> ReviewState:
-        """Where the review of ``draft_id`` stands, derived from its events (spooled ones
-        included: the read ingests first)."""
-        from .reviews import draft_states
-
-        with self.connect() as con:
-            states = draft_states(con, [draft_id])
-        if draft_id not in states:
-            raise InvalidInputError("draft_id", f"no draft {draft_id!r} in the audit store")
-        return states[draft_id]
-
-    def review_trail(self, draft_id: str) -> pd.DataFrame:
-        """Every review decision on ``draft_id`` in order (see ``reviews.review_trail``)."""
-        from .reviews import review_trail
-
-        with self.connect() as con:
-            return review_trail(con, draft_id)
-
     def _writable(self) -> None:
         """Raise (one line) unless this store can record now; probes the file once."""
         if self.read_only:
@@ -371,7 +307,7 @@ class AuditStore:
                 total = IngestReport(truncated=True)
                 while total.truncated:
                     with self._open(read_only=False, timeout=timeout) as con:
-                        total = _add_reports(total, self._ingest_on(con))
+                        total = total.merged(self._ingest_on(con))
                 self._flushed_bytes = written
                 return total
         except OSError as exc:
@@ -388,8 +324,8 @@ class AuditStore:
                     con, self.spool_dir, self.clock.now(), redact=self.redactor.text
                 )
             except duckdb.Error as exc:
-                raise _ingest_error(self.path, exc) from None
-            total = _add_reports(total, report)
+                raise ingest_error(self.path, exc) from None
+            total = total.merged(report)
             if not report.truncated or readers_waiting(self.path):
                 return total
 
@@ -402,7 +338,7 @@ class AuditStore:
                 try:
                     apply_migrations(con)
                 except duckdb.Error as exc:
-                    raise _ingest_error(self.path, exc) from None
+                    raise ingest_error(self.path, exc) from None
                 self._migrated = True
             yield con
         finally:
@@ -504,13 +440,13 @@ class AuditStore:
                 self.last_read = ReadNote()
                 self._held_seen = False
                 if not read_only:
-                    return con, _nothing
+                    return con, _nothing_to_clean
                 con.close()
-                return self._connect_checked(read_only=True), _nothing
+                return self._connect_checked(read_only=True), _nothing_to_clean
             except (StoreError, duckdb.Error, OSError) as exc:
-                if _is_refusal(exc):
+                if isinstance(exc, UnusableStoreError):  # not ours, damaged, newer: no fallback
                     raise
-                reason = _why_not_ingested(exc)
+                reason = why_not_ingested(exc)
                 self._held_seen = reason == HELD
         return self._fallback(reason)
 
@@ -526,7 +462,7 @@ class AuditStore:
     def _fallback(self, reason: str | None) -> tuple[Any, Callable[[], None]]:
         """The last ingested state: read-only, or from a copy of the file if even that
         cannot be had (a process outside neonhub-nb holds it read-write)."""
-        source, cleanup = "last_ingested", _nothing
+        source, cleanup = "last_ingested", _nothing_to_clean
         wait = 0.05 if self._held_seen and self.last_read.source == "copy" else self.read_wait
         try:
             con = self._connect(self.path, True, wait if reason else None)
@@ -553,28 +489,6 @@ class AuditStore:
             self.last_read = ReadNote(source, reason, events, runs)
         return con, cleanup
 
-    # -------------------------------------------------------------- quarantine
-    def quarantine_counts(self) -> QuarantineCounts:
-        """Lines in quarantine now (``open``) and ever (``total``)."""
-        from .quarantine import quarantine_counts
-
-        with self.connect() as con:
-            return quarantine_counts(con)
-
-    def quarantine(self, *, include_resolved: bool = False, limit: int = 100) -> pd.DataFrame:
-        """Quarantined spool lines, oldest first (see :mod:`neonhub_nb.store.quarantine`)."""
-        from .quarantine import list_quarantine
-
-        with self.connect() as con:
-            return list_quarantine(con, include_resolved=include_resolved, limit=limit)
-
-    def retry_quarantine(self) -> RetryReport:
-        """Check every open quarantined line again and ingest those that pass now."""
-        from .quarantine import retry_quarantine
-
-        with self.connect(write=True) as con:
-            return retry_quarantine(con, self.clock.now())
-
     def schema_version(self) -> int:
         with self.connect() as con:
             return schema_version(con)
@@ -596,7 +510,7 @@ class AuditStore:
             try:
                 return timed_df(con, query, params, self.query_observers, "sql")
             except duckdb.Error as exc:
-                text = _one_line(exc)
+                text = one_line(exc)
                 if "read-only" in text or "read only" in text:
                     raise StoreError(
                         "sql: the audit store is read-only here, so the statement was refused "
@@ -674,7 +588,7 @@ class AuditStore:
             self.close(timeout=2.0)
         except Exception as exc:
             print(
-                f"neonhub-nb: audit store {self.path}: not ingested at exit ({_one_line(exc)});"
+                f"neonhub-nb: audit store {self.path}: not ingested at exit ({one_line(exc)});"
                 " the events stay spooled and the next `neonhub-nb ingest` takes them",
                 file=sys.stderr,
             )
@@ -690,47 +604,5 @@ def _as(model: type[R], value: R | Mapping[str, Any]) -> R:
     return value if isinstance(value, model) else model.model_validate(value)
 
 
-def _add_reports(first: IngestReport, second: IngestReport) -> IngestReport:
-    return IngestReport(
-        segments_read=first.segments_read + second.segments_read,
-        events=first.events + second.events,
-        runs=first.runs + second.runs,
-        tool_executions=first.tool_executions + second.tool_executions,
-        abandoned=first.abandoned + second.abandoned,
-        segments_deleted=first.segments_deleted + second.segments_deleted,
-        quarantined=first.quarantined + second.quarantined,
-        dead_writers=sorted({*first.dead_writers, *second.dead_writers}),
-        unreadable=sorted({*first.unreadable, *second.unreadable}),
-        truncated=second.truncated,
-    )
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
-def _nothing() -> None:
+def _nothing_to_clean() -> None:
     return None
-
-
-def _is_refusal(exc: BaseException) -> bool:
-    """A store that must not be used at all (not ours, damaged, newer): never fall back."""
-    return isinstance(exc, UnusableStoreError)
-
-
-def _ingest_error(path: Path, exc: BaseException) -> StoreError:
-    text = _one_line(exc)
-    if "No space left" in text or "disk is full" in text.lower():
-        return write_error(path, OSError(28, "No space left on device"))
-    return StoreError(f"audit store {path}: ingestion failed ({text}); the events stay spooled")
-
-
-HELD = "another process holds the file"
-
-
-def _why_not_ingested(exc: BaseException) -> str:
-    text = _one_line(exc)
-    if any(word in text for word in ("locked", "kept ingesting", "kept it busy")):
-        return HELD
-    return text

@@ -135,6 +135,21 @@ class IngestReport:
         """Older name of :attr:`quarantined`."""
         return self.quarantined
 
+    def merged(self, later: IngestReport) -> IngestReport:
+        """This pass's counts plus ``later``'s (``truncated`` is the later pass's)."""
+        return IngestReport(
+            segments_read=self.segments_read + later.segments_read,
+            events=self.events + later.events,
+            runs=self.runs + later.runs,
+            tool_executions=self.tool_executions + later.tool_executions,
+            abandoned=self.abandoned + later.abandoned,
+            segments_deleted=self.segments_deleted + later.segments_deleted,
+            quarantined=self.quarantined + later.quarantined,
+            dead_writers=sorted({*self.dead_writers, *later.dead_writers}),
+            unreadable=sorted({*self.unreadable, *later.unreadable}),
+            truncated=later.truncated,
+        )
+
 
 def _as_text(value: Any) -> str | None:
     if value is None:

@@ -17,12 +17,16 @@ from ..errors import StoreError
 
 __all__ = [
     "DUCKDB_HEADER_BYTES",
+    "HELD",
     "UnusableStoreError",
     "check_schema_version",
     "duckdb_open_error",
+    "ingest_error",
     "is_postgres_path",
+    "one_line",
     "recognise_store",
     "unwritable_reason",
+    "why_not_ingested",
     "write_error",
 ]
 
@@ -147,3 +151,29 @@ def write_error(path: Path, exc: BaseException) -> StoreError:
             "writable or point NEONHUB_DB at a writable place; reading still works"
         )
     return StoreError(f"audit store {path}: cannot write ({text})")
+
+
+#: Why a read could not ingest first, when another process has the file.
+HELD = "another process holds the file"
+
+
+def one_line(exc: BaseException) -> str:
+    """The first line of an error's text (or its type's name)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def ingest_error(path: Path, exc: BaseException) -> StoreError:
+    """DuckDB's refusal during ingestion as one line (a full disk says so)."""
+    text = one_line(exc)
+    if "No space left" in text or "disk is full" in text.lower():
+        return write_error(path, OSError(errno.ENOSPC, "No space left on device"))
+    return StoreError(f"audit store {path}: ingestion failed ({text}); the events stay spooled")
+
+
+def why_not_ingested(exc: BaseException) -> str:
+    """What a reader's note says when it could not ingest first."""
+    text = one_line(exc)
+    if any(word in text for word in ("locked", "kept ingesting", "kept it busy")):
+        return HELD
+    return text
