@@ -104,7 +104,10 @@ def _split_list(value: object) -> object:
 
 
 class Metric(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    """A named number of a run (tokens, cost, an agent's own measure). ``value`` must be
+    finite: a NaN cost would turn every sum and spending cap over it into NaN."""
+
+    model_config = ConfigDict(frozen=True, allow_inf_nan=False)
 
     name: str
     value: float

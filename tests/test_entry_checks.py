@@ -173,3 +173,48 @@ def test_a_fast_failing_run_ends_cleanly_and_is_recorded(tmp_path: Path) -> None
     listed = neonhub("runs", "--json", db=db)
     assert [row["status"] for row in json.loads(listed.stdout)] == ["failed"]
     assert listed.stderr == ""
+
+
+def test_an_agent_metric_that_is_not_finite_fails_its_run_and_is_recorded(
+    tmp_path: Path,
+) -> None:
+    """A NaN from an agent's own measure is refused where it is made: the run is recorded
+    as failed, and nothing NaN reaches the spool."""
+    from neonhub_nb.agents.base import AgentOutput, DraftOutput
+    from neonhub_nb.agents.catalog import AgentSpec
+    from neonhub_nb.api import register_agent
+    from neonhub_nb.models import AgentParams, Metric
+    from neonhub_nb.store import AuditStore
+
+    class Params(AgentParams):
+        topic: str
+
+    class NanAgent:
+        name = "test"
+
+        def run(self, params: Params, ctx: object) -> AgentOutput:
+            return AgentOutput(
+                output={"topic": params.topic},
+                draft=DraftOutput(title="T", content="body", metadata={}),
+                metrics=(Metric(name="score", value=float("nan")),),
+            )
+
+    register_agent(
+        AgentSpec(
+            intent="test.nan_metric",
+            agent="test",
+            description="returns a NaN metric",
+            params_model=Params,
+            factory=NanAgent,
+        )
+    )
+    db = tmp_path / "s.duckdb"
+    result = run_agent(
+        "test.nan_metric", {"topic": "x"}, settings=load_settings({"NEONHUB_DB": str(db)})
+    )
+    assert result.status == "failed"
+    assert result.error is not None and "finite number" in result.error
+    store = AuditStore(db, background=False)
+    assert store.runs()["status"].tolist() == ["failed"]
+    assert store.quarantine_counts().total == 0
+    store.close()

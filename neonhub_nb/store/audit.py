@@ -461,16 +461,23 @@ class AuditStore(TrailMethods):
 
     def _fallback(self, reason: str | None) -> tuple[Any, Callable[[], None]]:
         """The last ingested state: read-only, or from a copy of the file if even that
-        cannot be had (a process outside neonhub-nb holds it read-write)."""
+        cannot be had (a process outside neonhub-nb holds it read-write).
+
+        ``reason`` None: a read-only store's own read (never stale unless it must copy);
+        it waits longer for the file, since neonhub-nb's ingesters let readers in first.
+        """
         source, cleanup = "last_ingested", _nothing_to_clean
-        wait = 0.05 if self._held_seen and self.last_read.source == "copy" else self.read_wait
+        wait = self.read_wait if reason else max(self.read_wait, 5.0)
+        if self._held_seen and self.last_read.source == "copy":
+            wait = 0.05
         try:
-            con = self._connect(self.path, True, wait if reason else None)
+            con = self._connect(self.path, True, wait)
         except StoreError as exc:
-            if reason is None or "locked" not in str(exc):
+            if "locked" not in str(exc):
                 raise
             copy = snapshot_copy(self.path)
-            source = "copy"
+            source, reason = "copy", reason or HELD
+            self._held_seen = True
             con = self._connect(copy, True, None)
 
             def cleanup() -> None:

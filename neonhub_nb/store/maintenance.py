@@ -11,8 +11,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+import duckdb
+
 from ..clock import parse_age as _parse_age
-from ..errors import InvalidInputError
+from ..errors import InvalidInputError, StoreError
+from .recognise import one_line
 
 if TYPE_CHECKING:
     from .audit import AuditStore
@@ -72,7 +75,10 @@ def export_store(
         for table, query in selects.items():
             path = out_dir / f"{table}.{fmt}"
             literal = str(path).replace("'", "''")
-            con.execute(f"COPY ({query}) TO '{literal}' ({_COPY_OPTIONS[fmt]})", params)
+            try:
+                con.execute(f"COPY ({query}) TO '{literal}' ({_COPY_OPTIONS[fmt]})", params)
+            except duckdb.Error as exc:
+                raise StoreError(f"export: cannot write {path}: {one_line(exc)}") from None
             written[table] = path
     return written
 
@@ -132,11 +138,14 @@ def snapshot(store: AuditStore, destination: Path) -> Path:
         raise InvalidInputError("destination", f"{destination} exists; choose a new file name")
     destination.parent.mkdir(parents=True, exist_ok=True)
     literal = str(destination).replace("'", "''")
-    with store.connect() as con:
-        con.execute(f"ATTACH '{literal}' AS snapshot_target")
+    with store.connect(write=True) as con:
         try:
-            source = con.execute("SELECT current_database()").fetchone()[0]
-            con.execute(f'COPY FROM DATABASE "{source}" TO snapshot_target')
-        finally:
-            con.execute("DETACH snapshot_target")
+            con.execute(f"ATTACH '{literal}' AS snapshot_target")
+            try:
+                source = con.execute("SELECT current_database()").fetchone()[0]
+                con.execute(f'COPY FROM DATABASE "{source}" TO snapshot_target')
+            finally:
+                con.execute("DETACH snapshot_target")
+        except duckdb.Error as exc:
+            raise StoreError(f"snapshot: cannot write {destination}: {one_line(exc)}") from None
     return destination
