@@ -31,28 +31,41 @@ _INITIAL = """CASE WHEN d.reviewed_at IS NULL AND d.status IN ('draft', 'truncat
 
 
 def draft_states(con: Any, draft_ids: Sequence[str]) -> dict[str, ReviewState]:
-    """The derived review state of each draft in ``draft_ids`` that is in the store."""
+    """The derived review state of each draft in ``draft_ids`` that is in the store.
+
+    A draft without events is as its row says (a store written by other means, an older
+    file opened read-only, or a draft nobody reviewed yet)."""
     if not draft_ids:
         return {}
     drafts = con.execute(
-        f"""SELECT d.draft_id, {_INITIAL} FROM content_drafts d
-            LEFT JOIN agent_runs r USING (run_id) WHERE list_contains(?, d.draft_id)""",
-        [list(draft_ids)],
-    ).fetchall()
-    columns = ", ".join(TRAIL_COLUMNS)
-    if not has_table(con, "review_events"):  # an older file, opened read-only
-        return {draft_id: ReviewState(status=initial) for draft_id, initial in drafts}
-    rows = con.execute(
-        f"SELECT {columns} FROM review_events WHERE list_contains(?, draft_id)",
+        f"""SELECT d.draft_id, {_INITIAL}, d.status, d.reviewer, d.review_note, d.reviewed_at
+            FROM content_drafts d LEFT JOIN agent_runs r USING (run_id)
+            WHERE list_contains(?, d.draft_id)""",
         [list(draft_ids)],
     ).fetchall()
     events: dict[str, list[ReviewEvent]] = defaultdict(list)
-    for row in rows:
-        event = ReviewEvent.model_validate(dict(zip(TRAIL_COLUMNS, row, strict=True)))
-        events[event.draft_id].append(event)
-    return {
-        draft_id: derive_review(initial, events.get(draft_id, [])) for draft_id, initial in drafts
-    }
+    if has_table(con, "review_events"):
+        columns = ", ".join(TRAIL_COLUMNS)
+        rows = con.execute(
+            f"SELECT {columns} FROM review_events WHERE list_contains(?, draft_id)",
+            [list(draft_ids)],
+        ).fetchall()
+        for row in rows:
+            event = ReviewEvent.model_validate(dict(zip(TRAIL_COLUMNS, row, strict=True)))
+            events[event.draft_id].append(event)
+    states: dict[str, ReviewState] = {}
+    for draft_id, initial, status, reviewer, note, reviewed_at in drafts:
+        if draft_id in events:
+            states[draft_id] = derive_review(initial, events[draft_id])
+        else:
+            states[draft_id] = ReviewState(
+                status=status,
+                complete=status != "truncated",
+                reviewer=reviewer,
+                reason=note,
+                decided_at=reviewed_at,
+            )
+    return states
 
 
 def refresh_draft_status(con: Any, draft_ids: Sequence[str]) -> None:
