@@ -449,7 +449,7 @@ def load_experiment(store: AuditStore, experiment_id: str) -> Experiment:
     """Rebuild an experiment's table (with scores) from the audit store."""
     runs = store.sql(
         """SELECT r.run_id, r.started_at, r.variant, r.status, r.duration_ms, r.prompt_version,
-                  r.error,
+                  r.error, r.intent, r.agent, r.mode,
                   r.input, d.title, d.content,
                   max(m.value) FILTER (WHERE m.name = 'total_tokens') AS total_tokens,
                   max(m.value) FILTER (WHERE m.name = 'cost_usd') AS cost_usd
@@ -470,11 +470,11 @@ def load_experiment(store: AuditStore, experiment_id: str) -> Experiment:
         index = inputs.setdefault(key, len(inputs))
         result = RunResult(
             run_id=record["run_id"],
-            intent="",
-            agent="",
+            intent=record["intent"],
+            agent=record["agent"],
             status=record["status"],
-            mode="",
-            started_at=pd.Timestamp(0).to_pydatetime(),
+            mode=record["mode"],
+            started_at=pd.Timestamp(record["started_at"]).to_pydatetime(),
             duration_ms=record["duration_ms"],
             error=record["error"],
             title=record["title"],
