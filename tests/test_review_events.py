@@ -230,3 +230,18 @@ def test_show_prints_the_review_trail(tmp_path: Path) -> None:
     assert "2026-03-01 09:00:00  reject  by Dana  reason: off-brand tone" in shown.stdout
     as_json = neonhub("show", "run_1", "--json", db=store.path)
     assert '"decision": "reject"' in as_json.stdout
+
+
+def test_a_secret_in_an_edit_is_redacted_and_the_hash_describes_what_is_stored(
+    tmp_path: Path,
+) -> None:
+    store, draft = _store_with_a_draft(tmp_path)
+    secret = "sk-proj-" + "Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4zAb3dEf6h"
+    store.review_draft(draft, "edit", "Dana", content=f"# T\n\nkey {secret} here")
+    trail = store.sql("SELECT content, content_sha256, content_bytes FROM review_events")
+    stored = trail["content"][0]
+    assert secret not in stored and "[REDACTED" in stored
+    assert trail["content_sha256"][0] == hashlib.sha256(stored.encode()).hexdigest()
+    assert int(trail["content_bytes"][0]) == len(stored.encode())
+    assert secret not in store.sql("SELECT content FROM content_drafts")["content"][0]
+    store.close()

@@ -79,7 +79,11 @@ class TrailMethods:
             new_state = next_review_state(state, event)
         except ReviewRuleError as refusal:
             raise InvalidInputError("decision", f"{decision}: {refusal}", decision) from None
-        clean, _ = self._redact(event)
+        clean, found = self._redact(event)
+        if found and clean.content is not None:
+            # The hash and size describe the content as stored (a secret was replaced).
+            digest, size = content_digest(clean.content)
+            clean = clean.model_copy(update={"content_sha256": digest, "content_bytes": size})
         self._append([{"t": "review_event", "row": clean.model_dump()}], sync=True)
         return new_state
 
