@@ -174,3 +174,29 @@ def _fill(path: Path) -> None:
                 if exc.errno != 28:  # ENOSPC: full, as wanted
                     raise
                 written = 0
+
+
+def test_a_full_disk_during_ingestion_keeps_the_spool_and_reads_still_answer() -> None:
+    from .audit_support import good_run, write_segment
+
+    with tmpfs("8m") as folder:
+        db = folder / "s.duckdb"
+        assert neonhub(*RUN, db=db).returncode == 0
+        segment = write_segment(db, "other", b"".join(good_run(f"run_{i}") for i in range(200)))
+        before = segment.read_bytes()
+        _fill(folder / "filler")
+
+        ingested = neonhub("ingest", db=db)
+        assert ingested.returncode == 2
+        message = one_error_line(ingested)
+        assert str(db) in message and "the disk is full" in message
+
+        listed = neonhub("runs", "--json", db=db)
+        assert listed.returncode == 0, listed.stderr
+        assert listed.stderr.startswith("note: showing the last ingested state")
+        assert segment.read_bytes() == before  # nothing lost, nothing half-taken
+
+        (folder / "filler").unlink()
+        assert neonhub("ingest", db=db).returncode == 0
+        count = AuditStore(db, read_only=True).sql("SELECT count(*) AS n FROM agent_runs")
+        assert count["n"][0] == 201

@@ -43,6 +43,7 @@ from ..records import (
 from .lines import BadLine, SpooledEvent, check_line, partial_line
 from .quarantine import quarantine_lines
 from .reviews import refresh_draft_status
+from .schema import rollback
 from .spool import Segment, list_segments
 
 __all__ = [
@@ -278,7 +279,7 @@ def write_events(con: Any, events: list[SpooledEvent]) -> list[BadLine]:
         _write_batch(con, batch)
         return []
     except Exception:  # duckdb.Error and Arrow errors alike: fall back to one by one
-        con.execute("ROLLBACK")
+        rollback(con)
     refused: list[BadLine] = []
     for event in events:
         single = _Batch()
@@ -288,7 +289,7 @@ def write_events(con: Any, events: list[SpooledEvent]) -> list[BadLine]:
             _write_batch(con, single)
             con.execute("COMMIT")
         except Exception as exc:
-            con.execute("ROLLBACK")
+            rollback(con)
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             refused.append(
                 BadLine(
@@ -422,7 +423,7 @@ def ingest_segments(
                 report.abandoned = len(abandoned)
             con.execute("COMMIT")
         except Exception:
-            con.execute("ROLLBACK")
+            rollback(con)
             raise
         # Committed: segments of gone writers are fully in DuckDB and can go.
         for segment in segments:

@@ -16,6 +16,7 @@ import duckdb
 from ..clock import parse_age as _parse_age
 from ..errors import InvalidInputError, StoreError
 from .recognise import one_line
+from .schema import rollback
 
 if TYPE_CHECKING:
     from .audit import AuditStore
@@ -120,7 +121,7 @@ def prune(store: AuditStore, older_than: timedelta, *, now: datetime | None = No
             con.execute("DROP TABLE pruned")
             con.execute("COMMIT")
         except Exception:
-            con.execute("ROLLBACK")
+            rollback(con)
             raise
         con.execute("CHECKPOINT")
     return PruneReport(

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from .lines import BadLine, SpooledEvent, check_line
+from .schema import rollback
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -167,7 +168,7 @@ def retry_quarantine(con: Any, now: datetime) -> RetryReport:
             ingested += 1
         con.execute("COMMIT")
     except Exception:
-        con.execute("ROLLBACK")
+        rollback(con)
         raise
     return RetryReport(
         ingested=ingested, still_refused=len(failing) + len(refused), not_retryable=not_retryable

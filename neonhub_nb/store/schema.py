@@ -11,7 +11,7 @@ from typing import Any
 
 from ..clock import utcnow
 
-__all__ = ["MIGRATIONS", "Migration", "apply_migrations", "schema_version"]
+__all__ = ["MIGRATIONS", "Migration", "apply_migrations", "rollback", "schema_version"]
 
 
 @dataclass(frozen=True)
@@ -216,6 +216,15 @@ MIGRATIONS: tuple[Migration, ...] = (
 LATEST_VERSION = MIGRATIONS[-1].version
 
 
+def rollback(con: Any) -> None:
+    """Roll back the open transaction if there still is one. A failed commit (a full disk)
+    may have ended it already, and the rollback's own error must not hide the first."""
+    try:
+        con.execute("ROLLBACK")
+    except Exception:
+        return
+
+
 def schema_version(con: Any) -> int:
     """The highest migration applied to the open database (0 for an empty file)."""
     exists = con.execute(
@@ -251,7 +260,7 @@ def apply_migrations(con: Any, up_to: int | None = None) -> list[str]:
             )
             con.execute("COMMIT")
         except Exception:
-            con.execute("ROLLBACK")
+            rollback(con)
             raise
         applied.append(migration.name)
     return applied
