@@ -16,6 +16,7 @@ import os
 import shutil
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -422,21 +423,7 @@ class AuditStore(TrailMethods):
             # every read to find that out again.
             wait = min(self.read_wait, 0.05) if self._held_seen else self.read_wait
             try:
-                with ingest_turn(self.path, wait=True, timeout=wait):
-                    written = self._spool.bytes_written
-                    con = self._connect(self.path, False, wait)
-                    try:
-                        self._check_version(con)
-                        if not self._migrated:
-                            apply_migrations(con)
-                            self._migrated = True
-                        left = self._ingest_on(con)
-                        while left.truncated:  # a waiting reader interrupted a backlog
-                            left = self._ingest_on(con)
-                    except BaseException:
-                        con.close()
-                        raise
-                    self._flushed_bytes = written
+                con = self._ingested_connection(wait)
                 self.last_read = ReadNote()
                 self._held_seen = False
                 if not read_only:
@@ -449,6 +436,29 @@ class AuditStore(TrailMethods):
                 reason = why_not_ingested(exc)
                 self._held_seen = reason == HELD
         return self._fallback(reason)
+
+    def _ingested_connection(self, wait: float) -> Any:
+        """A read-write connection after every spool is ingested. Between bounded passes
+        the file is let go when another process's reader is waiting, so a backlog never
+        keeps that reader out."""
+        while True:
+            with ingest_turn(self.path, wait=True, timeout=wait):
+                written = self._spool.bytes_written
+                con = self._connect(self.path, False, wait)
+                try:
+                    self._check_version(con)
+                    if not self._migrated:
+                        apply_migrations(con)
+                        self._migrated = True
+                    left = self._ingest_on(con)
+                except BaseException:
+                    con.close()
+                    raise
+                if not left.truncated:
+                    self._flushed_bytes = written
+                    return con
+                con.close()
+            time.sleep(0.005)  # the waiting reader goes first
 
     def _connect_checked(self, *, read_only: bool) -> Any:
         con = self._connect(self.path, read_only, None)
