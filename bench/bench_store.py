@@ -3,6 +3,7 @@
     .venv/bin/python bench/bench_store.py                      # everything (MLflow if installed)
     .venv/bin/python bench/bench_store.py --only logging,peers --runs 2000
     .venv/bin/python bench/bench_store.py --only redaction        # its share: redaction
+    .venv/bin/python bench/bench_store.py --only checks,reads,first-run  # the audit trail's
     ./scripts/bench.sh store                                   # installs MLflow first
 
 Prints one table per part. Figures are medians (and p99 where asked) on this machine;
@@ -28,6 +29,9 @@ from neonhub_nb.clock import utcnow
 from neonhub_nb.ids import new_id
 from neonhub_nb.models import Metric, ToolExecution
 from neonhub_nb.store import AuditStore, queries
+
+sys.path.insert(0, str(Path(__file__).parent))
+import store_audit_parts as audit_parts  # a sibling file of this script
 
 CACHE = Path(__file__).with_name("cache")
 
@@ -403,7 +407,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--only",
         default="logging,processes,dashboard",
-        help="comma-separated parts: logging, redaction, processes, dashboard",
+        help="comma-separated parts: logging, redaction, processes, dashboard, checks, "
+        "reads, first-run (store_audit_parts.py)",
     )
     parser.add_argument("--runs", type=int, default=2000, help="runs for the logging part")
     parser.add_argument("--mlflow-runs", type=int, default=100, help="runs logged with MLflow")
@@ -411,6 +416,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--per-writer", type=int, default=2500)
     parser.add_argument("--dashboard-runs", type=int, default=1_000_000)
     parser.add_argument("--reps", type=int, default=20)
+    parser.add_argument(
+        "--code", default=None, help="first-run: measure the neonhub_nb in this folder instead"
+    )
     args = parser.parse_args(argv)
     parts = set(args.only.split(","))
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores")
@@ -422,6 +430,12 @@ def main(argv: list[str] | None = None) -> None:
             part_redaction(args.runs)
         if "processes" in parts:
             part_processes(tmp, args.writers, args.per_writer)
+        if "checks" in parts:
+            audit_parts.part_checks(tmp, args.runs, log_one, table)
+        if "reads" in parts:
+            audit_parts.part_reads(tmp, args.runs, args.reps, log_one, table)
+    if "first-run" in parts:
+        audit_parts.part_first_run(max(3, args.reps // 4), table, args.code)
     if "dashboard" in parts:
         part_dashboard(args.dashboard_runs, args.reps)
 

@@ -1,7 +1,9 @@
 """``neonhub-nb``: a thin command line over the library.
 
 Each command loads settings, opens the store and calls one library function. Errors
-print one line (``error: <field>: <rule>``) and exit non-zero; no traceback walls.
+print one line (``error: <field>: <rule>``, or what is wrong with the store and what to
+do) and exit 2; no traceback walls. A read that could not ingest first says so on
+stderr (``note: showing the last ingested state ...``).
 """
 
 from __future__ import annotations
@@ -9,7 +11,6 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Sequence
-from datetime import datetime
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -30,10 +31,38 @@ def _friendly_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except NeonhubError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(2)
+            _fail(str(exc))
+        except OSError as exc:  # a full disk or read-only folder met outside the store
+            where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+            _fail(f"{exc.strerror or exc}{where}")
 
     return wrapper  # type: ignore[return-value]
+
+
+def _fail(message: str) -> None:
+    # One line, whatever the message holds (a stray byte must not crash the echo).
+    line = " ".join(message.split()) or "failed"
+    click.echo(f"error: {line.encode('utf-8', 'backslashreplace').decode()}", err=True)
+    sys.exit(2)
+
+
+def _note_stale(store: Any) -> None:
+    """Say on stderr when a read showed the last ingested state, not the latest."""
+    text = store.last_read.describe()
+    if text:
+        click.echo(f"note: {text}", err=True)
+
+
+def _whole(value: str, field: str) -> int:
+    from .errors import InvalidInputError
+    from .models import SEED_MAX
+
+    try:
+        return int(value.strip())
+    except ValueError:
+        raise InvalidInputError(
+            field, f"must be a whole number from 0 to {SEED_MAX} (got {value!r})"
+        ) from None
 
 
 def _parse_params(pairs: Sequence[str]) -> dict[str, str]:
@@ -76,7 +105,9 @@ def cli() -> None:
 @click.option("--prompt-version", default=None, help="Prompt template version (default: latest).")
 @click.option("--experiment", "experiment_id", default=None, help="Experiment id to tag the run.")
 @click.option("--campaign", default=None, help="Campaign name to tag the run.")
-@click.option("--seed", default=0, show_default=True, help="Seed passed to the model.")
+@click.option(
+    "--seed", default="0", show_default=True, help="Seed passed to the model (0 to 2147483647)."
+)
 @click.option("--stream", is_flag=True, help="Print the draft as it is generated.")
 @click.option("--json", "as_json", is_flag=True, help="Print the RunResult as JSON.")
 @_friendly_errors
@@ -87,7 +118,7 @@ def run(
     prompt_version: str | None,
     experiment_id: str | None,
     campaign: str | None,
-    seed: int,
+    seed: str,
     stream: bool,
     as_json: bool,
 ) -> None:
@@ -102,7 +133,7 @@ def run(
         prompt_version=prompt_version,
         experiment_id=experiment_id,
         campaign=campaign,
-        seed=seed,
+        seed=_whole(seed, "seed"),
         on_token=on_token,
     )
     if stream:
@@ -123,12 +154,17 @@ def run(
         sys.exit(1)
 
 
+_SINCE_HELP = "an age (7d, 12h) or an ISO time; UTC unless it carries an offset (+02:00)"
+
+
 @cli.command()
 @click.option("--limit", default=20, show_default=True, help="How many runs to list.")
 @click.option("--agent", default=None, help="Only runs of this agent.")
 @click.option("--intent", default=None, help="Only runs of this intent.")
 @click.option("--status", default=None, help="Only runs with this status.")
 @click.option("--experiment", "experiment_id", default=None, help="Only runs of this experiment.")
+@click.option("--since", default=None, help=f"Runs started at or after this: {_SINCE_HELP}.")
+@click.option("--until", default=None, help=f"Runs started before this: {_SINCE_HELP}.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON records.")
 @_friendly_errors
 def runs(
@@ -137,17 +173,31 @@ def runs(
     intent: str | None,
     status: str | None,
     experiment_id: str | None,
+    since: str | None,
+    until: str | None,
     as_json: bool,
 ) -> None:
     """List recent runs, newest first."""
     from .api import default_store
 
-    frame = default_store(load_settings()).runs(
-        limit=limit, agent=agent, intent=intent, status=status, experiment_id=experiment_id
+    store = default_store(load_settings())
+    frame = store.runs(
+        limit=limit,
+        agent=agent,
+        intent=intent,
+        status=status,
+        experiment_id=experiment_id,
+        since=since,
+        until=until,
     )
+    _note_stale(store)
     if as_json:
         _echo_json(json.loads(frame.to_json(orient="records", date_format="iso")))
         return
+    if store.last_read.pending_runs:
+        click.echo(
+            "still spooled, not in the list below yet: " + ", ".join(store.last_read.pending_runs)
+        )
     if frame.empty:
         click.echo("no runs recorded yet")
         return
@@ -176,12 +226,29 @@ def show(run_id: str, as_json: bool) -> None:
     """Show one run with its tool executions and metrics."""
     from .api import default_store
 
-    detail = default_store(load_settings()).run_detail(run_id)
+    store = default_store(load_settings())
+    detail = store.run_detail(run_id)
+    _note_stale(store)
     tools = json.loads(detail.tool_executions.to_json(orient="records", date_format="iso"))
     metrics = {row["name"]: row["value"] for row in detail.metrics.to_dict("records")}
+    trail = (
+        json.loads(
+            store.review_trail(detail.draft["draft_id"]).to_json(
+                orient="records", date_format="iso"
+            )
+        )
+        if detail.draft
+        else []
+    )
     if as_json:
         _echo_json(
-            {"run": detail.run, "tool_executions": tools, "metrics": metrics, "draft": detail.draft}
+            {
+                "run": detail.run,
+                "tool_executions": tools,
+                "metrics": metrics,
+                "draft": detail.draft,
+                "review_trail": trail,
+            }
         )
         return
     run_row = detail.run
@@ -215,6 +282,18 @@ def show(run_id: str, as_json: bool) -> None:
             f"\ndraft {detail.draft['draft_id']} ({detail.draft['status']}): "
             f"{detail.draft['title']}"
         )
+        click.echo("review trail (UTC):" if trail else "review trail: no decisions yet")
+        for event in trail:
+            size = (
+                f"  content {event['content_bytes']} bytes sha256 {event['content_sha256'][:12]}"
+                if event["content_sha256"]
+                else ""
+            )
+            reason = f"  reason: {event['reason']}" if event["reason"] else ""
+            click.echo(
+                f"  {str(event['decided_at'])[:19].replace('T', ' ')}  {event['decision']:<7}"
+                f" by {event['reviewer']}{reason}{size}"
+            )
 
 
 @cli.command()
@@ -237,23 +316,55 @@ def ingest() -> None:
     """Move spooled runs (including those of exited processes) into DuckDB now."""
     from .api import default_store
 
-    report = default_store(load_settings()).flush()
+    store = default_store(load_settings())
+    report = store.flush()
+    counts = store.quarantine_counts()
     click.echo(
         f"ingested {report.events} events ({report.runs} runs) from "
-        f"{report.segments_read} segments; {report.abandoned} runs marked abandoned"
+        f"{report.segments_read} segments; {report.abandoned} runs marked abandoned; "
+        f"{report.quarantined} lines quarantined now, {counts.open} in quarantine"
+        + (" (see `neonhub-nb quarantine`)" if counts.open else "")
     )
 
 
-def _since(value: str | None) -> datetime | None:
-    from .clock import utcnow
-    from .store.maintenance import parse_age
+@cli.command()
+@click.option(
+    "--retry",
+    is_flag=True,
+    help="Check every quarantined line again; ingest those that pass now (after a fix).",
+)
+@click.option("--all", "include_resolved", is_flag=True, help="Also list lines a retry resolved.")
+@click.option("--limit", default=100, show_default=True, help="How many lines to list.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON records.")
+@_friendly_errors
+def quarantine(retry: bool, include_resolved: bool, limit: int, as_json: bool) -> None:
+    """List spooled lines the store could not hold (segment, offset, reason), or retry them."""
+    from .api import default_store
 
-    if value is None:
-        return None
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        return utcnow() - parse_age(value)
+    store = default_store(load_settings())
+    if retry:
+        done = store.retry_quarantine()
+        click.echo(
+            f"ingested {done.ingested} quarantined lines; {done.still_refused} still refused; "
+            f"{done.not_retryable} cannot be retried (partial or oversized)"
+        )
+        return
+    frame = store.quarantine(include_resolved=include_resolved, limit=limit)
+    _note_stale(store)
+    if as_json:
+        _echo_json(json.loads(frame.to_json(orient="records", date_format="iso")))
+        return
+    if frame.empty:
+        click.echo("no lines in quarantine")
+        return
+    for row in frame.to_dict("records"):
+        line = str(row["line"])
+        shown = line if len(line) <= 120 else line[:117] + "..."
+        state = "open" if str(row["resolved_at"]) in ("None", "NaT") else "resolved"
+        click.echo(
+            f"{row['segment']}@{row['line_offset']}  {row['line_bytes']} bytes  {state}\n"
+            f"  reason: {row['reason']}\n  line:   {shown}"
+        )
 
 
 @cli.command()
@@ -265,11 +376,8 @@ def _since(value: str | None) -> datetime | None:
     show_default=True,
     help="File format.",
 )
-@click.option(
-    "--since",
-    default=None,
-    help="Runs started at or after this ISO time or age (e.g. 2026-11-01 or 7d).",
-)
+@click.option("--since", default=None, help=f"Runs started at or after this: {_SINCE_HELP}.")
+@click.option("--until", default=None, help=f"Runs started before this: {_SINCE_HELP}.")
 @click.option(
     "--out",
     "out_dir",
@@ -279,7 +387,7 @@ def _since(value: str | None) -> datetime | None:
     help="Folder for the four files.",
 )
 @_friendly_errors
-def export(fmt: str, since: str | None, out_dir: Path) -> None:
+def export(fmt: str, since: str | None, until: str | None, out_dir: Path) -> None:
     """Export runs, tool executions, metrics and drafts to files."""
     from .api import default_store
     from .store.maintenance import export_store
@@ -288,7 +396,8 @@ def export(fmt: str, since: str | None, out_dir: Path) -> None:
         default_store(load_settings()),
         out_dir,
         fmt,  # type: ignore[arg-type]
-        since=_since(since),
+        since=since,
+        until=until,
     )
     for table, path in written.items():
         click.echo(f"{table:>18}: {path}")
@@ -331,10 +440,15 @@ def snapshot(destination: Path) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON records.")
 @_friendly_errors
 def sql(query: str, as_json: bool) -> None:
-    """Run a SQL QUERY against the audit store and print the result."""
+    """Run a read-only SQL QUERY against the audit store and print the result.
+
+    Statements that would change the store are refused; runs are deleted by `prune` alone.
+    """
     from .api import default_store
 
-    frame = default_store(load_settings()).sql(query)
+    store = default_store(load_settings())
+    frame = store.sql(query)
+    _note_stale(store)
     if as_json:
         _echo_json(json.loads(frame.to_json(orient="records", date_format="iso")))
     else:

@@ -1,12 +1,28 @@
-"""Clocks are injected so breakers, timings and stores can be tested with fake time."""
+"""Clocks are injected so breakers, timings and stores can be tested with fake time.
+
+Every time the audit store keeps or compares is naive UTC. :func:`parse_time` is how a
+``since``/``until`` from anywhere (CLI, Python API, store queries, export) becomes one:
+an age (``7d``), a naive time (taken as UTC) or an aware one (converted), so the same
+filter selects the same rows whatever the machine's ``TZ``.
+"""
 
 from __future__ import annotations
 
+import re
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 
-__all__ = ["Clock", "FakeClock", "SystemClock", "utcnow"]
+from .errors import InvalidInputError
+
+__all__ = ["Clock", "FakeClock", "SystemClock", "parse_age", "parse_time", "to_utc", "utcnow"]
+
+_AGE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_TIME_RULE = (
+    "must be an age like 7d, 12h or 30m, or an ISO time like 2026-11-01T09:00 "
+    "(UTC unless it carries an offset such as +02:00)"
+)
 
 
 def utcnow() -> datetime:
@@ -55,3 +71,49 @@ class FakeClock:
     def advance(self, seconds: float) -> None:
         self._now += timedelta(seconds=seconds)
         self._mono += seconds
+
+
+def to_utc(value: datetime) -> datetime:
+    """``value`` as naive UTC: aware times are converted, naive ones are already UTC."""
+    if value.tzinfo is not None and value.utcoffset() is not None:
+        return value.astimezone(UTC).replace(tzinfo=None)
+    return value.replace(tzinfo=None)
+
+
+def parse_age(text: str, field: str = "older_than") -> timedelta:
+    """``90d``, ``12h``, ``2w``, ``30m``, ``45s`` as a timedelta (InvalidInputError if not)."""
+    match = _AGE.match(text) if isinstance(text, str) else None
+    if not match:
+        raise InvalidInputError(
+            field, f"must be a number and a unit s, m, h, d or w, like 90d (got {text!r})"
+        )
+    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+
+
+def parse_time(
+    value: object, field: str = "since", *, now: datetime | None = None
+) -> datetime | None:
+    """A ``since``/``until`` value as naive UTC (None stays None).
+
+    Accepts an age (``"7d"`` or a ``timedelta``: that long before ``now``, default the
+    current UTC time), an ISO 8601 string, a ``datetime`` or a ``date`` (midnight UTC).
+    Naive values mean UTC; aware ones are converted. The machine's time zone is never
+    consulted. Anything else raises :class:`InvalidInputError` naming ``field``.
+    """
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return to_utc(value)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day)
+    if isinstance(value, timedelta):
+        return (now or utcnow()) - value
+    if isinstance(value, str):
+        text = value.strip()
+        if _AGE.match(text):
+            return (now or utcnow()) - parse_age(text, field)
+        try:
+            return to_utc(datetime.fromisoformat(text))
+        except ValueError:
+            pass
+    raise InvalidInputError(field, f"{_TIME_RULE} (got {value!r})")

@@ -20,12 +20,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
-from .errors import ConfigError
+from .errors import ConfigError, InvalidInputError
 
 __all__ = [
     "MODES",
     "MODE_TABLE",
     "OMITTABLE_FIELDS",
+    "InvalidSettingError",
     "Mode",
     "ModeRow",
     "Settings",
@@ -41,6 +42,18 @@ Mode = Literal["mock", "live", "replay"]
 #: real service, or the audit store's recording of an earlier live run.
 Transport = Literal["mock", "live", "replay"]
 MODES: tuple[Mode, ...] = ("mock", "live", "replay")
+
+
+class InvalidSettingError(ConfigError, InvalidInputError):
+    """A setting's value broke its rule: ``NAME: rule``, like every other bad input.
+
+    Both a :class:`ConfigError` (the environment is wrong) and an
+    :class:`InvalidInputError` (the one error type of bad input, with ``field`` and
+    ``rule``), so callers catching either see it.
+    """
+
+    def __init__(self, field: str, rule: str, value: object = None) -> None:
+        InvalidInputError.__init__(self, field, rule, value)
 
 
 @dataclass(frozen=True)
@@ -168,10 +181,12 @@ class Settings:
 def parse_mode(value: object, name: str = "mode") -> Mode:
     """``value`` as a mode, or a :class:`ConfigError` naming ``name`` and the choices."""
     if not isinstance(value, str):
-        raise ConfigError(f"{name}: must be one of {', '.join(MODES)} (got {type(value).__name__})")
+        raise InvalidSettingError(
+            name, f"must be one of {', '.join(MODES)} (got {type(value).__name__})"
+        )
     mode = value.strip().lower()
     if mode not in MODES:
-        raise ConfigError(f"{name}: must be one of {', '.join(MODES)} (got {value!r})")
+        raise InvalidSettingError(name, f"must be one of {', '.join(MODES)} (got {value!r})")
     return mode
 
 
@@ -181,18 +196,18 @@ def _parse_bool(value: str, name: str) -> bool:
         return True
     if lowered in _FALSE:
         return False
-    raise ConfigError(f"{name}: must be true or false (got {value!r})")
+    raise InvalidSettingError(name, f"must be true or false (got {value!r})")
 
 
 def _parse_float(value: str, name: str, minimum: float) -> float:
     try:
         number = float(value)
     except ValueError:
-        raise ConfigError(f"{name}: must be a number (got {value!r})") from None
+        raise InvalidSettingError(name, f"must be a number (got {value!r})") from None
     if not math.isfinite(number):
-        raise ConfigError(f"{name}: must be a finite number (got {value!r})")
+        raise InvalidSettingError(name, f"must be a finite number (got {value!r})")
     if number < minimum:
-        raise ConfigError(f"{name}: must be at least {minimum} (got {value!r})")
+        raise InvalidSettingError(name, f"must be at least {minimum} (got {value!r})")
     return number
 
 
@@ -200,9 +215,9 @@ def _parse_int(value: str, name: str, minimum: int) -> int:
     try:
         number = int(value.strip())
     except ValueError:
-        raise ConfigError(f"{name}: must be a whole number (got {value!r})") from None
+        raise InvalidSettingError(name, f"must be a whole number (got {value!r})") from None
     if number < minimum:
-        raise ConfigError(f"{name}: must be at least {minimum} (got {value!r})")
+        raise InvalidSettingError(name, f"must be at least {minimum} (got {value!r})")
     return number
 
 
@@ -230,20 +245,22 @@ def _parse_prices(raw: str | None) -> dict[str, tuple[float, float]]:
     try:
         data = json.loads(raw)
     except ValueError:
-        raise ConfigError(f"NEONHUB_PRICES: {rule}") from None
+        raise InvalidSettingError("NEONHUB_PRICES", f"{rule}") from None
     if not isinstance(data, dict):
-        raise ConfigError(f"NEONHUB_PRICES: {rule}")
+        raise InvalidSettingError("NEONHUB_PRICES", f"{rule}")
     prices: dict[str, tuple[float, float]] = {}
     for model, pair in data.items():
         if not isinstance(pair, list | tuple) or len(pair) != 2:
-            raise ConfigError(f"NEONHUB_PRICES: {rule} (the entry for {model!r} is not a pair)")
+            raise InvalidSettingError(
+                "NEONHUB_PRICES", f"{rule} (the entry for {model!r} is not a pair)"
+            )
         numbers = []
         for part in pair:
             if isinstance(part, bool) or not isinstance(part, int | float):
-                raise ConfigError(f"NEONHUB_PRICES: {model!r}: prices must be numbers")
+                raise InvalidSettingError("NEONHUB_PRICES", f"{model!r}: prices must be numbers")
             if not math.isfinite(part) or part < 0:
-                raise ConfigError(
-                    f"NEONHUB_PRICES: {model!r}: prices must be finite and not negative"
+                raise InvalidSettingError(
+                    "NEONHUB_PRICES", f"{model!r}: prices must be finite and not negative"
                 )
             numbers.append(float(part))
         prices[str(model)] = (numbers[0], numbers[1])
@@ -278,11 +295,16 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
     )
     db_raw = env.get("NEONHUB_DB")
     db_path = Path(db_raw).expanduser() if db_raw else _default_db_path(cwd or Path.cwd())
+    # A postgresql:// URL is kept as given (not made absolute): the store recognises it
+    # and says what it needs instead of creating a folder named "postgresql:".
+    is_url = db_raw is not None and db_raw.strip().lower().startswith(
+        ("postgresql://", "postgres://")
+    )
     max_cost_raw = env.get("NEONHUB_MAX_COST_USD")
     return Settings(
         mode=mode,
         mock_connectors=mock_connectors,
-        db_path=db_path.absolute(),
+        db_path=db_path if is_url else db_path.absolute(),
         openai_api_key=env.get("OPENAI_API_KEY") or None,
         openai_base_url=env.get("OPENAI_BASE_URL") or None,
         model=env.get("NEONHUB_MODEL") or "gpt-4o-mini",

@@ -11,14 +11,35 @@ import typing
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from .errors import InvalidInputError
-from .records import RUN_STATUSES, RunRecord, RunStatus, ToolExecution
+from .records import (
+    INT32_MAX,
+    LABEL_MAX,
+    REASON_MAX,
+    REVIEW_DECISIONS,
+    RUN_STATUSES,
+    RunRecord,
+    RunStatus,
+    ToolExecution,
+)
 
 __all__ = [
+    "LIST_ITEM_MAX",
+    "PARAM_TEXT_MAX",
+    "REVIEW_DECISIONS",
     "REVIEW_STATUSES",
     "RUN_STATUSES",
+    "SEED_MAX",
     "TONES",
     "AgentParams",
     "Metric",
@@ -27,6 +48,7 @@ __all__ = [
     "RunStatus",
     "Tone",
     "ToolExecution",
+    "check_label",
     "field_errors",
     "validate_params",
     "validate_review",
@@ -57,6 +79,9 @@ class AgentParams(BaseModel):
         # The CLI and papermill hand lists over as "a, b, c"; widgets hand them as lists.
         if not isinstance(data, dict):
             return data
+        for name, value in data.items():
+            _check_text(str(name), value)
+            _check_size(str(name), value)
         return {
             name: _split_list(value)
             if name in cls.model_fields and _is_tuple(cls.model_fields[name].annotation)
@@ -79,15 +104,91 @@ def _split_list(value: object) -> object:
 
 
 class Metric(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    """A named number of a run (tokens, cost, an agent's own measure). ``value`` must be
+    finite: a NaN cost would turn every sum and spending cap over it into NaN."""
+
+    model_config = ConfigDict(frozen=True, allow_inf_nan=False)
 
     name: str
     value: float
     unit: str = ""
 
 
+#: The largest seed (the ``agent_runs.seed`` column is a 32-bit ``INTEGER``).
+SEED_MAX = INT32_MAX
+_LABELS = ("intent", "experiment_id", "campaign", "prompt_version", "variant")
+
+
+def _check_text(field: str, value: object) -> None:
+    """Text the store can hold: valid Unicode (a stray byte from a shell arrives as a
+    lone surrogate, which no JSON or UTF-8 writer accepts). Lists are checked item by
+    item."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidInputError(
+                field, "must be valid UTF-8 text (it holds a byte that is not)"
+            ) from None
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _check_text(field, item)
+
+
+#: Characters of any one text parameter (the largest an agent declares is 60,000) and of
+#: one item of a list parameter (keywords, hashtags): fields may declare less.
+PARAM_TEXT_MAX = 60_000
+LIST_ITEM_MAX = 200
+
+
+def _check_size(field: str, value: object) -> None:
+    """Bounds every agent's parameters share, whatever the field declares."""
+    if isinstance(value, str) and len(value) > PARAM_TEXT_MAX:
+        raise InvalidInputError(
+            field, f"must be at most {PARAM_TEXT_MAX} characters (got {len(value)})", len(value)
+        )
+    if isinstance(value, list | tuple):
+        for item in value:
+            if isinstance(item, str) and len(item) > LIST_ITEM_MAX:
+                raise InvalidInputError(
+                    field,
+                    f"items must be at most {LIST_ITEM_MAX} characters (got {len(item)})",
+                    len(item),
+                )
+
+
+def check_label(field: str, value: object, *, required: bool = False) -> str | None:
+    """A run label (``experiment_id``, ``campaign``, ``variant``, ``prompt_version``,
+    ``intent``) as stored: text of 1 to :data:`LABEL_MAX` printable characters, surrounding
+    spaces removed. Raises :class:`InvalidInputError` naming ``field`` and the rule."""
+    if value is None and not required:
+        return None
+    if not isinstance(value, str):
+        raise InvalidInputError(
+            field, f"must be text (got {type(value).__name__})", type(value).__name__
+        )
+    _check_text(field, value)
+    text = value.strip()
+    if not text:
+        raise InvalidInputError(field, "must not be empty")
+    if len(text) > LABEL_MAX:
+        raise InvalidInputError(
+            field, f"must be at most {LABEL_MAX} characters (got {len(text)})", len(text)
+        )
+    if not text.isprintable():
+        raise InvalidInputError(
+            field, "must be printable text (no control characters or line breaks)"
+        )
+    return text
+
+
 class RunRequest(BaseModel):
-    """What to run: an intent, its raw parameters, and how to label the run."""
+    """What to run: an intent, its raw parameters, and how to label the run.
+
+    Labels are 1 to 200 printable characters and ``seed`` a whole number from 0 to
+    2**31 - 1; a bad value raises :class:`InvalidInputError` (``field: rule``), like
+    every other entry point, before anything runs or is recorded.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -99,6 +200,44 @@ class RunRequest(BaseModel):
     prompt_version: str | None = None
     variant: str | None = None
     seed: int = 0
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            cause = (first.get("ctx") or {}).get("error")
+            if isinstance(cause, InvalidInputError):  # raised by a validator below
+                raise cause from None
+            field = ".".join(str(part) for part in first["loc"]) or "request"
+            if first["type"] == "extra_forbidden":
+                rule = f"unknown field; known fields: {', '.join(type(self).model_fields)}"
+            elif field == "seed":
+                rule = f"must be a whole number from 0 to {SEED_MAX}"
+            else:
+                rule = str(first.get("msg", "is invalid")).lower()
+            raise InvalidInputError(field, rule, first.get("input")) from None
+
+    @field_validator(*_LABELS, mode="before")
+    @classmethod
+    def _label(cls, value: object, info: Any) -> str | None:
+        return check_label(info.field_name, value, required=info.field_name == "intent")
+
+    @field_validator("seed", mode="before")
+    @classmethod
+    def _seed(cls, value: object) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+                value = int(value.strip())
+            else:
+                raise InvalidInputError(
+                    "seed", f"must be a whole number from 0 to {SEED_MAX}", value
+                )
+        if not 0 <= value <= SEED_MAX:
+            raise InvalidInputError(
+                "seed", f"must be a whole number from 0 to {SEED_MAX} (got {value})", value
+            )
+        return value
 
     @classmethod
     def from_record(cls, run: RunRecord) -> RunRequest:
@@ -200,23 +339,46 @@ def validate_params(model: type[P], data: Mapping[str, Any] | AgentParams) -> P:
 
 def _invalid(exc: ValidationError, model: type[AgentParams]) -> InvalidInputError:
     first = exc.errors()[0]
+    cause = (first.get("ctx") or {}).get("error")
+    if isinstance(cause, InvalidInputError):  # raised by one of our own validators
+        return cause
     field = ".".join(str(part) for part in first["loc"]) or "params"
     return InvalidInputError(field, _rule(first, model), first.get("input"))
 
 
-REVIEW_STATUSES = ("draft", "approved", "rejected")
+#: Statuses a draft can have: awaiting review (``draft``, or ``truncated`` when the model
+#: stopped at its token limit), ``approved`` or ``rejected``.
+REVIEW_STATUSES = ("draft", "truncated", "approved", "rejected")
+_LEGACY_DECISIONS = {"approved": "approve", "rejected": "reject", "draft": "edit"}
 
 
-def validate_review(status: str, reviewer: str, note: str | None) -> None:
-    """The rules of a review decision; raises :class:`InvalidInputError` naming the field."""
-    if status not in REVIEW_STATUSES:
+def validate_review(
+    decision: str, reviewer: object, reason: object = None, *, content: object = None
+) -> str:
+    """The fields of a review decision; returns the decision's name (``approve``,
+    ``reject``, ``edit`` or ``reopen``; the older ``approved``/``rejected``/``draft`` are
+    accepted). Raises :class:`InvalidInputError` naming the field and the rule."""
+    name = _LEGACY_DECISIONS.get(decision, decision) if isinstance(decision, str) else ""
+    if name not in REVIEW_DECISIONS:
         raise InvalidInputError(
-            "status", f"must be one of {', '.join(REVIEW_STATUSES)} (got {status!r})", status
+            "decision", f"must be one of {', '.join(REVIEW_DECISIONS)} (got {decision!r})"
         )
-    if not reviewer or not reviewer.strip():
+    if reviewer is None or (isinstance(reviewer, str) and not reviewer.strip()):
         raise InvalidInputError("reviewer", "must not be empty: say who reviewed the draft")
-    if status == "rejected" and not (note and note.strip()):
-        raise InvalidInputError("note", "must give a reason when rejecting a draft")
+    check_label("reviewer", reviewer, required=True)
+    if reason is not None:
+        if not isinstance(reason, str):
+            raise InvalidInputError("reason", "must be text")
+        _check_text("reason", reason)
+        if len(reason) > REASON_MAX:
+            raise InvalidInputError("reason", f"must be at most {REASON_MAX} characters")
+    if name in ("reject", "reopen") and not (isinstance(reason, str) and reason.strip()):
+        raise InvalidInputError("reason", f"must say why when you {name} a draft")
+    if name == "edit":
+        if not isinstance(content, str) or not content.strip():
+            raise InvalidInputError("content", "must hold the edited draft (it is empty)")
+        _check_text("content", content)
+    return name
 
 
 def field_errors(model: type[AgentParams], raw: Mapping[str, Any]) -> dict[str, str]:

@@ -13,19 +13,24 @@ mode read these keys; :data:`CONNECTOR_RESPONSE_KEYS` names them for SQL.
 
 from __future__ import annotations
 
+import hashlib
 import typing
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 __all__ = [
     "CONNECTOR_RESPONSE_KEYS",
     "FINISH_MEANINGS",
     "FINISH_MEANINGS_ORDER",
+    "INT32_MAX",
+    "LABEL_MAX",
+    "REASON_MAX",
+    "REVIEW_DECISIONS",
     "RUN_STATUSES",
     "Column",
     "ConnectorResponse",
@@ -35,13 +40,21 @@ __all__ = [
     "MetricRecord",
     "ModelCallResponse",
     "ModelUsage",
+    "ReviewDecision",
+    "ReviewEvent",
     "ReviewRecord",
+    "ReviewRuleError",
+    "ReviewState",
     "RunRecord",
     "RunStatus",
     "ToolExecution",
     "Transport",
+    "as_utc",
     "columns_of",
+    "content_digest",
+    "derive_review",
     "finish_meaning",
+    "next_review_state",
     "worst_ending",
 ]
 
@@ -98,7 +111,28 @@ def worst_ending(endings: Sequence[FinishMeaning]) -> FinishMeaning | None:
     return min(endings, key=FINISH_MEANINGS_ORDER.index) if endings else None
 
 
-_FROZEN = ConfigDict(frozen=True, extra="forbid")
+# No NaN or infinity in any record: DuckDB's DOUBLE takes them but every sum, cap and
+# percentile over the column would then say NaN (and JSON writes NaN as null).
+_FROZEN = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+#: The largest value of an ``INTEGER`` column (``seq``, ``seed``).
+INT32_MAX = 2**31 - 1
+#: Characters of a label: ids, names, agents, models, experiment ids, campaigns, variants.
+LABEL_MAX = 200
+
+
+def as_utc(value: datetime) -> datetime:
+    """``value`` as naive UTC: an aware time is converted, a naive one is taken as UTC."""
+    if value.tzinfo is not None and value.utcoffset() is not None:
+        return value.astimezone(UTC).replace(tzinfo=None)
+    return value.replace(tzinfo=None)
+
+
+#: A time as the store keeps it: naive UTC (aware times are converted on the way in).
+UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
+Label = Annotated[str, StringConstraints(min_length=1, max_length=LABEL_MAX)]
+Int32 = Annotated[int, Field(ge=-INT32_MAX - 1, le=INT32_MAX)]
+Duration = Annotated[float, Field(ge=0)]
 
 
 class RunRecord(BaseModel):
@@ -111,30 +145,30 @@ class RunRecord(BaseModel):
 
     model_config = _FROZEN
 
-    run_id: str
-    agent: str
-    intent: str
+    run_id: Label
+    agent: Label
+    intent: Label
     status: RunStatus
-    mode: str
-    started_at: datetime
+    mode: Label
+    started_at: UtcDatetime
     model_mode: Transport | None = None
     connectors_mode: Transport | None = None
-    finished_at: datetime | None = None
-    duration_ms: float | None = None
+    finished_at: UtcDatetime | None = None
+    duration_ms: Duration | None = None
     input: dict[str, Any] = Field(default_factory=dict)
     output: dict[str, Any] = Field(default_factory=dict)
     error: str | None = None
-    model: str | None = None
-    prompt_name: str | None = None
-    prompt_version: str | None = None
-    experiment_id: str | None = None
-    campaign: str | None = None
-    variant: str | None = None
-    seed: int | None = None
+    model: Label | None = None
+    prompt_name: Label | None = None
+    prompt_version: Label | None = None
+    experiment_id: Label | None = None
+    campaign: Label | None = None
+    variant: Label | None = None
+    seed: Int32 | None = None
     #: How the run's model answers ended: the worst of its calls (see FINISH_MEANINGS).
     ending: FinishMeaning | None = None
     redacted_fields: list[str] = Field(default_factory=list)
-    writer_id: str | None = None
+    writer_id: Label | None = None
 
 
 class ToolExecution(BaseModel):
@@ -142,14 +176,14 @@ class ToolExecution(BaseModel):
 
     model_config = _FROZEN
 
-    execution_id: str
-    run_id: str
-    seq: int
-    tool: str
-    operation: str
+    execution_id: Label
+    run_id: Label
+    seq: Annotated[int, Field(ge=0, le=INT32_MAX)]
+    tool: Label
+    operation: Label
     status: Literal["succeeded", "failed"]
-    started_at: datetime
-    duration_ms: float
+    started_at: UtcDatetime
+    duration_ms: Duration
     request: dict[str, Any] = Field(default_factory=dict)
     response: dict[str, Any] = Field(default_factory=dict)
     error: str | None = None
@@ -160,10 +194,10 @@ class MetricRecord(BaseModel):
 
     model_config = _FROZEN
 
-    run_id: str
-    name: str
+    run_id: Label
+    name: Label
     value: float
-    unit: str = ""
+    unit: Annotated[str, StringConstraints(max_length=LABEL_MAX)] = ""
 
 
 class DraftRecord(BaseModel):
@@ -171,30 +205,210 @@ class DraftRecord(BaseModel):
 
     model_config = _FROZEN
 
-    draft_id: str
-    run_id: str
+    draft_id: Label
+    run_id: Label
     title: str | None = None
     content: str | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
-    status: str = "draft"
-    created_at: datetime
-    updated_at: datetime
+    #: ``draft`` (awaiting review) or ``truncated`` (cut at the token limit, awaiting an
+    #: edit); later statuses are derived from the draft's review events.
+    status: Literal["draft", "truncated", "approved", "rejected"] = "draft"
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
     topic: str | None = None
     primary_keyword: str | None = None
 
 
 class ReviewRecord(BaseModel):
-    """A review decision on a draft (approve, reject, or save edits)."""
+    """A review decision as writers before review events spooled it (``"t": "review"``).
+
+    Still read from old spool segments, and turned into a :class:`ReviewEvent` on ingest
+    (``approved`` -> approve, ``rejected`` -> reject, ``draft`` -> edit).
+    """
 
     model_config = _FROZEN
 
-    draft_id: str
-    status: str
-    reviewer: str
+    draft_id: Label
+    status: Literal["draft", "approved", "rejected"]
+    reviewer: Label
     review_note: str | None = None
-    reviewed_at: datetime
+    reviewed_at: UtcDatetime
     title: str | None = None
     content: str | None = None
+
+    def as_event(self) -> ReviewEvent:
+        """The event this legacy decision stands for (its id is derived, so re-reading
+        the same spool line gives the same event)."""
+        decision: ReviewDecision = {"approved": "approve", "rejected": "reject"}.get(
+            self.status, "edit"
+        )  # type: ignore[assignment]
+        key = f"{self.draft_id}|{self.reviewed_at.isoformat()}|{self.status}|{self.reviewer}"
+        digest, size = content_digest(self.content)
+        return ReviewEvent(
+            event_id="rev_legacy_" + hashlib.sha256(key.encode()).hexdigest()[:24],
+            draft_id=self.draft_id,
+            decision=decision,
+            reviewer=self.reviewer,
+            reason=self.review_note,
+            decided_at=self.reviewed_at,
+            title=self.title,
+            content=self.content,
+            content_sha256=digest,
+            content_bytes=size,
+        )
+
+
+ReviewDecision = Literal["approve", "reject", "edit", "reopen"]
+REVIEW_DECISIONS: tuple[str, ...] = typing.get_args(ReviewDecision)
+#: Characters of a review's reason.
+REASON_MAX = 2000
+
+
+def content_digest(content: str | None) -> tuple[str | None, int | None]:
+    """``(sha256 hex, size in UTF-8 bytes)`` of an edit's content (``(None, None)``: none)."""
+    if content is None:
+        return None, None
+    data = content.encode("utf-8", "surrogatepass")
+    return hashlib.sha256(data).hexdigest(), len(data)
+
+
+class ReviewEvent(BaseModel):
+    """One row of ``review_events``: a decision on a draft, appended, never changed.
+
+    ``edit`` events carry the new title and content with the content's sha256 and size
+    in UTF-8 bytes; ``reject`` and ``reopen`` carry a reason. The draft's status is
+    derived from its events by :func:`derive_review`.
+    """
+
+    model_config = _FROZEN
+
+    event_id: Label
+    draft_id: Label
+    decision: ReviewDecision
+    reviewer: Label
+    decided_at: UtcDatetime
+    reason: Annotated[str, StringConstraints(max_length=REASON_MAX)] | None = None
+    title: str | None = None
+    content: str | None = None
+    content_sha256: str | None = None
+    content_bytes: Annotated[int, Field(ge=0)] | None = None
+
+
+class ReviewRuleError(ValueError):
+    """A decision the review rules do not allow from the draft's current status."""
+
+
+@dataclass(frozen=True)
+class ReviewState:
+    """Where a draft's review stands, derived from its events.
+
+    ``status`` is ``draft`` (awaiting review), ``truncated`` (cut at the token limit:
+    awaiting an edit), ``approved`` or ``rejected``. ``note`` says what the last event did
+    when that was more than its name (an edit after approval sends the draft back).
+    ``ignored`` lists events that arrived in an order the rules refuse (two reviewers at
+    once): they stay in the trail but change nothing.
+    """
+
+    status: str = "draft"
+    #: False while the content is the model's truncated output and no edit replaced it.
+    complete: bool = True
+    reviewer: str | None = None
+    reason: str | None = None
+    decided_at: datetime | None = None
+    note: str | None = None
+    title: str | None = None
+    content: str | None = None
+    events: int = 0
+    ignored: tuple[tuple[str, str], ...] = field(default=())
+
+
+def next_review_state(state: ReviewState, event: ReviewEvent) -> ReviewState:
+    """The state after ``event``, or :class:`ReviewRuleError` saying which rule forbids it.
+
+    The rules:
+
+    * approve: only a draft awaiting review (``draft``). A ``truncated`` draft needs an
+      edit first (it would be approved as complete while cut at the token limit); a
+      ``rejected`` one needs a reopen; an ``approved`` one is approved already.
+    * reject (with a reason): a draft awaiting review (``draft`` or ``truncated``); an
+      ``approved`` one needs a reopen first.
+    * edit (new content): any status but ``rejected`` (reopen first); the draft goes (back)
+      to review as ``draft``, and an edit of an approved draft says so.
+    * reopen (with a reason): only an ``approved`` or ``rejected`` draft; back to review
+      (``truncated`` again if no edit ever completed it).
+    """
+    status, decision = state.status, event.decision
+    waiting = "draft" if state.complete else "truncated"
+    note: str | None = None
+    if decision == "approve":
+        if status == "truncated":
+            raise ReviewRuleError(
+                "the draft was cut at the token limit (truncated): edit it into a complete "
+                "draft first, then approve"
+            )
+        if status != "draft":
+            raise ReviewRuleError(_already_or_reopen(status, "approve"))
+        new = "approved"
+    elif decision == "reject":
+        if status not in ("draft", "truncated"):
+            raise ReviewRuleError(_already_or_reopen(status, "reject"))
+        new = "rejected"
+    elif decision == "edit":
+        if status == "rejected":
+            raise ReviewRuleError("the draft is rejected: reopen it (with a reason) before editing")
+        new = "draft"
+        if status == "approved":
+            note = "edited after approval: back to review"
+    else:  # reopen
+        if status not in ("approved", "rejected"):
+            raise ReviewRuleError(f"the draft is awaiting review ({status}): nothing to reopen")
+        new = waiting
+        note = f"reopened from {status}"
+    edited = decision == "edit"
+    return ReviewState(
+        status=new,
+        complete=state.complete or edited,
+        reviewer=event.reviewer,
+        reason=event.reason,
+        decided_at=event.decided_at,
+        note=note,
+        title=event.title if edited and event.title else state.title,
+        content=event.content if edited else state.content,
+        events=state.events + 1,
+        ignored=state.ignored,
+    )
+
+
+def _already_or_reopen(status: str, decision: str) -> str:
+    if (status, decision) in {("approved", "approve"), ("rejected", "reject")}:
+        return f"the draft is already {status}"
+    return f"the draft is {status}: reopen it (with a reason) before you {decision} it"
+
+
+def derive_review(
+    initial_status: str,
+    events: list[ReviewEvent],
+    *,
+    title: str | None = None,
+    content: str | None = None,
+) -> ReviewState:
+    """A draft's review state from its first status and its events in the order they
+    were decided (``decided_at``, then ``event_id``). Refused events are listed in
+    ``ignored`` with the rule they broke."""
+    state = ReviewState(
+        status=initial_status,
+        complete=initial_status != "truncated",
+        title=title,
+        content=content,
+    )
+    for event in sorted(events, key=lambda e: (e.decided_at, e.event_id)):
+        try:
+            state = next_review_state(state, event)
+        except ReviewRuleError as refusal:
+            state = ReviewState(
+                **{**state.__dict__, "ignored": (*state.ignored, (event.event_id, str(refusal)))}
+            )
+    return state
 
 
 # ------------------------------------------------------------ tool responses
@@ -280,6 +494,8 @@ class Column:
 
 
 def _kind(annotation: Any) -> Literal["text", "integer", "real", "timestamp", "json"]:
+    if typing.get_origin(annotation) is Annotated:
+        return _kind(typing.get_args(annotation)[0])
     args = [a for a in typing.get_args(annotation) if a is not type(None)]
     if typing.get_origin(annotation) in (typing.Union, type(int | None)) and len(args) == 1:
         return _kind(args[0])

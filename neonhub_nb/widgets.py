@@ -311,30 +311,43 @@ class ResultView:
 
 
 class ReviewPanel:
-    """Approve, reject (with a reason) or edit a draft; decisions land in content_drafts."""
+    """Approve, reject (with a reason), edit or reopen a draft, and show its review trail.
+
+    Every decision is appended to the store's ``review_events``; the status shown is
+    derived from them (``neonhub_nb.records.next_review_state`` has the rules: approving a
+    rejected draft needs a reopen, an edit after approval sends the draft back to review,
+    a ``truncated`` draft is approved only after an edit). A refused decision shows its
+    rule and records nothing.
+    """
 
     def __init__(self, store: AuditStore, reviewer: str = "") -> None:
         self.store = store
         self.draft_id: str | None = None
         self.reviewer = w.Text(value=reviewer, description="reviewer", placeholder="your name")
-        self.reason = w.Text(description="reason", placeholder="why (required to reject)")
+        self.reason = w.Text(description="reason", placeholder="why (required to reject or reopen)")
         self.approve = w.Button(description="Approve", button_style="success", icon="check")
         self.reject = w.Button(description="Reject", button_style="danger", icon="times")
         self.edit = w.Button(description="Edit", icon="pencil")
+        self.reopen = w.Button(description="Reopen", icon="undo")
         self.editor = w.Textarea(layout=w.Layout(width="900px", height="300px", display="none"))
         self.save = w.Button(description="Save edits", icon="save", layout=w.Layout(display="none"))
+        self.status = w.HTML()
+        self.trail = w.HTML()
         self.message = w.HTML()
-        self.approve.on_click(lambda _: self.decide("approved"))
-        self.reject.on_click(lambda _: self.decide("rejected"))
+        self.approve.on_click(lambda _: self.decide("approve"))
+        self.reject.on_click(lambda _: self.decide("reject"))
         self.edit.on_click(lambda _: self._open_editor())
-        self.save.on_click(lambda _: self.decide("draft", edited=True))
+        self.reopen.on_click(lambda _: self.decide("reopen"))
+        self.save.on_click(lambda _: self.decide("edit", edited=True))
         self.widget = w.VBox(
             [
+                self.status,
                 w.HBox([self.reviewer, self.reason]),
-                w.HBox([self.approve, self.reject, self.edit]),
+                w.HBox([self.approve, self.reject, self.edit, self.reopen]),
                 self.editor,
                 self.save,
                 self.message,
+                self.trail,
             ]
         )
         self.load(None)
@@ -343,16 +356,56 @@ class ReviewPanel:
         self.draft_id = result.draft_id if result else None
         self._content = result.content if result else None
         self._title = result.title if result else None
-        for button in (self.approve, self.reject, self.edit):
+        for button in (self.approve, self.reject, self.edit, self.reopen):
             button.disabled = self.draft_id is None
         self.editor.layout.display = self.save.layout.display = "none"
         self.message.value = ""
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Show the draft's derived status and its trail as the store holds them."""
+        if self.draft_id is None:
+            self.status.value = self.trail.value = ""
+            return
+        try:
+            state = self.store.review_state(self.draft_id)
+            trail = self.store.review_trail(self.draft_id)
+        except NeonhubError as exc:
+            self.status.value = f"<span style='{_ERROR_STYLE}'>{html.escape(str(exc))}</span>"
+            self.trail.value = ""
+            return
+        note = f" ({html.escape(state.note)})" if state.note else ""
+        self.status.value = f"<b>status:</b> {html.escape(state.status)}{note}"
+        rows = "".join(
+            "<tr>"
+            + "".join(
+                f"<td style='padding:2px 8px'>{html.escape(cell)}</td>"
+                for cell in (
+                    f"{event['decided_at']:%Y-%m-%d %H:%M:%S} UTC",
+                    str(event["decision"]),
+                    str(event["reviewer"]),
+                    "" if _blank(event["reason"]) else str(event["reason"]),
+                    ""
+                    if _blank(event["content_sha256"])
+                    else f"{int(event['content_bytes'])} bytes, sha256 "
+                    f"{str(event['content_sha256'])[:12]}",
+                )
+            )
+            + "</tr>"
+            for event in trail.to_dict("records")
+        )
+        self.trail.value = (
+            "<table><tr><th>when</th><th>decision</th><th>reviewer</th><th>reason</th>"
+            f"<th>edit</th></tr>{rows}</table>"
+            if rows
+            else "<i>no review decisions yet</i>"
+        )
 
     def _open_editor(self) -> None:
         self.editor.value = self._content or ""
         self.editor.layout.display = self.save.layout.display = None
 
-    def decide(self, status: str, *, edited: bool = False) -> bool:
+    def decide(self, decision: str, *, edited: bool = False) -> bool:
         if self.draft_id is None:
             return False
         content = self.editor.value if edited else None
@@ -362,9 +415,9 @@ class ReviewPanel:
 
             title = split_title(content)[0] or self._title
         try:
-            self.store.review_draft(
+            state = self.store.review_draft(
                 self.draft_id,
-                status,
+                decision,
                 self.reviewer.value,
                 self.reason.value or None,
                 title=title,
@@ -373,15 +426,25 @@ class ReviewPanel:
         except NeonhubError as exc:
             self.message.value = f"<span style='{_ERROR_STYLE}'>{html.escape(str(exc))}</span>"
             return False
-        verb = "edits saved" if edited else status
+        verb = (
+            "edits saved"
+            if edited
+            else {"approve": "approved", "reject": "rejected"}.get(decision, "reopened")
+        )
+        note = f"; {state.note}" if state.note else ""
         self.message.value = (
             f"<span style='color:#1a7f37'>{html.escape(self.draft_id)}: {verb} by "
-            f"{html.escape(self.reviewer.value.strip())}</span>"
+            f"{html.escape(self.reviewer.value.strip())}{html.escape(note)}</span>"
         )
         if edited:
             self._content = content
             self.editor.layout.display = self.save.layout.display = "none"
+        self.refresh()
         return True
+
+
+def _blank(value: object) -> bool:
+    return value is None or (isinstance(value, float) and value != value)
 
 
 class HistoryPanel:
@@ -443,10 +506,14 @@ class HistoryPanel:
             )
         self.runs.options = options
         self.reopen.disabled = not options
+        # Another process holding the file never blocks a read: the store answers from
+        # its last ingested state (or a copy) and says so; the panel passes that on.
+        where = self.store.last_read.describe()
+        stale = f"<br><span style='color:#9a6700'>{html.escape(where)}</span>" if where else ""
         self.message.value = (
-            f"<span style='color:#57606a'>{len(options)} most recent runs (UTC)</span>"
+            f"<span style='color:#57606a'>{len(options)} most recent runs (UTC)</span>{stale}"
             if options
-            else "<span style='color:#57606a'>No runs recorded yet.</span>"
+            else f"<span style='color:#57606a'>No runs recorded yet.</span>{stale}"
         )
         return True
 

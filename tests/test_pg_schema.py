@@ -33,6 +33,8 @@ TABLES = (
     "spool_segments",
     "metric_baselines",
     "schema_migrations",
+    "ingest_quarantine",
+    "review_events",
 )
 # DuckDB type -> the PostgreSQL type that holds the same values.
 SAME_TYPE = {
@@ -42,6 +44,7 @@ SAME_TYPE = {
     "DOUBLE": "double precision",
     "INTEGER": "integer",
     "BIGINT": "bigint",
+    "BOOLEAN": "boolean",
 }
 
 

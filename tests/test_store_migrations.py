@@ -44,3 +44,31 @@ def test_migrating_twice_is_a_no_op(tmp_path: Path) -> None:
     assert len(apply_migrations(con)) == len(MIGRATIONS)
     assert apply_migrations(con) == []
     con.close()
+
+
+def test_a_store_from_the_first_migration_6_records_endings(tmp_path: Path) -> None:
+    """Migration 6 first shipped with ``finish_reason`` instead of ``ending``; such a file
+    gets ``ending`` from migration 9 and new runs land (not quarantined)."""
+    from neonhub_nb import run_agent
+    from neonhub_nb.config import load_settings
+
+    path = tmp_path / "v6.duckdb"
+    con = duckdb.connect(str(path))
+    apply_migrations(con, up_to=5)
+    con.execute("ALTER TABLE agent_runs ADD COLUMN model_mode VARCHAR")
+    con.execute("ALTER TABLE agent_runs ADD COLUMN connectors_mode VARCHAR")
+    con.execute("ALTER TABLE agent_runs ADD COLUMN finish_reason VARCHAR")
+    con.execute("INSERT INTO schema_migrations VALUES (6, 'model_and_connector_transports', now())")
+    con.close()
+
+    settings = load_settings({"NEONHUB_DB": str(path)})
+    result = run_agent(
+        "content.generate_article",
+        {"topic": "Email", "primary_keyword": "newsletter", "word_count": 60},
+        settings=settings,
+    )
+    store = AuditStore.from_settings(settings)
+    row = store.sql("SELECT ending FROM agent_runs WHERE run_id = ?", [result.run_id])
+    assert row["ending"].tolist() == ["complete"]
+    assert store.sql("SELECT count(*) AS n FROM ingest_quarantine")["n"].tolist() == [0]
+    store.close()

@@ -90,34 +90,65 @@ def test_generate_streams_then_shows_card_and_records(
     assert not studio.review.approve.disabled
 
 
-def test_approve_reject_and_edit_land_in_content_drafts(
+def test_review_panel_appends_decisions_and_shows_the_derived_status_and_trail(
     studio: DraftStudio, store: AuditStore
 ) -> None:
     fill(studio, topic="Bakeries", primary_keyword="bakery newsletter", word_count=200)
     studio.form.generate.click()
     assert studio.result is not None
     draft_id = studio.result.draft_id
+    panel = studio.review
+    assert "status:</b> draft" in panel.status.value
+    assert "no review decisions yet" in panel.trail.value
 
-    studio.review.reject.click()  # no reason yet: refused, nothing recorded
-    assert "note: must give a reason" in studio.review.message.value
-    studio.review.reason.value = "too generic"
-    studio.review.reject.click()
+    panel.reject.click()  # no reason yet: refused, nothing recorded
+    assert "reason: must say why when you reject a draft" in panel.message.value
+    panel.reason.value = "too generic"
+    panel.reject.click()
     row = store.sql("SELECT * FROM content_drafts WHERE draft_id = ?", [draft_id]).iloc[0]
     assert (row["status"], row["reviewer"], row["review_note"]) == (
         "rejected",
         "Ana",
         "too generic",
     )
-    studio.review.edit.click()
-    studio.review.editor.value = "# A Better Bakery Newsletter Title\n\nShorter body."
-    studio.review.save.click()
-    studio.review.reason.value = ""
-    studio.review.approve.click()
+    panel.reason.value = ""
+    panel.approve.click()  # a rejected draft needs a reopen first
+    assert "reopen it" in panel.message.value
+    panel.edit.click()
+    panel.editor.value = "# A Better Bakery Newsletter Title\n\nShorter body."
+    panel.save.click()  # editing a rejected draft needs a reopen too
+    assert "reopen it" in panel.message.value
+    panel.reason.value = "worth another pass"
+    panel.reopen.click()
+    panel.reason.value = ""
+    panel.save.click()
+    panel.approve.click()
+    assert "status:</b> approved" in panel.status.value
     row = store.sql("SELECT * FROM content_drafts WHERE draft_id = ?", [draft_id]).iloc[0]
     assert row["status"] == "approved"
     assert row["title"] == "A Better Bakery Newsletter Title"
     assert row["content"].endswith("Shorter body.")
-    assert row["reviewed_at"] is not None
+    trail = store.review_trail(draft_id)
+    assert trail["decision"].tolist() == ["reject", "reopen", "edit", "approve"]
+    assert trail["reviewer"].tolist() == ["Ana"] * 4
+    for decision in ("reject", "reopen", "edit", "approve"):
+        assert f"<td style='padding:2px 8px'>{decision}</td>" in panel.trail.value
+    assert "UTC" in panel.trail.value
+
+
+def test_review_panel_says_an_edit_after_approval_sends_the_draft_back(
+    studio: DraftStudio, store: AuditStore
+) -> None:
+    fill(studio, topic="Bakeries", primary_keyword="bakery newsletter", word_count=200)
+    studio.form.generate.click()
+    assert studio.result is not None
+    studio.review.approve.click()
+    studio.review.edit.click()
+    studio.review.editor.value = "# New Title\n\nNew body."
+    studio.review.save.click()
+    assert "edited after approval: back to review" in studio.review.message.value
+    assert "status:</b> draft" in studio.review.status.value
+    assert store.review_state(studio.result.draft_id or "").status == "draft"
 
 
 def test_history_lists_runs_and_reopens_one(studio: DraftStudio) -> None:

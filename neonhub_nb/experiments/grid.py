@@ -349,8 +349,9 @@ def load_experiment(
     (the store does not keep the order variants were given in).
     """
     runs = store.sql(
-        """SELECT r.run_id, r.started_at, r.intent, r.variant, r.status, r.duration_ms,
-                  r.prompt_version, r.error, r.input, r.output, d.title, d.content,
+        """SELECT r.run_id, r.started_at, r.intent, r.agent, r.mode, r.variant, r.status,
+                  r.duration_ms, r.prompt_version, r.error, r.input, r.output, d.title,
+                  d.content,
                   max(m.value) FILTER (WHERE m.name = 'total_tokens') AS total_tokens,
                   max(m.value) FILTER (WHERE m.name = 'cost_usd') AS cost_usd
            FROM agent_runs r
@@ -380,10 +381,10 @@ def load_experiment(
         result = RunResult(
             run_id=record["run_id"],
             intent=record["intent"],
-            agent="",
+            agent=record["agent"],
             status=record["status"],
-            mode="",
-            started_at=pd.Timestamp(0).to_pydatetime(),
+            mode=record["mode"],
+            started_at=pd.Timestamp(record["started_at"]).to_pydatetime(),
             duration_ms=record["duration_ms"],
             error=record["error"],
             title=record["title"],

@@ -9,7 +9,14 @@ Definitions of every metric: ``docs/metrics.md``.
 >>> exporter = start_exporter(find_free_port=True)                 # doctest: +SKIP
 """
 
-from .collector import STORE_UP, UNKNOWN, StoreCollector, metrics_table
+from .collector import (
+    QUARANTINE_OPEN,
+    QUARANTINED,
+    STORE_UP,
+    UNKNOWN,
+    StoreCollector,
+    metrics_table,
+)
 from .command import metrics_command
 from .exporter import (
     BUILD_INFO,
@@ -27,6 +34,8 @@ __all__ = [
     "BUILD_INFO",
     "DEFAULT_PORT",
     "IN_PROGRESS",
+    "QUARANTINED",
+    "QUARANTINE_OPEN",
     "STORE_UP",
     "UNKNOWN",
     "Exporter",

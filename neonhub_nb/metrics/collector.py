@@ -36,6 +36,7 @@ from ..store.baselines import (
     QueryTimer,
     Samples,
 )
+from ..store.quarantine import QuarantineCounts, quarantine_counts
 from .tally import IN_PROGRESS, StoreTally, TallyResult
 
 if TYPE_CHECKING:
@@ -43,9 +44,22 @@ if TYPE_CHECKING:
 
     from ..store import AuditStore
 
-__all__ = ["STORE_UP", "UNKNOWN", "StoreCollector", "metrics_table"]
+__all__ = [
+    "QUARANTINED",
+    "QUARANTINE_OPEN",
+    "STORE_UP",
+    "UNKNOWN",
+    "StoreCollector",
+    "metrics_table",
+]
 
 STORE_UP = "neonhub_store_up"
+#: Spool lines ever set aside by ingestion (a counter: retried lines stay counted).
+QUARANTINED = "neonhub_ingest_quarantined_lines"
+#: Spool lines in quarantine now (not yet retried into the store).
+QUARANTINE_OPEN = "neonhub_ingest_quarantine_open_lines"
+_QUARANTINED_HELP = "Spool lines the audit store could not hold and set aside (ever)."
+_QUARANTINE_OPEN_HELP = "Spool lines in quarantine now (see `neonhub-nb quarantine`)."
 log = logging.getLogger(__name__)
 #: The value of a label a sample does not carry: counts folded into the baselines by a
 #: prune before that label existed (``mode`` before this version) cannot be split by it.
@@ -179,6 +193,8 @@ class StoreCollector(Collector):
         self.timer = timer
         self.tally = StoreTally()
         self.last_error: str | None = None
+        #: Quarantined lines as of the last scrape.
+        self.quarantine = QuarantineCounts(open=0, total=0)
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -189,13 +205,17 @@ class StoreCollector(Collector):
         with self._lock:
             try:
                 with self.store.connect() as con:
-                    return self.tally.refresh(con, self.timer)
+                    result = self.tally.refresh(con, self.timer)
+                    self.quarantine = quarantine_counts(con)
+                    return result
             except duckdb.Error as exc:
                 raise StoreError(f"cannot read metrics from {self.store.path}: {exc}") from None
 
     def describe(self) -> Iterable[Metric]:
         # Lets a registry check names without a scrape (which would read the store).
         yield from _families(None)
+        yield CounterMetricFamily(QUARANTINED, _QUARANTINED_HELP)
+        yield GaugeMetricFamily(QUARANTINE_OPEN, _QUARANTINE_OPEN_HELP)
         yield GaugeMetricFamily(STORE_UP, _STORE_UP_HELP)
 
     def collect(self) -> Iterable[Metric]:
@@ -208,6 +228,8 @@ class StoreCollector(Collector):
             return
         self.last_error = None
         yield from _families(result)
+        yield CounterMetricFamily(QUARANTINED, _QUARANTINED_HELP, value=self.quarantine.total)
+        yield GaugeMetricFamily(QUARANTINE_OPEN, _QUARANTINE_OPEN_HELP, value=self.quarantine.open)
         yield GaugeMetricFamily(STORE_UP, _STORE_UP_HELP, value=1)
 
 

@@ -29,6 +29,7 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_late
 
 from ..clock import Clock, SystemClock
 from ..errors import NeonhubError, StoreError
+from ..store.quarantine import quarantine_counts
 from ..store.schema import schema_version
 from .collector import StoreCollector
 
@@ -137,6 +138,7 @@ class MetricsApp:
                     "SELECT count(*), max(started_at) FROM agent_runs"
                 ).fetchone()
                 version = schema_version(con)
+                quarantined = quarantine_counts(con)
         except Exception as exc:  # anything that stops a read is "store unreachable"
             return 503, {
                 "status": "degraded",
@@ -151,6 +153,10 @@ class MetricsApp:
                 "schema_version": version,
                 "runs": int(runs),
                 "last_run_at": last_run,
+                # Lines set aside by ingestion: open now, and ever (see docs/audit-store.md).
+                "quarantined_lines": quarantined.open,
+                "quarantined_lines_total": quarantined.total,
+                "read": self.store.last_read.as_dict(),
             },
         }
 

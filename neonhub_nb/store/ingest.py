@@ -1,14 +1,20 @@
-"""Move spooled events into DuckDB: batched, exactly-once, crash-safe.
+"""Move spooled events into DuckDB: batched, exactly-once, crash-safe, never blocked.
 
 One ingestion pass, run by whichever process holds DuckDB's write lock:
 
 1. For each spool segment, read the complete lines after the offset recorded in
-   ``spool_segments`` (a trailing partial line is a write that never returned, so it
-   was never reported as recorded).
-2. Collapse the events into one batch per table and upsert them through Arrow in one
-   transaction that also advances the offsets. Every upsert is idempotent, so reading a
-   segment twice (after a crash between commit and unlink) changes nothing.
-3. Segments whose ``flock`` can be taken belong to a process that is gone (or rotated):
+   ``spool_segments``. A trailing partial line of a live writer is a write still in
+   progress and waits; a dead writer's partial last line never will end, so it is
+   quarantined and the segment finishes.
+2. Check every line against the record it claims to be (``lines.py``): a line that
+   cannot be stored goes to ``ingest_quarantine`` with its segment, offset, reason and
+   (redacted) text, and the rest lands.
+3. Collapse the events into one batch per table and upsert them through Arrow in one
+   transaction that also advances the offsets and writes the quarantine. Every upsert is
+   idempotent, so reading a segment twice changes nothing. Should the database still
+   refuse the batch, each event is written on its own and the ones it refuses are
+   quarantined with the database's reason.
+4. Segments whose ``flock`` can be taken belong to a process that is gone (or rotated):
    once fully ingested they are deleted, and runs that process left ``running`` become
    ``abandoned``.
 """
@@ -28,21 +34,35 @@ from ..records import (
     Column,
     DraftRecord,
     MetricRecord,
+    ReviewEvent,
     ReviewRecord,
     RunRecord,
     ToolExecution,
     columns_of,
 )
+from .lines import BadLine, SpooledEvent, check_line, partial_line
+from .quarantine import quarantine_lines
+from .reviews import refresh_draft_status
+from .schema import rollback
 from .spool import Segment, list_segments
 
-__all__ = ["DRAFTS", "METRICS", "REVIEWS", "RUNS", "TOOLS", "IngestReport", "ingest_segments"]
+__all__ = [
+    "DRAFTS",
+    "EVENTS",
+    "METRICS",
+    "REVIEWS",
+    "RUNS",
+    "TOOLS",
+    "IngestReport",
+    "ingest_segments",
+    "write_events",
+]
 
 _ARROW = {
     "text": pa.string(),
     "integer": pa.int64(),
     "real": pa.float64(),
-    # Staged as ISO text (what the spool holds) and cast by DuckDB.
-    "timestamp": pa.string(),
+    "timestamp": pa.timestamp("us"),
     "json": pa.string(),
 }
 
@@ -89,7 +109,9 @@ RUNS = _Table("agent_runs", columns_of(RunRecord))
 TOOLS = _Table("tool_executions", columns_of(ToolExecution))
 METRICS = _Table("agent_run_metrics", columns_of(MetricRecord))
 DRAFTS = _Table("content_drafts", columns_of(DraftRecord))
+#: The legacy review line's columns (what the PostgreSQL backend still stages).
 REVIEWS = _Table("staged_reviews", columns_of(ReviewRecord))
+EVENTS = _Table("review_events", columns_of(ReviewEvent))
 TERMINAL = ("succeeded", "failed", "abandoned")
 
 
@@ -101,10 +123,33 @@ class IngestReport:
     tool_executions: int = 0
     abandoned: int = 0
     segments_deleted: int = 0
-    bad_lines: int = 0
+    #: Lines set aside in ``ingest_quarantine`` by this pass (see ``neonhub-nb quarantine``).
+    quarantined: int = 0
     dead_writers: list[str] = field(default_factory=list)
+    #: Segments that could not be read (``name: why``); they wait, the others land.
+    unreadable: list[str] = field(default_factory=list)
     #: The pass stopped at its byte budget: more is waiting (call again).
     truncated: bool = False
+
+    @property
+    def bad_lines(self) -> int:
+        """Older name of :attr:`quarantined`."""
+        return self.quarantined
+
+    def merged(self, later: IngestReport) -> IngestReport:
+        """This pass's counts plus ``later``'s (``truncated`` is the later pass's)."""
+        return IngestReport(
+            segments_read=self.segments_read + later.segments_read,
+            events=self.events + later.events,
+            runs=self.runs + later.runs,
+            tool_executions=self.tool_executions + later.tool_executions,
+            abandoned=self.abandoned + later.abandoned,
+            segments_deleted=self.segments_deleted + later.segments_deleted,
+            quarantined=self.quarantined + later.quarantined,
+            dead_writers=sorted({*self.dead_writers, *later.dead_writers}),
+            unreadable=sorted({*self.unreadable, *later.unreadable}),
+            truncated=later.truncated,
+        )
 
 
 def _as_text(value: Any) -> str | None:
@@ -119,55 +164,45 @@ class _Batch:
     tools: dict[str, dict[str, Any]] = field(default_factory=dict)
     metrics: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     drafts: dict[str, dict[str, Any]] = field(default_factory=dict)
-    reviews: dict[str, dict[str, Any]] = field(default_factory=dict)
+    events: dict[str, dict[str, Any]] = field(default_factory=dict)
 
-    def add(self, event: dict[str, Any]) -> None:
-        kind, row = event["t"], event["row"]
-        if kind == "run":
-            rev = int(event.get("rev", 0))
+    def add(self, event: SpooledEvent) -> None:
+        row = event.record.model_dump()
+        if event.kind == "run":
             held = self.runs.get(row["run_id"])
-            if held is None or rev >= held[0]:
-                self.runs[row["run_id"]] = (rev, row)
-        elif kind == "tool":
+            if held is None or event.rev >= held[0]:
+                self.runs[row["run_id"]] = (event.rev, row)
+        elif event.kind == "tool":
             self.tools[row["execution_id"]] = row
-        elif kind == "metric":
+        elif event.kind == "metric":
             self.metrics[(row["run_id"], row["name"])] = row
-        elif kind == "draft":
+        elif event.kind == "draft":
             self.drafts[row["draft_id"]] = row
-        elif kind == "review":
-            held_review = self.reviews.get(row["draft_id"])
-            if held_review is None:
-                self.reviews[row["draft_id"]] = row
-                return
-            older, newer = sorted((held_review, row), key=lambda r: str(r["reviewed_at"]))
-            # One batch holds one review per draft: keep the latest decision, and any edit
-            # (title/content) that an earlier review in the same batch made.
-            self.reviews[row["draft_id"]] = {
-                **newer,
-                "title": newer.get("title") or older.get("title"),
-                "content": newer.get("content") or older.get("content"),
-            }
-        else:
-            raise ValueError(f"unknown spool event type {kind!r}")
+        elif event.kind == "review_event":
+            self.events[row["event_id"]] = row
+        else:  # check_line only lets known kinds through
+            raise ValueError(f"unknown spool event type {event.kind!r}")
 
     def empty(self) -> bool:
-        return not (self.runs or self.tools or self.metrics or self.drafts or self.reviews)
+        return not (self.runs or self.tools or self.metrics or self.drafts or self.events)
 
 
-def _read_new_lines(segment: Segment, offset: int, budget: int) -> tuple[bytes, int, bool]:
-    """Complete lines after ``offset``, about ``budget`` bytes at most; and whether the
-    segment's end was reached."""
+def _read_new_lines(segment: Segment, offset: int, budget: int) -> tuple[bytes, int, bytes, bool]:
+    """Complete lines after ``offset`` (about ``budget`` bytes at most), the offset after
+    them, what follows them up to the file's end (a partial line, or ``b""``), and
+    whether the file's end was reached."""
     with open(segment.path, "rb") as handle:
         size = os.fstat(handle.fileno()).st_size
         handle.seek(offset)
         data = handle.read(max(budget, 1))
         while data and b"\n" not in data and offset + len(data) < size:
             data += handle.read(64 * 1024)  # one line longer than the budget
-    end = data.rfind(b"\n")
-    if end < 0:
-        return b"", offset, offset >= size
-    new_offset = offset + end + 1
-    return data[: end + 1], new_offset, new_offset >= size
+        end = data.rfind(b"\n")
+        complete = data[: end + 1] if end >= 0 else b""
+        new_offset = offset + len(complete)
+        reached_end = offset + len(data) >= size
+        tail = data[end + 1 :] if reached_end else b""
+        return complete, new_offset, tail, reached_end
 
 
 def _owner_gone(segment: Segment) -> int | None:
@@ -217,18 +252,56 @@ def _write_batch(con: Any, batch: _Batch) -> None:
             "FROM staged_drafts ON CONFLICT DO NOTHING"
         )
         con.unregister("staged_drafts")
-    if batch.reviews:
-        con.register("staged_reviews", REVIEWS.stage(list(batch.reviews.values())))
+    # A draft's events may land before the draft itself (another writer's segment):
+    # new drafts are refreshed too, so their status follows events already in.
+    touched = {row["draft_id"] for row in batch.events.values()} | set(batch.drafts)
+    if batch.events:
+        con.register("staged_events", EVENTS.stage(list(batch.events.values())))
         con.execute(
-            f"""UPDATE content_drafts AS d SET
-                    status = r.status, reviewer = r.reviewer, review_note = r.review_note,
-                    reviewed_at = r.reviewed_at, updated_at = r.reviewed_at,
-                    title = coalesce(r.title, d.title), content = coalesce(r.content, d.content)
-                FROM (SELECT {REVIEWS.select()} FROM staged_reviews) AS r
-                WHERE d.draft_id = r.draft_id
-                  AND (d.reviewed_at IS NULL OR r.reviewed_at >= d.reviewed_at)"""
+            f"INSERT INTO review_events BY NAME SELECT {EVENTS.select()} "
+            "FROM staged_events ON CONFLICT DO NOTHING"
         )
-        con.unregister("staged_reviews")
+        con.unregister("staged_events")
+    if touched:
+        refresh_draft_status(con, sorted(touched))
+
+
+def write_events(con: Any, events: list[SpooledEvent]) -> list[BadLine]:
+    """Write ``events`` in the caller's transaction; if the database refuses the batch,
+    roll back and write each event in its own transaction instead, returning the ones it
+    refused (with its reason) for the quarantine. Idempotent either way."""
+    batch = _Batch()
+    for event in events:
+        batch.add(event)
+    if batch.empty():
+        return []
+    try:
+        _write_batch(con, batch)
+        return []
+    except Exception:  # duckdb.Error and Arrow errors alike: fall back to one by one
+        rollback(con)
+    refused: list[BadLine] = []
+    for event in events:
+        single = _Batch()
+        single.add(event)
+        con.execute("BEGIN TRANSACTION")
+        try:
+            _write_batch(con, single)
+            con.execute("COMMIT")
+        except Exception as exc:
+            rollback(con)
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            refused.append(
+                BadLine(
+                    event.segment,
+                    event.offset,
+                    b"",
+                    f"refused by the database: {reason}",
+                    event.kind,
+                )
+            )
+    con.execute("BEGIN TRANSACTION")
+    return refused
 
 
 #: Bytes of spool read per pass: bounds how long one pass holds the store's write lock
@@ -237,9 +310,16 @@ PASS_BUDGET = 2 * 1024 * 1024
 
 
 def ingest_segments(
-    con: Any, spool_dir: Any, now: datetime, budget: int = PASS_BUDGET
+    con: Any,
+    spool_dir: Any,
+    now: datetime,
+    budget: int = PASS_BUDGET,
+    redact: Any = None,
 ) -> IngestReport:
-    """One ingestion pass over ``spool_dir`` into the open read-write connection ``con``."""
+    """One ingestion pass over ``spool_dir`` into the open read-write connection ``con``.
+
+    ``redact`` (text -> text) cleans quarantined lines before they are kept.
+    """
     report = IngestReport()
     segments = list_segments(spool_dir)
     offsets = dict(con.execute("SELECT segment, ingested_bytes FROM spool_segments").fetchall())
@@ -247,12 +327,15 @@ def ingest_segments(
     names = {s.name for s in segments}
     stale = [name for name in offsets if name not in names]
 
-    batch = _Batch()
+    events: list[SpooledEvent] = []
+    bad: list[BadLine] = []
+    lines_by_offset: dict[tuple[str, int], bytes] = {}
     new_offsets: dict[str, int] = {}
     dead: dict[str, int] = {}  # segment name -> fd holding its flock
     complete: set[str] = set()  # segments read to their end in this pass
     live_writers: set[str] = set()
     seen_writers: set[str] = set()
+    used = 0
     try:
         for segment in segments:
             seen_writers.add(segment.writer_id)
@@ -262,45 +345,65 @@ def ingest_segments(
             else:
                 dead[segment.name] = fd
             start = int(offsets.get(segment.name, 0))
-            remaining = (
-                budget
-                - sum(new_offsets.values())
-                + sum(int(offsets.get(name, 0)) for name in new_offsets)
-            )
-            if remaining <= 0:
+            if budget - used <= 0:
                 report.truncated = True
-                complete.discard(segment.name)
                 continue
             try:
-                data, end, at_end = _read_new_lines(segment, start, remaining)
+                data, end, tail, at_end = _read_new_lines(segment, start, budget - used)
             except FileNotFoundError:
                 continue
+            except OSError as exc:  # one unreadable segment must not hold up the others
+                report.unreadable.append(f"{segment.name}: {exc.strerror or exc}")
+                continue
+            used += end - start
+            if tail and segment.name in dead and at_end:
+                # A gone writer's unfinished line will never end: set it aside and finish.
+                bad.append(partial_line(segment.name, end, tail))
+                end += len(tail)
             if at_end:
+                # A live writer's partial line is a write in progress: it waits, but the
+                # pass does not spin on it.
                 complete.add(segment.name)
             else:
                 report.truncated = True
             if end != start:
                 report.segments_read += 1
                 new_offsets[segment.name] = end
-            for line in data.splitlines():
+            position = start
+            for line in data.split(b"\n")[:-1]:
+                offset, position = position, position + len(line) + 1
                 if not line.strip():
                     continue
-                try:
-                    batch.add(orjson.loads(line))
-                except (ValueError, KeyError, TypeError):
-                    report.bad_lines += 1
+                checked = check_line(line, segment.name, offset)
+                if isinstance(checked, BadLine):
+                    bad.append(checked)
                     continue
+                lines_by_offset[(segment.name, offset)] = line
+                events.append(checked)
                 report.events += 1
         # A dead writer's runs are abandoned only once all its events are in.
         unfinished = {s.writer_id for s in segments if s.name not in complete}
         dead_writers = sorted(seen_writers - live_writers - unfinished)
         report.dead_writers = dead_writers
-        report.runs = len(batch.runs)
-        report.tool_executions = len(batch.tools)
+        report.runs = len({e.record.run_id for e in events if e.kind == "run"})  # type: ignore[attr-defined]
+        report.tool_executions = sum(1 for e in events if e.kind == "tool")
 
         con.execute("BEGIN TRANSACTION")
         try:
-            _write_batch(con, batch)
+            refused = write_events(con, events)
+            for refusal in refused:
+                original = lines_by_offset.get((refusal.segment, refusal.offset), b"")
+                bad.append(
+                    BadLine(
+                        refusal.segment,
+                        refusal.offset,
+                        original,
+                        refusal.reason,
+                        refusal.event_type,
+                    )
+                )
+                report.events -= 1
+            report.quarantined = quarantine_lines(con, bad, now, redact)
             for name, end in new_offsets.items():
                 con.execute(
                     "INSERT INTO spool_segments VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET "
@@ -320,7 +423,7 @@ def ingest_segments(
                 report.abandoned = len(abandoned)
             con.execute("COMMIT")
         except Exception:
-            con.execute("ROLLBACK")
+            rollback(con)
             raise
         # Committed: segments of gone writers are fully in DuckDB and can go.
         for segment in segments:
@@ -328,7 +431,7 @@ def ingest_segments(
                 try:
                     segment.path.unlink()
                     report.segments_deleted += 1
-                except FileNotFoundError:
+                except OSError:  # gone already, or not a file: it stays listed as unreadable
                     pass
     finally:
         for fd in dead.values():

@@ -6,13 +6,17 @@ the file only while they run.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from ..errors import InvalidInputError
+import duckdb
+
+from ..clock import parse_age as _parse_age
+from ..errors import InvalidInputError, StoreError
+from .recognise import one_line
+from .schema import rollback
 
 if TYPE_CHECKING:
     from .audit import AuditStore
@@ -22,21 +26,14 @@ __all__ = ["EXPORT_TABLES", "PruneReport", "export_store", "parse_age", "prune",
 ExportFormat = Literal["parquet", "csv", "jsonl"]
 EXPORT_TABLES = ("agent_runs", "tool_executions", "agent_run_metrics", "content_drafts")
 _COPY_OPTIONS = {"parquet": "FORMAT parquet", "csv": "FORMAT csv, HEADER", "jsonl": "FORMAT json"}
-_AGE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
 def parse_age(text: str) -> timedelta:
-    """``90d``, ``12h``, ``2w`` ... as a timedelta."""
-    match = _AGE.match(text)
-    if not match:
-        raise InvalidInputError(
-            "older_than", f"must be a number and a unit s, m, h, d or w, like 90d (got {text!r})"
-        )
-    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    """``90d``, ``12h``, ``2w`` ... as a timedelta (see :func:`neonhub_nb.clock.parse_age`)."""
+    return _parse_age(text, "older_than")
 
 
-def _run_filter(since: datetime | None, until: datetime | None) -> tuple[str, list[Any]]:
+def _run_filter(since: object, until: object) -> tuple[str, list[Any]]:
     from .queries import period_clause
 
     clause, params = period_clause(since, until)
@@ -48,10 +45,13 @@ def export_store(
     out_dir: Path,
     fmt: ExportFormat = "parquet",
     *,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: datetime | str | None = None,
+    until: datetime | str | None = None,
 ) -> dict[str, Path]:
-    """Write the four audit tables (runs started in ``[since, until)``) to ``out_dir``."""
+    """Write the four audit tables (runs started in ``[since, until)``) to ``out_dir``.
+
+    ``since``/``until`` take ages (``7d``), naive times (UTC) or aware ones (see
+    :func:`neonhub_nb.clock.parse_time`)."""
     if fmt not in _COPY_OPTIONS:
         raise InvalidInputError("format", f"must be one of parquet, csv, jsonl (got {fmt!r})")
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -76,7 +76,10 @@ def export_store(
         for table, query in selects.items():
             path = out_dir / f"{table}.{fmt}"
             literal = str(path).replace("'", "''")
-            con.execute(f"COPY ({query}) TO '{literal}' ({_COPY_OPTIONS[fmt]})", params)
+            try:
+                con.execute(f"COPY ({query}) TO '{literal}' ({_COPY_OPTIONS[fmt]})", params)
+            except duckdb.Error as exc:
+                raise StoreError(f"export: cannot write {path}: {one_line(exc)}") from None
             written[table] = path
     return written
 
@@ -102,7 +105,7 @@ def prune(store: AuditStore, older_than: timedelta, *, now: datetime | None = No
     cutoff = (now or store.clock.now()) - older_than
     where = "started_at < ? AND status NOT IN ('queued', 'running')"
     counted: dict[str, int] = {}
-    with store.connect() as con:
+    with store.connect(write=True) as con:
         con.execute("BEGIN TRANSACTION")
         try:
             con.execute(
@@ -118,7 +121,7 @@ def prune(store: AuditStore, older_than: timedelta, *, now: datetime | None = No
             con.execute("DROP TABLE pruned")
             con.execute("COMMIT")
         except Exception:
-            con.execute("ROLLBACK")
+            rollback(con)
             raise
         con.execute("CHECKPOINT")
     return PruneReport(
@@ -136,11 +139,14 @@ def snapshot(store: AuditStore, destination: Path) -> Path:
         raise InvalidInputError("destination", f"{destination} exists; choose a new file name")
     destination.parent.mkdir(parents=True, exist_ok=True)
     literal = str(destination).replace("'", "''")
-    with store.connect() as con:
-        con.execute(f"ATTACH '{literal}' AS snapshot_target")
+    with store.connect(write=True) as con:
         try:
-            source = con.execute("SELECT current_database()").fetchone()[0]
-            con.execute(f'COPY FROM DATABASE "{source}" TO snapshot_target')
-        finally:
-            con.execute("DETACH snapshot_target")
+            con.execute(f"ATTACH '{literal}' AS snapshot_target")
+            try:
+                source = con.execute("SELECT current_database()").fetchone()[0]
+                con.execute(f'COPY FROM DATABASE "{source}" TO snapshot_target')
+            finally:
+                con.execute("DETACH snapshot_target")
+        except duckdb.Error as exc:
+            raise StoreError(f"snapshot: cannot write {destination}: {one_line(exc)}") from None
     return destination

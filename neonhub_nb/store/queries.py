@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from ..clock import parse_time
 from ..errors import StoreError
 
 if TYPE_CHECKING:
@@ -57,8 +58,8 @@ def runs(
     con: Any,
     *,
     limit: int | None = 50,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: datetime | str | None = None,
+    until: datetime | str | None = None,
     observers: Observers = (),
     **filters: str | Sequence[str] | None,
 ) -> pd.DataFrame:
@@ -69,8 +70,8 @@ def runs(
         raise StoreError(
             f"filter: unknown run filter {sorted(unknown)}; known: {', '.join(RUN_FILTERS)}"
         )
-    where: list[str] = []
-    params: list[Any] = []
+    period, params = period_clause(since, until)
+    where: list[str] = [period.removeprefix("WHERE ")] if period else []
     for name in RUN_FILTERS:
         value = filters.get(name)
         if value is None:
@@ -78,12 +79,6 @@ def runs(
         values = [value] if isinstance(value, str) else list(value)
         where.append(f"{name} IN ({', '.join('?' for _ in values)})")
         params.extend(values)
-    if since is not None:
-        where.append("started_at >= ?")
-        params.append(since)
-    if until is not None:
-        where.append("started_at < ?")
-        params.append(until)
     clause = f"WHERE {' AND '.join(where)}" if where else ""
     limit_clause = f"LIMIT {int(limit)}" if limit is not None else ""
     # Pick the page of runs first, then join only their metrics: at a million runs the
@@ -109,16 +104,22 @@ def runs(
     return timed_df(con, query, params, observers, "runs")
 
 
-def period_clause(since: datetime | None, until: datetime | None) -> tuple[str, list[Any]]:
-    """``WHERE started_at >= ? AND started_at < ?`` (the parts that apply) and its params."""
+def period_clause(since: object, until: object) -> tuple[str, list[Any]]:
+    """``WHERE started_at >= ? AND started_at < ?`` (the parts that apply) and its params.
+
+    ``since``/``until`` are ages, naive times (UTC) or aware times, made naive UTC by
+    :func:`~neonhub_nb.clock.parse_time`: an aware value handed to DuckDB as such would be
+    compared in the session's time zone with the naive-UTC column.
+    """
     where: list[str] = []
     params: list[Any] = []
-    if since is not None:
+    start, end = parse_time(since, "since"), parse_time(until, "until")
+    if start is not None:
         where.append("started_at >= ?")
-        params.append(since)
-    if until is not None:
+        params.append(start)
+    if end is not None:
         where.append("started_at < ?")
-        params.append(until)
+        params.append(end)
     return ("WHERE " + " AND ".join(where)) if where else "", params
 
 

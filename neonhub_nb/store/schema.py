@@ -11,7 +11,7 @@ from typing import Any
 
 from ..clock import utcnow
 
-__all__ = ["MIGRATIONS", "Migration", "apply_migrations", "schema_version"]
+__all__ = ["MIGRATIONS", "Migration", "apply_migrations", "rollback", "schema_version"]
 
 
 @dataclass(frozen=True)
@@ -150,9 +150,88 @@ MIGRATIONS: tuple[Migration, ...] = (
                WHERE r.run_id = t.run_id AND r.connectors_mode IS NULL""",
         ),
     ),
+    Migration(
+        7,
+        "ingest_quarantine",
+        (
+            # Spool lines the store cannot hold (wrong type, out of range, not finite,
+            # truncated, unknown table, oversized): set aside, visible and retryable,
+            # never allowed to block the lines around them. Rows are never deleted:
+            # a retried line is marked resolved, so the count of lines ever quarantined
+            # only grows (the exporter's counter).
+            """CREATE TABLE ingest_quarantine (
+                segment VARCHAR NOT NULL,
+                line_offset BIGINT NOT NULL,
+                line_bytes BIGINT NOT NULL,
+                event_type VARCHAR,
+                reason VARCHAR NOT NULL,
+                line VARCHAR NOT NULL,
+                line_complete BOOLEAN NOT NULL,
+                quarantined_at TIMESTAMP NOT NULL,
+                retried_at TIMESTAMP,
+                resolved_at TIMESTAMP,
+                PRIMARY KEY (segment, line_offset)
+            )""",
+        ),
+    ),
+    Migration(
+        8,
+        "review_events",
+        (
+            # Every review decision, appended: content_drafts.status is derived from them.
+            """CREATE TABLE review_events (
+                event_id VARCHAR PRIMARY KEY,
+                draft_id VARCHAR NOT NULL,
+                decision VARCHAR NOT NULL,
+                reviewer VARCHAR NOT NULL,
+                decided_at TIMESTAMP NOT NULL,
+                reason VARCHAR,
+                title VARCHAR,
+                content VARCHAR,
+                content_sha256 VARCHAR,
+                content_bytes BIGINT
+            )""",
+            # Older files kept only the last decision on the draft's row: keep it as the
+            # draft's one event (an edit carries the content it left).
+            """INSERT INTO review_events
+               SELECT 'rev_migrated_' || draft_id,
+                      draft_id,
+                      CASE status WHEN 'approved' THEN 'approve'
+                                  WHEN 'rejected' THEN 'reject' ELSE 'edit' END,
+                      reviewer,
+                      reviewed_at,
+                      review_note,
+                      CASE WHEN status NOT IN ('approved', 'rejected') THEN title END,
+                      CASE WHEN status NOT IN ('approved', 'rejected') THEN content END,
+                      CASE WHEN status NOT IN ('approved', 'rejected') AND content IS NOT NULL
+                           THEN sha256(content) END,
+                      CASE WHEN status NOT IN ('approved', 'rejected') AND content IS NOT NULL
+                           THEN octet_length(encode(content)) END
+               FROM content_drafts
+               WHERE reviewed_at IS NOT NULL AND reviewer IS NOT NULL""",
+        ),
+    ),
+    Migration(
+        9,
+        "run_ending",
+        (
+            # Migration 6 first shipped with this column named finish_reason; a store built
+            # by that version gets `ending` here (and keeps the empty old column).
+            "ALTER TABLE agent_runs ADD COLUMN IF NOT EXISTS ending VARCHAR",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version
+
+
+def rollback(con: Any) -> None:
+    """Roll back the open transaction if there still is one. A failed commit (a full disk)
+    may have ended it already, and the rollback's own error must not hide the first."""
+    try:
+        con.execute("ROLLBACK")
+    except Exception:
+        return
 
 
 def schema_version(con: Any) -> int:
@@ -190,7 +269,7 @@ def apply_migrations(con: Any, up_to: int | None = None) -> list[str]:
             )
             con.execute("COMMIT")
         except Exception:
-            con.execute("ROLLBACK")
+            rollback(con)
             raise
         applied.append(migration.name)
     return applied

@@ -11,6 +11,7 @@ process that is gone or has rotated away from it.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import socket
@@ -123,13 +124,26 @@ class SpoolWriter:
             self._ready()
             assert self._fd is not None
             view = memoryview(data)
-            while view:
-                written = os.write(self._fd, view)
-                view = view[written:]
-            if self.fsync and sync:
-                os.fsync(self._fd)
+            try:
+                while view:
+                    written = os.write(self._fd, view)
+                    view = view[written:]
+                if self.fsync and sync:
+                    os.fsync(self._fd)
+            except OSError:
+                self._abandon_partial()
+                raise
             self._size += len(data)
             self.bytes_written += len(data)
+
+    def _abandon_partial(self) -> None:
+        """After a failed write (a full disk): cut the partial line off if the kernel lets
+        us, and leave the segment either way, so no later line is glued onto a partial
+        one. A partial line that stays is quarantined when the segment is ingested."""
+        assert self._fd is not None
+        with contextlib.suppress(OSError):
+            os.ftruncate(self._fd, self._size)
+        self._close_fd()
 
     def _close_fd(self) -> None:
         if self._fd is not None and self._pid == os.getpid():

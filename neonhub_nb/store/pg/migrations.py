@@ -165,6 +165,63 @@ MIGRATIONS: tuple[Migration, ...] = (
                WHERE r.run_id = t.run_id AND r.connectors_mode IS NULL""",
         ),
     ),
+    # 7 and 8 mirror the DuckDB store's (store/schema.py): the quarantine of spool lines
+    # the store cannot hold, and review decisions as appended events.
+    Migration(
+        7,
+        "ingest_quarantine",
+        (
+            """CREATE TABLE ingest_quarantine (
+                segment TEXT NOT NULL,
+                line_offset BIGINT NOT NULL,
+                line_bytes BIGINT NOT NULL,
+                event_type TEXT,
+                reason TEXT NOT NULL,
+                line TEXT NOT NULL,
+                line_complete BOOLEAN NOT NULL,
+                quarantined_at TIMESTAMPTZ NOT NULL,
+                retried_at TIMESTAMPTZ,
+                resolved_at TIMESTAMPTZ,
+                PRIMARY KEY (segment, line_offset)
+            )""",
+        ),
+    ),
+    Migration(
+        8,
+        "review_events",
+        (
+            """CREATE TABLE review_events (
+                event_id TEXT PRIMARY KEY,
+                draft_id TEXT NOT NULL,
+                decision TEXT NOT NULL,
+                reviewer TEXT NOT NULL,
+                decided_at TIMESTAMPTZ NOT NULL,
+                reason TEXT,
+                title TEXT,
+                content TEXT,
+                content_sha256 TEXT,
+                content_bytes BIGINT
+            )""",
+            """INSERT INTO review_events
+               SELECT 'rev_migrated_' || draft_id, draft_id,
+                      CASE status WHEN 'approved' THEN 'approve'
+                                  WHEN 'rejected' THEN 'reject' ELSE 'edit' END,
+                      reviewer, reviewed_at, review_note,
+                      CASE WHEN status NOT IN ('approved', 'rejected') THEN title END,
+                      CASE WHEN status NOT IN ('approved', 'rejected') THEN content END,
+                      CASE WHEN status NOT IN ('approved', 'rejected') AND content IS NOT NULL
+                           THEN encode(sha256(convert_to(content, 'UTF8')), 'hex') END,
+                      CASE WHEN status NOT IN ('approved', 'rejected') AND content IS NOT NULL
+                           THEN octet_length(content) END
+               FROM content_drafts
+               WHERE reviewed_at IS NOT NULL AND reviewer IS NOT NULL""",
+        ),
+    ),
+    Migration(
+        9,
+        "run_ending",
+        ("ALTER TABLE agent_runs ADD COLUMN IF NOT EXISTS ending TEXT",),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version
