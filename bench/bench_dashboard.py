@@ -20,7 +20,7 @@ Configurations, in the same run so they share the machine's load: optionally the
 dashboard as it was (``--before-code DIR``: a copy of an earlier commit's ``neonhub_nb``
 and ``dashboards``, e.g. ``git archive d20d65e neonhub_nb dashboards | tar -x -C DIR``,
 served with that commit's command line); the store as it is (no roll-ups), and a copy
-holding the roll-ups the store keeps at ingest (``dashboard.rollup``, built here as the
+holding the roll-ups the store keeps at ingest (``store.rollups``, built here as the
 store's migration would) with no preheated
 kernel left (a viewer who finds none), one (the default) and five. A "floor" comes
 first: a page with one widget, served the same way, which is what Voila and Chromium
@@ -47,8 +47,8 @@ from typing import Any
 import duckdb
 import psutil
 
-from neonhub_nb.dashboard import rollup
 from neonhub_nb.dashboard.server import NOTEBOOK, VoilaOptions, voila_command, voila_environment
+from neonhub_nb.store import rollups as rollup
 from neonhub_nb.synth import generate_synthetic_store
 
 BENCH = Path(__file__).resolve().parent

@@ -18,6 +18,7 @@ from pathlib import Path
 import duckdb
 
 from .errors import StoreError
+from .store.rollups import create_rollups
 from .store.schema import apply_migrations
 
 __all__ = ["SYNTH_CONNECTORS", "SYNTH_END", "SYNTH_INTENTS", "generate_synthetic_store"]
@@ -101,6 +102,8 @@ def generate_synthetic_store(
         con.execute("SET VARIABLE end_at = ?", [end])
         con.execute("BEGIN TRANSACTION")
         _fill(con)
+        # Rows written in bulk here, not by ingestion: build the dashboard's cells from them.
+        create_rollups(con)
         con.execute("COMMIT")
         con.execute("CHECKPOINT")
     except BaseException:

@@ -24,9 +24,9 @@ import pytest
 
 from neonhub_nb.clock import FakeClock
 from neonhub_nb.dashboard import queries as q
-from neonhub_nb.dashboard import rollup
 from neonhub_nb.models import Metric, ToolExecution
 from neonhub_nb.store import AuditStore
+from neonhub_nb.store import rollups as rollup
 
 NOW = datetime(2026, 3, 10, 12, 0)
 SECRET = "sk-test-4f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c"
@@ -186,28 +186,29 @@ def build_store(path: Path, now: datetime, runs: tuple[Run, ...] = RUNS) -> Audi
     return store
 
 
-def add_rollups(path: Path) -> None:
-    """What the audit store does in its migration: build the roll-ups from the rows."""
+def drop_rollups(path: Path) -> None:
+    """A store without roll-ups (an older version's, or one whose roll-ups were removed)."""
     con = duckdb.connect(str(path))
     try:
-        rollup.create_rollups(con, NOW)
+        rollup.drop_rollups(con)
     finally:
         con.close()
 
 
 @pytest.fixture(scope="module")
 def known_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The store holding RUNS; it keeps its roll-ups itself, at every ingestion."""
     store = build_store(tmp_path_factory.mktemp("dash") / "known.duckdb", NOW)
     yield store.path
     store.close()
 
 
 @pytest.fixture(scope="module")
-def rolled_store(known_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of the known store with roll-ups, as a store that keeps them would hold."""
-    copy = tmp_path_factory.mktemp("dash-rolled") / "rolled.duckdb"
+def raw_store(known_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the known store without roll-ups: the dashboard reads its raw rows."""
+    copy = tmp_path_factory.mktemp("dash-raw") / "raw.duckdb"
     shutil.copy(known_store, copy)
-    add_rollups(copy)
+    drop_rollups(copy)
     return copy
 
 
@@ -217,8 +218,8 @@ def cells_source(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def con(known_store: Path, rolled_store: Path, cells_source: str) -> Iterator[Any]:
-    path = rolled_store if cells_source == "rollup" else known_store
+def con(known_store: Path, raw_store: Path, cells_source: str) -> Iterator[Any]:
+    path = known_store if cells_source == "rollup" else raw_store
     with AuditStore(path, read_only=True).connect() as connection:
         yield connection
 
@@ -441,54 +442,52 @@ SCOPES = [
 ]
 
 
-def test_rollups_and_raw_rows_give_the_same_page(known_store: Path, rolled_store: Path) -> None:
-    with AuditStore(known_store, read_only=True).connect() as raw:
+def test_rollups_and_raw_rows_give_the_same_page(known_store: Path, raw_store: Path) -> None:
+    with AuditStore(raw_store, read_only=True).connect() as raw:
         raw_pages = [snapshot(load(raw, s)) for s in SCOPES]
         assert {load(raw, SCOPES[0]).source} == {"raw"}
-    with AuditStore(rolled_store, read_only=True).connect() as rolled:
+    with AuditStore(known_store, read_only=True).connect() as rolled:
         rolled_pages = [snapshot(load(rolled, s)) for s in SCOPES]
+        assert {load(rolled, SCOPES[0]).source} == {"rollup"}
     assert rolled_pages == raw_pages
 
 
 def test_rollups_follow_writes_reviews_and_prunes(tmp_path: Path) -> None:
-    """Update the roll-ups as the store would after each batch; they must equal the raw
-    rows at each step, and a store that forgot to update them is read raw."""
+    """The store keeps its roll-ups at every ingestion and prune: after each step they
+    equal the raw rows; roll-ups that fall behind are caught and the raw rows read."""
+    from neonhub_nb.store.maintenance import prune
+
     path = tmp_path / "live.duckdb"
     store = build_store(path, NOW, RUNS[:3])
     try:
-        add_rollups(path)
 
         def pages(use_rollups: bool) -> list[q.DashboardData]:
             with AuditStore(path, read_only=True).connect() as con:
+                assert rollup.rollups_current(con)
                 return [
                     snapshot(q.load_dashboard(con, s, now=NOW, use_rollups=use_rollups))
                     for s in SCOPES
                 ]
 
+        assert pages(True) == pages(False)
         write_runs(store, RUNS[3:6], NOW)  # new runs, a review
         store.flush()
-        with AuditStore(path, read_only=True).connect() as con:
-            assert not rollup.rollups_current(con)  # not updated yet: the guard sees it
-            assert q.load_dashboard(con, SCOPES[0], now=NOW).source == "raw"
-        with duckdb.connect(str(path)) as con:
-            hours = rollup.update_rollups(con, [r.run_id for r in RUNS[3:6]], ["draft_a4"])
-        assert len(hours) == 3
         assert pages(True) == pages(False)
 
         store.review_draft("draft_b2", "approved", "Dana")  # a review of an older run
         store.flush()
-        with duckdb.connect(str(path)) as con:
-            rollup.update_rollups(con, draft_ids=["draft_b2"])
-        after = pages(True)
-        assert after == pages(False)
+        assert pages(True) == pages(False)
         assert load_kpis(path, "30d").drafts_approved == 2
 
-        with duckdb.connect(str(path)) as con:  # a prune, as maintenance.prune does it
-            gone = rollup.rollup_hours(con, "run_id = 'run_m5'")
-            con.execute("DELETE FROM agent_runs WHERE run_id = 'run_m5'")
-            rollup.refresh_hours(con, gone)
-            assert rollup.rollups_current(con)
+        report = prune(store, timedelta(days=2), now=NOW)  # the store's own prune
+        assert report.runs > 0
         assert pages(True) == pages(False)
+
+        with duckdb.connect(str(path)) as con:  # roll-ups that fell behind a write
+            con.execute("DELETE FROM agent_runs WHERE run_id = ?", [RUNS[0].run_id])
+        with AuditStore(path, read_only=True).connect() as con:
+            assert not rollup.rollups_current(con)
+            assert q.load_dashboard(con, SCOPES[0], now=NOW).source == "raw"
     finally:
         store.close()
 

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from . import rollup
+from ..store import rollups as rollup
 from .data import (
     DEFAULT_PERIOD,
     PERIODS,

@@ -43,6 +43,7 @@ from ..records import (
 from .lines import BadLine, SpooledEvent, check_line, partial_line
 from .quarantine import quarantine_lines
 from .reviews import refresh_draft_status
+from .rollups import update_rollups
 from .schema import rollback
 from .spool import Segment, list_segments
 
@@ -304,6 +305,21 @@ def write_events(con: Any, events: list[SpooledEvent]) -> list[BadLine]:
     return refused
 
 
+def _touched(events: list[SpooledEvent]) -> tuple[set[str], set[str]]:
+    """The runs whose rows these events write, and the drafts whose reviews they add."""
+    runs: set[str] = set()
+    drafts: set[str] = set()
+    for event in events:
+        run_id = getattr(event.record, "run_id", None)
+        if run_id is not None:
+            runs.add(str(run_id))
+        elif event.kind != "run":
+            draft_id = getattr(event.record, "draft_id", None)
+            if draft_id is not None:
+                drafts.add(str(draft_id))
+    return runs, drafts
+
+
 #: Bytes of spool read per pass: bounds how long one pass holds the store's write lock
 #: (about 400 runs), so readers wait at most a fraction of a second.
 PASS_BUDGET = 2 * 1024 * 1024
@@ -388,6 +404,7 @@ def ingest_segments(
         report.runs = len({e.record.run_id for e in events if e.kind == "run"})  # type: ignore[attr-defined]
         report.tool_executions = sum(1 for e in events if e.kind == "tool")
 
+        touched_runs, touched_drafts = _touched(events)
         con.execute("BEGIN TRANSACTION")
         try:
             refused = write_events(con, events)
@@ -421,6 +438,9 @@ def ingest_segments(
                     [now, dead_writers],
                 ).fetchall()
                 report.abandoned = len(abandoned)
+                touched_runs.update(row[0] for row in abandoned)
+            # The dashboard's hourly cells follow every write, in the same transaction.
+            update_rollups(con, sorted(touched_runs), sorted(touched_drafts))
             con.execute("COMMIT")
         except Exception:
             rollback(con)

@@ -101,6 +101,7 @@ def prune(store: AuditStore, older_than: timedelta, *, now: datetime | None = No
     are folded into ``metric_baselines`` so Prometheus counters never go down.
     """
     from .baselines import fold_into_baselines
+    from .rollups import refresh_hours, rollup_hours
 
     cutoff = (now or store.clock.now()) - older_than
     where = "started_at < ? AND status NOT IN ('queued', 'running')"
@@ -112,6 +113,12 @@ def prune(store: AuditStore, older_than: timedelta, *, now: datetime | None = No
                 f"CREATE TEMP TABLE pruned AS SELECT run_id FROM agent_runs WHERE {where}", [cutoff]
             )
             fold_into_baselines(con, "run_id IN (SELECT run_id FROM pruned)", [])
+            hours = rollup_hours(con, "run_id IN (SELECT run_id FROM pruned)")
+            # A pruned draft's review trail goes with it (prune is the one deletion rule).
+            con.execute(
+                "DELETE FROM review_events WHERE draft_id IN (SELECT draft_id FROM "
+                "content_drafts WHERE run_id IN (SELECT run_id FROM pruned))"
+            )
             for table in ("tool_executions", "agent_run_metrics", "content_drafts", "agent_runs"):
                 deleted = con.execute(
                     f"DELETE FROM {table} WHERE run_id IN (SELECT run_id FROM pruned) "
@@ -119,6 +126,7 @@ def prune(store: AuditStore, older_than: timedelta, *, now: datetime | None = No
                 ).fetchall()
                 counted[table] = len(deleted)
             con.execute("DROP TABLE pruned")
+            refresh_hours(con, hours)
             con.execute("COMMIT")
         except Exception:
             rollback(con)

@@ -6,10 +6,12 @@ opens them. Never edit a migration that has shipped: add the next one.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from ..clock import utcnow
+from .rollups import create_rollups
 
 __all__ = ["MIGRATIONS", "Migration", "apply_migrations", "rollback", "schema_version"]
 
@@ -19,6 +21,9 @@ class Migration:
     version: int
     name: str
     statements: tuple[str, ...]
+    #: Work SQL text cannot say (filling derived tables), run after the statements in the
+    #: same transaction.
+    run: Callable[[Any], None] | None = None
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -220,6 +225,14 @@ MIGRATIONS: tuple[Migration, ...] = (
             "ALTER TABLE agent_runs ADD COLUMN IF NOT EXISTS ending VARCHAR",
         ),
     ),
+    Migration(
+        10,
+        "dashboard_rollups",
+        # Hourly cells the dashboard reads instead of scanning every run (rollups.py);
+        # built once here from the rows, kept current by every ingestion and prune.
+        (),
+        run=create_rollups,
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version
@@ -263,6 +276,8 @@ def apply_migrations(con: Any, up_to: int | None = None) -> list[str]:
         try:
             for statement in migration.statements:
                 con.execute(statement)
+            if migration.run is not None:
+                migration.run(con)
             con.execute(
                 "INSERT INTO schema_migrations VALUES (?, ?, ?)",
                 [migration.version, migration.name, utcnow()],

@@ -15,12 +15,11 @@ raw tables say. The same SQL builds the cells the dashboard computes on the fly
 (:func:`create_raw_cells`) when a store has no roll-ups, so both paths share one
 definition and the tests compare them.
 
-The audit store keeps them (the dashboard only reads): see ``docs/dashboard.md``,
-"Roll-ups", for what the store calls and when::
+The audit store keeps them (the dashboard only reads them)::
 
-    create_rollups(con)                      # once, in a migration (builds from the rows)
-    update_rollups(con, run_ids, draft_ids)  # in each ingestion transaction
-    hours = rollup_hours(con, where, params) # prune: before deleting
+    create_rollups(con)                      # migration 10 (builds from the rows)
+    update_rollups(con, run_ids, draft_ids)  # in each ingestion transaction (ingest.py)
+    hours = rollup_hours(con, where, params) # prune: before deleting (maintenance.py)
     refresh_hours(con, hours)                # prune: after deleting
 """
 
@@ -29,6 +28,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
+
+from ..clock import utcnow
 
 __all__ = [
     "CELL_TABLES",
@@ -173,8 +174,6 @@ def create_rollups(con: Any, now: datetime | None = None) -> None:
 
     For the store's migration; about 2 s at a million runs (bench_dashboard.py prints it).
     """
-    from ..clock import utcnow
-
     for statement in _DDL:
         con.execute(statement)
     for table in CELL_TABLES:
