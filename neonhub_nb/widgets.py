@@ -24,13 +24,14 @@ import ipywidgets as w
 
 from .api import run_agent
 from .config import MODE_TABLE, Settings, load_settings, parse_mode
-from .display import markdown_to_html, run_card_html, timeline_html
+from .display import markdown_to_html, run_card_html
 from .errors import ConfigError, NeonhubError
 from .form_fields import LABEL_WIDTH, FieldControl, field_control
 from .models import AgentParams, RunResult, field_errors, validate_params
 from .redact import redact_text
 from .runtime import Runtime, default_runtime
 from .store import AuditStore
+from .timeline import timeline_html
 
 __all__ = ["DraftForm", "DraftStudio", "HistoryPanel", "ResultView", "ReviewPanel"]
 

@@ -336,8 +336,14 @@ try:
     tokens = (answer.get("usage") or {}).get("completion_tokens", 0)
     if not isinstance(text, str) or not tokens:
         fail(f"unexpected chat completion: {json.dumps(answer)[:500]}")
-    loaded = re.findall(r"libggml-cpu-([\w.]+?)\.so", log_text())
-    backend = loaded[-1] if loaded else "static"
+    # The CPU backend the server chose is the libggml-cpu-*.so mapped into its memory (under
+    # qemu-user, into the emulator's).
+    try:
+        with open(f"/proc/{proc.pid}/maps") as maps:
+            loaded = sorted(set(re.findall(r"libggml-cpu-([\w.]+?)\.so", maps.read())))
+    except OSError:
+        loaded = []
+    backend = ",".join(loaded) if loaded else "static"
     if expected and backend != expected:
         fail(f"the {backend} CPU backend was loaded, not {expected}")
     where = f" under {wrapper}" if wrapper else ""

@@ -26,9 +26,9 @@ import pytest
 from neonhub_nb.clock import FakeClock
 from neonhub_nb.dashboard import AuditDashboard, charts, views
 from neonhub_nb.dashboard import queries as q
-from neonhub_nb.dashboard.formats import format_cost
 from neonhub_nb.dashboard.run_view import format_metric
 from neonhub_nb.dashboard.server import PAGE_SIGNAL
+from neonhub_nb.formats import format_cost
 from neonhub_nb.store import AuditStore
 
 from .test_dashboard_queries import (

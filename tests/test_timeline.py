@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from neonhub_nb.api import run_agent
-from neonhub_nb.display import timeline_html, timeline_rows, timeline_text
 from neonhub_nb.store import AuditStore
+from neonhub_nb.timeline import timeline_calls, timeline_html, timeline_text
 
 from .faultserver import Fault, FaultServer
 from .live_support import live_settings
@@ -19,7 +19,7 @@ from .live_support import live_settings
 
 def test_rows_follow_the_calls_of_a_run(store: AuditStore) -> None:
     result = run_agent("insights.summarize_performance", {"end_date": "2026-01-31"}, store=store)
-    rows = timeline_rows(result.tool_executions, run_started_at=result.started_at)
+    rows = timeline_calls(result.tool_executions, run_started_at=result.started_at)
     assert [(r.tool, r.operation) for r in rows] == [
         ("connector.ga4", "run_report"),
         ("connector.ga4", "run_report"),
@@ -44,10 +44,10 @@ def test_store_rows_give_the_same_timeline(store: AuditStore) -> None:
         "primary_keyword": "bakery newsletter", "title": "T", "content": "bakery newsletter",
     }, store=store)  # fmt: skip
     detail = store.run_detail(result.run_id)
-    from_store = timeline_rows(
+    from_store = timeline_calls(
         detail.tool_executions.to_dict("records"), run_started_at=detail.run["started_at"]
     )
-    from_result = timeline_rows(result.tool_executions, run_started_at=result.started_at)
+    from_result = timeline_calls(result.tool_executions, run_started_at=result.started_at)
     assert [(r.seq, r.tool, r.attempts, r.prompt_tokens, r.cost_usd) for r in from_store] == [
         (r.seq, r.tool, r.attempts, r.prompt_tokens, r.cost_usd) for r in from_result
     ]
@@ -66,10 +66,11 @@ def test_retries_and_failures_show_on_the_timeline(
         settings=settings,
         store=store,
     )
-    row = timeline_rows(retried.tool_executions)[0]
+    row = timeline_calls(retried.tool_executions)[0]
     assert (row.status, row.attempts, row.rate_limited) == ("succeeded", 2, 1)
     page = timeline_html(retried.tool_executions)
-    assert "2 (1&times;429)" in page
+    assert "succeeded (1× 429)" in page and "#bf8700" in page  # the retried bar is amber
+    assert "(1x 429)" in timeline_text(retried.tool_executions)
 
     server.push(*[Fault.status(500)] * 3)
     failed = run_agent(
@@ -79,11 +80,10 @@ def test_retries_and_failures_show_on_the_timeline(
         store=store,
     )
     assert failed.status == "failed"
-    row = timeline_rows(failed.tool_executions)[0]
+    row = timeline_calls(failed.tool_executions)[0]
     assert row.status == "failed" and row.attempts == 3 and row.error
     page = timeline_html(failed.tool_executions)
-    assert "data-status='failed'" in page
-    assert "#cf222e" in page  # the failed bar is red
+    assert re.search(r"<g data-call='1'><rect [^>]*fill='#cf222e'", page)  # a red bar
     assert "failed" in timeline_text(failed.tool_executions)
 
 
@@ -91,12 +91,17 @@ def test_bars_share_one_axis(store: AuditStore) -> None:
     result = run_agent("insights.summarize_performance", {}, store=store)
     page = timeline_html(result.tool_executions, run_started_at=result.started_at,
                          run_duration_ms=result.duration_ms)  # fmt: skip
-    assert page.count("class='neonhub-span'") == 4
-    lefts = [float(x) for x in re.findall(r"left:([0-9.]+)%", page)]
-    assert lefts == sorted(lefts) and all(0 <= x <= 100 for x in lefts)
-    assert html.escape("connector.ga4.run_report") in page
+    bars = re.findall(
+        r"<g data-call='(\d+)'><rect x='([0-9.]+)' y='[0-9.]+' width='([0-9.]+)'", page
+    )
+    assert [int(seq) for seq, _, _ in bars] == [1, 2, 3, 4]
+    starts = [float(x) for _, x, _ in bars]
+    assert starts == sorted(starts)  # one call after another, on one axis
+    ends = [float(x) + float(w) for _, x, w in bars]
+    assert max(ends) <= 780  # inside the drawing
+    assert html.escape("connector.ga4") in page
 
 
 def test_no_calls_says_so() -> None:
-    assert "No tool calls recorded" in timeline_html([])
-    assert timeline_text([]) == "no tool calls recorded"
+    assert "No model or connector calls recorded" in timeline_html([])
+    assert timeline_text([]) == "no model or connector calls recorded"

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ..timeline import timeline_html
 from .data import DEFAULT_MODE, MODES, Scope
 from .queries import (
     DEFAULT_PERIOD,
@@ -27,7 +28,6 @@ from .queries import (
     load_dashboard,
 )
 from .server import VoilaOptions, dashboard_command, synth_command, voila_command
-from .timeline import timeline_html
 
 if TYPE_CHECKING:
     from .app import AUTO_REFRESH, AuditDashboard

@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from .formats import format_cost, format_count, format_duration
-from .timeline import timeline_html
+from ..formats import format_cost, format_count, format_duration
+from ..timeline import timeline_html
 from .views import badge, cut, escape
 
 if TYPE_CHECKING:

@@ -13,8 +13,8 @@ import html
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 
+from ..formats import format_compact, format_cost, format_count, format_duration, format_rate
 from .data import BreakerEvent, CostRow, Costs, DraftRow, ErrorGroup, Kpis, RunRow, Scope
-from .formats import format_compact, format_cost, format_count, format_duration, format_rate
 
 __all__ = [
     "CSS",

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 from typing import Any
 
-from ..display import format_cost
+from ..formats import format_cost
 from .scoring import Scorer
 
 __all__ = ["WordDiff", "side_by_side_html", "word_diff"]

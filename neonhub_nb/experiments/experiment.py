@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from ..display import format_cost
 from ..errors import InvalidInputError
+from ..formats import format_cost
 from .compare import side_by_side_html
 from .scoring import JUDGE, SCORERS, Scorer
 

@@ -1,6 +1,6 @@
 """A run's timeline: its model and connector calls as a waterfall, as inline SVG + a table.
 
->>> from neonhub_nb.dashboard.timeline import timeline_html          # doctest: +SKIP
+>>> from neonhub_nb.timeline import timeline_html                    # doctest: +SKIP
 >>> detail = store.run_detail(run_id)                                 # doctest: +SKIP
 >>> html = timeline_html(detail.tool_executions, run_started_at=detail.run["started_at"])
 
@@ -10,6 +10,7 @@ its bar; its ``response`` JSON says what the call went through (``attempts``,
 record lacks (older runs, mock connectors) show as "–", never as 0. No JavaScript, no
 plotting library: it renders the same in Voila, JupyterLab and an exported notebook, and
 every text from the store is escaped. Needs only the standard library (no pandas).
+The dashboard's run view, the notebook's run card and ``neonhub-nb show`` all use it.
 """
 
 from __future__ import annotations
@@ -25,8 +26,16 @@ from typing import Any
 from .formats import format_cost as _money
 from .formats import format_duration as _ms
 
-__all__ = ["TimelineCall", "timeline_calls", "timeline_html"]
+__all__ = ["TimelineCall", "timeline_calls", "timeline_html", "timeline_text"]
 
+# The fragment also renders outside the dashboard (the notebook widget, the run card):
+# these few rules keep its table readable without the dashboard's stylesheet.
+_STYLE = (
+    "<style>.nh-timeline .num{text-align:right;font-variant-numeric:tabular-nums}"
+    ".nh-timeline .nh-muted{color:#57606a;font-size:12px}"
+    ".nh-timeline table{border-collapse:collapse;font-size:12px}"
+    ".nh-timeline td,.nh-timeline th{padding:2px 8px;white-space:nowrap}</style>"
+)
 _COLOURS = {"succeeded": "#1a7f37", "failed": "#cf222e", "limited": "#bf8700", "other": "#6e7781"}
 _FONT = "font-family='system-ui, -apple-system, Segoe UI, sans-serif' font-size='11'"
 _WIDTH, _LABEL_W, _VALUE_W, _ROW_H, _TOP = 780, 240, 80, 18, 24
@@ -66,12 +75,12 @@ class TimelineCall:
 
 
 def _records(tool_executions: Any) -> list[Mapping[str, Any]]:
-    """Rows of a pandas DataFrame (``RunDetail.tool_executions``) or any iterable of
-    mappings (``ToolExecution.model_dump()``, DuckDB rows as dicts)."""
+    """Rows of a pandas DataFrame (``RunDetail.tool_executions``), or any iterable of
+    ``ToolExecution`` records or mappings (DuckDB rows as dicts)."""
     if hasattr(tool_executions, "to_dict"):
         records: list[Mapping[str, Any]] = tool_executions.to_dict("records")
         return records
-    return [dict(r) for r in tool_executions]
+    return [r.model_dump() if hasattr(r, "model_dump") else dict(r) for r in tool_executions]
 
 
 def _missing(value: Any) -> bool:
@@ -346,4 +355,35 @@ def timeline_html(
         "Hover a bar for its details.</div>"
     )
     drawing = _svg(calls, span, run_duration_ms)
-    return f"<div class='nh-timeline'>{legend}{drawing}{_table(calls)}</div>"
+    return f"<div class='nh-timeline'>{_STYLE}{legend}{drawing}{_table(calls)}</div>"
+
+
+def timeline_text(
+    tool_executions: Any, *, run_started_at: datetime | None = None, width: int = 30
+) -> str:
+    """The same waterfall for a terminal (``neonhub-nb show``): one line per call with a
+    bar of ``width`` columns (``#`` succeeded, ``x`` failed) on the run's time axis."""
+    calls = timeline_calls(tool_executions, run_started_at)
+    if not calls:
+        return "no model or connector calls recorded"
+    span = max(c.offset_ms + (c.duration_ms or 0) for c in calls) or 1.0
+    label_width = max(len(f"{c.tool}.{c.operation}") for c in calls)
+    lines = []
+    for call in calls:
+        start = min(width - 1, int(width * max(call.offset_ms, 0) / span))
+        length = max(1, round(width * (call.duration_ms or 0) / span))
+        bar = (" " * start + ("#" if call.status == "succeeded" else "x") * length)[:width]
+        extra = f"  attempts {_count(call.attempts)}"
+        if call.rate_limited:
+            extra += f" ({call.rate_limited}x 429)"
+        if call.tokens is not None:
+            extra += f"  tokens {call.prompt_tokens or 0}/{call.completion_tokens or 0}"
+        if call.cost_usd is not None:
+            extra += f"  {_money(call.cost_usd)}"
+        if call.error:
+            extra += f"  {call.error[:200]}"
+        lines.append(
+            f"{call.seq:>3} {call.tool + '.' + call.operation:<{label_width}} |{bar:<{width}}| "
+            f"+{_ms(call.offset_ms):>9} {_ms(call.duration_ms):>9} {call.status}{extra}"
+        )
+    return "\n".join(lines)
