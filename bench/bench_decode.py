@@ -3,7 +3,7 @@
 Three decoders read the same body (the streamed article of ``bench_throughput.py``, one
 word per event, cut into network reads of ``--read-bytes``):
 
-- ``bytes -> ChatStream`` (now): ``neonhub_nb.chatstream.ChatStream.feed`` on raw bytes;
+- ``bytes -> ChatStream`` (now): ``neonhub_nb.llm.stream.ChatStream.feed`` on raw bytes;
 - ``iter_lines -> ChatStream`` (before): what the client did until issue 17, httpx2's
   ``iter_lines`` decoding (UTF-8 text, then lines) feeding the previous ``ChatStream``,
   loaded from git (``--baseline``, default ``d20d65e``);
@@ -28,7 +28,7 @@ import orjson
 from httpx2._decoders import LineDecoder
 
 import neonhub_nb
-from neonhub_nb.chatstream import ChatStream
+from neonhub_nb.llm.stream import ChatStream
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_throughput import _response_body

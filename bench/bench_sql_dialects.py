@@ -8,7 +8,7 @@
    (a local cluster from ``scripts/postgres.sh`` unless ``--pg-url`` names a server whose
    user may create databases).
 2. The product's real read queries are captured by running the real functions
-   (``store/queries.py``, ``dashboard/queries.py``, ``metrics/tally.py`` and
+   (``store/queries.py``, ``dashboard/aggregates.py``, ``metrics/tally.py`` and
    ``store/baselines.py``) on the DuckDB file through a recording connection: each query
    is the exact text and parameters the product sends.
 3. Each query is run on PostgreSQL as each candidate writes it, and its rows compared with
@@ -53,7 +53,7 @@ import sqlglot
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 
-from neonhub_nb.dashboard import queries as dash
+from neonhub_nb.dashboard import aggregates as dash
 from neonhub_nb.dashboard.data import Period, RunFilters
 from neonhub_nb.metrics.tally import StoreTally
 from neonhub_nb.store import baselines

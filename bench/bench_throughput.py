@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from neonhub_nb.config import Settings, load_settings
-from neonhub_nb.live import OpenAILLM
 from neonhub_nb.llm import LLMClient, MockLLM
+from neonhub_nb.llm.live import OpenAILLM
 from neonhub_nb.models import DraftParams, RunRequest
 from neonhub_nb.orchestrator import build_orchestrator
 from neonhub_nb.store import AuditStore

@@ -21,12 +21,12 @@ from .errors import ConfigError
 from .guard import RunGuard, Verdict, transition_execution
 from .ids import new_id
 from .llm import LLMClient, MockLLM, TokenCallback
+from .llm.tokens import PriceTable, warm_up
 from .models import AgentParams, Metric, RunRequest, RunResult, validate_params
 from .records import DraftRecord, MetricRecord, RunRecord, worst_ending
 from .replay import ReplayIndex, ReplayLLM, replay_connectors
 from .runtime import Runtime, default_runtime
 from .store import AuditStore
-from .tokens import PriceTable, warm_up
 
 __all__ = ["Orchestrator", "build_orchestrator"]
 

@@ -26,11 +26,11 @@ from .agents.catalog import AgentCatalog
 from .config import Settings
 from .connectors.registry import ConnectorCatalog
 from .guard import BreakerRegistry, Budget, RunGuard, SpendTracker
-from .tokens import PriceTable
+from .llm.tokens import PriceTable
 
 if TYPE_CHECKING:
-    from .live import OpenAILLM
-    from .ratelimit import RateLimiter
+    from .llm.live import OpenAILLM
+    from .llm.ratelimit import RateLimiter
     from .store import AuditStore
 
 __all__ = ["Runtime", "default_runtime"]
@@ -100,7 +100,7 @@ class Runtime:
         Shared per endpoint: the connection pool (and TLS sessions) stays warm across
         runs instead of being opened again for every ``run_agent`` call.
         """
-        from .live import OpenAILLM, endpoint_label
+        from .llm.live import OpenAILLM, endpoint_label
 
         key_digest = hashlib.sha256((settings.openai_api_key or "").encode()).hexdigest()
         key = (
@@ -123,7 +123,7 @@ class Runtime:
         """The shared token bucket of ``endpoint`` at ``per_minute`` (None: no limit)."""
         if not per_minute:
             return None
-        from .ratelimit import RateLimiter
+        from .llm.ratelimit import RateLimiter
 
         key = (endpoint, per_minute)
         with self._lock:
@@ -136,7 +136,7 @@ class Runtime:
     def breakers(self, settings: Settings) -> BreakerRegistry:
         """The breakers of the settings' endpoint (an agent failing against one server
         says nothing about another: pointing ``OPENAI_BASE_URL`` elsewhere starts closed)."""
-        from .live import endpoint_label
+        from .llm.live import endpoint_label
 
         key = (
             endpoint_label(settings.openai_base_url),

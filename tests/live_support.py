@@ -8,7 +8,7 @@ from pathlib import Path
 
 from neonhub_nb.clock import FakeClock
 from neonhub_nb.config import Settings, load_settings
-from neonhub_nb.live import OpenAILLM
+from neonhub_nb.llm.live import OpenAILLM
 from neonhub_nb.runtime import default_runtime
 
 __all__ = ["SleepLog", "live_llm", "live_settings", "reset_live_state"]

@@ -20,7 +20,7 @@ from neonhub_nb.connectors import (
     CONNECTOR_NAMES,
     Connector,
     ConnectorCall,
-    RetryPolicy,
+    ConnectorRetryPolicy,
     build_connector,
     get_mock_class,
     list_connectors,
@@ -194,7 +194,7 @@ def test_timeouts_on_writes_are_not_retried() -> None:
 
 
 def test_timeouts_on_reads_are_retried_up_to_the_policy() -> None:
-    h = Harness("youtube", retry=RetryPolicy(max_attempts=4, backoff_base_s=1.0))
+    h = Harness("youtube", retry=ConnectorRetryPolicy(max_attempts=4, backoff_base_s=1.0))
     h.vendor.fail_next(times=4, exception=httpx.ReadTimeout)
     with pytest.raises(ConnectorError, match="timed out after 4 attempt"):
         h.connector.channel_statistics()  # type: ignore[attr-defined]

@@ -25,13 +25,13 @@ import pytest
 
 from neonhub_nb.clock import FakeClock
 from neonhub_nb.dashboard import AuditDashboard, charts, views
-from neonhub_nb.dashboard import queries as q
+from neonhub_nb.dashboard import aggregates as q
 from neonhub_nb.dashboard.run_view import format_metric
 from neonhub_nb.dashboard.server import PAGE_SIGNAL
 from neonhub_nb.formats import format_cost
 from neonhub_nb.store import AuditStore
 
-from .test_dashboard_queries import (
+from .test_dashboard_aggregates import (
     EXPECTED,
     EXPECTED_LIVE_30D,
     NOW,

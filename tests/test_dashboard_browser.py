@@ -22,7 +22,7 @@ from neonhub_nb.dashboard.views import KPI_NAMES, kpi_values
 from neonhub_nb.store import AuditStore
 
 from .browser import ARTIFACTS, ROOT, chromium_page, require_chromium, voila
-from .test_dashboard_queries import EXPECTED, EXPECTED_LIVE_30D, build_store
+from .test_dashboard_aggregates import EXPECTED, EXPECTED_LIVE_30D, build_store
 
 pytestmark = pytest.mark.browser
 

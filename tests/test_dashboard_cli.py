@@ -25,7 +25,7 @@ from neonhub_nb.dashboard import server
 from neonhub_nb.dashboard.server import NOTEBOOK, VoilaOptions, voila_command, voila_environment
 from neonhub_nb.store import AuditStore
 
-from .test_dashboard_queries import NOW, RUNS, build_store
+from .test_dashboard_aggregates import NOW, RUNS, build_store
 
 
 class FakeVoila:

@@ -30,7 +30,7 @@ from neonhub_nb.dashboard.server import (
 )
 
 from .browser import free_port, wait_port
-from .test_dashboard_queries import NOW, RUNS, build_store
+from .test_dashboard_aggregates import NOW, RUNS, build_store
 
 pytestmark = pytest.mark.slow
 

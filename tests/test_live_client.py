@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from neonhub_nb.backoff import retry_after_seconds
 from neonhub_nb.clock import FakeClock
 from neonhub_nb.errors import LLMError
-from neonhub_nb.live import OpenAILLM, RetryPolicy, endpoint_label, parse_retry_after
-from neonhub_nb.ratelimit import RateLimiter
+from neonhub_nb.llm.live import ModelRetryPolicy, OpenAILLM, endpoint_label
+from neonhub_nb.llm.ratelimit import RateLimiter
 
 from .faultserver import DEFAULT_TEXT, Fault, FaultServer
 from .live_support import MESSAGES, SleepLog, live_llm
@@ -308,14 +309,14 @@ def test_acomplete_gives_up_with_an_llm_error(server: FaultServer, tmp_path: Pat
         ({}, None),
     ],
 )
-def test_parse_retry_after(headers: dict[str, str], expected: float | None) -> None:
-    assert parse_retry_after(headers, FakeClock()) == expected
+def test_retry_after_seconds(headers: dict[str, str], expected: float | None) -> None:
+    assert retry_after_seconds(headers, FakeClock().now()) == expected
 
 
 def test_backoff_grows_and_is_capped() -> None:
     import random
 
-    policy = RetryPolicy(backoff_s=1.0, max_backoff_s=4.0)
+    policy = ModelRetryPolicy(backoff_s=1.0, max_backoff_s=4.0)
     rng = random.Random(1)
     delays = [policy.delay(n, rng) for n in (1, 2, 3, 4, 5)]
     assert 0.5 <= delays[0] <= 1.0

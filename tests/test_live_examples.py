@@ -21,7 +21,7 @@ import pytest
 
 from neonhub_nb import DraftParams
 from neonhub_nb.errors import LLMError
-from neonhub_nb.live import OpenAILLM
+from neonhub_nb.llm.live import OpenAILLM
 from neonhub_nb.models import RunRequest
 from neonhub_nb.orchestrator import build_orchestrator
 from neonhub_nb.store import AuditStore

@@ -16,7 +16,7 @@ import pytest
 from neonhub_nb import DraftParams, run_agent
 from neonhub_nb.config import Settings, load_settings
 from neonhub_nb.errors import ConfigError
-from neonhub_nb.live import OpenAILLM
+from neonhub_nb.llm.live import OpenAILLM
 from neonhub_nb.models import RunRequest, RunResult
 from neonhub_nb.orchestrator import build_orchestrator
 from neonhub_nb.store import AuditStore

@@ -18,10 +18,10 @@ import pytest
 
 from neonhub_nb import DraftParams, run_agent
 from neonhub_nb.errors import LLMError
-from neonhub_nb.live import OpenAILLM
+from neonhub_nb.llm.live import OpenAILLM
+from neonhub_nb.llm.tokens import Price
 from neonhub_nb.runtime import default_runtime
 from neonhub_nb.store import AuditStore
-from neonhub_nb.tokens import Price
 
 from .live_support import live_settings
 from .llama import MODEL_ALIAS, LlamaServer

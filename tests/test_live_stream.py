@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from neonhub_nb.chatstream import (
+from neonhub_nb.llm.stream import (
     FINISH_MEANINGS,
     CallbackError,
     ChatStream,
@@ -208,10 +208,10 @@ def test_each_attempt_starts_clean_and_waits_count_as_rate_limited() -> None:
     [
         "guard.breaker",
         "guard.budget",
-        "chatstream",
-        "live",
-        "llmretry",
-        "ratelimit",
+        "llm.stream",
+        "llm.live",
+        "llm.retry",
+        "llm.ratelimit",
         "guard.runguard",
     ],
 )

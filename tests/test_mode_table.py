@@ -20,8 +20,8 @@ import pytest
 
 from neonhub_nb import run_agent
 from neonhub_nb.config import MODE_TABLE, Settings, load_settings
-from neonhub_nb.live import OpenAILLM
 from neonhub_nb.llm import MockLLM
+from neonhub_nb.llm.live import OpenAILLM
 from neonhub_nb.orchestrator import build_orchestrator
 from neonhub_nb.replay import ReplayIndex, ReplayLLM
 from neonhub_nb.store import AuditStore

@@ -35,6 +35,10 @@ TABLES = (
     "schema_migrations",
     "ingest_quarantine",
     "review_events",
+    "dash_run_cells",
+    "dash_tool_cells",
+    "dash_error_cells",
+    "dash_rollup_state",
 )
 # DuckDB type -> the PostgreSQL type that holds the same values.
 SAME_TYPE = {
@@ -45,6 +49,7 @@ SAME_TYPE = {
     "INTEGER": "integer",
     "BIGINT": "bigint",
     "BOOLEAN": "boolean",
+    "DECIMAL(38,10)": "numeric",
 }
 
 

@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from neonhub_nb.clock import FakeClock
-from neonhub_nb.ratelimit import RateLimiter
+from neonhub_nb.llm.ratelimit import RateLimiter
 from neonhub_nb.runtime import Runtime
 
 

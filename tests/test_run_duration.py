@@ -13,9 +13,9 @@ import pytest
 import tiktoken
 
 from neonhub_nb import DraftParams
-from neonhub_nb import tokens as tokens_module
 from neonhub_nb.clock import FakeClock
 from neonhub_nb.config import load_settings
+from neonhub_nb.llm import tokens as tokens_module
 from neonhub_nb.models import RunRequest
 from neonhub_nb.orchestrator import build_orchestrator
 

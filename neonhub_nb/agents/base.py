@@ -15,6 +15,7 @@ from ..clock import Clock
 from ..errors import ConfigError, LLMError
 from ..ids import new_id
 from ..llm import Completion, LLMClient, Messages, TokenCallback
+from ..llm.tokens import PriceTable
 from ..models import AgentParams, Metric
 from ..records import (
     ConnectorResponse,
@@ -24,7 +25,6 @@ from ..records import (
     ToolExecution,
     finish_meaning,
 )
-from ..tokens import PriceTable
 from .prompts import PromptTemplate
 
 if TYPE_CHECKING:

@@ -13,19 +13,20 @@ secrets redacted.
 
 from __future__ import annotations
 
-import email.utils
 import hashlib
 import json
 import random as _random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import httpx
+import tenacity
 
+from ..backoff import jittered_backoff, retry_after_value
 from ..clock import Clock, SystemClock
 from ..errors import ConfigError, ConnectorError, InvalidInputError, NeonhubError
 from ..redact import Redactor
@@ -37,16 +38,15 @@ __all__ = [
     "RETRYABLE_STATUSES",
     "Connector",
     "ConnectorCall",
+    "ConnectorRetryPolicy",
     "EnvVar",
     "Instrument",
     "MissingCredentialsError",
     "Operation",
-    "RetryPolicy",
     "ServiceSpec",
     "Sleep",
     "UnknownConnectorError",
     "exchange_record",
-    "parse_retry_after",
     "stable_key",
 ]
 
@@ -166,7 +166,7 @@ class ConnectorCall:
 
 
 @dataclass(frozen=True)
-class RetryPolicy:
+class ConnectorRetryPolicy:
     """How hard a connector tries: attempts per request and the backoff between them."""
 
     max_attempts: int = 3
@@ -180,26 +180,17 @@ class RetryPolicy:
             raise ValueError("max_attempts must be at least 1")
 
     def backoff(self, attempt: int, rand: float) -> float:
-        """Exponential backoff with 'equal jitter': half fixed, half random."""
-        ceiling = min(self.backoff_max_s, self.backoff_base_s * 2.0 ** (attempt - 1))
-        return ceiling / 2 + ceiling / 2 * rand
+        """Seconds before retry number ``attempt`` (see :func:`jittered_backoff`)."""
+        return jittered_backoff(attempt, self.backoff_base_s, self.backoff_max_s, rand)
 
 
-def parse_retry_after(value: str | None, now: datetime) -> float | None:
-    """Seconds to wait from a ``Retry-After`` value (seconds or an HTTP-date)."""
-    if not value or not value.strip():
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is not None:
-        when = when.astimezone(UTC).replace(tzinfo=None)
-    return max(0.0, (when - now).total_seconds())
+class _TransportFailedError(Exception):
+    """An attempt that got no HTTP answer; ``unsent`` when it never reached the vendor."""
+
+    def __init__(self, error: httpx.TransportError) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.unsent = isinstance(error, httpx.ConnectError | httpx.ConnectTimeout)
 
 
 # Response headers the connectors read (pagination, ids, retry hints); others are noise.
@@ -251,7 +242,7 @@ class Connector:
         sleep: Sleep = time.sleep,
         clock: Clock | None = None,
         instrument: Instrument | None = None,
-        retry: RetryPolicy | None = None,
+        retry: ConnectorRetryPolicy | None = None,
         random: Callable[[], float] = _random.random,
         transport: Literal["mock", "live", "replay"] = "live",
         record_exchanges: bool = False,
@@ -273,7 +264,7 @@ class Connector:
         self._sleep = sleep
         self._clock: Clock = clock or SystemClock()
         self.instrument = instrument
-        self.retry = retry or RetryPolicy()
+        self.retry = retry or ConnectorRetryPolicy()
         self._random = random
         #: What answers this connector's requests: its mock vendor, the vendor, or replay.
         self.transport = transport
@@ -330,7 +321,7 @@ class Connector:
         return {"Authorization": f"Bearer {self.cred(self.token_env)}"}
 
     def _retry_after(self, response: httpx.Response) -> float | None:
-        return parse_retry_after(response.headers.get("Retry-After"), self._clock.now())
+        return retry_after_value(response.headers.get("Retry-After"), self._clock.now())
 
     def _is_rate_limited(self, response: httpx.Response) -> bool:
         return response.status_code == 429
@@ -481,8 +472,8 @@ class Operation:
         policy = c.retry
         safe_to_repeat = method.upper() in _IDEMPOTENT_METHODS if idempotent is None else idempotent
         full_url = self._resolve(url)
-        for attempt in range(1, policy.max_attempts + 1):
-            last = attempt == policy.max_attempts
+
+        def attempt() -> httpx.Response:
             request = c._client.build_request(
                 method,
                 full_url,
@@ -497,40 +488,65 @@ class Operation:
             try:
                 response = c._client.send(request)
             except httpx.TransportError as exc:
-                # A refused connection never reached the vendor: always safe to try again.
-                unsent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
-                if not last and (safe_to_repeat or unsent):
-                    c._sleep(policy.backoff(attempt, c._random()))
-                    continue
-                kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "network error"
-                raise c._error(
-                    self.name, f"{kind} after {attempt} attempt(s): {type(exc).__name__}: {exc}"
-                ) from exc
+                raise _TransportFailedError(exc) from exc
             self.http_status = response.status_code
             if c.record_exchanges:
                 self.exchanges.append(exchange_record(request, response))
             if c._is_rate_limited(response):
                 self.rate_limited += 1
-                wait = c._retry_after(response)
-                if not last and (wait is None or wait <= policy.max_retry_after_s):
-                    c._sleep(wait if wait is not None else policy.backoff(attempt, c._random()))
-                    continue
-                after = f"; retry after {wait:g} s" if wait is not None else ""
-                raise c._error(
-                    self.name,
-                    f"rate limited (HTTP {response.status_code}) after {attempt} attempt(s){after}",
-                    429,
-                )
-            if response.status_code in RETRYABLE_STATUSES and safe_to_repeat and not last:
-                wait = c._retry_after(response)
-                if wait is None or wait > policy.max_retry_after_s:
-                    wait = policy.backoff(attempt, c._random())
-                c._sleep(wait)
-                continue
-            if response.status_code >= 400:
-                raise c._http_error(self.name, response)
             return response
-        raise AssertionError("unreachable: the last attempt returns or raises")
+
+        def worth_retrying(state: tenacity.RetryCallState) -> bool:
+            outcome = state.outcome
+            assert outcome is not None
+            if outcome.failed:
+                # A refused connection never reached the vendor: always safe to try again.
+                failure = outcome.exception()
+                unsent = isinstance(failure, _TransportFailedError) and failure.unsent
+                return isinstance(failure, _TransportFailedError) and (safe_to_repeat or unsent)
+            response: httpx.Response = outcome.result()
+            if c._is_rate_limited(response):  # the vendor did not process it
+                wait = c._retry_after(response)
+                return wait is None or wait <= policy.max_retry_after_s
+            return response.status_code in RETRYABLE_STATUSES and safe_to_repeat
+
+        def pause(state: tenacity.RetryCallState) -> float:
+            outcome = state.outcome
+            if outcome is not None and not outcome.failed:
+                hinted = c._retry_after(outcome.result())
+                if hinted is not None and hinted <= policy.max_retry_after_s:
+                    return hinted
+            return policy.backoff(state.attempt_number, c._random())
+
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(policy.max_attempts),
+            retry=worth_retrying,
+            wait=pause,
+            sleep=c._sleep,
+            # Out of attempts: the last answer (or the last transport error) speaks.
+            retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
+        )
+        try:
+            response: httpx.Response = retrying(attempt)
+        except _TransportFailedError as failure:
+            exc = failure.error
+            kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "network error"
+            raise c._error(
+                self.name,
+                f"{kind} after {self.attempts} attempt(s): {type(exc).__name__}: {exc}",
+            ) from exc
+        if c._is_rate_limited(response):
+            wait = c._retry_after(response)
+            after = f"; retry after {wait:g} s" if wait is not None else ""
+            raise c._error(
+                self.name,
+                f"rate limited (HTTP {response.status_code}) after {self.attempts} attempt(s)"
+                f"{after}",
+                429,
+            )
+        if response.status_code >= 400:
+            raise c._http_error(self.name, response)
+        return response
 
     def json(self, method: str, url: str, **kwargs: Any) -> Any:
         """``send`` and parse the JSON answer (a malformed body is a ``ConnectorError``)."""

@@ -15,7 +15,8 @@ from typing import Any, ClassVar
 
 import httpx
 
-from .base import Connector, EnvVar, ServiceSpec, parse_retry_after
+from ..backoff import retry_after_value
+from .base import Connector, EnvVar, ServiceSpec
 from .mock import MockVendor, mock_time, number, pick, route
 
 __all__ = ["CONNECTOR", "DiscordConnector", "DiscordMock"]
@@ -51,7 +52,7 @@ class DiscordConnector(Connector):
 
     def _retry_after(self, response: httpx.Response) -> float | None:
         # The header is whole seconds; the reset-after header and body are exact.
-        exact = parse_retry_after(
+        exact = retry_after_value(
             response.headers.get("X-RateLimit-Reset-After"), self._clock.now()
         )
         if exact is not None:

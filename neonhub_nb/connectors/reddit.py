@@ -17,7 +17,8 @@ from typing import Any, ClassVar
 
 import httpx
 
-from .base import Connector, EnvVar, ServiceSpec, parse_retry_after
+from ..backoff import retry_after_value
+from .base import Connector, EnvVar, ServiceSpec
 from .mock import MockVendor, number, pick, route
 
 __all__ = ["CONNECTOR", "RedditConnector", "RedditMock"]
@@ -70,7 +71,7 @@ class RedditConnector(Connector):
     def _retry_after(self, response: httpx.Response) -> float | None:
         wait = super()._retry_after(response)
         if wait is None:
-            wait = parse_retry_after(response.headers.get("X-Ratelimit-Reset"), self._clock.now())
+            wait = retry_after_value(response.headers.get("X-Ratelimit-Reset"), self._clock.now())
         return wait
 
     def _check_body(self, operation: str, response: httpx.Response, body: Any) -> None:

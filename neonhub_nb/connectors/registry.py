@@ -28,9 +28,9 @@ from ..clock import Clock
 from ..config import Settings, Transport
 from .base import (
     Connector,
+    ConnectorRetryPolicy,
     Instrument,
     MissingCredentialsError,
-    RetryPolicy,
     ServiceSpec,
     Sleep,
     UnknownConnectorError,
@@ -170,7 +170,7 @@ def build_connector(
     sleep: Sleep = time.sleep,
     clock: Clock | None = None,
     instrument: Instrument | None = None,
-    retry: RetryPolicy | None = None,
+    retry: ConnectorRetryPolicy | None = None,
     mock: MockVendor | None = None,
     catalog: ConnectorCatalog | None = None,
 ) -> Connector:
@@ -247,7 +247,7 @@ def connector_factory(
     transport: Transport | None = None,
     sleep: Sleep | None = None,
     clock: Clock | None = None,
-    retry: RetryPolicy | None = None,
+    retry: ConnectorRetryPolicy | None = None,
     client_for: Callable[[str], httpx.Client] | None = None,
     catalog: ConnectorCatalog | None = None,
 ) -> ConnectorFactory:

@@ -17,8 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..timeline import timeline_html
-from .data import DEFAULT_MODE, MODES, Scope
-from .queries import (
+from .aggregates import (
     DEFAULT_PERIOD,
     PERIODS,
     DashboardData,
@@ -27,6 +26,7 @@ from .queries import (
     RunFilters,
     load_dashboard,
 )
+from .data import DEFAULT_MODE, MODES, Scope
 from .server import VoilaOptions, dashboard_command, synth_command, voila_command
 
 if TYPE_CHECKING:

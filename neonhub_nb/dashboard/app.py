@@ -33,6 +33,7 @@ from ..config import load_settings
 from ..errors import StoreError
 from ..store import AuditStore
 from . import charts, views
+from .aggregates import load_dashboard, runs_csv
 from .controls import (
     SafeDatePicker,
     SafeDropdown,
@@ -53,7 +54,6 @@ from .data import (
     RunFilters,
     Scope,
 )
-from .queries import load_dashboard, runs_csv
 from .server import PAGE_SIGNAL
 
 __all__ = ["AUTO_REFRESH", "LIMITS", "AuditDashboard"]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from neonhub_nb.live import OpenAILLM
+from neonhub_nb.llm.live import OpenAILLM
 
 from ..live_support import SleepLog, live_llm
 from .server import DialectServer

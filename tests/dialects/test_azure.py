@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from neonhub_nb.errors import ContentFilteredError, LLMError
-from neonhub_nb.live import OpenAILLM
+from neonhub_nb.llm.live import OpenAILLM
 
 from ..live_support import MESSAGES, SleepLog
 from .server import DialectServer, Reply, sse

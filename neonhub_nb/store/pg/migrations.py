@@ -222,6 +222,30 @@ MIGRATIONS: tuple[Migration, ...] = (
         "run_ending",
         ("ALTER TABLE agent_runs ADD COLUMN IF NOT EXISTS ending TEXT",),
     ),
+    Migration(
+        10,
+        "dashboard_rollups",
+        # The dashboard's hourly cells (store/rollups.py), in PostgreSQL's types. Built and
+        # kept by the team store's ingestion exactly as by the DuckDB file's.
+        (
+            """CREATE TABLE IF NOT EXISTS dash_run_cells (
+                hour TIMESTAMPTZ NOT NULL, agent TEXT NOT NULL, intent TEXT NOT NULL,
+                status TEXT NOT NULL, mode TEXT NOT NULL, model TEXT, campaign TEXT,
+                runs BIGINT NOT NULL, tokens DOUBLE PRECISION NOT NULL,
+                cost_usd NUMERIC(38, 10) NOT NULL, drafts_pending BIGINT NOT NULL,
+                drafts_approved BIGINT NOT NULL, drafts_rejected BIGINT NOT NULL)""",
+            """CREATE TABLE IF NOT EXISTS dash_tool_cells (
+                hour TIMESTAMPTZ NOT NULL, agent TEXT NOT NULL, intent TEXT NOT NULL,
+                status TEXT NOT NULL, mode TEXT NOT NULL, service TEXT NOT NULL,
+                call_status TEXT NOT NULL, rate_limited BOOLEAN NOT NULL, calls BIGINT NOT NULL)""",
+            """CREATE TABLE IF NOT EXISTS dash_error_cells (
+                hour TIMESTAMPTZ NOT NULL, agent TEXT NOT NULL, intent TEXT NOT NULL,
+                status TEXT NOT NULL, mode TEXT NOT NULL, error TEXT NOT NULL,
+                runs BIGINT NOT NULL, last_seen TIMESTAMPTZ NOT NULL)""",
+            """CREATE TABLE IF NOT EXISTS dash_rollup_state (
+                version INTEGER NOT NULL, built_at TIMESTAMPTZ NOT NULL)""",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

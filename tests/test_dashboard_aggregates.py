@@ -23,7 +23,7 @@ import duckdb
 import pytest
 
 from neonhub_nb.clock import FakeClock
-from neonhub_nb.dashboard import queries as q
+from neonhub_nb.dashboard import aggregates as q
 from neonhub_nb.models import Metric, ToolExecution
 from neonhub_nb.store import AuditStore
 from neonhub_nb.store import rollups as rollup

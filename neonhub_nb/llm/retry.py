@@ -15,13 +15,11 @@ the injected clock's, and ``before_sleep`` hands every wait to the caller to cou
 
 from __future__ import annotations
 
-import email.utils
 import random
 import re
 import ssl
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC
 from typing import Any, Literal
 
 import httpx2
@@ -29,23 +27,23 @@ import tenacity
 from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
-from .chatstream import (
+from ..backoff import jittered_backoff, retry_after_seconds
+from ..clock import Clock
+from ..errors import ContentFilteredError, IncompleteAnswerError, LLMError
+from .stream import (
     FinishError,
     MalformedAnswerError,
     StreamCutError,
     StreamEventError,
 )
-from .clock import Clock
-from .errors import ContentFilteredError, IncompleteAnswerError, LLMError
 
 __all__ = [
     "AttemptFailedError",
     "Failure",
     "FailureKind",
-    "RetryPolicy",
+    "ModelRetryPolicy",
     "aretrying",
     "classify",
-    "parse_retry_after",
     "retrying",
 ]
 
@@ -76,8 +74,9 @@ def _retryable_status(status: int) -> bool:
 
 
 @dataclass(frozen=True)
-class RetryPolicy:
-    """How often and how long to retry. ``max_retries`` counts retries, not attempts."""
+class ModelRetryPolicy:
+    """How often and how long the model client retries. ``max_retries`` counts retries,
+    not attempts."""
 
     max_retries: int = 3
     backoff_s: float = 0.5
@@ -87,39 +86,8 @@ class RetryPolicy:
     max_retry_after_s: float = 60.0
 
     def delay(self, retry: int, rng: random.Random) -> float:
-        """Backoff before retry number ``retry`` (1-based): half fixed, half jitter, so
-        clients that failed together do not come back together."""
-        ceiling = min(self.max_backoff_s, self.backoff_s * 2.0 ** (retry - 1))
-        return ceiling / 2 + rng.uniform(0, ceiling / 2)
-
-
-def parse_retry_after(headers: Mapping[str, str], clock: Clock) -> float | None:
-    """Seconds to wait from ``retry-after-ms`` / ``x-ms-retry-after-ms`` (Azure) or
-    ``retry-after`` (seconds or HTTP date); ``None`` when none is usable."""
-    lowered = {k.lower(): v for k, v in headers.items()}
-    # Azure OpenAI's millisecond headers come first: https://github.com/openai/openai-python/issues/957
-    # https://github.com/microsoft/kernel-memory/pull/795
-    for name, divisor in (
-        ("retry-after-ms", 1000.0),
-        ("x-ms-retry-after-ms", 1000.0),
-        ("retry-after", 1.0),
-    ):
-        raw = lowered.get(name)
-        if raw is None:
-            continue
-        try:
-            return max(0.0, float(raw) / divisor)
-        except ValueError:
-            pass
-        try:
-            when = email.utils.parsedate_to_datetime(raw)
-        except (TypeError, ValueError):
-            continue
-        # The clock is naive UTC; HTTP dates are GMT.
-        if when.tzinfo is not None:
-            when = when.astimezone(UTC).replace(tzinfo=None)
-        return max(0.0, (when - clock.now()).total_seconds())
-    return None
+        """Backoff before retry number ``retry`` (1-based; see :func:`jittered_backoff`)."""
+        return jittered_backoff(retry, self.backoff_s, self.max_backoff_s, rng.random())
 
 
 @dataclass
@@ -207,7 +175,7 @@ def _status_failure(exc: Any, clock: Clock, optional: Iterable[str]) -> Failure:
         message,
         _retryable_status(status),
         status,
-        retry_after=parse_retry_after(headers, clock) if status in (429, 503) else None,
+        retry_after=retry_after_seconds(headers, clock.now()) if status in (429, 503) else None,
         rate_limited=status == 429,
     )
 
@@ -268,7 +236,7 @@ def _failure(state: tenacity.RetryCallState) -> Failure:
 class _WaitRetryAfterOrBackoff(wait_base):
     """The provider's Retry-After when it gave one, else jittered exponential backoff."""
 
-    def __init__(self, policy: RetryPolicy, rng: random.Random) -> None:
+    def __init__(self, policy: ModelRetryPolicy, rng: random.Random) -> None:
         self.policy = policy
         self.rng = rng
 
@@ -290,7 +258,7 @@ class _StopOnLongRetryAfter(stop_base):
 
 
 def _strategy(
-    policy: RetryPolicy, rng: random.Random, on_wait: Callable[[float], None]
+    policy: ModelRetryPolicy, rng: random.Random, on_wait: Callable[[float], None]
 ) -> dict[str, Any]:
     return {
         "stop": tenacity.stop_after_attempt(policy.max_retries + 1)
@@ -306,7 +274,7 @@ def _strategy(
 
 
 def retrying(
-    policy: RetryPolicy,
+    policy: ModelRetryPolicy,
     rng: random.Random,
     sleep: Callable[[float], None],
     on_wait: Callable[[float], None],
@@ -316,7 +284,7 @@ def retrying(
 
 
 def aretrying(
-    policy: RetryPolicy,
+    policy: ModelRetryPolicy,
     rng: random.Random,
     sleep: Callable[[float], Awaitable[None]],
     on_wait: Callable[[float], None],

@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 import orjson
 
-from .llm import (
+from . import (
     FINISH_MEANINGS,
     Completion,
     Ending,

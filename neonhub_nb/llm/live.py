@@ -29,28 +29,26 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from .chatstream import CallbackError, ChatStream
-from .clock import Clock, SystemClock
-from .config import OMITTABLE_FIELDS, Settings
-from .errors import LLMError
-from .llm import Completion, Messages, TokenCallback
-from .llmretry import (
+from ..clock import Clock, SystemClock
+from ..config import OMITTABLE_FIELDS, Settings
+from ..errors import LLMError
+from ..redact import Redactor, is_secret_name
+from . import Completion, Messages, TokenCallback
+from .ratelimit import RateLimiter
+from .retry import (
     AttemptFailedError,
     Failure,
-    RetryPolicy,
+    ModelRetryPolicy,
     aretrying,
     classify,
-    parse_retry_after,
     retrying,
 )
-from .ratelimit import RateLimiter
-from .redact import Redactor, is_secret_name
+from .stream import CallbackError, ChatStream
 
 __all__ = [
+    "ModelRetryPolicy",
     "OpenAILLM",
-    "RetryPolicy",
     "endpoint_label",
-    "parse_retry_after",
 ]
 
 OPENAI_URL = "https://api.openai.com/v1"
@@ -88,7 +86,7 @@ class OpenAILLM:
         async_client_factory: Callable[[], Any] | None = None,
         endpoint: str = OPENAI_URL,
         timeout_s: float = 60.0,
-        retry: RetryPolicy | None = None,
+        retry: ModelRetryPolicy | None = None,
         limiter: RateLimiter | None = None,
         clock: Clock | None = None,
         async_sleep: Callable[[float], Awaitable[None]] | None = None,
@@ -99,7 +97,7 @@ class OpenAILLM:
         self.redactor = redactor or Redactor()
         self.endpoint = endpoint
         self.timeout_s = timeout_s
-        self.retry = retry or RetryPolicy()
+        self.retry = retry or ModelRetryPolicy()
         self.limiter = limiter
         self.clock: Clock = clock or SystemClock()
         self._async_sleep = async_sleep or asyncio.sleep
@@ -156,7 +154,7 @@ class OpenAILLM:
             async_client_factory=lambda: openai.AsyncOpenAI(**common),
             endpoint=endpoint,
             timeout_s=settings.llm_timeout_s,
-            retry=RetryPolicy(max_retries=settings.llm_max_retries),
+            retry=ModelRetryPolicy(max_retries=settings.llm_max_retries),
             limiter=limiter,
             clock=clock,
             async_sleep=async_sleep,

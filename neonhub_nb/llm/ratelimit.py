@@ -22,7 +22,7 @@ import asyncio
 import threading
 from collections.abc import Awaitable, Callable
 
-from .clock import Clock, SystemClock
+from ..clock import Clock, SystemClock
 
 __all__ = ["RateLimiter"]
 
