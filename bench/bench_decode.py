@@ -58,7 +58,10 @@ def _baseline(commit: str) -> type | None:
     module = importlib.util.module_from_spec(spec)
     module.__package__ = neonhub_nb.__name__  # its relative imports resolve to the package
     sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except ImportError:  # the package moved on since (its imports no longer resolve)
+        return None
     return module.ChatStream  # type: ignore[no-any-return]
 
 
@@ -129,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit("the two decoders disagree on the text")
         candidates.append((f"iter_lines -> ChatStream ({args.baseline})", before_decode))
     else:
-        print(f"(no baseline: git show {args.baseline} failed)")
+        print(f"(no baseline: {args.baseline}'s decoder cannot be loaded here)")
     candidates.append(("orjson.loads per event (floor)", floor))
     for _, decode in candidates:
         decode(reads)  # warm up

@@ -28,8 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from neonhub_nb.mockwriter import write_article
-
+from neonhub_nb.agents.content import write_article
 from neonhub_nb.redact import Redactor
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -29,10 +29,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from neonhub_nb import DraftParams
+from neonhub_nb.agents import AgentCatalog
 from neonhub_nb.config import Settings, load_settings
 from neonhub_nb.llm import LLMClient, MockLLM
 from neonhub_nb.llm.live import OpenAILLM
-from neonhub_nb.models import DraftParams, RunRequest
+from neonhub_nb.models import RunRequest
 from neonhub_nb.orchestrator import build_orchestrator
 from neonhub_nb.store import AuditStore
 
@@ -47,6 +49,13 @@ ARTICLE = "# Benchmark draft\n\n" + "\n\n".join(
 
 
 # ------------------------------------------------------------------ fake server
+
+
+def _mock_model() -> MockLLM:
+    """The mock model with every agent's writer, as the orchestrator builds it."""
+    return MockLLM(AgentCatalog.builtin().mock_writers())
+
+
 def _response_body(words_per_chunk: int) -> bytes:
     base = {"id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": 0, "model": MODEL}
     words = ARTICLE.split(" ")
@@ -249,7 +258,7 @@ def bench_async_llm(url: str, latency_s: float, concurrency: int, n: int) -> Row
 def bench_mock(n: int, word_count: int) -> Row:
     with tempfile.TemporaryDirectory() as tmp:
         elapsed, cpu, ingest, failed = _timed_runs(
-            _settings(Path(tmp), "mock"), MockLLM(), 1, _requests(n, word_count)
+            _settings(Path(tmp), "mock"), _mock_model(), 1, _requests(n, word_count)
         )
     if failed:
         raise RuntimeError(f"{failed} of {n} mock runs failed")
@@ -260,7 +269,7 @@ def profile_mock(n: int, word_count: int, top: int = 25) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         settings = _settings(Path(tmp), "mock")
         store = AuditStore.from_settings(settings)
-        orchestrator = build_orchestrator(settings, store=store, llm=MockLLM())
+        orchestrator = build_orchestrator(settings, store=store, llm=_mock_model())
         requests = _requests(n, word_count)
         orchestrator.run(requests[0])
         profiler = cProfile.Profile()
