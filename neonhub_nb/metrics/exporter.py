@@ -29,6 +29,7 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_late
 
 from ..clock import Clock, SystemClock
 from ..errors import NeonhubError, StoreError
+from ..store.connection import one_row
 from ..store.quarantine import quarantine_counts
 from ..store.schema import schema_version
 from .collector import StoreCollector
@@ -134,9 +135,7 @@ class MetricsApp:
         """``(http status, body)``: 200 ``ok`` with the store's state, or 503 ``degraded``."""
         try:
             with self.store.connect() as con:
-                runs, last = con.execute(
-                    "SELECT count(*), max(started_at) FROM agent_runs"
-                ).fetchone()
+                runs, last = one_row(con, "SELECT count(*), max(started_at) FROM agent_runs")
                 version = schema_version(con)
                 quarantined = quarantine_counts(con)
         except Exception as exc:  # anything that stops a read is "store unreachable"

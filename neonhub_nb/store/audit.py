@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import duckdb
+from duckdb import DuckDBPyConnection
 from pydantic import BaseModel
 
 from ..clock import Clock, SystemClock
@@ -314,7 +315,7 @@ class AuditStore(TrailMethods):
         except OSError as exc:
             raise write_error(self.path, exc) from None
 
-    def _ingest_on(self, con: Any) -> IngestReport:
+    def _ingest_on(self, con: DuckDBPyConnection) -> IngestReport:
         """Bounded ingestion passes (one transaction each) on ``con``, until the spool is
         in or a reader is waiting: then the caller closes the connection so the reader
         goes next (see connection.py). ``truncated`` says whether anything is left."""
@@ -331,7 +332,9 @@ class AuditStore(TrailMethods):
                 return total
 
     @contextmanager
-    def _open(self, *, read_only: bool, timeout: float | None = None) -> Iterator[Any]:
+    def _open(
+        self, *, read_only: bool, timeout: float | None = None
+    ) -> Iterator[DuckDBPyConnection]:
         con = self._connect(self.path, read_only, timeout)
         try:
             self._check_version(con)
@@ -345,7 +348,7 @@ class AuditStore(TrailMethods):
         finally:
             con.close()
 
-    def _connect(self, path: Path, read_only: bool, timeout: float | None) -> Any:
+    def _connect(self, path: Path, read_only: bool, timeout: float | None) -> DuckDBPyConnection:
         try:
             return open_duckdb(path, read_only=read_only, timeout=timeout or self.lock_timeout)
         except StoreError as exc:
@@ -373,14 +376,14 @@ class AuditStore(TrailMethods):
                     con.close()
         self._probed = True
 
-    def _check_version(self, con: Any) -> None:
+    def _check_version(self, con: DuckDBPyConnection) -> None:
         if self._version_checked:
             return
         check_schema_version(self.path, schema_version(con), LATEST_VERSION)
         self._version_checked = True
 
     @contextmanager
-    def connect(self, *, write: bool = False) -> Iterator[Any]:
+    def connect(self, *, write: bool = False) -> Iterator[DuckDBPyConnection]:
         """A short-lived DuckDB connection showing every run recorded so far.
 
         A reader first ingests the spool (waiting at most :attr:`read_wait` seconds for
@@ -437,7 +440,7 @@ class AuditStore(TrailMethods):
                 self._held_seen = reason == HELD
         return self._fallback(reason)
 
-    def _ingested_connection(self, wait: float) -> Any:
+    def _ingested_connection(self, wait: float) -> DuckDBPyConnection:
         """A read-write connection after every spool is ingested. Between bounded passes
         the file is let go when another process's reader is waiting, so a backlog never
         keeps that reader out."""
@@ -460,7 +463,7 @@ class AuditStore(TrailMethods):
                 con.close()
             time.sleep(0.005)  # the waiting reader goes first
 
-    def _connect_checked(self, *, read_only: bool) -> Any:
+    def _connect_checked(self, *, read_only: bool) -> DuckDBPyConnection:
         con = self._connect(self.path, read_only, None)
         try:
             self._check_version(con)

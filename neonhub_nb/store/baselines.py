@@ -19,6 +19,8 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
+from duckdb import DuckDBPyConnection
+
 from .ingest import TERMINAL
 
 __all__ = [
@@ -112,7 +114,7 @@ def labels_json(labels: Labels) -> str:
 
 
 def fetch_rows(
-    con: Any, name: str, sql: str, params: Sequence[Any], timer: QueryTimer | None
+    con: DuckDBPyConnection, name: str, sql: str, params: Sequence[Any], timer: QueryTimer | None
 ) -> list[tuple[Any, ...]]:
     with timer(name) if timer is not None else nullcontext():
         rows: list[tuple[Any, ...]] = con.execute(sql, list(params)).fetchall()
@@ -120,7 +122,7 @@ def fetch_rows(
 
 
 def run_samples(
-    con: Any,
+    con: DuckDBPyConnection,
     where: str = "TRUE",
     params: Sequence[Any] = (),
     *,
@@ -166,7 +168,11 @@ def run_samples(
 
 
 def tool_samples(
-    con: Any, where: str = "TRUE", params: Sequence[Any] = (), *, timer: QueryTimer | None = None
+    con: DuckDBPyConnection,
+    where: str = "TRUE",
+    params: Sequence[Any] = (),
+    *,
+    timer: QueryTimer | None = None,
 ) -> Samples:
     """Connector requests and rate-limit hits over the ``tool_executions`` rows matching
     ``where`` (a tool execution never changes once written)."""
@@ -193,7 +199,7 @@ def tool_samples(
 
 
 def model_call_samples(
-    con: Any,
+    con: DuckDBPyConnection,
     where: str = "TRUE",
     params: Sequence[Any] = (),
     *,
@@ -236,7 +242,7 @@ _USAGE = {"prompt_tokens": "prompt", "completion_tokens": "completion", "cost_us
 
 
 def usage_samples(
-    con: Any,
+    con: DuckDBPyConnection,
     where: str = "TRUE",
     params: Sequence[Any] = (),
     *,
@@ -268,7 +274,11 @@ def usage_samples(
 
 
 def breaker_rows(
-    con: Any, where: str = "TRUE", params: Sequence[Any] = (), *, timer: QueryTimer | None = None
+    con: DuckDBPyConnection,
+    where: str = "TRUE",
+    params: Sequence[Any] = (),
+    *,
+    timer: QueryTimer | None = None,
 ) -> list[tuple[str, float]]:
     """``(run_id, value)`` of the ``breaker_failures`` metrics matching ``where`` (over ``m``)."""
     return [
@@ -285,7 +295,11 @@ def breaker_rows(
 
 
 def breaker_samples(
-    con: Any, where: str = "TRUE", params: Sequence[Any] = (), *, timer: QueryTimer | None = None
+    con: DuckDBPyConnection,
+    where: str = "TRUE",
+    params: Sequence[Any] = (),
+    *,
+    timer: QueryTimer | None = None,
 ) -> Samples:
     """Circuit-breaker failures by the agent of their run, over metrics matching ``where``."""
     rows = fetch_rows(
@@ -303,7 +317,7 @@ def breaker_samples(
     return samples
 
 
-def fold_into_baselines(con: Any, where_sql: str, params: Sequence[Any]) -> None:
+def fold_into_baselines(con: DuckDBPyConnection, where_sql: str, params: Sequence[Any]) -> None:
     """Add the contribution of the runs selected by ``where_sql`` (a condition over
     ``agent_runs``) and of their tool executions and metrics to ``metric_baselines``.
 
@@ -332,7 +346,7 @@ def fold_into_baselines(con: Any, where_sql: str, params: Sequence[Any]) -> None
         )
 
 
-def read_baselines(con: Any, *, timer: QueryTimer | None = None) -> Samples:
+def read_baselines(con: DuckDBPyConnection, *, timer: QueryTimer | None = None) -> Samples:
     """Everything folded so far, as samples (empty for stores older than the table)."""
     samples = Samples()
     for metric, labels, value in fetch_rows(

@@ -18,15 +18,32 @@ import fcntl
 import os
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import duckdb
+from duckdb import DuckDBPyConnection
 
 from ..errors import StoreError
 
-__all__ = ["ingest_turn", "is_lock_error", "open_duckdb", "readers_waiting"]
+__all__ = [
+    "ingest_turn",
+    "is_lock_error",
+    "one_row",
+    "open_duckdb",
+    "readers_waiting",
+]
+
+
+def one_row(
+    con: DuckDBPyConnection, query: str, params: Sequence[Any] | None = None
+) -> tuple[Any, ...]:
+    """The single row an aggregate query returns (``count(*)``, ``max(...)``)."""
+    row = con.execute(query, params or []).fetchone()
+    if row is None:  # an aggregate always returns one row: say so if it does not
+        raise StoreError(f"no row from a query that always returns one: {query[:80]}")
+    return row
 
 
 def is_lock_error(exc: BaseException) -> bool:
@@ -73,7 +90,7 @@ def readers_waiting(path: Path) -> bool:
     return False
 
 
-def _connect(path: Path, read_only: bool, deadline: float, timeout: float) -> Any:
+def _connect(path: Path, read_only: bool, deadline: float, timeout: float) -> DuckDBPyConnection:
     delay = 0.002
     while True:
         if not read_only and readers_waiting(path):
@@ -94,7 +111,7 @@ def _connect(path: Path, read_only: bool, deadline: float, timeout: float) -> An
             delay = min(delay * 2, 0.05 if not read_only else 0.01)
 
 
-def open_duckdb(path: Path, *, read_only: bool, timeout: float = 30.0) -> Any:
+def open_duckdb(path: Path, *, read_only: bool, timeout: float = 30.0) -> DuckDBPyConnection:
     """Connect to ``path``, waiting out other processes' locks for up to ``timeout`` s."""
     if read_only and not path.exists():
         raise StoreError(

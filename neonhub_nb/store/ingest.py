@@ -29,6 +29,7 @@ from typing import Any
 
 import orjson
 import pyarrow as pa
+from duckdb import DuckDBPyConnection
 
 from ..records import (
     Column,
@@ -220,7 +221,7 @@ def _owner_gone(segment: Segment) -> int | None:
     return fd
 
 
-def _write_batch(con: Any, batch: _Batch) -> None:
+def _write_batch(con: DuckDBPyConnection, batch: _Batch) -> None:
     if batch.runs:
         con.register("staged_runs", RUNS.stage([row for _, row in batch.runs.values()]))
         updates = ", ".join(f"{c} = excluded.{c}" for c in RUNS.names if c != "run_id")
@@ -267,7 +268,7 @@ def _write_batch(con: Any, batch: _Batch) -> None:
         refresh_draft_status(con, sorted(touched))
 
 
-def write_events(con: Any, events: list[SpooledEvent]) -> list[BadLine]:
+def write_events(con: DuckDBPyConnection, events: list[SpooledEvent]) -> list[BadLine]:
     """Write ``events`` in the caller's transaction; if the database refuses the batch,
     roll back and write each event in its own transaction instead, returning the ones it
     refused (with its reason) for the quarantine. Idempotent either way."""
@@ -326,7 +327,7 @@ PASS_BUDGET = 2 * 1024 * 1024
 
 
 def ingest_segments(
-    con: Any,
+    con: DuckDBPyConnection,
     spool_dir: Any,
     now: datetime,
     budget: int = PASS_BUDGET,

@@ -15,6 +15,7 @@ import duckdb
 
 from ..clock import parse_age as _parse_age
 from ..errors import InvalidInputError, StoreError
+from .connection import one_row
 from .recognise import one_line
 from .schema import rollback
 
@@ -151,7 +152,7 @@ def snapshot(store: AuditStore, destination: Path) -> Path:
         try:
             con.execute(f"ATTACH '{literal}' AS snapshot_target")
             try:
-                source = con.execute("SELECT current_database()").fetchone()[0]
+                source = one_row(con, "SELECT current_database()")[0]
                 con.execute(f'COPY FROM DATABASE "{source}" TO snapshot_target')
             finally:
                 con.execute("DETACH snapshot_target")

@@ -11,8 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from duckdb import DuckDBPyConnection
+
+from .connection import one_row
 from .lines import BadLine, SpooledEvent, check_line
 from .schema import rollback
 
@@ -36,7 +39,7 @@ KEPT_LINE_CHARS = 1024 * 1024
 
 
 def quarantine_lines(
-    con: Any,
+    con: DuckDBPyConnection,
     lines: Sequence[BadLine],
     now: datetime,
     redact: Callable[[str], str] | None = None,
@@ -68,11 +71,11 @@ def quarantine_lines(
     return added
 
 
-def has_table(con: Any, name: str) -> bool:
+def has_table(con: DuckDBPyConnection, name: str) -> bool:
     """Whether the open store has table ``name`` (older files opened read-only may not)."""
-    row = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
-    ).fetchone()
+    row = one_row(
+        con, "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
+    )
     return bool(row[0])
 
 
@@ -84,18 +87,20 @@ class QuarantineCounts:
     total: int
 
 
-def quarantine_counts(con: Any) -> QuarantineCounts:
+def quarantine_counts(con: DuckDBPyConnection) -> QuarantineCounts:
     """How many lines are in quarantine now, and how many were ever put there (zeros for
     a store from before the quarantine, opened read-only)."""
     if not has_table(con, "ingest_quarantine"):
         return QuarantineCounts(open=0, total=0)
-    row = con.execute(
-        "SELECT count(*) FILTER (WHERE resolved_at IS NULL), count(*) FROM ingest_quarantine"
-    ).fetchone()
+    row = one_row(
+        con, "SELECT count(*) FILTER (WHERE resolved_at IS NULL), count(*) FROM ingest_quarantine"
+    )
     return QuarantineCounts(open=int(row[0]), total=int(row[1]))
 
 
-def list_quarantine(con: Any, *, include_resolved: bool = False, limit: int = 100) -> pd.DataFrame:
+def list_quarantine(
+    con: DuckDBPyConnection, *, include_resolved: bool = False, limit: int = 100
+) -> pd.DataFrame:
     """Quarantined lines, oldest first: segment, offset, size, type, reason, line, times."""
     if not has_table(con, "ingest_quarantine"):
         empty: pd.DataFrame = con.execute(
@@ -122,7 +127,7 @@ class RetryReport:
     not_retryable: int
 
 
-def retry_quarantine(con: Any, now: datetime) -> RetryReport:
+def retry_quarantine(con: DuckDBPyConnection, now: datetime) -> RetryReport:
     """Check every open quarantined line again (after a fix) and ingest those that pass.
 
     One transaction: a line that now passes lands in its table and is marked resolved;

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+from duckdb import DuckDBPyConnection
 
 from ..clock import parse_time
 from ..errors import StoreError
@@ -40,7 +41,7 @@ RUN_FILTERS = ("agent", "intent", "status", "mode", "experiment_id", "campaign",
 
 
 def timed_df(
-    con: Any,
+    con: DuckDBPyConnection,
     query: str,
     params: Sequence[Any] | Mapping[str, Any] | None,
     observers: Observers,
@@ -55,7 +56,7 @@ def timed_df(
 
 
 def runs(
-    con: Any,
+    con: DuckDBPyConnection,
     *,
     limit: int | None = 50,
     since: datetime | str | None = None,
@@ -124,7 +125,7 @@ def period_clause(since: object, until: object) -> tuple[str, list[Any]]:
 
 
 def counts_by_agent_status(
-    con: Any,
+    con: DuckDBPyConnection,
     since: datetime | None = None,
     until: datetime | None = None,
     observers: Observers = (),
@@ -142,7 +143,7 @@ def counts_by_agent_status(
 
 
 def duration_percentiles(
-    con: Any,
+    con: DuckDBPyConnection,
     since: datetime | None = None,
     until: datetime | None = None,
     observers: Observers = (),
@@ -166,7 +167,7 @@ def duration_percentiles(
 
 
 def runs_per_bucket(
-    con: Any,
+    con: DuckDBPyConnection,
     since: datetime | None = None,
     until: datetime | None = None,
     bucket: str = "hour",
@@ -267,7 +268,7 @@ def _record(frame: pd.DataFrame) -> dict[str, Any]:
     return out
 
 
-def run_detail(con: Any, run_id: str, observers: Observers = ()) -> RunDetail:
+def run_detail(con: DuckDBPyConnection, run_id: str, observers: Observers = ()) -> RunDetail:
     run = timed_df(con, "SELECT * FROM agent_runs WHERE run_id = ?", [run_id], observers, "run")
     if run.empty:
         raise StoreError(f"run_id: no run {run_id!r} in the audit store")
@@ -292,7 +293,11 @@ def run_detail(con: Any, run_id: str, observers: Observers = ()) -> RunDetail:
 
 
 def drafts(
-    con: Any, *, status: str | None = None, limit: int = 50, observers: Observers = ()
+    con: DuckDBPyConnection,
+    *,
+    status: str | None = None,
+    limit: int = 50,
+    observers: Observers = (),
 ) -> pd.DataFrame:
     clause = "WHERE status = ?" if status else ""
     params = [status] if status else []

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from duckdb import DuckDBPyConnection
 
 from .spool import list_segments
 
@@ -71,7 +72,7 @@ class ReadNote:
         }
 
 
-def pending_spool(con: Any, spool_dir: Path) -> tuple[int, tuple[str, ...]]:
+def pending_spool(con: DuckDBPyConnection, spool_dir: Path) -> tuple[int, tuple[str, ...]]:
     """Events and run ids in the spool past what ``con``'s store has ingested.
 
     Reads each segment from its ingested offset; a line that does not parse is counted

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from duckdb import DuckDBPyConnection
 
 from ..records import ReviewEvent, ReviewState, columns_of, derive_review
 from .quarantine import has_table
@@ -30,7 +32,7 @@ _INITIAL = """CASE WHEN d.reviewed_at IS NULL AND d.status IN ('draft', 'truncat
                    ELSE 'truncated' END"""
 
 
-def draft_states(con: Any, draft_ids: Sequence[str]) -> dict[str, ReviewState]:
+def draft_states(con: DuckDBPyConnection, draft_ids: Sequence[str]) -> dict[str, ReviewState]:
     """The derived review state of each draft in ``draft_ids`` that is in the store.
 
     A draft without events is as its row says (a store written by other means, an older
@@ -68,7 +70,7 @@ def draft_states(con: Any, draft_ids: Sequence[str]) -> dict[str, ReviewState]:
     return states
 
 
-def refresh_draft_status(con: Any, draft_ids: Sequence[str]) -> None:
+def refresh_draft_status(con: DuckDBPyConnection, draft_ids: Sequence[str]) -> None:
     """Bring the cached review columns of ``draft_ids`` in line with their events."""
     with_events = [
         row[0]
@@ -98,7 +100,7 @@ def refresh_draft_status(con: Any, draft_ids: Sequence[str]) -> None:
         )
 
 
-def review_trail(con: Any, draft_id: str) -> pd.DataFrame:
+def review_trail(con: DuckDBPyConnection, draft_id: str) -> pd.DataFrame:
     """Every decision on ``draft_id`` in the order decided: event id, decision, reviewer,
     time (naive UTC), reason, and for edits the content's sha256 and size in bytes."""
     if not has_table(con, "review_events"):  # an older file: its one kept decision

@@ -29,7 +29,10 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+from duckdb import DuckDBPyConnection
+
 from ..clock import utcnow
+from .connection import one_row
 
 __all__ = [
     "CELL_TABLES",
@@ -150,7 +153,9 @@ def _cells(
 _MAX_LISTED = 20_000
 
 
-def create_raw_cells(con: Any, where: str, params: Sequence[Any], prefix: str) -> None:
+def create_raw_cells(
+    con: DuckDBPyConnection, where: str, params: Sequence[Any], prefix: str
+) -> None:
     """Temp tables ``{prefix}run_cells`` etc. computed from the raw rows of the runs that
     match ``where`` (a condition on ``agent_runs``): what the dashboard reads when the
     store keeps no roll-ups. Works on a read-only connection (temp tables live in memory)."""
@@ -169,7 +174,7 @@ def create_raw_cells(con: Any, where: str, params: Sequence[Any], prefix: str) -
         con.execute(f"CREATE TEMP TABLE {name} AS {sql}", args)
 
 
-def create_rollups(con: Any, now: datetime | None = None) -> None:
+def create_rollups(con: DuckDBPyConnection, now: datetime | None = None) -> None:
     """Create the roll-up tables and fill them from every row (idempotent: rebuilds).
 
     For the store's migration; about 2 s at a million runs (bench_dashboard.py prints it).
@@ -184,13 +189,13 @@ def create_rollups(con: Any, now: datetime | None = None) -> None:
     con.execute("INSERT INTO dash_rollup_state VALUES (?, ?)", [ROLLUP_VERSION, now or utcnow()])
 
 
-def drop_rollups(con: Any) -> None:
+def drop_rollups(con: DuckDBPyConnection) -> None:
     """Remove the roll-ups (the dashboard then reads the raw rows)."""
     for table in (*CELL_TABLES, "dash_rollup_state"):
         con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
-def rollup_hours(con: Any, where: str, params: Sequence[Any] = ()) -> list[datetime]:
+def rollup_hours(con: DuckDBPyConnection, where: str, params: Sequence[Any] = ()) -> list[datetime]:
     """The hours the runs matching ``where`` started in (call it before deleting them)."""
     rows = con.execute(
         f"SELECT DISTINCT date_trunc('hour', started_at) FROM agent_runs WHERE {where}",
@@ -199,7 +204,7 @@ def rollup_hours(con: Any, where: str, params: Sequence[Any] = ()) -> list[datet
     return sorted(r[0] for r in rows)
 
 
-def refresh_hours(con: Any, hours: Iterable[datetime]) -> None:
+def refresh_hours(con: DuckDBPyConnection, hours: Iterable[datetime]) -> None:
     """Recompute every cell of ``hours`` from the raw rows (inside the caller's
     transaction): cells of hours with no runs left disappear."""
     wanted = sorted(set(hours))
@@ -233,7 +238,7 @@ def refresh_hours(con: Any, hours: Iterable[datetime]) -> None:
 
 
 def update_rollups(
-    con: Any, run_ids: Sequence[str] = (), draft_ids: Sequence[str] = ()
+    con: DuckDBPyConnection, run_ids: Sequence[str] = (), draft_ids: Sequence[str] = ()
 ) -> list[datetime]:
     """Bring the roll-ups up to date after rows of these runs (or these drafts, for a
     review) were written; returns the hours recomputed. Call it inside the same
@@ -249,7 +254,7 @@ def update_rollups(
     return hours
 
 
-def _draft_runs(con: Any, draft_ids: Sequence[str]) -> list[str]:
+def _draft_runs(con: DuckDBPyConnection, draft_ids: Sequence[str]) -> list[str]:
     if not draft_ids:
         return []
     rows = con.execute(
@@ -259,28 +264,30 @@ def _draft_runs(con: Any, draft_ids: Sequence[str]) -> list[str]:
     return [r[0] for r in rows]
 
 
-def rollups_current(con: Any) -> bool:
+def rollups_current(con: DuckDBPyConnection) -> bool:
     """Whether the store keeps roll-ups of this version that agree with its runs.
 
     A cheap guard (about 10 ms at a million runs), not a proof: the run counts per
     status must match. A store that stopped maintaining them is caught here and the
     dashboard falls back to the raw rows.
     """
-    found = con.execute(
+    found = one_row(
+        con,
         "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'dash_rollup_state' "
-        "AND NOT temporary"
-    ).fetchone()[0]
+        "AND NOT temporary",
+    )[0]
     if not found:
         return False
-    version = con.execute("SELECT max(version) FROM dash_rollup_state").fetchone()[0]
+    version = one_row(con, "SELECT max(version) FROM dash_rollup_state")[0]
     if version != ROLLUP_VERSION:
         return False
-    differ = con.execute(
+    differ = one_row(
+        con,
         """SELECT count(*) FROM (
              SELECT status, count(*) AS n FROM agent_runs GROUP BY status) raw
            FULL JOIN (
              SELECT status, sum(runs) AS n FROM dash_run_cells GROUP BY status) cells
            USING (status)
-           WHERE raw.n IS DISTINCT FROM cells.n"""
-    ).fetchone()[0]
+           WHERE raw.n IS DISTINCT FROM cells.n""",
+    )[0]
     return int(differ) == 0

@@ -10,7 +10,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from duckdb import DuckDBPyConnection
+
 from ..clock import utcnow
+from .connection import one_row
 from .rollups import create_rollups
 
 __all__ = ["MIGRATIONS", "Migration", "apply_migrations", "rollback", "schema_version"]
@@ -238,7 +241,7 @@ MIGRATIONS: tuple[Migration, ...] = (
 LATEST_VERSION = MIGRATIONS[-1].version
 
 
-def rollback(con: Any) -> None:
+def rollback(con: DuckDBPyConnection) -> None:
     """Roll back the open transaction if there still is one. A failed commit (a full disk)
     may have ended it already, and the rollback's own error must not hide the first."""
     try:
@@ -247,18 +250,17 @@ def rollback(con: Any) -> None:
         return
 
 
-def schema_version(con: Any) -> int:
+def schema_version(con: DuckDBPyConnection) -> int:
     """The highest migration applied to the open database (0 for an empty file)."""
-    exists = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'"
-    ).fetchone()[0]
+    exists = one_row(
+        con, "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'"
+    )[0]
     if not exists:
         return 0
-    row = con.execute("SELECT max(version) FROM schema_migrations").fetchone()
-    return int(row[0] or 0)
+    return int(one_row(con, "SELECT max(version) FROM schema_migrations")[0] or 0)
 
 
-def apply_migrations(con: Any, up_to: int | None = None) -> list[str]:
+def apply_migrations(con: DuckDBPyConnection, up_to: int | None = None) -> list[str]:
     """Apply every pending migration (or those up to ``up_to``); return their names."""
     con.execute(
         """CREATE TABLE IF NOT EXISTS schema_migrations (
