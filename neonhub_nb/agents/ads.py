@@ -127,28 +127,47 @@ def check_edit(content: str) -> str:
     return first
 
 
+# Headline and description angles the mock model draws from; each variant takes its own,
+# so variants differ the way a real model's do (not only in order).
+_HOOKS = (
+    "Start Free Today",
+    "Save Time Now",
+    "Built For Teams",
+    "See It In Action",
+    "Results In A Week",
+    "No Setup Needed",
+    "Loved By Marketers",
+    "Book A Demo Today",
+)
+_PROOFS = (
+    "Set up in minutes. No credit card required.",
+    "Trusted by growing teams. Start your free trial.",
+    "Cancel anytime. Friendly support included.",
+    "Join thousands of small businesses today.",
+)
+
+
 def mock_writer(brief: Mapping[str, Any], seed: int) -> str:
     """The mock model's deterministic answer to this agent's brief."""
     rng = random.Random(seed)
     product = title_case(str(brief.get("product", "Product")))
     keyword = title_case(str(brief.get("primary_keyword", product)))
+    audience = str(brief.get("audience", "teams"))
+    hooks = rng.sample(_HOOKS, len(_HOOKS))
+    proofs = rng.sample(_PROOFS, len(_PROOFS))
     blocks = []
     for index in range(int(brief.get("variants", 2))):
         heads = [
             keyword,
             f"Try {product}",
-            rng.choice(["Start Free Today", "Save Time Now", "Built For Teams"]),
-            f"{product} For {title_case(str(brief.get('audience', 'You')))}",
+            hooks[(2 * index) % len(hooks)],
+            hooks[(2 * index + 1) % len(hooks)],
+            f"{product} For {title_case(audience)}",
         ]
         rng.shuffle(heads)
         descs = [
-            f"{product} helps {brief.get('audience', 'teams')} get more from {keyword.lower()}.",
-            rng.choice(
-                [
-                    "Set up in minutes. No credit card required.",
-                    "Trusted by growing teams. Start your free trial.",
-                ]
-            ),
+            f"{product} helps {audience} get more from {keyword.lower()}.",
+            proofs[index % len(proofs)],
         ]
         blocks.append(
             f"VARIANT: {index + 1}\n"
