@@ -20,6 +20,8 @@ from .lab import jupyter_lab, open_notebook, run_all_cells
 
 pytestmark = pytest.mark.browser
 PANEL = ".jp-NotebookPanel:visible"
+# One bar (or instant) of a run's timeline chart.
+SPAN = "svg[data-chart='timeline'] g[data-call]"
 
 
 @pytest.fixture(scope="module")
@@ -113,6 +115,24 @@ AGENTS: list[tuple[str, str, dict[tuple[str, str], str], list[str]]] = [
 ]
 
 
+def open_when_free(db: Path) -> duckdb.DuckDBPyConnection:
+    """A read-only connection opened between the lab kernel's ingestion passes (it holds
+    the file for milliseconds at a time; DuckDB lets no reader in meanwhile)."""
+    for _ in range(120):
+        try:
+            return duckdb.connect(str(db), read_only=True)
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower():
+                raise
+            time.sleep(0.25)
+    raise AssertionError(f"{db} stayed locked for 30 s")
+
+
+def read_when_free(db: Path, sql: str) -> list[Any]:
+    with open_when_free(db) as con:
+        return con.execute(sql).fetchall()
+
+
 def test_every_agents_result_and_its_timeline_in_the_playground(lab: tuple[str, Path]) -> None:
     url, db = lab
     with chromium_page(height=3400) as (page, _):
@@ -141,7 +161,7 @@ def test_every_agents_result_and_its_timeline_in_the_playground(lab: tuple[str, 
                 assert part in text, (agent, part, text[:500])
             card = page.locator(f"{PANEL} .neonhub-result-card").first
             assert "succeeded" in card.inner_text()
-            spans = page.locator(f"{PANEL} .neonhub-result-timeline .neonhub-span")
+            spans = page.locator(f"{PANEL} .neonhub-result-timeline {SPAN}")
             assert spans.count() >= 1
             area = (
                 page.locator(f"{PANEL} .jp-OutputArea-output")
@@ -153,35 +173,36 @@ def test_every_agents_result_and_its_timeline_in_the_playground(lab: tuple[str, 
         intent.select_option("insights.summarize_performance")
         generate(page, "insights")
         timeline = page.locator(f"{PANEL} .neonhub-result-timeline").first
-        assert timeline.locator(".neonhub-span").count() == 4
+        assert timeline.locator(SPAN).count() == 4
         timeline_text = timeline.inner_text()
-        for part in ("connector.ga4.run_report", "connector.gsc.search_analytics",
-                     "llm.chat.completions", "tokens in/out", "$"):  # fmt: skip
+        for part in ("ga4 run_report", "gsc search_analytics", "llm chat.completions",
+                     "tokens", "$"):  # fmt: skip
             assert part in timeline_text, part
         shot(timeline, "playground_timeline.png")
-    with duckdb.connect(str(db), read_only=True) as con:
-        recorded = dict(con.execute("SELECT agent, count(*) FROM agent_runs GROUP BY 1").fetchall())
+    recorded = dict(read_when_free(db, "SELECT agent, count(*) FROM agent_runs GROUP BY 1"))
     assert {"social", "ads", "email", "seo", "insights", "content"} <= set(recorded)
 
 
-def test_history_shows_a_locked_store(lab: tuple[str, Path]) -> None:
+def test_history_reads_a_store_another_process_holds(lab: tuple[str, Path]) -> None:
     url, db = lab
     with chromium_page(height=1400) as (page, _):
         open_notebook(page, url)
         wait_idle(page)
         run_all_cells(page)
         control(page, "dropdown", "agent / intent").wait_for(timeout=120_000)
-        holder = duckdb.connect(str(db), read_only=True)  # `duckdb -readonly` left open
+        holder = open_when_free(db)  # `duckdb -readonly` left open
         try:
             page.locator(f"{PANEL} .lm-TabBar-tab", has_text="History").first.click()
             message = page.locator(f"{PANEL} .neonhub-history-message").first
             message.filter(has_text="reading the audit store").wait_for(timeout=10_000)
-            message.filter(has_text="Could not read the audit store").wait_for(timeout=90_000)
-            assert "neonhub-nb snapshot" in message.inner_text()
+            # A reader elsewhere never blocks History: it answers from the last ingested
+            # state and says so.
+            message.filter(has_text="most recent runs").wait_for(timeout=90_000)
+            assert "the last ingested state" in message.inner_text()
             history = page.locator(f"{PANEL} .jp-OutputArea-output").filter(
                 has=page.locator(".neonhub-history-message")
             )
-            shot(history.first, "playground_history_error.png")
+            shot(history.first, "playground_history_locked.png")
         finally:
             holder.close()
         page.locator(f"{PANEL} button", has_text="Refresh").first.click()

@@ -481,7 +481,6 @@ class AuditDashboard:
         period = scope.period.label[:1].lower() + scope.period.label[1:]
         colours = charts.agent_colours(c.agents)
         self.scope.value = views.scope_line(scope, data.modes)
-        self.kpis.value = views.kpi_tiles(data.kpis, scope, self.refreshes)
         self.panels.value = views.panels(
             charts.runs_trend_chart(data.trend, colours, period),
             charts.failures_chart(data.trend, colours, period),
@@ -525,6 +524,9 @@ class AuditDashboard:
             f"store · read in {read_ms:,.0f} ms from {source}",
             read_ms=read_ms,
         )
+        # The tiles carry the refresh count and are written last: widget updates reach
+        # the page in order, so a page showing the new count shows the whole redraw.
+        self.kpis.value = views.kpi_tiles(data.kpis, scope, self.refreshes)
         self._say("", error=False)
 
     def show_run(self, run_id: str) -> None:
