@@ -209,6 +209,38 @@ def test_history_reads_a_store_another_process_holds(lab: tuple[str, Path]) -> N
         message.filter(has_text="most recent runs").wait_for(timeout=60_000)
 
 
+def test_history_says_why_it_cannot_read_a_damaged_store(lab: tuple[str, Path]) -> None:
+    url, db = lab
+    with chromium_page(height=1400) as (page, _):
+        open_notebook(page, url)
+        wait_idle(page)
+        run_all_cells(page)
+        control(page, "dropdown", "agent / intent").wait_for(timeout=120_000)
+        page.locator(f"{PANEL} .lm-TabBar-tab", has_text="History").first.click()
+        message = page.locator(f"{PANEL} .neonhub-history-message").first
+        message.filter(has_text=re.compile("most recent runs|No runs recorded")).wait_for(
+            timeout=90_000
+        )
+        open_when_free(db).close()  # between the kernel's ingestion passes
+        kept = db.with_suffix(".kept")
+        db.rename(kept)
+        db.write_bytes(b"not a database, a disk error's leftovers\n" * 100)
+        try:
+            page.locator(f"{PANEL} button", has_text="Refresh").first.click()
+            message.filter(has_text="Could not read the audit store").wait_for(timeout=60_000)
+            text = message.inner_text()
+            assert str(db.name) in text and "Traceback" not in text, text
+            history = page.locator(f"{PANEL} .jp-OutputArea-output").filter(
+                has=page.locator(".neonhub-history-message")
+            )
+            shot(history.first, "playground_history_error.png")
+        finally:
+            db.unlink()
+            kept.rename(db)
+        page.locator(f"{PANEL} button", has_text="Refresh").first.click()
+        message.filter(has_text="most recent runs").wait_for(timeout=60_000)
+
+
 def test_the_comparison_notebook_compares(lab: tuple[str, Path]) -> None:
     url, _ = lab
     with chromium_page(height=2400) as (page, _):

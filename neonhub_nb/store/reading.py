@@ -56,7 +56,7 @@ class ReadNote:
             return ""
         where = "the last ingested state" if self.source == "last_ingested" else "a copy"
         pending = (
-            f"; {self.pending_events} spooled events ({len(self.pending_runs)} runs) are not "
+            f"; {self.pending_events} spooled events ({_runs(len(self.pending_runs))}) are not "
             "in it yet and will be ingested when the store is free"
             if self.pending_events
             else "; nothing is waiting in the spool"
@@ -110,3 +110,7 @@ def snapshot_copy(path: Path) -> Path:
     target = folder / path.name
     shutil.copyfile(path, target)
     return target
+
+
+def _runs(count: int) -> str:
+    return "1 run" if count == 1 else f"{count} runs"
