@@ -586,7 +586,7 @@ def test_a_urls_password_reaches_no_log_error_record_or_notebook(
         cwd=str(tmp_path)
     )
     saved = nbformat.writes(notebook)
-    assert "neonhub_writer:***@" in saved and "cannot reach the team store" in saved
+    assert "cannot connect to postgresql://neonhub_writer:***@" in saved
 
     seen += [saved, caplog.text, _all_text(pg_url)]
     server_log = pg_cluster.folder / "postgres.log"

@@ -220,7 +220,10 @@ class PgStore(RecordingMethods, PgReads, TrailMethods):
                     # /health, the History panel and `neonhub-nb ingest` count them):
                     # INFO, which an unconfigured notebook does not print. Anything
                     # else is a WARNING.
-                    away = isinstance(exc, StoreError) and message.startswith(_AWAY)
+                    cause = exc.__cause__
+                    away = message.startswith(_AWAY) or (
+                        cause is not None and is_connection_error(cause)
+                    )
                     log.log(
                         logging.INFO if away else logging.WARNING,
                         "team store ingestion will retry: %s",
