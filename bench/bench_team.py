@@ -137,6 +137,11 @@ def machine_process(
         except Exception:
             errors += 1
     recorded_at = time.monotonic()
+    # As a kernel that stays open: its background ingester pushes what waits (after an
+    # outage, once the server is back); then close() pushes the rest.
+    deadline = recorded_at + 600
+    while store.backlog().events and time.monotonic() < deadline:
+        time.sleep(0.05)
     store.close(timeout=120)
     failures = int(getattr(store, "ingest_failures", 0))
     out.put(("machine", machine, recorded, errors, failures, recorded_at, time.monotonic()))
@@ -324,7 +329,9 @@ def main() -> None:
         parser.error("--pg-url: the bench cannot stop that server; add --no-outage")
 
     work = Path(tempfile.mkdtemp(prefix="bench-team-", dir="/tmp"))
-    cluster = work / "cluster"
+    # Its own folder under /tmp: as root the server runs as the postgres user, who
+    # cannot enter the bench's private work folder.
+    cluster = Path(tempfile.mkdtemp(prefix="bench-team-pg-", dir="/tmp"))
     try:
         admin = args.pg_url or (
             subprocess.run(
@@ -355,6 +362,7 @@ def main() -> None:
         if not args.pg_url:
             subprocess.run([str(PG_SCRIPT), "stop", str(cluster)], check=False, capture_output=True)
         shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(cluster, ignore_errors=True)
 
 
 if __name__ == "__main__":
