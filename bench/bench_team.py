@@ -16,15 +16,18 @@ Table 1: ``--machines`` x ``--runs`` as fast as the machines record, into Postgr
 (a ``PgStore`` per machine, as the writer role, each machine its own spool) and, in the
 same run, into one local DuckDB file (an ``AuditStore`` per machine on that file, the
 single-analyst setup). runs/s = runs / seconds from the start until the last machine's
-``close()`` returned (every run landed, not just spooled). lost = run ids recorded
+``close()`` returned (every run landed, not just spooled); recorded s = when the last
+machine had recorded (spooled) its last run. lost = run ids recorded
 minus run ids in the store afterwards (finished). errors = exceptions the recording
 calls raised to the "analyst"; ingest retries = failed background pushes (retried).
 
 Table 2 (PostgreSQL only: a DuckDB file has no server to lose): the machines record at a
 steady ``--rate`` runs/s each; ``--stop-at`` seconds in, the local server is stopped for
 ``--outage`` seconds, then started again. Reported: lost, errors, the runs waiting in
-the machines' spools when the server came back, and the seconds from the restart until
-every run recorded had landed.
+the machines' spools when the server came back (counted from the spools), the seconds
+from the restart until that backlog had landed (the store holds as many finished runs
+as it held before the restart plus the runs that were waiting), and until every run
+recorded, including those recorded after the restart, had landed.
 
 The PostgreSQL server is a local cluster started by ``scripts/postgres.sh`` unless
 ``--pg-url`` names one (an owner's URL whose role may create databases and roles; table
@@ -189,7 +192,7 @@ def run_round(
         assert out.get(timeout=300) == ("ready",)
     start = time.monotonic()
     go.set()
-    restarted = backlog_at_restart = None
+    restarted = backlog_at_restart = drained = None
     if outage is not None:
         stop_at, seconds, folder = outage
         time.sleep(max(0.0, start + stop_at - time.monotonic()))
@@ -198,6 +201,12 @@ def run_round(
         backlog_at_restart = spooled_not_landed(target, machines)
         subprocess.run([str(PG_SCRIPT), "start", folder], check=True, capture_output=True)
         restarted = time.monotonic()
+        # The backlog has drained once the store holds as many finished runs as there
+        # were finished there before the restart plus those waiting in the spools.
+        expected = landed_count(target) + backlog_at_restart
+        while landed_count(target) < expected and time.monotonic() < restarted + 600:
+            time.sleep(0.05)
+        drained = time.monotonic() - restarted
     results = [out.get(timeout=3600) for _ in procs]
     for proc in procs:
         proc.join(60)
@@ -217,6 +226,7 @@ def run_round(
         "reader_errors": reader_errors,
         "backlog_at_restart": backlog_at_restart,
         "landed_after_restart": None if restarted is None else landed_at - restarted,
+        "drained_after_restart": drained,
         "recording_done": max(r[5] for r in results) - start,
     }
 
@@ -229,6 +239,17 @@ def spooled_not_landed(target: dict[str, Any], machines: int) -> int:
         waiting += len(store.backlog().runs)
         store.close()
     return waiting
+
+
+def landed_count(target: dict[str, Any]) -> int:
+    """Finished runs in the PostgreSQL store (read as its owner)."""
+    from neonhub_nb.store.pg import connect
+
+    with connect(target["owner"]) as con:
+        row = con.execute(
+            "SELECT count(*) FROM agent_runs WHERE status IN ('succeeded', 'failed')"
+        ).fetchone()
+    return int(row[0]) if row else 0
 
 
 def landed_ids(target: dict[str, Any]) -> set[str]:
@@ -281,15 +302,16 @@ def print_table1(rows: dict[str, dict[str, Any]], args: argparse.Namespace) -> N
         "(1 run + 5 tool executions + 4 metrics each), a reader every 100 ms"
     )
     print(
-        "| store | runs/s (landed) | wall s | lost | errors | ingest retries | reads "
-        "| read errors | read median ms | read p95 ms |"
+        "| store | runs/s (landed) | wall s | recorded s | lost | errors | ingest retries "
+        "| reads | read errors | read median ms | read p95 ms |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for name, r in rows.items():
         lat = r["latencies"]
         median = statistics.median(lat) * 1000 if lat else float("nan")
         print(
-            f"| {name} | {r['runs'] / r['wall']:,.0f} | {r['wall']:.1f} | {r['lost']} "
+            f"| {name} | {r['runs'] / r['wall']:,.0f} | {r['wall']:.1f} "
+            f"| {r['recording_done']:.1f} | {r['lost']} "
             f"| {r['errors']} | {r['retries']} | {len(lat)} | {r['reader_errors']} "
             f"| {median:.1f} | {pct(lat, 0.95) * 1000:.1f} |"
         )
@@ -305,12 +327,14 @@ def print_table2(r: dict[str, Any], args: argparse.Namespace) -> None:
     )
     print(
         "| store | runs | lost | errors | ingest retries | runs waiting at restart "
-        "| landed s after restart | recording done s | all landed s | reader errors |"
+        "| backlog landed s after restart | all landed s after restart | recording done s "
+        "| all landed s | reader errors |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     print(
         f"| PostgreSQL | {r['runs']} | {r['lost']} | {r['errors']} | {r['retries']} "
-        f"| {r['backlog_at_restart']} | {r['landed_after_restart']:.1f} "
+        f"| {r['backlog_at_restart']} | {r['drained_after_restart']:.1f} "
+        f"| {r['landed_after_restart']:.1f} "
         f"| {r['recording_done']:.1f} | {r['wall']:.1f} | {r['reader_errors']} |"
     )
 
@@ -333,12 +357,18 @@ def main() -> None:
     # cannot enter the bench's private work folder.
     cluster = Path(tempfile.mkdtemp(prefix="bench-team-pg-", dir="/tmp"))
     try:
-        admin = args.pg_url or (
-            subprocess.run(
-                [str(PG_SCRIPT), "start", str(cluster)], check=True, capture_output=True, text=True
+        admin = (
+            args.pg_url
+            or (
+                subprocess.run(
+                    [str(PG_SCRIPT), "start", str(cluster)],
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                )
+                .stdout.strip()
+                .splitlines()[-1]
             )
-            .stdout.strip()
-            .splitlines()[-1]
         )
         table1 = {
             "PostgreSQL": run_round(

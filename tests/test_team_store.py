@@ -602,3 +602,40 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+# ------------------------------------------------------------------------- db init
+def test_db_init_from_two_machines_at_once_hands_out_working_role_urls(
+    pg_url: str, tmp_path: Path
+) -> None:
+    machines = [Machine(host, tmp_path / host, pg_url) for host in ("admin-1", "admin-2")]
+    env = machines[0].env()
+    command = [sys.executable, "-m", "neonhub_nb", "db", "init", pg_url]
+    started = [
+        subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT
+        )
+        for _ in machines
+    ]
+    outputs = [process.communicate(timeout=120) for process in started]
+    assert [process.returncode for process in started] == [0, 0], outputs
+    first, second = sorted((out for out, _ in outputs), key=lambda out: "applied " not in out)
+    assert re.search(r"schema version \d+: applied \d+ migrations", first), first
+    assert "no migration was pending" in second, second
+
+    def url_of(output: str, who: str) -> str:
+        found = re.search(rf"^{who}.*?(postgresql://\S+)$", output, re.M)
+        assert found is not None, output
+        return found.group(1)
+
+    # The first run made the roles and shows their passwords once; the second keeps them.
+    writer_url, reader_url = url_of(first, "writers"), url_of(first, "readers")
+    assert "PASSWORD" not in writer_url and "PASSWORD" in url_of(second, "writers")
+    store = PgStore(writer_url, spool_root=tmp_path / "analyst", background=False)
+    store.record_run_started(_run("run_init"))
+    store.close()
+    reader = PgStore(reader_url, read_only=True)
+    assert reader.runs()["run_id"].tolist() == ["run_init"]
+    with pytest.raises(StoreError, match="read-only"):
+        reader.sql("DELETE FROM agent_runs")
+    reader.close()
