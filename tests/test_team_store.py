@@ -610,7 +610,10 @@ def test_db_init_from_two_machines_at_once_hands_out_working_role_urls(
 ) -> None:
     machines = [Machine(host, tmp_path / host, pg_url) for host in ("admin-1", "admin-2")]
     env = machines[0].env()
+    # Roles belong to the whole cluster, which other tests share: names of its own.
+    suffix = secrets.token_hex(4)
     command = [sys.executable, "-m", "neonhub_nb", "db", "init", pg_url]
+    command += ["--writer", f"writer_{suffix}", "--reader", f"reader_{suffix}"]
     started = [
         subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT
