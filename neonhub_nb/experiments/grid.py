@@ -346,6 +346,7 @@ def load_experiment(store: Store, experiment_id: str, *, baseline: str | None = 
     ``baseline`` names the variant to compare with; by default the first in name order
     (the store does not keep the order variants were given in).
     """
+    # Grouping keys spelled out, not DuckDB's GROUP BY ALL: one text for both engines.
     runs = store.sql(
         """SELECT r.run_id, r.started_at, r.intent, r.agent, r.mode, r.variant, r.status,
                   r.duration_ms, r.prompt_version, r.error, r.input, r.output, d.title,
@@ -356,7 +357,10 @@ def load_experiment(store: Store, experiment_id: str, *, baseline: str | None = 
            LEFT JOIN content_drafts d USING (run_id)
            LEFT JOIN agent_run_metrics m USING (run_id)
            WHERE r.experiment_id = ?
-           GROUP BY ALL ORDER BY r.started_at, r.run_id""",
+           GROUP BY r.run_id, r.started_at, r.intent, r.agent, r.mode, r.variant, r.status,
+                    r.duration_ms, r.prompt_version, r.error, r.input, r.output, d.title,
+                    d.content
+           ORDER BY r.started_at, r.run_id""",
         [experiment_id],
     )
     judged = runs[runs["intent"] == "eval.judge_draft"]
