@@ -351,12 +351,12 @@ def test_a_machine_that_never_comes_back_has_its_runs_abandoned_when_its_lease_e
         "run_gone": "running",
         "run_back": "running",
     }
-    # Another machine, whose own writer is quiet but alive, with a 1.2 s lease rule.
+    # Another machine, whose own writer is quiet but alive, with a 3 s lease rule.
     other = PgStore(
         writer_url,
         spool_root=tmp_path / "other",
         background=False,
-        lease_minutes=0.02,
+        lease_minutes=0.05,
     )
     other.record_run_started(_run("run_alive"))
     other.flush()
@@ -369,7 +369,7 @@ def test_a_machine_that_never_comes_back_has_its_runs_abandoned_when_its_lease_e
         "run_alive": "running",
     }
 
-    time.sleep(1.5)  # the gone machine's lease runs out; the quiet writer's is renewed
+    time.sleep(3.3)  # the gone machine's lease runs out; the quiet writer's is renewed
     report = other.flush()
 
     states = _run_states(pg_url)
