@@ -281,6 +281,8 @@ def test_an_ingester_killed_mid_transaction_lands_every_run_once(
         assert len(ids) == 30
     else:
         ids = writer.ids()
+        time.sleep(0.5)
+        assert writer.ids() == ids  # the recording process itself is gone
         pushed = machine.cli("ingest")  # the machine's next process pushes the dead one's
         assert pushed.returncode == 0, pushed.stderr
     stored = stored_runs(pg_url)
