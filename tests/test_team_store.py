@@ -401,6 +401,38 @@ def test_a_machine_that_never_comes_back_has_its_runs_abandoned_when_its_lease_e
     assert _run_states(pg_url)["run_alive"][0] == "succeeded"
 
 
+def test_a_quiet_writer_keeps_its_lease_by_heartbeat(pg_url: str, tmp_path: Path) -> None:
+    """A kernel that started a long run and records nothing for longer than the lease
+    keeps it: its background ingester renews the lease every ``heartbeat_s``."""
+    writer_url, _ = team_urls(pg_url)
+    quiet = PgStore(
+        writer_url, spool_root=tmp_path / "quiet", ingest_interval=0.05, heartbeat_s=0.2
+    )
+    quiet.record_run_started(_run("run_long"))
+    wait_for(lambda: "run_long" in _run_states(pg_url))
+    judge = PgStore(writer_url, spool_root=tmp_path / "judge", background=False, lease_minutes=0.02)
+    judge.record_run_started(_run("run_other"))
+    judge.flush()
+
+    time.sleep(2.5)  # twice the 1.2 s lease without a single new event from the kernel
+    report = judge.flush()
+
+    assert report.abandoned == 0
+    assert _run_states(pg_url)["run_long"] == ("running", None)
+    with connect(pg_url) as con:
+        row = con.execute(
+            "SELECT extract(epoch FROM now() - max(heartbeat_at)) FROM writer_leases "
+            "WHERE machine = %s",
+            [quiet.machine],
+        ).fetchone()
+    assert row is not None and float(row[0]) < 1.2
+    quiet.record_run_finished(_run("run_long", "succeeded"))
+    quiet.close()
+    judge.record_run_finished(_run("run_other", "succeeded"))
+    judge.close()
+    assert set(_run_states(pg_url).values()) == {("succeeded", None)}
+
+
 # ---------------------------------------------------------------- the server away 30 s
 @pytest.fixture
 def own_cluster(pg_cluster: PgCluster) -> Iterator[PgCluster]:
