@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,14 +17,25 @@ from neonhub_nb.experiments import (
     run_grid,
     score_draft,
 )
-from neonhub_nb.store import AuditStore
+from neonhub_nb.store import Store
+
+from .backends import Backend
+
+
+@pytest.fixture
+def store(backend: Backend) -> Iterator[Store]:
+    """The recording store of either backend (DuckDB file, real PostgreSQL)."""
+    recording = backend.store(ingest_interval=0.05)
+    yield recording
+    recording.close()
+
 
 ROOT = Path(__file__).resolve().parents[1]
 INPUTS = load_inputs(ROOT / "data" / "experiment_inputs.json")
 
 
 def test_grid_runs_every_variant_over_every_input_and_records_them(
-    store: AuditStore, settings: Settings
+    store: Store, settings: Settings
 ) -> None:
     exp = run_grid(
         "content.generate_article",
@@ -48,7 +60,7 @@ def test_grid_runs_every_variant_over_every_input_and_records_them(
     assert side_by_side.loc["title", "v1"] != side_by_side.loc["title", "v2"]
 
 
-def test_grid_is_deterministic_in_mock_mode(store: AuditStore, settings: Settings) -> None:
+def test_grid_is_deterministic_in_mock_mode(store: Store, settings: Settings) -> None:
     first = run_grid(
         "content.generate_article",
         ["v1"],
@@ -71,7 +83,7 @@ def test_grid_is_deterministic_in_mock_mode(store: AuditStore, settings: Setting
 
 
 def test_reloading_an_experiment_from_the_store_gives_the_same_scores(
-    store: AuditStore, settings: Settings
+    store: Store, settings: Settings
 ) -> None:
     exp = run_grid(
         "content.generate_article",
@@ -87,7 +99,7 @@ def test_reloading_an_experiment_from_the_store_gives_the_same_scores(
     assert again.winners().equals(exp.winners())
 
 
-def test_a_bad_input_is_refused_before_anything_runs(store: AuditStore, settings: Settings) -> None:
+def test_a_bad_input_is_refused_before_anything_runs(store: Store, settings: Settings) -> None:
     bad = [*INPUTS[:1], {"topic": "x", "primary_keyword": "y", "word_count": 9}]
     with pytest.raises(InvalidInputError, match=r"inputs\[1\]\.word_count: must be between"):
         run_grid(
@@ -96,7 +108,7 @@ def test_a_bad_input_is_refused_before_anything_runs(store: AuditStore, settings
     assert store.sql("SELECT count(*) AS n FROM agent_runs")["n"][0] == 0
 
 
-def test_variant_with_parameter_overrides(store: AuditStore, settings: Settings) -> None:
+def test_variant_with_parameter_overrides(store: Store, settings: Settings) -> None:
     exp = run_grid(
         "content.generate_article",
         [
@@ -126,7 +138,7 @@ def test_scorers() -> None:
     )
 
 
-def test_charts_render_to_png(store: AuditStore, settings: Settings, tmp_path: Path) -> None:
+def test_charts_render_to_png(store: Store, settings: Settings, tmp_path: Path) -> None:
     exp = run_grid(
         "content.generate_article",
         ["v1", "v2"],
@@ -152,9 +164,7 @@ def test_inputs_file_errors(tmp_path: Path) -> None:
     assert load_inputs(tmp_path / "in.csv") == [{"topic": "A", "primary_keyword": "b"}]
 
 
-def test_llm_as_judge_scores_each_draft_and_is_recorded(
-    store: AuditStore, settings: Settings
-) -> None:
+def test_llm_as_judge_scores_each_draft_and_is_recorded(store: Store, settings: Settings) -> None:
     exp = run_grid(
         "content.generate_article",
         ["v1"],
@@ -174,7 +184,7 @@ def test_llm_as_judge_scores_each_draft_and_is_recorded(
 
 
 def test_async_grid_gives_the_same_drafts_as_the_threaded_one(
-    store: AuditStore, settings: Settings
+    store: Store, settings: Settings
 ) -> None:
     import asyncio
 

@@ -8,6 +8,7 @@ the real local model server is in tests/test_live_model.py.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -24,7 +25,17 @@ from neonhub_nb.models import RunRequest
 from neonhub_nb.orchestrator import Orchestrator
 from neonhub_nb.regression import fingerprint
 from neonhub_nb.replay import ReplayIndex, ReplayLLM
-from neonhub_nb.store import AuditStore
+from neonhub_nb.store import Store
+
+from .backends import Backend
+
+
+@pytest.fixture
+def store(backend: Backend) -> Iterator[Store]:
+    """The recording store of either backend (DuckDB file, real PostgreSQL)."""
+    recording = backend.store(ingest_interval=0.05)
+    yield recording
+    recording.close()
 
 
 class _VendorCounter:
@@ -33,7 +44,7 @@ class _VendorCounter:
 
 
 def live_orchestrator(
-    settings: Settings, store: AuditStore, vendor_calls: _VendorCounter, llm: Any = None
+    settings: Settings, store: Store, vendor_calls: _VendorCounter, llm: Any = None
 ) -> Orchestrator:
     """Live mode: live connector code (credentials set) over the vendors' mock transports."""
     environ = dict(settings.environ)
@@ -80,7 +91,7 @@ CASES = {
 
 @pytest.mark.parametrize("intent", sorted(CASES))
 def test_replayed_run_matches_the_recorded_one_without_network(
-    intent: str, store: AuditStore, settings: Settings
+    intent: str, store: Store, settings: Settings
 ) -> None:
     calls = _VendorCounter()
     original = live_orchestrator(settings, store, calls).run(
@@ -101,7 +112,7 @@ def test_replayed_run_matches_the_recorded_one_without_network(
 
 
 def test_a_request_never_recorded_fails_loudly_naming_the_difference(
-    store: AuditStore, settings: Settings
+    store: Store, settings: Settings
 ) -> None:
     original = live_orchestrator(settings, store, _VendorCounter()).run(
         RunRequest(intent="content.generate_article", params=CASES["content.generate_article"])
@@ -118,7 +129,7 @@ def test_a_request_never_recorded_fails_loudly_naming_the_difference(
 
 
 def test_a_connector_request_never_recorded_names_what_differed(
-    store: AuditStore, settings: Settings
+    store: Store, settings: Settings
 ) -> None:
     original = live_orchestrator(settings, store, _VendorCounter()).run(
         RunRequest(intent="email.compose_campaign", params=CASES["email.compose_campaign"])
@@ -137,7 +148,7 @@ def test_a_connector_request_never_recorded_names_what_differed(
         )
 
 
-def test_replaying_a_whole_experiment(store: AuditStore, settings: Settings) -> None:
+def test_replaying_a_whole_experiment(store: Store, settings: Settings) -> None:
     orchestrator = live_orchestrator(settings, store, _VendorCounter())
     for topic in ("Bakeries", "Coffee"):
         orchestrator.run(
@@ -157,7 +168,7 @@ def test_replaying_a_whole_experiment(store: AuditStore, settings: Settings) -> 
     )
 
 
-def test_mock_runs_are_not_replayed(store: AuditStore, settings: Settings) -> None:
+def test_mock_runs_are_not_replayed(store: Store, settings: Settings) -> None:
     result = run_agent(
         "content.generate_article",
         CASES["content.generate_article"],
@@ -169,7 +180,7 @@ def test_mock_runs_are_not_replayed(store: AuditStore, settings: Settings) -> No
 
 
 def test_replay_mode_from_the_environment_serves_every_recorded_live_run(
-    store: AuditStore, settings: Settings
+    store: Store, settings: Settings
 ) -> None:
     original = live_orchestrator(settings, store, _VendorCounter()).run(
         RunRequest(intent="content.generate_article", params=CASES["content.generate_article"])

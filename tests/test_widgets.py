@@ -1,17 +1,38 @@
-"""Widget logic without a browser: set .value, call .click()."""
+"""Widget logic without a browser: set .value, call .click(). The studio's tests run on
+a DuckDB file and on a real PostgreSQL team store."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import pytest
 
 from neonhub_nb import DraftParams
 from neonhub_nb.config import Settings, load_settings
-from neonhub_nb.store import AuditStore
+from neonhub_nb.store import AuditStore, Store
 from neonhub_nb.widgets import DraftStudio
+
+from .backends import Backend
 
 
 @pytest.fixture
-def studio(store: AuditStore, settings: Settings) -> DraftStudio:
+def store(backend: Backend) -> Iterator[Store]:
+    """The recording store of either backend."""
+    recording = backend.store(ingest_interval=0.05)
+    yield recording
+    recording.close()
+
+
+@pytest.fixture
+def duck_store(settings: Settings) -> Iterator[AuditStore]:
+    """A DuckDB store only: for tests about the widget's form, not the store."""
+    audit = AuditStore.from_settings(settings, ingest_interval=0.05)
+    yield audit
+    audit.close()
+
+
+@pytest.fixture
+def studio(store: Store, settings: Settings) -> DraftStudio:
     return DraftStudio(store=store, settings=settings, reviewer="Ana")
 
 
@@ -64,7 +85,7 @@ def test_form_builds_the_same_params_as_the_python_api(studio: DraftStudio) -> N
     assert "50–5000" in studio.form.fields["word_count"].placeholder
 
 
-def test_live_mode_is_offered_only_when_configured(store: AuditStore, tmp_path: object) -> None:
+def test_live_mode_is_offered_only_when_configured(store: Store, tmp_path: object) -> None:
     offline = DraftStudio(store=store, settings=load_settings({}))
     assert offline.form.mode.options == ("mock", "replay")
     assert "OPENAI_API_KEY" in offline.form.mode_note.value
@@ -72,9 +93,7 @@ def test_live_mode_is_offered_only_when_configured(store: AuditStore, tmp_path: 
     assert online.form.mode.options == ("mock", "live", "replay")
 
 
-def test_generate_streams_then_shows_card_and_records(
-    studio: DraftStudio, store: AuditStore
-) -> None:
+def test_generate_streams_then_shows_card_and_records(studio: DraftStudio, store: Store) -> None:
     fill(studio, topic="Bakeries", primary_keyword="bakery newsletter", word_count=300)
     seen: list[str] = []
     original = studio.result_view.on_token
@@ -91,7 +110,7 @@ def test_generate_streams_then_shows_card_and_records(
 
 
 def test_review_panel_appends_decisions_and_shows_the_derived_status_and_trail(
-    studio: DraftStudio, store: AuditStore
+    studio: DraftStudio, store: Store
 ) -> None:
     fill(studio, topic="Bakeries", primary_keyword="bakery newsletter", word_count=200)
     studio.form.generate.click()
@@ -137,7 +156,7 @@ def test_review_panel_appends_decisions_and_shows_the_derived_status_and_trail(
 
 
 def test_review_panel_says_an_edit_after_approval_sends_the_draft_back(
-    studio: DraftStudio, store: AuditStore
+    studio: DraftStudio, store: Store
 ) -> None:
     fill(studio, topic="Bakeries", primary_keyword="bakery newsletter", word_count=200)
     studio.form.generate.click()
@@ -170,12 +189,8 @@ def test_history_lists_runs_and_reopens_one(studio: DraftStudio) -> None:
     assert studio.widget.selected_index == 0
 
 
-def test_errors_show_as_a_readable_message_not_a_traceback(
-    store: AuditStore, tmp_path: object
-) -> None:
-    settings = load_settings(
-        {"OPENAI_BASE_URL": "http://127.0.0.1:9/v1", "NEONHUB_DB": str(store.path)}
-    )
+def test_errors_show_as_a_readable_message_not_a_traceback(store: Store, backend: Backend) -> None:
+    settings = load_settings({"OPENAI_BASE_URL": "http://127.0.0.1:9/v1", **backend.env()})
     studio = DraftStudio(store=store, settings=settings)
     fill(studio, topic="Bakeries", primary_keyword="bakery newsletter", word_count=100)
     studio.form.mode.value = "live"
@@ -186,9 +201,9 @@ def test_errors_show_as_a_readable_message_not_a_traceback(
     assert "failed" in card
 
 
-def test_form_can_start_from_given_values(store: AuditStore, settings: Settings) -> None:
+def test_form_can_start_from_given_values(duck_store: AuditStore, settings: Settings) -> None:
     studio = DraftStudio(
-        store=store,
+        store=duck_store,
         settings=settings,
         topic="Bakeries",
         primary_keyword="bakery newsletter",

@@ -236,6 +236,22 @@ MIGRATIONS: tuple[Migration, ...] = (
         (),
         run=create_rollups,
     ),
+    Migration(
+        11,
+        "writer_leases",
+        # A team store's writers renew a lease per process from their machine's ingester;
+        # a writer silent past the lease counts as gone (docs/team.md). A DuckDB file keeps
+        # this table empty: on one machine, the spool's flock says who is alive.
+        (
+            """CREATE TABLE writer_leases (
+                writer_id VARCHAR PRIMARY KEY,
+                machine VARCHAR NOT NULL,
+                heartbeat_at TIMESTAMP NOT NULL,
+                released_at TIMESTAMP,
+                expired_at TIMESTAMP
+            )""",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version
