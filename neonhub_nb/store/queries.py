@@ -2,6 +2,8 @@
 
 They take an open DuckDB connection so the store decides how and when the file is
 opened; ``observers`` receive ``(query_name, seconds)`` for the query-duration metric.
+Handed a PostgreSQL (psycopg) connection, each gives the same frame from a team store
+(the texts are in :mod:`neonhub_nb.store.pg.reads`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from duckdb import DuckDBPyConnection
 
 from ..clock import parse_time
 from ..errors import StoreError
+from .dialect import is_postgres
 
 if TYPE_CHECKING:
     from ..models import RunResult
@@ -38,6 +41,12 @@ __all__ = [
 
 Observers = Sequence[Any]
 RUN_FILTERS = ("agent", "intent", "status", "mode", "experiment_id", "campaign", "variant")
+
+
+def _pg() -> Any:
+    from .pg import reads
+
+    return reads
 
 
 def timed_df(
@@ -66,6 +75,11 @@ def runs(
 ) -> pd.DataFrame:
     """Runs newest first. Filters: ``agent``, ``intent``, ``status``, ``mode``,
     ``experiment_id``, ``campaign``, ``variant`` (a value or a list), ``since``/``until``."""
+    if is_postgres(con):
+        frame: pd.DataFrame = _pg().runs(
+            con, limit=limit, since=since, until=until, observers=observers, **filters
+        )
+        return frame
     unknown = set(filters) - set(RUN_FILTERS)
     if unknown:
         raise StoreError(
@@ -131,6 +145,9 @@ def counts_by_agent_status(
     observers: Observers = (),
 ) -> pd.DataFrame:
     """Runs per (agent, status) in the period."""
+    if is_postgres(con):
+        counts: pd.DataFrame = _pg().counts_by_agent_status(con, since, until, observers)
+        return counts
     clause, params = period_clause(since, until)
     return timed_df(
         con,
@@ -149,6 +166,9 @@ def duration_percentiles(
     observers: Observers = (),
 ) -> pd.DataFrame:
     """p50 and p95 run duration (ms) of finished runs per agent."""
+    if is_postgres(con):
+        found: pd.DataFrame = _pg().duration_percentiles(con, since, until, observers)
+        return found
     clause, params = period_clause(since, until)
     finished = ("AND" if clause else "WHERE") + " duration_ms IS NOT NULL"
     # One exact quantile call with a list sorts each group once instead of twice.
@@ -174,6 +194,9 @@ def runs_per_bucket(
     observers: Observers = (),
 ) -> pd.DataFrame:
     """Runs per time bucket (``hour`` or ``day``) and agent, for trend charts."""
+    if is_postgres(con):
+        buckets: pd.DataFrame = _pg().runs_per_bucket(con, since, until, bucket, observers)
+        return buckets
     if bucket not in {"hour", "day"}:
         raise StoreError(f"bucket: must be hour or day (got {bucket!r})")
     clause, params = period_clause(since, until)
@@ -269,6 +292,9 @@ def _record(frame: pd.DataFrame) -> dict[str, Any]:
 
 
 def run_detail(con: DuckDBPyConnection, run_id: str, observers: Observers = ()) -> RunDetail:
+    if is_postgres(con):
+        detail: RunDetail = _pg().run_detail(con, run_id, observers)
+        return detail
     run = timed_df(con, "SELECT * FROM agent_runs WHERE run_id = ?", [run_id], observers, "run")
     if run.empty:
         raise StoreError(f"run_id: no run {run_id!r} in the audit store")
@@ -299,6 +325,9 @@ def drafts(
     limit: int = 50,
     observers: Observers = (),
 ) -> pd.DataFrame:
+    if is_postgres(con):
+        listed: pd.DataFrame = _pg().drafts(con, status=status, limit=limit, observers=observers)
+        return listed
     clause = "WHERE status = ?" if status else ""
     params = [status] if status else []
     return timed_df(

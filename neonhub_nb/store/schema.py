@@ -236,6 +236,19 @@ MIGRATIONS: tuple[Migration, ...] = (
         (),
         run=create_rollups,
     ),
+    Migration(
+        11,
+        "ingest_xid",
+        # On PostgreSQL each row records the id of the transaction that inserted it: the
+        # exporter counts new rows by it (metrics/tally.py), because PostgreSQL has no
+        # stable row number and a sequence's numbers commit out of order. A DuckDB file
+        # counts by rowid and leaves the column empty; it exists so that both engines
+        # have the same columns (a snapshot of a team store copies it).
+        tuple(
+            f"ALTER TABLE {table} ADD COLUMN ingest_xid BIGINT"
+            for table in ("agent_runs", "tool_executions", "agent_run_metrics")
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

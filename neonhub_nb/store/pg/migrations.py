@@ -246,6 +246,28 @@ MIGRATIONS: tuple[Migration, ...] = (
                 version INTEGER NOT NULL, built_at TIMESTAMPTZ NOT NULL)""",
         ),
     ),
+    Migration(
+        11,
+        "ingest_xid",
+        # The exporter counts rows added since its last scrape (metrics/tally.py). DuckDB
+        # gives appended rows higher rowids; PostgreSQL has no stable row number, and a
+        # sequence's numbers are taken before commit, so a later number can be visible
+        # before an earlier one. The inserting transaction's id can be read safely: every
+        # id below the scrape's snapshot xmin belongs to a transaction that has ended.
+        # Existing rows get this migration's id; inserts that name their columns (all of
+        # upsert.py's) get their own. Updates keep the row's first id.
+        (
+            *(
+                f"ALTER TABLE {table} ADD COLUMN ingest_xid BIGINT "
+                "DEFAULT (pg_current_xact_id()::text::bigint)"
+                for table in ("agent_runs", "tool_executions", "agent_run_metrics")
+            ),
+            *(
+                f"CREATE INDEX {table}_ingest_xid ON {table} (ingest_xid)"
+                for table in ("agent_runs", "tool_executions", "agent_run_metrics")
+            ),
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version
