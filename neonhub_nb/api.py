@@ -25,7 +25,7 @@ from .models import AgentParams, RunRequest, RunResult
 from .orchestrator import build_orchestrator
 from .replay import PinnedClock, ReplayIndex
 from .runtime import Runtime, default_runtime
-from .store import AuditStore
+from .store.base import Store
 
 __all__ = [
     "default_store",
@@ -45,7 +45,7 @@ def run_agent(
     params: AgentParams | Mapping[str, Any] | None = None,
     *,
     mode: str | None = None,
-    store: AuditStore | None = None,
+    store: Store | None = None,
     settings: Settings | None = None,
     runtime: Runtime | None = None,
     experiment_id: str | None = None,
@@ -87,7 +87,7 @@ def run_agent(
     return orchestrator.run(request, on_token=on_token)
 
 
-def default_store(settings: Settings | None = None, runtime: Runtime | None = None) -> AuditStore:
+def default_store(settings: Settings | None = None, runtime: Runtime | None = None) -> Store:
     """The process's store for ``settings.db_path`` (one per file, shared)."""
     return (runtime or default_runtime()).store(settings or load_settings())
 
@@ -95,7 +95,7 @@ def default_store(settings: Settings | None = None, runtime: Runtime | None = No
 def replay_run(
     run_id: str,
     *,
-    store: AuditStore | None = None,
+    store: Store | None = None,
     settings: Settings | None = None,
     runtime: Runtime | None = None,
 ) -> RunResult:
@@ -130,7 +130,7 @@ def replay_run(
 def replay_experiment(
     experiment_id: str,
     *,
-    store: AuditStore | None = None,
+    store: Store | None = None,
     settings: Settings | None = None,
     runtime: Runtime | None = None,
 ) -> list[RunResult]:

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import click
 
 from .config import MODE_TABLE, load_settings
-from .errors import NeonhubError
+from .errors import NeonhubError, StoreError
 
 __all__ = ["main"]
 
@@ -313,17 +313,22 @@ def intents() -> None:
 @cli.command()
 @_friendly_errors
 def ingest() -> None:
-    """Move spooled runs (including those of exited processes) into DuckDB now."""
+    """Move spooled runs (including those of exited processes) into the store now."""
     from .api import default_store
 
     store = default_store(load_settings())
-    report = store.flush()
+    try:
+        report = store.flush()
+    except StoreError as exc:
+        waiting = len(store.backlog().runs)
+        raise StoreError(f"{exc}; {waiting} runs wait in this machine's spool") from None
     counts = store.quarantine_counts()
     click.echo(
         f"ingested {report.events} events ({report.runs} runs) from "
         f"{report.segments_read} segments; {report.abandoned} runs marked abandoned; "
         f"{report.quarantined} lines quarantined now, {counts.open} in quarantine"
         + (" (see `neonhub-nb quarantine`)" if counts.open else "")
+        + f"; {len(store.backlog().runs)} runs still waiting in this machine's spool"
     )
 
 
@@ -408,7 +413,10 @@ def export(fmt: str, since: str | None, until: str | None, out_dir: Path) -> Non
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @_friendly_errors
 def prune(older_than: str, yes: bool) -> None:
-    """Delete finished runs older than an age, with their tool calls, metrics and drafts."""
+    """Delete finished runs older than an age, with their tool calls, metrics and drafts.
+
+    On a team store this takes the database owner's URL: the writer role cannot delete.
+    """
     from .api import default_store
     from .store.maintenance import parse_age
     from .store.maintenance import prune as prune_store
@@ -426,13 +434,22 @@ def prune(older_than: str, yes: bool) -> None:
 
 @cli.command()
 @click.argument("destination", type=click.Path(path_type=Path))
+@click.option(
+    "--since", default=None, help=f"Team store: runs started at or after this: {_SINCE_HELP}."
+)
+@click.option("--until", default=None, help=f"Team store: runs started before this: {_SINCE_HELP}.")
 @_friendly_errors
-def snapshot(destination: Path) -> None:
-    """Copy the store to DESTINATION, a file you can keep open in DuckDB for long sessions."""
+def snapshot(destination: Path, since: str | None, until: str | None) -> None:
+    """Copy the store to DESTINATION, a DuckDB file you can keep open for long sessions.
+
+    A team store (postgresql://) is pulled into the file, the period's runs only with
+    --since/--until; a DuckDB store is copied whole.
+    """
     from .api import default_store
     from .store.maintenance import snapshot as snapshot_store
 
-    click.echo(snapshot_store(default_store(load_settings()), destination))
+    store = default_store(load_settings())
+    click.echo(snapshot_store(store, destination, since=since, until=until))
 
 
 @cli.command()
@@ -463,6 +480,10 @@ from .dashboard.server import dashboard_command, synth_command  # noqa: E402 (wi
 
 cli.add_command(dashboard_command, name="dashboard")
 cli.add_command(synth_command, name="synth")
+
+from .store.command import db_command  # noqa: E402 (the team store's set-up lives with it)
+
+cli.add_command(db_command, name="db")
 
 
 @cli.group()

@@ -33,7 +33,9 @@ __all__ = [
     "Transport",
     "Wiring",
     "find_project_root",
+    "is_store_url",
     "load_settings",
+    "mask_url",
     "parse_mode",
 ]
 
@@ -121,6 +123,16 @@ class Settings:
     #: ``USE_MOCK_CONNECTORS`` when set (True/False); None lets connectors follow the mode.
     mock_connectors: bool | None = None
     db_path: Path = Path("data/neonhub.duckdb")
+    #: ``NEONHUB_DB`` when it is a ``postgresql://`` URL (a team's shared store; then
+    #: ``db_path`` is unused). It may hold a password: never in ``repr`` (see
+    #: :attr:`store_label`).
+    store_url: str | None = field(default=None, repr=False)
+    #: Where each machine spools runs for a team store before they reach the server:
+    #: ``NEONHUB_SPOOL_DIR``, else ``$XDG_CACHE_HOME/neonhub-nb/spool`` (``~/.cache``).
+    team_spool_root: Path = Path("~/.cache/neonhub-nb/spool")
+    #: Minutes of silence after which a team store's writer counts as gone and its
+    #: unfinished runs become ``abandoned`` (``NEONHUB_LEASE_MINUTES``; docs/team.md).
+    lease_minutes: float = 10.0
     openai_api_key: str | None = field(default=None, repr=False)
     openai_base_url: str | None = None
     model: str = "gpt-4o-mini"
@@ -144,6 +156,16 @@ class Settings:
     # Every environment variable, kept so connectors can look up their own credentials
     # (their names are declared by each connector). Never shown in repr.
     environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def store_key(self) -> str:
+        """What identifies the store: the DuckDB file's path or the team store's URL."""
+        return self.store_url or str(self.db_path)
+
+    @property
+    def store_label(self) -> str:
+        """The store for messages: the file's path, or the URL with its password masked."""
+        return mask_url(self.store_url) if self.store_url else str(self.db_path)
 
     @property
     def spool_dir(self) -> Path:
@@ -267,6 +289,51 @@ def _parse_prices(raw: str | None) -> dict[str, tuple[float, float]]:
     return prices
 
 
+def is_store_url(value: str) -> bool:
+    """Whether a ``NEONHUB_DB`` value is a ``postgresql://`` (or ``postgres://``) URL."""
+    return value.strip().lower().startswith(("postgresql://", "postgres://"))
+
+
+def mask_url(url: str) -> str:
+    """``url`` with the password of its user part replaced by ``***`` (for messages).
+
+    The store's own checks (``store/pg/url.py``) also mask secret query parameters; this
+    is the settings' cheap version, for a URL that may not even parse.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    authority, slash, tail = rest.partition("/")
+    user_part, at, host = authority.rpartition("@")
+    if at and ":" in user_part:
+        authority = f"{user_part.split(':', 1)[0]}:***@{host}"
+    masked = f"{scheme}{sep}{authority}{slash}{tail}"
+    if "password=" in masked.lower():  # a password given as a query parameter
+        masked = _masked_password_params(masked)
+    return masked
+
+
+def _masked_password_params(url: str) -> str:
+    head, _, query = url.partition("?")
+    parts = []
+    for pair in query.split("&"):
+        name, eq, _value = pair.partition("=")
+        secret = name.lower() in ("password", "sslpassword")
+        parts.append(f"{name}{eq}***" if eq and secret else pair)
+    return f"{head}?{'&'.join(parts)}"
+
+
+def _team_spool_root(env: Mapping[str, str]) -> Path:
+    # Per user and machine, whatever folder a kernel or the CLI runs in: every process
+    # of one machine must find the others' spools (a dead one's runs are pushed by the
+    # next), and flock needs a local disk. NEONHUB_SPOOL_DIR moves it (e.g. off NFS).
+    given = env.get("NEONHUB_SPOOL_DIR")
+    if given:
+        return Path(given).expanduser().absolute()
+    cache = env.get("XDG_CACHE_HOME") or str(Path(env.get("HOME") or "~") / ".cache")
+    return (Path(cache).expanduser() / "neonhub-nb" / "spool").absolute()
+
+
 def find_project_root(start: Path) -> Path | None:
     """The nearest folder above ``start`` holding neonhub-nb's ``pyproject.toml``."""
     for folder in (start, *start.parents):
@@ -294,17 +361,24 @@ def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = N
         _parse_bool(mocks_raw, "USE_MOCK_CONNECTORS") if mocks_raw not in (None, "") else None
     )
     db_raw = env.get("NEONHUB_DB")
-    db_path = Path(db_raw).expanduser() if db_raw else _default_db_path(cwd or Path.cwd())
-    # A postgresql:// URL is kept as given (not made absolute): the store recognises it
-    # and says what it needs instead of creating a folder named "postgresql:".
-    is_url = db_raw is not None and db_raw.strip().lower().startswith(
-        ("postgresql://", "postgres://")
+    # A postgresql:// URL is kept as given, apart from the path (never a folder named
+    # "postgresql:", never a password inside a Path that repr would show).
+    store_url = db_raw.strip() if db_raw and is_store_url(db_raw) else None
+    db_path = (
+        Path(db_raw).expanduser()
+        if db_raw and store_url is None
+        else _default_db_path(cwd or Path.cwd())
     )
     max_cost_raw = env.get("NEONHUB_MAX_COST_USD")
     return Settings(
         mode=mode,
         mock_connectors=mock_connectors,
-        db_path=db_path if is_url else db_path.absolute(),
+        db_path=db_path.absolute(),
+        store_url=store_url,
+        team_spool_root=_team_spool_root(env),
+        lease_minutes=_parse_float(
+            env.get("NEONHUB_LEASE_MINUTES") or "10", "NEONHUB_LEASE_MINUTES", 0.1
+        ),
         openai_api_key=env.get("OPENAI_API_KEY") or None,
         openai_base_url=env.get("OPENAI_BASE_URL") or None,
         model=env.get("NEONHUB_MODEL") or "gpt-4o-mini",

@@ -26,7 +26,7 @@ from .models import AgentParams, Metric, RunRequest, RunResult, validate_params
 from .records import DraftRecord, MetricRecord, RunRecord, worst_ending
 from .replay import ReplayIndex, ReplayLLM, replay_connectors
 from .runtime import Runtime, default_runtime
-from .store import AuditStore
+from .store.base import Store
 
 __all__ = ["Orchestrator", "build_orchestrator"]
 
@@ -40,7 +40,7 @@ class Orchestrator:
     """
 
     settings: Settings
-    store: AuditStore
+    store: Store
     llm: LLMClient
     #: ``name -> connector`` over the wiring's connector transport (None: no connectors).
     connectors: ConnectorFactory | None = None
@@ -209,7 +209,7 @@ def build_orchestrator(
     settings: Settings | None = None,
     *,
     runtime: Runtime | None = None,
-    store: AuditStore | None = None,
+    store: Store | None = None,
     llm: LLMClient | None = None,
     clock: Clock | None = None,
     guard: RunGuard | None = None,

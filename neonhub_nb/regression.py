@@ -22,6 +22,7 @@ from .config import find_project_root
 from .errors import NeonhubError
 from .experiments import score_draft
 from .store import AuditStore
+from .store.base import Store
 
 __all__ = [
     "REGRESSION_NOTEBOOK",
@@ -90,7 +91,7 @@ def _strip_ids(value: Any) -> Any:
     return value
 
 
-def fingerprint(store: AuditStore, run_id: str) -> dict[str, Any]:
+def fingerprint(store: Store, run_id: str) -> dict[str, Any]:
     """What the audit store recorded about one run, minus ids and timings."""
     detail = store.run_detail(run_id)
     run = detail.run

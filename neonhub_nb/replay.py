@@ -37,7 +37,7 @@ from .connectors.registry import ConnectorCatalog, ConnectorFactory, connector_f
 from .errors import ReplayMissError
 from .llm import Completion, Messages, TokenCallback
 from .redact import Redactor
-from .store import AuditStore
+from .store.base import Store
 
 __all__ = ["PinnedClock", "ReplayIndex", "ReplayLLM", "replay_connectors", "replay_transport"]
 
@@ -83,7 +83,7 @@ class ReplayIndex:
     @classmethod
     def from_store(
         cls,
-        store: AuditStore,
+        store: Store,
         *,
         run_ids: Sequence[str] | None = None,
         experiment_id: str | None = None,

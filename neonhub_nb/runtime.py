@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .agents.catalog import AgentCatalog
@@ -31,7 +30,7 @@ from .llm.tokens import PriceTable
 if TYPE_CHECKING:
     from .llm.live import OpenAILLM
     from .llm.ratelimit import RateLimiter
-    from .store import AuditStore
+    from .store.base import Store
 
 __all__ = ["Runtime", "default_runtime"]
 
@@ -41,7 +40,7 @@ class Runtime:
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
-        self._stores: dict[Path, AuditStore] = {}
+        self._stores: dict[str, Store] = {}
         self._models: dict[tuple[object, ...], OpenAILLM] = {}
         self._breakers: dict[tuple[object, ...], BreakerRegistry] = {}
         self._limiters: dict[tuple[object, ...], RateLimiter] = {}
@@ -81,15 +80,17 @@ class Runtime:
         return self.prices.with_extra(settings.prices) if settings.prices else self.prices
 
     # ------------------------------------------------------------------ stores
-    def store(self, settings: Settings) -> AuditStore:
-        """This process's store for ``settings.db_path`` (one per file, shared)."""
-        from .store import AuditStore
+    def store(self, settings: Settings) -> Store:
+        """This process's store for the settings (one per DuckDB file or team URL, shared):
+        an :class:`~neonhub_nb.store.AuditStore`, or a
+        :class:`~neonhub_nb.store.pg.PgStore` for ``NEONHUB_DB=postgresql://...``."""
+        from .store.backend import open_store
 
-        key = settings.db_path
+        key = settings.store_key
         with self._lock:
             store = self._stores.get(key)
             if store is None or store.closed:
-                store = AuditStore.from_settings(settings)
+                store = open_store(settings)
                 self._stores[key] = store
             return store
 
@@ -152,7 +153,7 @@ class Runtime:
                 )
             return registry
 
-    def guard(self, settings: Settings, store: AuditStore | None = None) -> RunGuard:
+    def guard(self, settings: Settings, store: Store | None = None) -> RunGuard:
         """Spending caps (charged to this runtime's spend) and the endpoint's breakers."""
         return RunGuard(self.breakers(settings), Budget.from_settings(settings, self.spend, store))
 

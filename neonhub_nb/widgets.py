@@ -30,7 +30,7 @@ from .form_fields import LABEL_WIDTH, FieldControl, field_control
 from .models import AgentParams, RunResult, field_errors, validate_params
 from .redact import redact_text
 from .runtime import Runtime, default_runtime
-from .store import AuditStore
+from .store.base import Store
 from .timeline import timeline_html
 
 __all__ = ["DraftForm", "DraftStudio", "HistoryPanel", "ResultView", "ReviewPanel"]
@@ -321,7 +321,7 @@ class ReviewPanel:
     rule and records nothing.
     """
 
-    def __init__(self, store: AuditStore, reviewer: str = "") -> None:
+    def __init__(self, store: Store, reviewer: str = "") -> None:
         self.store = store
         self.draft_id: str | None = None
         self.reviewer = w.Text(value=reviewer, description="reviewer", placeholder="your name")
@@ -457,7 +457,7 @@ class HistoryPanel:
     free while it waits.
     """
 
-    def __init__(self, store: AuditStore, on_open: Callable[[RunResult], None], limit: int = 20):
+    def __init__(self, store: Store, on_open: Callable[[RunResult], None], limit: int = 20):
         self.store, self.on_open, self.limit = store, on_open, limit
         self.runs = w.Select(options=[], rows=8, layout=w.Layout(width="900px"))
         self.refresh_button = w.Button(description="Refresh", icon="refresh")
@@ -537,7 +537,7 @@ class DraftStudio:
 
     def __init__(
         self,
-        store: AuditStore | None = None,
+        store: Store | None = None,
         settings: Settings | None = None,
         reviewer: str = "",
         *,

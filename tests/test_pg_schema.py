@@ -39,6 +39,7 @@ TABLES = (
     "dash_tool_cells",
     "dash_error_cells",
     "dash_rollup_state",
+    "writer_leases",
 )
 # DuckDB type -> the PostgreSQL type that holds the same values.
 SAME_TYPE = {

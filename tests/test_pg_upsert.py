@@ -55,6 +55,7 @@ def test_columns_are_the_duckdb_ingesters(db: str) -> None:
         "tool_executions": duck_ingest.TOOLS.names,
         "agent_run_metrics": duck_ingest.METRICS.names,
         "content_drafts": duck_ingest.DRAFTS.names,
+        "review_events": duck_ingest.EVENTS.names,
         "draft_reviews": duck_ingest.REVIEWS.names,
     }
     assert {t: list(c) for t, c in COLUMNS.items()} == {t: list(c) for t, c in duck.items()}

@@ -23,7 +23,7 @@ from types import FrameType
 
 import click
 
-from ..config import load_settings
+from ..config import is_store_url, load_settings, mask_url
 
 __all__ = [
     "DEFAULT_PORT",
@@ -144,7 +144,7 @@ def voila_command(notebook: Path, options: VoilaOptions = VoilaOptions()) -> lis
 
 
 def voila_environment(
-    db: Path, base: Mapping[str, str], token: str | None = None, extra: Iterable[str] = ()
+    db: Path | str, base: Mapping[str, str], token: str | None = None, extra: Iterable[str] = ()
 ) -> dict[str, str]:
     """The Voila process's environment: the :data:`SERVER_ENV` part of ``base`` (and
     ``extra``), the store (``NEONHUB_DB``), the template (``JUPYTER_PATH``) and the token,
@@ -153,7 +153,9 @@ def voila_environment(
     env = {k: v for k, v in base.items() if k in allowed or k.startswith("LC_")}
     paths = [template_path(), *filter(None, env.get("JUPYTER_PATH", "").split(os.pathsep))]
     env["JUPYTER_PATH"] = os.pathsep.join(paths)
-    env["NEONHUB_DB"] = str(Path(db).absolute())
+    # A team store's URL goes as it is (its reader role's password reaches the kernels
+    # through the environment only, never argv or a log).
+    env["NEONHUB_DB"] = db if isinstance(db, str) and is_store_url(db) else str(Path(db).absolute())
     if token is not None:
         env["JUPYTER_TOKEN"] = token
     return env
@@ -182,9 +184,9 @@ def _is_loopback(host: str) -> bool:
 )
 @click.option(
     "--db",
-    type=click.Path(path_type=Path, dir_okay=False),
     default=None,
-    help="Audit store to show (default: $NEONHUB_DB).",
+    help="Audit store to show: a DuckDB file or a team store's postgresql:// URL (give it "
+    "the reader role's); default: $NEONHUB_DB.",
 )
 @click.option(
     "--cull-idle-timeout",
@@ -201,15 +203,23 @@ def _is_loopback(host: str) -> bool:
     help="Kernels kept ready (notebook already run) for the next viewers; 0: none.",
 )
 def dashboard_command(
-    host: str, port: int, token: bool, db: Path | None, cull_idle_timeout: int, pool_size: int
+    host: str, port: int, token: bool, db: str | None, cull_idle_timeout: int, pool_size: int
 ) -> None:
     """Serve the read-only audit dashboard with Voila (dashboards/audit_dashboard.ipynb)."""
     if not NOTEBOOK.exists():
         click.echo(f"error: dashboard notebook not found at {NOTEBOOK}", err=True)
         sys.exit(2)
     settings = load_settings()
-    db_path = (db or settings.db_path).absolute()
-    if not db_path.exists():
+    target: Path | str
+    if db is not None and is_store_url(db):
+        target, shown_db = db.strip(), mask_url(db.strip())
+    elif db is None and settings.store_url:
+        target, shown_db = settings.store_url, settings.store_label
+    else:
+        target = Path(db).expanduser().absolute() if db else settings.db_path.absolute()
+        shown_db = str(target)
+    db_path = target if isinstance(target, Path) else None
+    if db_path is not None and not db_path.exists():
         click.echo(
             f"note: no audit store at {db_path} yet; the dashboard says so until a run is "
             "recorded (or use --db, or neonhub-nb synth for a demo store)",
@@ -230,10 +240,10 @@ def dashboard_command(
     if host in ("0.0.0.0", "::", ""):
         shown = socket.gethostname()
     url = f"http://{shown}:{port}/" + (f"?token={secret}" if secret else "")
-    click.echo(f"dashboard of {db_path}: {url}  (Ctrl-C to stop)")
+    click.echo(f"dashboard of {shown_db}: {url}  (Ctrl-C to stop)")
     proc = subprocess.Popen(
         voila_command(NOTEBOOK, options),
-        env=voila_environment(db_path, os.environ, secret),
+        env=voila_environment(target, os.environ, secret),
         cwd=NOTEBOOK.parent,
     )
     # Service managers stop with SIGTERM: stop Voila (and so its kernels) as on Ctrl-C,

@@ -31,7 +31,7 @@ from ..ids import new_id
 from ..models import RunRequest, RunResult, validate_params
 from ..orchestrator import Orchestrator, build_orchestrator
 from ..runtime import Runtime
-from ..store import AuditStore
+from ..store.base import Store
 from .experiment import Experiment
 from .scoring import score_article
 
@@ -156,7 +156,7 @@ class _Grid:
         concurrency: int,
         seed: int,
         experiment_id: str | None,
-        store: AuditStore | None,
+        store: Store | None,
         settings: Settings | None,
         judge: bool,
         baseline: str | None = None,
@@ -245,7 +245,7 @@ def run_grid(
     concurrency: int = 4,
     seed: int = 0,
     experiment_id: str | None = None,
-    store: AuditStore | None = None,
+    store: Store | None = None,
     settings: Settings | None = None,
     progress: bool = True,
     judge: bool = False,
@@ -298,7 +298,7 @@ async def arun_grid(
     concurrency: int = 4,
     seed: int = 0,
     experiment_id: str | None = None,
-    store: AuditStore | None = None,
+    store: Store | None = None,
     settings: Settings | None = None,
     progress: bool = True,
     judge: bool = False,
@@ -340,9 +340,7 @@ async def arun_grid(
     return grid.result(list(rows))
 
 
-def load_experiment(
-    store: AuditStore, experiment_id: str, *, baseline: str | None = None
-) -> Experiment:
+def load_experiment(store: Store, experiment_id: str, *, baseline: str | None = None) -> Experiment:
     """Rebuild an experiment's table (with scores and judge scores) from the audit store.
 
     ``baseline`` names the variant to compare with; by default the first in name order

@@ -23,7 +23,7 @@ from ..errors import BudgetExceededError
 
 if TYPE_CHECKING:
     from ..config import Settings
-    from ..store import AuditStore
+    from ..store.base import Store
 
 __all__ = ["Budget", "SpendTracker", "experiment_spend_from_store"]
 
@@ -96,7 +96,7 @@ class Budget:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, tracker: SpendTracker, store: AuditStore | None = None
+        cls, settings: Settings, tracker: SpendTracker, store: Store | None = None
     ) -> Budget:
         """The caps of ``settings``, charged to ``tracker`` (the runtime's)."""
         return cls(
@@ -137,7 +137,7 @@ class Budget:
         self.tracker.charge(cost_usd, experiment_id)
 
 
-def experiment_spend_from_store(store: AuditStore | None, experiment_id: str) -> float:
+def experiment_spend_from_store(store: Store | None, experiment_id: str) -> float:
     """What the store says an experiment's live runs have cost so far."""
     if store is None:
         return 0.0

@@ -42,7 +42,7 @@ from .tally import IN_PROGRESS, StoreTally, TallyResult
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ..store import AuditStore
+    from ..store.base import Store
 
 __all__ = [
     "QUARANTINED",
@@ -188,7 +188,7 @@ class StoreCollector(Collector):
     >>> registry.register(StoreCollector(store))                  # doctest: +SKIP
     """
 
-    def __init__(self, store: AuditStore, *, timer: QueryTimer | None = None) -> None:
+    def __init__(self, store: Store, *, timer: QueryTimer | None = None) -> None:
         self.store = store
         self.timer = timer
         self.tally = StoreTally()
@@ -209,7 +209,7 @@ class StoreCollector(Collector):
                     self.quarantine = quarantine_counts(con)
                     return result
             except duckdb.Error as exc:
-                raise StoreError(f"cannot read metrics from {self.store.path}: {exc}") from None
+                raise StoreError(f"cannot read metrics from {self.store.label}: {exc}") from None
 
     def describe(self) -> Iterable[Metric]:
         # Lets a registry check names without a scrape (which would read the store).
@@ -246,7 +246,7 @@ _LABEL_COLUMNS = (
 )
 
 
-def metrics_table(store: AuditStore | None = None) -> pd.DataFrame:
+def metrics_table(store: Store | None = None) -> pd.DataFrame:
     """The exporter's run-derived numbers as a DataFrame, without starting a server.
 
     One row per sample (``metric``, one column per label, ``value``), exactly what
@@ -260,9 +260,9 @@ def metrics_table(store: AuditStore | None = None) -> pd.DataFrame:
     owned = store is None
     if store is None:
         from ..config import load_settings
-        from ..store import AuditStore
+        from ..store.backend import open_store
 
-        store = AuditStore.from_settings(load_settings())
+        store = open_store(load_settings())
     try:
         rows = [
             {"metric": sample.name, **sample.labels, "value": sample.value}

@@ -11,7 +11,7 @@ import click
 
 from ..config import load_settings
 from ..errors import NeonhubError
-from ..store import AuditStore
+from ..store.backend import open_store
 from .exporter import DEFAULT_PORT, start_exporter
 
 __all__ = ["metrics_command"]
@@ -47,8 +47,13 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     help="Only read the store: no migration, no ingestion of spooled runs.",
 )
 def metrics_command(host: str, port: int, find_free_port: bool, read_only: bool) -> None:
-    """Serve Prometheus /metrics and /health for the audit store ($NEONHUB_DB)."""
-    store = AuditStore.from_settings(load_settings(), read_only=read_only)
+    """Serve Prometheus /metrics and /health for the audit store ($NEONHUB_DB: a DuckDB
+    file or a team's postgresql:// URL; give the exporter the reader role's URL)."""
+    try:
+        store = open_store(load_settings(), read_only=read_only)
+    except NeonhubError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
     try:
         exporter = start_exporter(store, host=host, port=port, find_free_port=find_free_port)
     except NeonhubError as exc:
@@ -62,7 +67,7 @@ def metrics_command(host: str, port: int, find_free_port: bool, read_only: bool)
     try:
         click.echo(
             f"serving {exporter.metrics_url} and {exporter.health_url} "
-            f"for {store.path} ({mode}); Ctrl-C to stop"
+            f"for {store.label} ({mode}); Ctrl-C to stop"
         )
         exporter.wait()
     except KeyboardInterrupt:

@@ -18,7 +18,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from http import HTTPStatus
 from socketserver import TCPServer, ThreadingMixIn
 from typing import TYPE_CHECKING, Any
@@ -29,13 +28,10 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_late
 
 from ..clock import Clock, SystemClock
 from ..errors import NeonhubError, StoreError
-from ..store.connection import one_row
-from ..store.quarantine import quarantine_counts
-from ..store.schema import schema_version
 from .collector import StoreCollector
 
 if TYPE_CHECKING:
-    from ..store import AuditStore
+    from ..store.base import Store
 
 __all__ = [
     "BUILD_INFO",
@@ -80,7 +76,7 @@ class MetricsApp:
     and queries (tests freeze it). Call :meth:`close` to detach from the store.
     """
 
-    def __init__(self, store: AuditStore, *, clock: Clock | None = None) -> None:
+    def __init__(self, store: Store, *, clock: Clock | None = None) -> None:
         self.store = store
         self.clock: Clock = clock or SystemClock()
         self.registry = CollectorRegistry(auto_describe=True)
@@ -132,32 +128,22 @@ class MetricsApp:
             self.store.query_observers.remove(self.observe_query)
 
     def health(self) -> tuple[int, dict[str, Any]]:
-        """``(http status, body)``: 200 ``ok`` with the store's state, or 503 ``degraded``."""
+        """``(http status, body)``: 200 ``ok`` with the store's state, or 503 ``degraded``.
+
+        Either way ``store.spool`` counts the runs recorded here that the store does not
+        hold yet (a team store's server may be away: they wait in the local spool)."""
         try:
-            with self.store.connect() as con:
-                runs, last = one_row(con, "SELECT count(*), max(started_at) FROM agent_runs")
-                version = schema_version(con)
-                quarantined = quarantine_counts(con)
+            state = self.store.status()
         except Exception as exc:  # anything that stops a read is "store unreachable"
             return 503, {
                 "status": "degraded",
-                "store": {"reachable": False, "error": str(exc)},
+                "store": {
+                    "reachable": False,
+                    "error": str(exc),
+                    "spool": self.store.backlog().as_dict(),
+                },
             }
-        last_run = last.isoformat() + "Z" if isinstance(last, datetime) else None
-        return 200, {
-            "status": "ok",
-            "store": {
-                "reachable": True,
-                "read_only": self.store.read_only,
-                "schema_version": version,
-                "runs": int(runs),
-                "last_run_at": last_run,
-                # Lines set aside by ingestion: open now, and ever (see docs/audit-store.md).
-                "quarantined_lines": quarantined.open,
-                "quarantined_lines_total": quarantined.total,
-                "read": self.store.last_read.as_dict(),
-            },
-        }
+        return 200, {"status": "ok", "store": state}
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         start = self.clock.monotonic()
@@ -197,7 +183,7 @@ _INDEX = (
 )
 
 
-def build_registry(store: AuditStore, *, clock: Clock | None = None) -> CollectorRegistry:
+def build_registry(store: Store, *, clock: Clock | None = None) -> CollectorRegistry:
     """A fresh registry with every neonhub metric for ``store`` (see :class:`MetricsApp`).
 
     The registry times the store's queries from then on; use :class:`MetricsApp` and
@@ -297,7 +283,7 @@ class Exporter:
         return (
             f"neonhub exporter listening on <a href='{self.metrics_url}' target='_blank'>"
             f"{self.metrics_url}</a> and <a href='{self.health_url}' target='_blank'>"
-            f"{self.health_url}</a> for <code>{html.escape(str(self.store.path))}</code>"
+            f"{self.health_url}</a> for <code>{html.escape(self.store.label)}</code>"
         )
 
 
@@ -307,7 +293,7 @@ def _bind(host: str, port: int, app: MetricsApp) -> WSGIServer:
 
 
 def start_exporter(
-    store: AuditStore | None = None,
+    store: Store | None = None,
     host: str = "127.0.0.1",
     port: int = DEFAULT_PORT,
     find_free_port: bool = False,
@@ -329,9 +315,9 @@ def start_exporter(
     """
     if store is None:
         from ..config import load_settings
-        from ..store import AuditStore
+        from ..store.backend import open_store
 
-        store = AuditStore.from_settings(load_settings())
+        store = open_store(load_settings())
     app = MetricsApp(store, clock=clock)
     try:
         server = _listen(host, port, find_free_port, app)

@@ -1,10 +1,13 @@
-"""The DuckDB audit store: spool, ingestion, migrations and queries."""
+"""The audit store: spool, ingestion, migrations and queries, on DuckDB (one file) or
+PostgreSQL (a team's, in :mod:`neonhub_nb.store.pg`), behind one interface (:class:`Store`)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
 from .audit import AuditStore
+from .backend import open_store
+from .base import Backlog, Store
 from .ingest import IngestReport
 from .schema import LATEST_VERSION, MIGRATIONS, apply_migrations, schema_version
 
@@ -15,9 +18,12 @@ __all__ = [
     "LATEST_VERSION",
     "MIGRATIONS",
     "AuditStore",
+    "Backlog",
     "IngestReport",
     "RunDetail",
+    "Store",
     "apply_migrations",
+    "open_store",
     "schema_version",
 ]
 

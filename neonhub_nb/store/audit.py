@@ -20,23 +20,16 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal
 
 import duckdb
 from duckdb import DuckDBPyConnection
-from pydantic import BaseModel
 
 from ..clock import Clock, SystemClock
 from ..config import Settings
 from ..errors import StoreError
-from ..models import Metric
-from ..records import (
-    DraftRecord,
-    MetricRecord,
-    RunRecord,
-    ToolExecution,
-)
 from ..redact import Redactor
+from .base import Backlog
 from .connection import ingest_turn, is_lock_error, open_duckdb, readers_waiting
 from .ingest import IngestReport, ingest_segments
 from .reading import ReadNote, pending_spool, snapshot_copy
@@ -52,6 +45,7 @@ from .recognise import (
     why_not_ingested,
     write_error,
 )
+from .recording import RecordingMethods
 from .schema import LATEST_VERSION, apply_migrations, schema_version
 from .spool import SpoolWriter, list_segments
 from .trail import TrailMethods
@@ -65,10 +59,9 @@ __all__ = ["AuditStore"]
 
 log = logging.getLogger(__name__)
 QueryObserver = Callable[[str, float], None]
-R = TypeVar("R", bound=BaseModel)
 
 
-class AuditStore(TrailMethods):
+class AuditStore(RecordingMethods, TrailMethods):
     """Handle on one audit store file.
 
     ``read_only=True`` (the dashboard) never writes, never ingests and never migrates:
@@ -146,6 +139,16 @@ class AuditStore(TrailMethods):
     def closed(self) -> bool:
         return self._closed
 
+    @property
+    def backend(self) -> Literal["duckdb"]:
+        """Which SQL :meth:`connect` speaks: DuckDB's."""
+        return "duckdb"
+
+    @property
+    def label(self) -> str:
+        """The store's file, for messages."""
+        return str(self.path)
+
     def __repr__(self) -> str:
         mode = "read-only" if self.read_only else "read-write"
         return f"AuditStore({str(self.path)!r}, {mode})"
@@ -160,66 +163,6 @@ class AuditStore(TrailMethods):
         except TypeError as exc:  # a value JSON cannot hold (entry checks catch these first)
             raise StoreError(f"audit store {self.path}: cannot record: {exc}") from None
         self._ensure_ingester()
-
-    def _redact(self, record: R) -> tuple[R, list[str]]:
-        """``record`` with every secret in every text field replaced, and their paths."""
-        clean, found = self.redactor.redact(record.model_dump())
-        if not found:
-            return record, found
-        return type(record).model_construct(**clean), found
-
-    def record_run_started(self, run: RunRecord | Mapping[str, Any]) -> RunRecord:
-        """Spool a run as it starts; returns it as stored (secrets redacted).
-
-        A mapping is validated into a :class:`RunRecord` first (a bad field raises).
-        """
-        clean, found = self._redact(_as(RunRecord, run))
-        clean = clean.model_copy(
-            update={"redacted_fields": sorted(set(found)), "writer_id": self._writer_id()}
-        )
-        self._append([{"t": "run", "rev": 0, "row": clean.model_dump()}])
-        return clean
-
-    def record_tool_execution(self, execution: ToolExecution) -> ToolExecution:
-        """Spool one tool call (secrets removed); returns the redacted execution."""
-        clean, _ = self._redact(_as(ToolExecution, execution))
-        self._append([{"t": "tool", "row": clean.model_dump()}])
-        return clean
-
-    def record_run_finished(
-        self,
-        run: RunRecord | Mapping[str, Any],
-        metrics: Sequence[MetricRecord | Metric] = (),
-        draft: DraftRecord | Mapping[str, Any] | None = None,
-    ) -> tuple[RunRecord, DraftRecord | None]:
-        """Spool a finished run with its metrics and draft in one write (all or nothing).
-
-        Returns the run and draft as stored (secrets redacted), for the caller to hand
-        back to the user: what a notebook shows is what the audit store holds. Mappings
-        are validated into records first; a :class:`Metric` is taken as the run's.
-        """
-        run = _as(RunRecord, run)
-        metrics = [
-            m if isinstance(m, MetricRecord) else MetricRecord(run_id=run.run_id, **m.model_dump())
-            for m in metrics
-        ]
-        draft = _as(DraftRecord, draft) if draft is not None else None
-        clean, found = self._redact(run)
-        clean = clean.model_copy(
-            update={
-                "redacted_fields": sorted(set(found) | set(run.redacted_fields)),
-                "writer_id": self._writer_id(),
-            }
-        )
-        events: list[dict[str, Any]] = [{"t": "run", "rev": 1, "row": clean.model_dump()}]
-        events += [{"t": "metric", "row": m.model_dump()} for m in metrics]
-        clean_draft = None
-        if draft is not None:
-            clean_draft, _ = self._redact(draft)
-            events.append({"t": "draft", "row": clean_draft.model_dump()})
-        # With fsync on, syncing here also syncs the run's earlier events (same file).
-        self._append(events, sync=True)
-        return clean, clean_draft
 
     def _writable(self) -> None:
         """Raise (one line) unless this store can record now; probes the file once."""
@@ -577,6 +520,33 @@ class AuditStore(TrailMethods):
         with self.connect() as con:
             return queries.drafts(con, status=status, limit=limit, observers=self.query_observers)
 
+    def backlog(self) -> Backlog:
+        """What the last read could not ingest first (nothing, when it read live)."""
+        return Backlog(self.last_read.pending_events, self.last_read.pending_runs)
+
+    def status(self) -> dict[str, Any]:
+        """The store's state for ``/health`` (see :meth:`Store.status`)."""
+        from .connection import one_row
+        from .quarantine import quarantine_counts
+
+        with self.connect() as con:
+            runs, last = one_row(con, "SELECT count(*), max(started_at) FROM agent_runs")
+            version = schema_version(con)
+            quarantined = quarantine_counts(con)
+        return {
+            "backend": self.backend,
+            "reachable": True,
+            "read_only": self.read_only,
+            "schema_version": version,
+            "runs": int(runs),
+            "last_run_at": last.isoformat() + "Z" if last is not None else None,
+            # Lines set aside by ingestion: open now, and ever (see docs/audit-store.md).
+            "quarantined_lines": quarantined.open,
+            "quarantined_lines_total": quarantined.total,
+            "read": self.last_read.as_dict(),
+            "spool": self.backlog().as_dict(),
+        }
+
     # ------------------------------------------------------------------ closing
     def close(self, timeout: float = 10.0) -> None:
         """Stop the ingester and ingest what is left (best effort: the spool keeps it)."""
@@ -618,10 +588,6 @@ class AuditStore(TrailMethods):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _as(model: type[R], value: R | Mapping[str, Any]) -> R:
-    return value if isinstance(value, model) else model.model_validate(value)
 
 
 def _nothing_to_clean() -> None:

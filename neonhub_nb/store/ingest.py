@@ -57,6 +57,8 @@ __all__ = [
     "TOOLS",
     "IngestReport",
     "ingest_segments",
+    "owner_gone",
+    "read_new_lines",
     "write_events",
 ]
 
@@ -189,7 +191,7 @@ class _Batch:
         return not (self.runs or self.tools or self.metrics or self.drafts or self.events)
 
 
-def _read_new_lines(segment: Segment, offset: int, budget: int) -> tuple[bytes, int, bytes, bool]:
+def read_new_lines(segment: Segment, offset: int, budget: int) -> tuple[bytes, int, bytes, bool]:
     """Complete lines after ``offset`` (about ``budget`` bytes at most), the offset after
     them, what follows them up to the file's end (a partial line, or ``b""``), and
     whether the file's end was reached."""
@@ -207,7 +209,7 @@ def _read_new_lines(segment: Segment, offset: int, budget: int) -> tuple[bytes, 
         return complete, new_offset, tail, reached_end
 
 
-def _owner_gone(segment: Segment) -> int | None:
+def owner_gone(segment: Segment) -> int | None:
     """An fd holding the segment's flock if its writer is gone, else None."""
     try:
         fd = os.open(segment.path, os.O_RDONLY)
@@ -356,7 +358,7 @@ def ingest_segments(
     try:
         for segment in segments:
             seen_writers.add(segment.writer_id)
-            fd = _owner_gone(segment)
+            fd = owner_gone(segment)
             if fd is None:
                 live_writers.add(segment.writer_id)
             else:
@@ -366,7 +368,7 @@ def ingest_segments(
                 report.truncated = True
                 continue
             try:
-                data, end, tail, at_end = _read_new_lines(segment, start, budget - used)
+                data, end, tail, at_end = read_new_lines(segment, start, budget - used)
             except FileNotFoundError:
                 continue
             except OSError as exc:  # one unreadable segment must not hold up the others

@@ -1,7 +1,8 @@
 """Export, retention (prune) and snapshots of the audit store.
 
 All three work through :meth:`AuditStore.connect`, so they see every spooled run and hold
-the file only while they run.
+the file only while they run. A team store (PostgreSQL) has its own versions in
+``store/pg/maintenance.py``; each function here hands such a store over to them.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from .recognise import one_line
 from .schema import rollback
 
 if TYPE_CHECKING:
-    from .audit import AuditStore
+    from .base import Store
+    from .pg.store import PgStore
 
 __all__ = ["EXPORT_TABLES", "PruneReport", "export_store", "parse_age", "prune", "snapshot"]
 
@@ -42,7 +44,7 @@ def _run_filter(since: object, until: object) -> tuple[str, list[Any]]:
 
 
 def export_store(
-    store: AuditStore,
+    store: Store,
     out_dir: Path,
     fmt: ExportFormat = "parquet",
     *,
@@ -55,6 +57,10 @@ def export_store(
     :func:`neonhub_nb.clock.parse_time`)."""
     if fmt not in _COPY_OPTIONS:
         raise InvalidInputError("format", f"must be one of parquet, csv, jsonl (got {fmt!r})")
+    if store.backend == "postgresql":
+        from .pg.maintenance import export_store as export_team
+
+        return export_team(_team(store), out_dir, fmt, since=since, until=until)
     out_dir.mkdir(parents=True, exist_ok=True)
     where, params = _run_filter(since, until)
     selects = {
@@ -94,13 +100,18 @@ class PruneReport:
     drafts: int
 
 
-def prune(store: AuditStore, older_than: timedelta, *, now: datetime | None = None) -> PruneReport:
+def prune(store: Store, older_than: timedelta, *, now: datetime | None = None) -> PruneReport:
     """Delete finished runs started before ``now - older_than`` with everything they own.
 
     One transaction: either every row of a pruned run goes, or none does. Runs still
     ``queued``/``running`` are kept whatever their age. Before deleting, the runs' counts
-    are folded into ``metric_baselines`` so Prometheus counters never go down.
+    are folded into ``metric_baselines`` so Prometheus counters never go down. A team
+    store needs its owner's URL for this (the writer role cannot delete).
     """
+    if store.backend == "postgresql":
+        from .pg.maintenance import prune as prune_team
+
+        return prune_team(_team(store), older_than, now=now)
     from .baselines import fold_into_baselines
     from .rollups import refresh_hours, rollup_hours
 
@@ -142,8 +153,28 @@ def prune(store: AuditStore, older_than: timedelta, *, now: datetime | None = No
     )
 
 
-def snapshot(store: AuditStore, destination: Path) -> Path:
-    """Copy the whole store to ``destination``: a file analysts can keep open for hours."""
+def snapshot(
+    store: Store,
+    destination: Path,
+    *,
+    since: datetime | str | None = None,
+    until: datetime | str | None = None,
+) -> Path:
+    """Copy the store to ``destination``, a DuckDB file analysts can keep open for hours.
+
+    A DuckDB store is copied whole (``since``/``until`` are refused); a team store's
+    runs of the period ``[since, until)`` (all by default) are pulled from PostgreSQL
+    with everything they own (see :func:`neonhub_nb.store.pg.maintenance.snapshot`).
+    """
+    if store.backend == "postgresql":
+        from .pg.maintenance import snapshot as snapshot_team
+
+        snapshot_team(_team(store), destination, since=since, until=until)
+        return destination
+    if since is not None or until is not None:
+        raise InvalidInputError(
+            "since", "a DuckDB store is copied whole; a period is for a team store's snapshot"
+        )
     if destination.exists():
         raise InvalidInputError("destination", f"{destination} exists; choose a new file name")
     destination.parent.mkdir(parents=True, exist_ok=True)
@@ -159,3 +190,12 @@ def snapshot(store: AuditStore, destination: Path) -> Path:
         except duckdb.Error as exc:
             raise StoreError(f"snapshot: cannot write {destination}: {one_line(exc)}") from None
     return destination
+
+
+def _team(store: Store) -> PgStore:
+    """``store`` as the team store it says it is (the PostgreSQL functions take one)."""
+    from .pg.store import PgStore
+
+    if not isinstance(store, PgStore):
+        raise StoreError(f"{store.label}: says it is a PostgreSQL store but is not a PgStore")
+    return store

@@ -32,6 +32,7 @@ __all__ = [
     "counts_by_agent_status",
     "drafts",
     "duration_percentiles",
+    "first_record",
     "period_clause",
     "run_detail",
     "runs",
@@ -279,7 +280,9 @@ def _loads(value: Any) -> Any:
     return value
 
 
-def _record(frame: pd.DataFrame) -> dict[str, Any]:
+def first_record(frame: pd.DataFrame) -> dict[str, Any]:
+    """The first row of ``frame`` as plain values: datetimes, None for missing, JSON
+    text parsed (how a run's or a draft's row is handed to callers)."""
     row = frame.iloc[0].to_dict()
     out: dict[str, Any] = {}
     for key, value in row.items():
@@ -315,7 +318,9 @@ def run_detail(con: DuckDBPyConnection, run_id: str, observers: Observers = ()) 
     draft = timed_df(
         con, "SELECT * FROM content_drafts WHERE run_id = ?", [run_id], observers, "run_draft"
     )
-    return RunDetail(_record(run), tools, metrics, None if draft.empty else _record(draft))
+    return RunDetail(
+        first_record(run), tools, metrics, None if draft.empty else first_record(draft)
+    )
 
 
 def drafts(

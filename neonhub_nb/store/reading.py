@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from duckdb import DuckDBPyConnection
 
 from .spool import list_segments
 
-__all__ = ["ReadNote", "pending_spool", "snapshot_copy"]
+__all__ = ["ReadNote", "pending_in_spool", "pending_spool", "snapshot_copy"]
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,12 @@ def pending_spool(con: DuckDBPyConnection, spool_dir: Path) -> tuple[int, tuple[
         offsets = dict(con.execute("SELECT segment, ingested_bytes FROM spool_segments").fetchall())
     except Exception:  # a store from before the ledger, or an empty file
         offsets = {}
+    return pending_in_spool(spool_dir, offsets)
+
+
+def pending_in_spool(spool_dir: Path, offsets: Mapping[str, int]) -> tuple[int, tuple[str, ...]]:
+    """Events and run ids in ``spool_dir``'s segments past ``offsets`` (segment name ->
+    bytes ingested; a segment not named counts from its start)."""
     events = 0
     runs: dict[str, None] = {}
     for segment in list_segments(spool_dir):

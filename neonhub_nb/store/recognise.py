@@ -1,9 +1,10 @@
 """Recognising a store path before it is used: one line naming the path and what to do.
 
 Checked when an :class:`~neonhub_nb.store.AuditStore` is built (so before any run starts)
-and again when the file is opened: a ``postgresql://`` URL (the team backend is not in
-this version), a folder, an empty file, a text file, an SQLite database, a truncated or
-damaged DuckDB file, a store written by a newer schema, a folder that cannot be written.
+and again when the file is opened: a ``postgresql://`` URL (a team store, opened by
+``open_store``, not as a file), a folder, an empty file, a text file, an SQLite
+database, a truncated or damaged DuckDB file, a store written by a newer schema, a
+folder that cannot be written.
 Nothing here changes the file: a path that is not a store is left exactly as it was.
 """
 
@@ -53,9 +54,8 @@ def recognise_store(path: Path) -> None:
     if is_postgres_path(path):
         # The URL is not repeated: it may hold a password.
         raise UnusableStoreError(
-            "NEONHUB_DB is a postgresql:// URL: a shared PostgreSQL store needs the team "
-            "backend, which this version of neonhub-nb does not have yet; point NEONHUB_DB "
-            "at a DuckDB file (e.g. data/neonhub.duckdb) for now"
+            "a postgresql:// URL is a team store, not a DuckDB file: open it with "
+            "neonhub_nb.store.open_store(settings) or PgStore(url), not AuditStore"
         )
     if path.is_dir():
         raise UnusableStoreError(

@@ -22,12 +22,19 @@ from .quarantine import has_table
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["TRAIL_COLUMNS", "draft_states", "refresh_draft_status", "review_trail"]
+__all__ = [
+    "FIRST_STATUS",
+    "TRAIL_COLUMNS",
+    "draft_states",
+    "refresh_draft_status",
+    "review_trail",
+]
 
 TRAIL_COLUMNS = tuple(c.name for c in columns_of(ReviewEvent))
 # A draft never reviewed still holds its first status; once reviewed, its first status is
 # what the orchestrator gave it: ``draft`` for a complete answer, else ``truncated``.
-_INITIAL = """CASE WHEN d.reviewed_at IS NULL AND d.status IN ('draft', 'truncated') THEN d.status
+FIRST_STATUS = """CASE
+                   WHEN d.reviewed_at IS NULL AND d.status IN ('draft', 'truncated') THEN d.status
                    WHEN r.ending IS NULL OR r.ending = 'complete' THEN 'draft'
                    ELSE 'truncated' END"""
 
@@ -40,7 +47,7 @@ def draft_states(con: DuckDBPyConnection, draft_ids: Sequence[str]) -> dict[str,
     if not draft_ids:
         return {}
     drafts = con.execute(
-        f"""SELECT d.draft_id, {_INITIAL}, d.status, d.reviewer, d.review_note, d.reviewed_at
+        f"""SELECT d.draft_id, {FIRST_STATUS}, d.status, d.reviewer, d.review_note, d.reviewed_at
             FROM content_drafts d LEFT JOIN agent_runs r USING (run_id)
             WHERE list_contains(?, d.draft_id)""",
         [list(draft_ids)],

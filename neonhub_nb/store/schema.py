@@ -238,6 +238,22 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(
         11,
+        "writer_leases",
+        # A team store's writers renew a lease per process from their machine's ingester;
+        # a writer silent past the lease counts as gone (docs/team.md). A DuckDB file keeps
+        # this table empty: on one machine, the spool's flock says who is alive.
+        (
+            """CREATE TABLE writer_leases (
+                writer_id VARCHAR PRIMARY KEY,
+                machine VARCHAR NOT NULL,
+                heartbeat_at TIMESTAMP NOT NULL,
+                released_at TIMESTAMP,
+                expired_at TIMESTAMP
+            )""",
+        ),
+    ),
+    Migration(
+        12,
         "ingest_xid",
         # On PostgreSQL each row records the id of the transaction that inserted it: the
         # exporter counts new rows by it (metrics/tally.py), because PostgreSQL has no
@@ -303,3 +319,4 @@ def apply_migrations(con: DuckDBPyConnection, up_to: int | None = None) -> list[
             raise
         applied.append(migration.name)
     return applied
+

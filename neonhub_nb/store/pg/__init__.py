@@ -6,14 +6,17 @@
   store's), applied under an advisory lock.
 * :mod:`.roles` — the ``writer`` (insert/update only) and ``reader`` (select only) roles.
 * :mod:`.upsert` — one spool batch and its offsets in one transaction, exactly once.
-
-Nothing else in the package imports this yet; the store interface will.
+* :mod:`.store` — :class:`PgStore`, the team store behind ``NEONHUB_DB=postgresql://...``:
+  each machine's spool (:mod:`.machine`), pushed by :mod:`.ingest` with writer leases
+  (:mod:`.leases`); reads in :mod:`.reading`, :mod:`.queries` and :mod:`.session`;
+  snapshot, export and prune in :mod:`.maintenance`.
 """
 
 from __future__ import annotations
 
 from .migrations import LATEST_VERSION, MIGRATIONS, apply_migrations, schema_version
 from .roles import READER, WRITER, ensure_roles
+from .store import PgStore
 from .upsert import SegmentRange, UpsertResult, check_rows, upsert_batch
 from .url import PgUrl, connect, is_postgres_url
 
@@ -22,6 +25,7 @@ __all__ = [
     "MIGRATIONS",
     "READER",
     "WRITER",
+    "PgStore",
     "PgUrl",
     "SegmentRange",
     "UpsertResult",

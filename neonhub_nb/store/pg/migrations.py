@@ -248,6 +248,24 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(
         11,
+        "writer_leases",
+        # Each machine's ingester renews the lease of every live writer process it sees;
+        # a lease not renewed for NEONHUB_LEASE_MINUTES (server clock) is expired by the
+        # next ingester of any machine, and the writer's unfinished runs are abandoned.
+        (
+            """CREATE TABLE writer_leases (
+                writer_id TEXT PRIMARY KEY,
+                machine TEXT NOT NULL,
+                heartbeat_at TIMESTAMPTZ NOT NULL,
+                released_at TIMESTAMPTZ,
+                expired_at TIMESTAMPTZ
+            )""",
+            "CREATE INDEX writer_leases_live ON writer_leases (heartbeat_at) "
+            "WHERE released_at IS NULL AND expired_at IS NULL",
+        ),
+    ),
+    Migration(
+        12,
         "ingest_xid",
         # The exporter counts rows added since its last scrape (metrics/tally.py). DuckDB
         # gives appended rows higher rowids; PostgreSQL has no stable row number, and a

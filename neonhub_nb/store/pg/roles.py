@@ -1,8 +1,12 @@
 """The writer and reader roles: read-only and append-only by construction, in the database.
 
-* ``writer`` (ingesters): ``SELECT, INSERT, UPDATE`` on the audit tables and the spool
-  ledger, ``SELECT`` on the rest. No ``DELETE``, no ``TRUNCATE``, and no DDL: it owns no
-  table and may not create any in the schema.
+* ``writer`` (ingesters): ``SELECT, INSERT, UPDATE`` on the audit tables, the spool
+  ledger, the quarantine and the writers' leases; ``INSERT`` only on ``review_events``
+  (decisions are appended, never changed); ``SELECT`` on the rest. No ``DELETE`` and no
+  ``TRUNCATE`` on anything the trail holds, and no DDL: it owns no table and may not
+  create any in the schema. The one exception is the dashboard's roll-up cells
+  (``dash_*``), a cache recomputed whole from the audit tables, which it may also
+  ``DELETE`` from. Deleting runs (``prune``) takes the database owner.
 * ``reader`` (dashboard, exporter, notebooks): ``SELECT`` only, and every transaction it
   opens is read-only by default.
 
@@ -25,7 +29,9 @@ from psycopg import sql
 from ...errors import StoreError
 
 __all__ = [
+    "APPEND_TABLES",
     "AUDIT_TABLES",
+    "DERIVED_TABLES",
     "READER",
     "READ_TABLES",
     "WRITER",
@@ -42,9 +48,21 @@ AUDIT_TABLES = (
     "agent_run_metrics",
     "content_drafts",
     "spool_segments",
+    "ingest_quarantine",
+    "writer_leases",
 )
+#: Tables the writer role only appends to.
+APPEND_TABLES = ("review_events",)
+#: Derived tables (the dashboard's roll-up cells) the writer role recomputes whole.
+DERIVED_TABLES = ("dash_run_cells", "dash_tool_cells", "dash_error_cells", "dash_rollup_state")
 #: Tables every role reads.
-READ_TABLES = (*AUDIT_TABLES, "metric_baselines", "schema_migrations")
+READ_TABLES = (
+    *AUDIT_TABLES,
+    *APPEND_TABLES,
+    *DERIVED_TABLES,
+    "metric_baselines",
+    "schema_migrations",
+)
 _ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
@@ -124,4 +142,8 @@ def ensure_roles(
         con.execute(sql.SQL("REVOKE ALL ON {} FROM {}, {}").format(everything, w, r))
         con.execute(sql.SQL("GRANT SELECT ON {} TO {}, {}").format(everything, w, r))
         con.execute(sql.SQL("GRANT INSERT, UPDATE ON {} TO {}").format(audit, w))
+        appended = sql.SQL(", ").join(sql.Identifier(t) for t in APPEND_TABLES)
+        con.execute(sql.SQL("GRANT INSERT ON {} TO {}").format(appended, w))
+        derived = sql.SQL(", ").join(sql.Identifier(t) for t in DERIVED_TABLES)
+        con.execute(sql.SQL("GRANT INSERT, UPDATE, DELETE ON {} TO {}").format(derived, w))
         con.execute(sql.SQL("ALTER ROLE {} SET default_transaction_read_only = on").format(r))

@@ -14,7 +14,7 @@ metric keeps its latest value; a review applies only if it is not older than the
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -26,6 +26,7 @@ from ...errors import StoreError
 from ...records import (
     DraftRecord,
     MetricRecord,
+    ReviewEvent,
     ReviewRecord,
     RunRecord,
     ToolExecution,
@@ -34,14 +35,20 @@ from ...records import (
 
 __all__ = [
     "COLUMNS",
+    "LEASE_EXPIRED",
     "TERMINAL",
     "SegmentRange",
     "UpsertResult",
     "check_rows",
+    "row_problem",
     "upsert_batch",
 ]
 
 TERMINAL = ("succeeded", "failed", "abandoned")
+#: How a run abandoned because its writer's lease expired begins its error. Such a run
+#: was presumed gone, not seen to die: if its real end arrives later (its machine was
+#: only cut off), that end replaces ``abandoned`` (see leases.py and docs/team.md).
+LEASE_EXPIRED = "abandoned: writer lease expired"
 
 _PG_TYPES = {
     "text": "text",
@@ -59,6 +66,7 @@ COLUMNS: dict[str, dict[str, str]] = {
         ("tool_executions", ToolExecution),
         ("agent_run_metrics", MetricRecord),
         ("content_drafts", DraftRecord),
+        ("review_events", ReviewEvent),
         ("draft_reviews", ReviewRecord),
     )
 }
@@ -67,6 +75,7 @@ _KEYS: dict[str, tuple[str, ...]] = {
     "tool_executions": ("execution_id",),
     "agent_run_metrics": ("run_id", "name"),
     "content_drafts": ("draft_id",),
+    "review_events": ("event_id",),
     "draft_reviews": ("draft_id",),
 }
 _REQUIRED: dict[str, frozenset[str]] = {
@@ -76,6 +85,7 @@ _REQUIRED: dict[str, frozenset[str]] = {
     ),
     "agent_run_metrics": frozenset({"run_id", "name", "value"}),
     "content_drafts": frozenset({"draft_id", "run_id", "status", "created_at", "updated_at"}),
+    "review_events": frozenset({"event_id", "draft_id", "decision", "reviewer", "decided_at"}),
     "draft_reviews": frozenset({"draft_id", "status", "reviewed_at"}),
 }
 
@@ -185,6 +195,16 @@ def _stage_row(table: str, row: Mapping[str, Any]) -> dict[str, Any]:
     return staged
 
 
+def row_problem(table: str, row: Mapping[str, Any]) -> str | None:
+    """Why PostgreSQL could not hold ``row`` of ``table`` (``table[key].column: rule``),
+    or None when it can."""
+    try:
+        _stage_row(table, row)
+    except StoreError as exc:
+        return str(exc)
+    return None
+
+
 def check_rows(rows: Mapping[str, Sequence[Mapping[str, Any]]]) -> list[str]:
     """One line per row PostgreSQL could not hold (``table[key].column: rule``), so an
     ingester can set those rows aside before :func:`upsert_batch`; [] when all fit."""
@@ -249,7 +269,9 @@ _STATEMENTS = {
     "agent_runs": f"""INSERT INTO agent_runs ({_names("agent_runs")})
         SELECT * FROM {_recordset("agent_runs")}
         ON CONFLICT (run_id) DO UPDATE SET {_RUN_UPDATES}
-        WHERE agent_runs.status NOT IN {_TERMINAL_SQL}""",
+        WHERE agent_runs.status NOT IN {_TERMINAL_SQL}
+           OR (agent_runs.status = 'abandoned' AND excluded.status IN ('succeeded', 'failed')
+               AND starts_with(agent_runs.error, '{LEASE_EXPIRED}'))""",
     "tool_executions": f"""INSERT INTO tool_executions ({_names("tool_executions")})
         SELECT * FROM {_recordset("tool_executions")} ON CONFLICT DO NOTHING""",
     "agent_run_metrics": f"""INSERT INTO agent_run_metrics ({_names("agent_run_metrics")})
@@ -257,6 +279,8 @@ _STATEMENTS = {
         ON CONFLICT (run_id, name) DO UPDATE SET value = excluded.value, unit = excluded.unit""",
     "content_drafts": f"""INSERT INTO content_drafts ({_names("content_drafts")})
         SELECT * FROM {_recordset("content_drafts")} ON CONFLICT DO NOTHING""",
+    "review_events": f"""INSERT INTO review_events ({_names("review_events")})
+        SELECT * FROM {_recordset("review_events")} ON CONFLICT DO NOTHING""",
     "draft_reviews": f"""UPDATE content_drafts AS d SET
             status = r.status, reviewer = r.reviewer, review_note = r.review_note,
             reviewed_at = r.reviewed_at, updated_at = r.reviewed_at,
@@ -266,7 +290,14 @@ _STATEMENTS = {
           AND (d.reviewed_at IS NULL OR r.reviewed_at >= d.reviewed_at)""",
 }
 # Drafts before their reviews: a review in the same batch finds its draft.
-_ORDER = ("agent_runs", "tool_executions", "agent_run_metrics", "content_drafts", "draft_reviews")
+_ORDER = (
+    "agent_runs",
+    "tool_executions",
+    "agent_run_metrics",
+    "content_drafts",
+    "review_events",
+    "draft_reviews",
+)
 
 
 class _ConflictError(Exception):
@@ -306,15 +337,19 @@ def upsert_batch(
     *,
     now: datetime,
     abandon_writers: Sequence[str] = (),
+    then: Callable[[psycopg.Connection[Any]], None] | None = None,
 ) -> UpsertResult:
     """Write ``rows`` and advance ``offsets`` in one transaction, exactly once.
 
     ``rows`` maps a table (``agent_runs``, ``tool_executions``, ``agent_run_metrics``,
-    ``content_drafts``, or ``draft_reviews`` for review decisions) to plain dicts with the
+    ``content_drafts``, ``review_events``, or ``draft_reviews`` for the review lines of
+    older writers) to plain dicts with the
     columns of :data:`COLUMNS` (JSON columns take values or JSON text; timestamps take
     datetimes or ISO 8601 text, naive meaning UTC; missing columns are NULL). Runs of
     ``abandon_writers`` still queued or running become ``abandoned`` in the same
-    transaction. ``now`` (UTC) stamps the offsets and abandoned runs.
+    transaction. ``now`` (UTC) stamps the offsets and abandoned runs. ``then(con)``, when
+    given, runs last inside the same transaction (the ingester's quarantine, leases and
+    roll-ups): if it raises, nothing is written.
 
     ``con`` must not be inside a transaction. Returns ``committed=False`` with the
     conflicting segments' committed offsets when another ingester got there first;
@@ -358,6 +393,8 @@ def upsert_batch(
                     [stamp, list(abandon_writers)],
                 )
                 abandoned = cursor.rowcount
+            if then is not None:
+                then(con)
     except _ConflictError as conflict:
         return UpsertResult(committed=False, conflicts=conflict.committed)
     except psycopg.Error as exc:
