@@ -22,6 +22,7 @@ from typing import Any
 
 import ipywidgets as w
 
+from .agents.catalog import AgentCatalog
 from .api import run_agent
 from .config import MODE_TABLE, Settings, load_settings, parse_mode
 from .display import markdown_to_html, run_card_html
@@ -321,7 +322,11 @@ class ReviewPanel:
     rule and records nothing.
     """
 
-    def __init__(self, store: Store, reviewer: str = "") -> None:
+    def __init__(
+        self, store: Store, reviewer: str = "", catalog: AgentCatalog | None = None
+    ) -> None:
+        self.catalog = catalog or default_runtime().agents
+        self._intent: str | None = None
         self.store = store
         self.draft_id: str | None = None
         self.reviewer = w.Text(value=reviewer, description="reviewer", placeholder="your name")
@@ -355,6 +360,7 @@ class ReviewPanel:
 
     def load(self, result: RunResult | None) -> None:
         self.draft_id = result.draft_id if result else None
+        self._intent = result.intent if result else None
         self._content = result.content if result else None
         self._title = result.title if result else None
         for button in (self.approve, self.reject, self.edit, self.reopen):
@@ -411,11 +417,12 @@ class ReviewPanel:
             return False
         content = self.editor.value if edited else None
         title = None
-        if content:
-            from .agents.content import split_title
-
-            title = split_title(content)[0] or self._title
         try:
+            if content:
+                # The agent's own format and limits (280 characters for X, 30 for an ad
+                # headline ...): an edit that breaks them is refused, nothing recorded.
+                check = self.catalog.get(self._intent).check_edit if self._intent else None
+                title = check(content) if check is not None else self._title
             state = self.store.review_draft(
                 self.draft_id,
                 decision,
@@ -561,7 +568,7 @@ class DraftStudio:
             runtime=self.runtime,
         )
         self.result_view = ResultView()
-        self.review = ReviewPanel(self.store, reviewer)
+        self.review = ReviewPanel(self.store, reviewer, self.runtime.agents)
         self.history = HistoryPanel(self.store, self.show)
         self.review_note = w.HTML()
         self.result: RunResult | None = None
