@@ -11,19 +11,19 @@ connection's engine, decided once per call from the connection's type:
 ...     postgres="SELECT array_agg(DISTINCT agent ORDER BY agent) FROM agent_runs"))
 
 Both texts use DuckDB's ``?`` placeholders. On PostgreSQL the text is converted once
-(``?`` to ``%s``, a literal ``%`` doubled; cached), naive datetimes in the parameters are
-taken as UTC (as everywhere in the store), and rows come back as DuckDB gives them:
-``timestamptz`` as naive UTC datetimes, ``json``/``jsonb`` as JSON text. A PostgreSQL
-text must not use the ``?`` JSONB operators (write ``jsonb_exists`` or ``->`` instead).
+(:func:`~neonhub_nb.store.pg.session.to_pyformat`: ``?`` to ``%s``, a literal ``%``
+doubled, quoted text left alone; cached), naive datetimes in the parameters are taken as
+UTC (as everywhere in the store), and rows come back as DuckDB gives them: ``timestamptz``
+as naive UTC datetimes, ``json``/``jsonb`` as JSON text, ``numeric`` as ``float``. A
+PostgreSQL text must not use the ``?`` JSONB operators (write ``jsonb_exists`` or ``->``).
 
-Nothing here imports psycopg: a DuckDB-only process (the dashboard's kernel) never pays
-for it.
+Nothing here imports psycopg until a PostgreSQL connection comes: a DuckDB-only process
+never pays for it.
 """
 
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -73,8 +73,11 @@ class Sql:
 
 @functools.lru_cache(maxsize=1024)
 def pg_text(text: str) -> str:
-    """``text`` with psycopg's placeholders: ``?`` becomes ``%s``, ``%`` becomes ``%%``."""
-    return re.sub(r"%", "%%", text).replace("?", "%s")
+    """``text`` with psycopg's placeholders: ``?`` becomes ``%s``, ``%`` becomes ``%%``
+    (outside quoted text and comments)."""
+    from .pg.session import to_pyformat
+
+    return to_pyformat(text, ())[0]
 
 
 def _pg_param(value: Any) -> Any:
@@ -87,7 +90,7 @@ def _pg_param(value: Any) -> Any:
 
 def _pg_cursor(con: Any) -> Any:
     """A cursor of ``con`` that reads rows as DuckDB gives them (see the module's doc)."""
-    from .pg.reads import reading_cursor
+    from .pg.session import reading_cursor
 
     return reading_cursor(con)
 

@@ -3,7 +3,7 @@
 They take an open DuckDB connection so the store decides how and when the file is
 opened; ``observers`` receive ``(query_name, seconds)`` for the query-duration metric.
 Handed a PostgreSQL (psycopg) connection, each gives the same frame from a team store
-(the texts are in :mod:`neonhub_nb.store.pg.reads`).
+(its texts are in :mod:`neonhub_nb.store.pg.queries`).
 """
 
 from __future__ import annotations
@@ -45,9 +45,9 @@ RUN_FILTERS = ("agent", "intent", "status", "mode", "experiment_id", "campaign",
 
 
 def _pg() -> Any:
-    from .pg import reads
+    from .pg import queries
 
-    return reads
+    return queries
 
 
 def timed_df(

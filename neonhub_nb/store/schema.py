@@ -265,6 +265,13 @@ MIGRATIONS: tuple[Migration, ...] = (
             for table in ("agent_runs", "tool_executions", "agent_run_metrics")
         ),
     ),
+    Migration(
+        13,
+        "rollups_built",
+        # A team store's migration 10 made empty cell tables; its 13 fills them. A DuckDB
+        # file's migration 10 built its cells already and every write keeps them.
+        (),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version
@@ -319,4 +326,3 @@ def apply_migrations(con: DuckDBPyConnection, up_to: int | None = None) -> list[
             raise
         applied.append(migration.name)
     return applied
-

@@ -31,6 +31,26 @@ __all__ = [
 ]
 
 
+def _fill_rollups() -> tuple[str, ...]:
+    """Statements that build the dashboard's cells from every row (store/rollups.py's
+    text for PostgreSQL) and record the roll-ups' version."""
+    from ..rollups import CELL_TABLES, ROLLUP_VERSION, cells_sql
+
+    statements = [
+        "LOCK TABLE dash_run_cells, dash_tool_cells, dash_error_cells, dash_rollup_state "
+        "IN SHARE ROW EXCLUSIVE MODE"
+    ]
+    for table in CELL_TABLES:
+        query, args = cells_sql(table, "TRUE", (), "TRUE", ())
+        assert not args and query.postgres is not None  # a whole-store text has no parameters
+        statements += [f"DELETE FROM {table}", f"INSERT INTO {table} {query.postgres}"]
+    statements += [
+        "DELETE FROM dash_rollup_state",
+        f"INSERT INTO dash_rollup_state VALUES ({int(ROLLUP_VERSION)}, now())",
+    ]
+    return tuple(statements)
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
@@ -285,6 +305,14 @@ MIGRATIONS: tuple[Migration, ...] = (
                 for table in ("agent_runs", "tool_executions", "agent_run_metrics")
             ),
         ),
+    ),
+    Migration(
+        13,
+        "rollups_built",
+        # Migration 10 made the cell tables but left them empty, so the dashboard read the
+        # raw rows; this fills them from the rows already here (the DuckDB file's migration
+        # 10 did so). From here every ingestion and prune keeps them (pg/rollups.py).
+        _fill_rollups(),
     ),
 )
 
