@@ -256,18 +256,22 @@ def usage_samples(
     ``cost_usd`` metrics (alias ``m``) matching ``where``, by the run's agent, mode and
     model. The metrics are each run's totals over its model calls, written once with the
     run's final row (a run abandoned by a dead process has none)."""
-    rows = fetch_rows(
-        con,
-        "usage",
-        f"""SELECT r.agent, r.mode, coalesce(r.model, 'unknown'), m.name, sum(m.value)
+
+    def text(decimal: str) -> str:
+        # A DECIMAL sum: the total does not depend on the order of addition, so both
+        # engines (and one engine's parallel plans) give the same figure.
+        return f"""SELECT r.agent, r.mode, coalesce(r.model, 'unknown'), m.name,
+                   sum(m.value::{decimal})
             FROM agent_run_metrics m JOIN agent_runs r ON r.run_id = m.run_id
             WHERE m.name IN ('prompt_tokens', 'completion_tokens', 'cost_usd') AND ({where})
-            GROUP BY 1, 2, 3, 4""",
-        params,
-        timer,
+            GROUP BY 1, 2, 3, 4"""
+
+    rows = fetch_rows(
+        con, "usage", Sql(text("DECIMAL(38, 10)"), text("numeric(38, 10)")), params, timer
     )
     samples = Samples()
-    for agent, mode, model, name, value in rows:
+    for agent, mode, model, name, total in rows:
+        value = float(total)
         who = {"agent": agent, "mode": mode, "model": model}
         kind = _USAGE[name]
         if kind is None:

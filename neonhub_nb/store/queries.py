@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from ..records import RunRecord
 
 __all__ = [
+    "BOOKKEEPING_COLUMNS",
     "RUN_FILTERS",
     "RunDetail",
     "counts_by_agent_status",
@@ -38,6 +39,7 @@ __all__ = [
     "runs",
     "runs_per_bucket",
     "timed_df",
+    "without_bookkeeping",
 ]
 
 Observers = Sequence[Any]
@@ -280,6 +282,17 @@ def _loads(value: Any) -> Any:
     return value
 
 
+#: Columns the store keeps for its own bookkeeping (the exporter's counting on a team
+#: store, migration 12), which no reader shows.
+BOOKKEEPING_COLUMNS = ("ingest_xid",)
+
+
+def without_bookkeeping(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` without :data:`BOOKKEEPING_COLUMNS` (a ``SELECT *`` of a run or a tool
+    execution, whichever the engine)."""
+    return frame.drop(columns=list(BOOKKEEPING_COLUMNS), errors="ignore")
+
+
 def first_record(frame: pd.DataFrame) -> dict[str, Any]:
     """The first row of ``frame`` as plain values: datetimes, None for missing, JSON
     text parsed (how a run's or a draft's row is handed to callers)."""
@@ -319,7 +332,10 @@ def run_detail(con: DuckDBPyConnection, run_id: str, observers: Observers = ()) 
         con, "SELECT * FROM content_drafts WHERE run_id = ?", [run_id], observers, "run_draft"
     )
     return RunDetail(
-        first_record(run), tools, metrics, None if draft.empty else first_record(draft)
+        first_record(without_bookkeeping(run)),
+        without_bookkeeping(tools),
+        metrics,
+        None if draft.empty else first_record(draft),
     )
 
 

@@ -22,7 +22,7 @@ from ...errors import StoreError
 from ...records import ReviewEvent, ReviewState, derive_review
 from ..lines import BadLine
 from ..quarantine import KEPT_LINE_CHARS, QuarantineCounts
-from ..queries import RUN_FILTERS, RunDetail, first_record, period_clause
+from ..queries import RUN_FILTERS, RunDetail, first_record, period_clause, without_bookkeeping
 from ..reviews import FIRST_STATUS, TRAIL_COLUMNS
 from .session import read_frame
 
@@ -115,7 +115,10 @@ def run_detail(con: Connection, run_id: str, observers: Observers = ()) -> RunDe
     )
     draft = frame("SELECT * FROM content_drafts WHERE run_id = ?", "run_draft")
     return RunDetail(
-        first_record(run), tools, metrics, None if draft.empty else first_record(draft)
+        first_record(without_bookkeeping(run)),
+        without_bookkeeping(tools),
+        metrics,
+        None if draft.empty else first_record(draft),
     )
 
 
