@@ -17,11 +17,14 @@ import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_client.samples import Sample
 
+from neonhub_nb.config import load_settings
 from neonhub_nb.dashboard.aggregates import DashboardData, load_dashboard, runs_csv
 from neonhub_nb.dashboard.data import Period, RunFilters, Scope
+from neonhub_nb.experiments import load_experiment, load_inputs, run_grid
 from neonhub_nb.metrics import start_exporter
 from neonhub_nb.metrics.collector import StoreCollector
 from neonhub_nb.models import Metric, ToolExecution
+from neonhub_nb.replay import ReplayIndex, llm_key
 from neonhub_nb.store import AuditStore
 from neonhub_nb.store.base import Store
 from neonhub_nb.store.dialect import fetchall
@@ -29,10 +32,13 @@ from neonhub_nb.store.pg import PgStore, PgUrl, apply_migrations, connect, upser
 from neonhub_nb.store.pg.upsert import COLUMNS
 from neonhub_nb.store.rollups import CELL_TABLES, create_rollups, rollups_current
 from neonhub_nb.synth import SYNTH_END, generate_synthetic_store
+from neonhub_nb.widgets import HistoryPanel
 
 from . import pg
 
 pg_cluster = pg.pg_cluster  # the fixture, for this module's tests
+
+ROOT = Path(__file__).resolve().parents[1]
 
 RUNS = 3_000  # over two days: about 60 runs an hour, every status, breakers, rate limits
 SCOPES = {
@@ -295,5 +301,68 @@ def test_rollups_stay_exact_under_two_ingesters_writing_the_same_hour(
             assert _cells(con) == kept
         for store in machines:
             store.close()
+    finally:
+        pg_cluster.drop_database(url)
+
+
+def test_experiments_replay_and_history_read_a_team_store(
+    pg_cluster: pg.PgCluster, tmp_path: Path
+) -> None:
+    url = pg_cluster.create_database()
+    try:
+        with connect(PgUrl(url), autocommit=True) as con:
+            apply_migrations(con)
+        settings = load_settings({"NEONHUB_DB": url})
+        team = PgStore(url, spool_root=tmp_path / "spool", background=False)
+        inputs = load_inputs(ROOT / "data" / "experiment_inputs.json")[:2]
+        exp = run_grid(
+            "content.generate_article",
+            ["v1", "v2"],
+            inputs,
+            store=team,
+            settings=settings,
+            progress=False,
+            concurrency=1,
+        )
+        # The comparison rebuilt from the team store is the one the grid produced.
+        again = load_experiment(team, exp.experiment_id)
+        cols = ["checks_passed", "title_chars", "keyword_density_pct", "mean_tokens"]
+        assert len(again.runs) == 4
+        assert again.summary()[cols].equals(exp.summary()[cols])
+        # Replay finds a live run's recorded model answer by its request.
+        request = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
+        started = datetime.now(UTC).replace(tzinfo=None) + timedelta(minutes=5)  # newest
+        run = {
+            "run_id": "run_live000001",
+            "agent": "content",
+            "intent": "content.generate_article",
+            "mode": "live",
+            "started_at": started,
+            "input": {"topic": "replay"},
+        }
+        team.record_run_started({**run, "status": "running"})
+        team.record_tool_execution(
+            ToolExecution(
+                execution_id="tex_live0000011",
+                run_id="run_live000001",
+                seq=1,
+                tool="llm",
+                operation="chat.completions",
+                status="succeeded",
+                started_at=started,
+                duration_ms=12.0,
+                request=request,
+                response={"text": "recorded answer", "model": "gpt-4o-mini"},
+            )
+        )
+        team.record_run_finished({**run, "status": "succeeded", "duration_ms": 20.0})
+        index = ReplayIndex.from_store(team, run_ids=["run_live000001"])
+        assert [a["text"] for a in index.llm[llm_key(request)]] == ["recorded answer"]
+        # The widgets' History lists the newest runs, the live one first.
+        history = HistoryPanel(team, on_open=lambda _: None, limit=3)
+        assert history.refresh()
+        assert history.runs.options[0][1] == "run_live000001"
+        assert len(history.runs.options) == 3
+        team.close()
     finally:
         pg_cluster.drop_database(url)
