@@ -267,9 +267,10 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(
         13,
-        "rollups_built",
-        # A team store's migration 10 made empty cell tables; its 13 fills them. A DuckDB
-        # file's migration 10 built its cells already and every write keeps them.
+        "team_reads",
+        # A team store's migration 10 made empty cell tables; its 13 fills them and adds
+        # the indexes its dashboard reads need. A DuckDB file's migration 10 built its
+        # cells already, every write keeps them, and zone maps do the indexes' work.
         (),
     ),
 )

@@ -25,10 +25,27 @@ __all__ = [
     "LATEST_VERSION",
     "MIGRATIONS",
     "MIGRATION_LOCK",
+    "READ_INDEXES",
     "Migration",
     "apply_migrations",
     "schema_version",
 ]
+
+
+#: Indexes of migration 13, for the dashboard's reads that the roll-ups cannot answer.
+READ_INDEXES = (
+    # Exact duration percentiles of a scope, read from the index alone (no table rows).
+    "CREATE INDEX IF NOT EXISTS agent_runs_durations ON agent_runs (mode, started_at) "
+    "INCLUDE (agent, intent, status, duration_ms)",
+    # The latest breaker transitions: a handful among millions of tool executions.
+    "CREATE INDEX IF NOT EXISTS tool_executions_breaker ON tool_executions (started_at) "
+    "WHERE tool = 'circuit_breaker'",
+    # Drafts awaiting review, newest first, and how many there are.
+    "CREATE INDEX IF NOT EXISTS content_drafts_pending ON content_drafts (created_at) "
+    "WHERE status = 'draft'",
+    # Breaker openings per bucket: one service among the connector cells.
+    "CREATE INDEX IF NOT EXISTS dash_tool_cells_service ON dash_tool_cells (service, hour)",
+)
 
 
 def _fill_rollups() -> tuple[str, ...]:
@@ -308,11 +325,14 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(
         13,
-        "rollups_built",
+        "team_reads",
         # Migration 10 made the cell tables but left them empty, so the dashboard read the
         # raw rows; this fills them from the rows already here (the DuckDB file's migration
         # 10 did so). From here every ingestion and prune keeps them (pg/rollups.py).
-        _fill_rollups(),
+        # The indexes serve the dashboard's reads that the cells cannot (measured by
+        # bench/bench_team_reads.py, docs/team.md): DuckDB's zone maps make them
+        # unnecessary there.
+        (*_fill_rollups(), *READ_INDEXES),
     ),
 )
 
