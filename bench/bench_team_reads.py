@@ -49,7 +49,7 @@ from neonhub_nb.metrics.collector import StoreCollector
 from neonhub_nb.models import ToolExecution
 from neonhub_nb.store import AuditStore
 from neonhub_nb.store.base import Store
-from neonhub_nb.store.pg.rollups import create_rollups
+from neonhub_nb.store.pg.rollups import refresh_hours, rollup_hours
 from neonhub_nb.store.pg.setup import init_database
 from neonhub_nb.store.pg.store import PgStore
 from neonhub_nb.synth import SYNTH_END, generate_synthetic_store
@@ -95,9 +95,11 @@ def pg_store(url: str, runs: int) -> None:
     init_database(url)
     with psycopg.connect(url, autocommit=True) as con:
         with con.transaction():
+            earlier = "run_id LIKE 'run_bench%'"
+            hours = rollup_hours(con, earlier)
             for table in ("tool_executions", "agent_run_metrics", "content_drafts", "agent_runs"):
-                con.execute(f"DELETE FROM {table} WHERE run_id LIKE 'run_bench%'")
-            create_rollups(con)
+                con.execute(f"DELETE FROM {table} WHERE {earlier}")
+            refresh_hours(con, hours)
         row = con.execute("SELECT count(*) FROM agent_runs").fetchone()
         held = int(row[0]) if row else 0
         if held == runs:

@@ -29,6 +29,7 @@ from neonhub_nb.store import AuditStore
 from neonhub_nb.store.base import Store
 from neonhub_nb.store.dialect import fetchall
 from neonhub_nb.store.pg import PgStore, PgUrl, apply_migrations, connect, upsert_batch
+from neonhub_nb.store.pg.maintenance import prune
 from neonhub_nb.store.pg.upsert import COLUMNS
 from neonhub_nb.store.rollups import CELL_TABLES, create_rollups, rollups_current
 from neonhub_nb.synth import SYNTH_END, generate_synthetic_store
@@ -261,7 +262,7 @@ def _cells(con: Any) -> dict[str, list[tuple[Any, ...]]]:
     }
 
 
-def test_rollups_stay_exact_under_two_ingesters_writing_the_same_hour(
+def test_rollups_stay_exact_under_two_ingesters_writing_the_same_hour_and_a_prune(
     pg_cluster: pg.PgCluster, tmp_path: Path
 ) -> None:
     url = pg_cluster.create_database()
@@ -298,6 +299,14 @@ def test_rollups_stay_exact_under_two_ingesters_writing_the_same_hour(
             kept = _cells(con)
             assert sum(row[7] for row in kept["dash_run_cells"]) == 120
             create_rollups(con)  # every cell again from the raw rows, by one writer
+            assert _cells(con) == kept
+        # A prune of the runs of the first 3 minutes recomputes the hour's cells in its transaction.
+        report = prune(machines[0], timedelta(0), now=hour + timedelta(minutes=3))
+        assert 0 < report.runs < 120
+        with connect(PgUrl(url), autocommit=True) as con:
+            kept = _cells(con)
+            assert sum(row[7] for row in kept["dash_run_cells"]) == 120 - report.runs
+            create_rollups(con)
             assert _cells(con) == kept
         for store in machines:
             store.close()
