@@ -107,7 +107,8 @@ class AuditDashboard:
     ) -> None:
         if not store.read_only:
             raise ValueError(
-                f"the dashboard only reads: pass a store opened with read_only=True (got {store!r})"
+                "the dashboard only reads: pass AuditStore(path, read_only=True) or "
+                f"PgStore(url, read_only=True) (got {store!r})"
             )
         if period not in PERIODS:
             raise ValueError(f"period: unknown {period!r}; known: {', '.join(PERIODS)}")
