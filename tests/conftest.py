@@ -11,8 +11,14 @@ import pytest
 from neonhub_nb.config import Settings, load_settings
 from neonhub_nb.store import AuditStore
 
+from .backends import backend
 from .faultserver import FaultServer
 from .llama import IN_CI, LlamaServer, find_build, llama_server
+from .pg import pg_cluster, pg_url
+
+# Fixtures defined elsewhere, offered to every test module: a store on either backend
+# (``backend``) and the real PostgreSQL the team-store tests use.
+__all__ = ["backend", "pg_cluster", "pg_url"]
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -13,9 +13,10 @@ import pytest
 from neonhub_nb.clock import FakeClock
 from neonhub_nb.errors import InvalidInputError
 from neonhub_nb.records import ReviewEvent, ReviewRecord, derive_review
-from neonhub_nb.store import AuditStore, apply_migrations
+from neonhub_nb.store import AuditStore, Store, apply_migrations
 
-from .audit_support import T0, good_run, line, neonhub, write_segment
+from .audit_support import T0, good_run, line
+from .backends import Backend
 
 
 def _event(decision: str, minute: int, **extra: object) -> ReviewEvent:
@@ -75,9 +76,9 @@ def test_events_are_applied_in_decision_order_not_arrival_order() -> None:
                               "before you approve it"),)  # fmt: skip
 
 
-def _store_with_a_draft(tmp_path: Path, *, finish: str | None = None) -> tuple[AuditStore, str]:
+def _store_with_a_draft(backend: Backend, *, finish: str | None = None) -> tuple[Store, str]:
     clock = FakeClock(datetime(2026, 3, 1, 9, 0))
-    store = AuditStore(tmp_path / "s.duckdb", background=False, clock=clock)
+    store = backend.store(background=False, clock=clock)
     lines = good_run("run_1", draft_status="truncated" if finish else "draft")
     if finish:
         lines += line(
@@ -87,15 +88,15 @@ def _store_with_a_draft(tmp_path: Path, *, finish: str | None = None) -> tuple[A
              "ending": finish},
             1,
         )  # fmt: skip
-    write_segment(store.path, "w", lines)
+    backend.write_segment("w", lines)
     store.flush()
     return store, "draft_run_1"
 
 
-def test_reject_then_approve_is_refused_and_every_decision_is_kept(tmp_path: Path) -> None:
+def test_reject_then_approve_is_refused_and_every_decision_is_kept(backend: Backend) -> None:
     """Issue example 5: Reject -> Approve -> Save edits used to end as status=draft still
     carrying the rejection note, with who decided what lost."""
-    store, draft = _store_with_a_draft(tmp_path)
+    store, draft = _store_with_a_draft(backend)
     clock = store.clock
     assert isinstance(clock, FakeClock)
     store.review_draft(draft, "reject", "Dana", "off-brand tone")
@@ -129,8 +130,8 @@ def test_reject_then_approve_is_refused_and_every_decision_is_kept(tmp_path: Pat
     store.close()
 
 
-def test_a_truncated_draft_is_approved_only_after_an_edit(tmp_path: Path) -> None:
-    store, draft = _store_with_a_draft(tmp_path, finish="truncated")
+def test_a_truncated_draft_is_approved_only_after_an_edit(backend: Backend) -> None:
+    store, draft = _store_with_a_draft(backend, finish="truncated")
     assert store.review_state(draft).status == "truncated"
     with pytest.raises(InvalidInputError, match="cut at the token limit"):
         store.review_draft(draft, "approve", "Dana")
@@ -153,18 +154,18 @@ def test_a_truncated_draft_is_approved_only_after_an_edit(tmp_path: Path) -> Non
     ],
 )
 def test_bad_review_fields_are_refused_and_nothing_is_written(
-    tmp_path: Path, decision: str, reviewer: str, reason: str | None, content: str | None,
+    backend: Backend, decision: str, reviewer: str, reason: str | None, content: str | None,
     rule: str,
 ) -> None:  # fmt: skip
-    store, draft = _store_with_a_draft(tmp_path)
+    store, draft = _store_with_a_draft(backend)
     with pytest.raises(InvalidInputError, match=rule.replace("(", r"\(")):
         store.review_draft(draft, decision, reviewer, reason, content=content)
     assert store.review_trail(draft).empty
     store.close()
 
 
-def test_an_unknown_draft_is_refused(tmp_path: Path) -> None:
-    store, _ = _store_with_a_draft(tmp_path)
+def test_an_unknown_draft_is_refused(backend: Backend) -> None:
+    store, _ = _store_with_a_draft(backend)
     with pytest.raises(InvalidInputError, match="draft_id: no draft 'draft_nope'"):
         store.review_draft("draft_nope", "approve", "Dana")
     store.close()
@@ -203,15 +204,14 @@ def test_old_files_keep_their_decisions_as_events(tmp_path: Path) -> None:
     store.close()
 
 
-def test_review_lines_of_older_writers_become_events(tmp_path: Path) -> None:
-    db = tmp_path / "s.duckdb"
+def test_review_lines_of_older_writers_become_events(backend: Backend) -> None:
     legacy = ReviewRecord(
         draft_id="draft_run_1", status="rejected", reviewer="Dana", review_note="no",
         reviewed_at=T0 + timedelta(hours=1),
     )  # fmt: skip
-    write_segment(db, "old", good_run("run_1") + line("review", legacy.model_dump(mode="json")))
-    write_segment(db, "old", line("review", legacy.model_dump(mode="json")))  # read twice
-    store = AuditStore(db, background=False)
+    backend.write_segment("old", good_run("run_1") + line("review", legacy.model_dump(mode="json")))
+    backend.write_segment("old", line("review", legacy.model_dump(mode="json")))  # read twice
+    store = backend.store(background=False)
     store.flush()
     trail = store.review_trail("draft_run_1")
     assert trail["decision"].tolist() == ["reject"]
@@ -219,23 +219,23 @@ def test_review_lines_of_older_writers_become_events(tmp_path: Path) -> None:
     store.close()
 
 
-def test_show_prints_the_review_trail(tmp_path: Path) -> None:
-    store, draft = _store_with_a_draft(tmp_path)
+def test_show_prints_the_review_trail(backend: Backend) -> None:
+    store, draft = _store_with_a_draft(backend)
     store.review_draft(draft, "reject", "Dana", "off-brand tone")
     store.close()
-    shown = neonhub("show", "run_1", db=store.path)
+    shown = backend.cli("show", "run_1")
     assert shown.returncode == 0, shown.stderr
     assert "draft draft_run_1 (rejected)" in shown.stdout
     assert "review trail (UTC):" in shown.stdout
     assert "2026-03-01 09:00:00  reject  by Dana  reason: off-brand tone" in shown.stdout
-    as_json = neonhub("show", "run_1", "--json", db=store.path)
+    as_json = backend.cli("show", "run_1", "--json")
     assert '"decision": "reject"' in as_json.stdout
 
 
 def test_a_secret_in_an_edit_is_redacted_and_the_hash_describes_what_is_stored(
-    tmp_path: Path,
+    backend: Backend,
 ) -> None:
-    store, draft = _store_with_a_draft(tmp_path)
+    store, draft = _store_with_a_draft(backend)
     secret = "sk-proj-" + "Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4zAb3dEf6h"
     store.review_draft(draft, "edit", "Dana", content=f"# T\n\nkey {secret} here")
     trail = store.sql("SELECT content, content_sha256, content_bytes FROM review_events")

@@ -1,7 +1,9 @@
-"""Export round-trip, prune consistency and snapshots on a real store."""
+"""Export round-trip, prune consistency and snapshots on a real store: a DuckDB file and a
+team's PostgreSQL (its owner's URL: only the owner may prune)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,13 +16,23 @@ from neonhub_nb.clock import FakeClock
 from neonhub_nb.config import Settings
 from neonhub_nb.models import RunRequest
 from neonhub_nb.orchestrator import build_orchestrator
-from neonhub_nb.store import AuditStore
+from neonhub_nb.store import Store
 from neonhub_nb.store.maintenance import export_store, parse_age, prune, snapshot
+
+from .backends import Backend
 
 TABLES = ("agent_runs", "tool_executions", "agent_run_metrics", "content_drafts")
 
 
-def record_runs(store: AuditStore, settings: Settings, clock: FakeClock, days: list[int]) -> None:
+@pytest.fixture
+def store(backend: Backend) -> Iterator[Store]:
+    """Either backend's store, as the owner (who alone may prune a team store)."""
+    owned = backend.owner(ingest_interval=0.05)
+    yield owned
+    owned.close()
+
+
+def record_runs(store: Store, settings: Settings, clock: FakeClock, days: list[int]) -> None:
     orchestrator = build_orchestrator(settings, store=store, clock=clock)
     for index, day in enumerate(days):
         clock._now = FakeClock().now() + timedelta(days=day)
@@ -33,7 +45,7 @@ def record_runs(store: AuditStore, settings: Settings, clock: FakeClock, days: l
 
 
 @pytest.mark.parametrize("fmt", ["parquet", "csv", "jsonl"])
-def test_export_round_trip(store: AuditStore, settings: Settings, tmp_path: Path, fmt: str) -> None:
+def test_export_round_trip(store: Store, settings: Settings, tmp_path: Path, fmt: str) -> None:
     record_runs(store, settings, FakeClock(), [0, 1, 2])
     written = export_store(store, tmp_path / "out", fmt)  # type: ignore[arg-type]
     reader = {"parquet": "read_parquet", "csv": "read_csv_auto", "jsonl": "read_json_auto"}[fmt]
@@ -53,7 +65,7 @@ def test_export_round_trip(store: AuditStore, settings: Settings, tmp_path: Path
 
 
 def test_export_since_keeps_only_newer_runs_and_their_rows(
-    store: AuditStore, settings: Settings, tmp_path: Path
+    store: Store, settings: Settings, tmp_path: Path
 ) -> None:
     clock = FakeClock()
     record_runs(store, settings, clock, [0, 10, 20])
@@ -65,9 +77,7 @@ def test_export_since_keeps_only_newer_runs_and_their_rows(
     assert set(tools["run_id"]) == set(runs["run_id"])
 
 
-def test_prune_deletes_old_runs_with_everything_they_own(
-    store: AuditStore, settings: Settings
-) -> None:
+def test_prune_deletes_old_runs_with_everything_they_own(store: Store, settings: Settings) -> None:
     clock = FakeClock()
     record_runs(store, settings, clock, [0, 1, 100, 101])
     now = FakeClock().now() + timedelta(days=102)
@@ -84,7 +94,7 @@ def test_prune_deletes_old_runs_with_everything_they_own(
         assert orphans == 0, table
 
 
-def test_prune_keeps_running_runs_whatever_their_age(store: AuditStore) -> None:
+def test_prune_keeps_running_runs_whatever_their_age(store: Store) -> None:
     store.record_run_started(
         {
             "run_id": "run_open",
@@ -115,7 +125,7 @@ def test_parse_age_rejects_nonsense() -> None:
 
 
 def test_snapshot_is_a_full_independent_copy(
-    store: AuditStore, settings: Settings, tmp_path: Path
+    store: Store, settings: Settings, tmp_path: Path
 ) -> None:
     run_agent(
         "content.generate_article",

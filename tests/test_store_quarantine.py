@@ -21,6 +21,7 @@ import neonhub_nb.store.lines as lines_module
 from neonhub_nb.store import AuditStore
 
 from .audit_support import T0, good_run, line, neonhub, write_segment
+from .backends import Backend
 
 RUN = {
     "run_id": "run_bad",
@@ -85,14 +86,15 @@ BAD_LINES = {
 
 
 @pytest.mark.parametrize("kind", sorted(BAD_LINES))
-def test_each_kind_of_bad_line_is_quarantined_and_the_rest_lands(tmp_path: Path, kind: str) -> None:
-    db = tmp_path / "s.duckdb"
+def test_each_kind_of_bad_line_is_quarantined_and_the_rest_lands(
+    backend: Backend, kind: str
+) -> None:
     bad, reason = BAD_LINES[kind]
-    write_segment(db, "other", good_run("run_before", writer="other"))
-    segment = write_segment(db, "sick", good_run("run_a", writer="sick") + bad)
-    write_segment(db, "sick", good_run("run_b", writer="sick"))
+    backend.write_segment("other", good_run("run_before", writer="other"))
+    segment = backend.write_segment("sick", good_run("run_a", writer="sick") + bad)
+    backend.write_segment("sick", good_run("run_b", writer="sick"))
     offset = segment.stat().st_size - len(bad) - len(good_run("run_b", writer="sick"))
-    store = AuditStore(db, background=False)
+    store = backend.store(background=False)
 
     report = store.flush()
 
@@ -102,20 +104,19 @@ def test_each_kind_of_bad_line_is_quarantined_and_the_rest_lands(tmp_path: Path,
     assert set(runs["status"]) == {"succeeded"}
     assert int(store.sql("SELECT count(*) AS n FROM agent_run_metrics")["n"][0]) == 6
     held = store.quarantine()
-    assert held["segment"].tolist() == [segment.name]
+    assert held["segment"].tolist() == [backend.segment_key(segment)]
     assert held["line_offset"].tolist() == [offset]
     assert held["line_bytes"].tolist() == [len(bad) - 1]
     assert held["reason"][0].startswith(reason), held["reason"][0]
-    assert list(db.with_name("s.duckdb.spool").glob("*.jsonl")) == []  # segments finished
+    assert list(backend.spool_dir.glob("*.jsonl")) == []  # segments finished
     assert store.quarantine_counts().open == 1
     store.close()
 
 
-def test_a_secret_in_a_quarantined_line_is_redacted(tmp_path: Path) -> None:
-    db = tmp_path / "s.duckdb"
+def test_a_secret_in_a_quarantined_line_is_redacted(backend: Backend) -> None:
     secret = "sk-proj-" + "Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4zAb3dEf6h"
-    write_segment(db, "w", line("run", {**RUN, "error": f"key {secret}", "seed": -(2**40)}, 1))
-    store = AuditStore(db, background=False)
+    backend.write_segment("w", line("run", {**RUN, "error": f"key {secret}", "seed": -(2**40)}, 1))
+    store = backend.store(background=False)
     store.flush()
     kept = store.quarantine()["line"][0]
     assert secret not in kept and "[REDACTED" in kept
@@ -143,12 +144,11 @@ def test_a_nan_cost_from_one_writer_does_not_stop_anyone(tmp_path: Path) -> None
     store.close()
 
 
-def test_an_unreadable_segment_holds_up_no_other(tmp_path: Path) -> None:
-    db = tmp_path / "s.duckdb"
-    write_segment(db, "other", good_run("run_ok"))
-    blocker = db.with_name("s.duckdb.spool") / "blocker.00001.jsonl"
+def test_an_unreadable_segment_holds_up_no_other(backend: Backend) -> None:
+    backend.write_segment("other", good_run("run_ok"))
+    blocker = backend.spool_dir / "blocker.00001.jsonl"
     blocker.mkdir(parents=True)
-    store = AuditStore(db, background=False)
+    store = backend.store(background=False)
     report = store.flush()
     assert report.unreadable == ["blocker.00001.jsonl: Is a directory"]
     assert store.runs()["run_id"].tolist() == ["run_ok"]
@@ -190,14 +190,13 @@ def test_the_background_ingester_survives_an_error_and_keeps_going(tmp_path: Pat
 
 
 def test_a_dead_writers_partial_last_line_is_quarantined_and_never_spins(
-    tmp_path: Path,
+    backend: Backend,
 ) -> None:
     """Issue example 2: a writer died (full disk) mid-line. A read must finish, not loop:
     run it in a thread and give it a minute (it takes milliseconds)."""
-    db = tmp_path / "s.duckdb"
     partial = line("run", {**RUN, "run_id": "run_cut"}, 1)[:40]
-    write_segment(db, "dead", good_run("run_ok", writer="dead") + partial)
-    store = AuditStore(db, background=False)
+    backend.write_segment("dead", good_run("run_ok", writer="dead") + partial)
+    store = backend.store(background=False)
     outcome: list[object] = []
     reader = threading.Thread(target=lambda: outcome.append(store.runs()), daemon=True)
     reader.start()
@@ -211,15 +210,14 @@ def test_a_dead_writers_partial_last_line_is_quarantined_and_never_spins(
     store.close()
 
 
-def test_a_live_writers_unfinished_line_waits_and_is_not_quarantined(tmp_path: Path) -> None:
+def test_a_live_writers_unfinished_line_waits_and_is_not_quarantined(backend: Backend) -> None:
     import fcntl
 
-    db = tmp_path / "s.duckdb"
-    segment = write_segment(db, "alive", good_run("run_ok", writer="alive") + b'{"t": "ru')
+    segment = backend.write_segment("alive", good_run("run_ok", writer="alive") + b'{"t": "ru')
     holder = os.open(segment, os.O_RDONLY)
     fcntl.flock(holder, fcntl.LOCK_EX)  # its writer is alive and mid-write
     try:
-        store = AuditStore(db, background=False)
+        store = backend.store(background=False)
         store.flush()
         assert store.runs()["run_id"].tolist() == ["run_ok"]
         assert store.quarantine().empty
@@ -266,11 +264,10 @@ def test_a_writer_killed_mid_write_loses_nothing_it_finished(tmp_path: Path) -> 
 
 
 def test_quarantined_lines_are_retried_after_a_fix(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A line an older neonhub-nb did not know (here review events) waits in quarantine;
     once the code knows it (the patch is undone: the upgrade), a retry ingests it."""
-    db = tmp_path / "s.duckdb"
     event = {
         "event_id": "rev_1",
         "draft_id": "draft_run_a",
@@ -278,20 +275,20 @@ def test_quarantined_lines_are_retried_after_a_fix(
         "reviewer": "Dana",
         "decided_at": T0.isoformat(),
     }
-    write_segment(db, "w", good_run("run_a") + line("review_event", event))
+    backend.write_segment("w", good_run("run_a") + line("review_event", event))
     older = {k: v for k, v in lines_module.EVENT_RECORDS.items() if k != "review_event"}
     monkeypatch.setattr(lines_module, "EVENT_RECORDS", older)
-    store = AuditStore(db, background=False)
+    store = backend.store(background=False)
     assert store.flush().quarantined == 1
     assert store.sql("SELECT status FROM content_drafts")["status"].tolist() == ["draft"]
     monkeypatch.undo()
 
-    result = neonhub("quarantine", "--retry", db=db)
+    result = backend.cli("quarantine", "--retry")
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("ingested 1 quarantined lines; 0 still refused")
     assert store.sql("SELECT status FROM content_drafts")["status"].tolist() == ["approved"]
-    assert neonhub("quarantine", db=db).stdout.strip() == "no lines in quarantine"
+    assert backend.cli("quarantine").stdout.strip() == "no lines in quarantine"
     everything = store.quarantine(include_resolved=True)
     assert everything["resolved_at"].notna().tolist() == [True]
     assert store.quarantine_counts().total == 1  # the counter never goes down

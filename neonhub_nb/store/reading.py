@@ -96,7 +96,7 @@ def pending_in_spool(spool_dir: Path, offsets: Mapping[str, int]) -> tuple[int, 
             with open(segment.path, "rb") as handle:
                 handle.seek(int(offsets.get(segment.name, 0)))
                 data = handle.read()
-        except FileNotFoundError:
+        except OSError:  # gone, or unreadable (the ingester reports those)
             continue
         for line in data.split(b"\n")[:-1]:
             if not line.strip():

@@ -6,7 +6,8 @@ One pass, run by whichever process of the machine holds the spool's ingestion tu
    ``machine/segment`` (``spool_segments``), up to about :data:`BATCH_RUNS` runs. A live
    writer's partial last line waits; a dead writer's is quarantined.
 2. Check every line against its record (``store/lines.py``, as the DuckDB store does),
-   then against what PostgreSQL can hold (``upsert.row_problem``: NUL characters).
+   then against what PostgreSQL can hold (``upsert.stage_row``: NUL characters), which
+   also gives the row as it is sent, so no row is checked twice.
    Lines that fail go to ``ingest_quarantine`` with ``machine/segment`` and offset.
 3. :func:`~neonhub_nb.store.pg.upsert.upsert_batch` writes the rows and moves the
    offsets in ONE transaction, which also writes the quarantine, derives the review
@@ -43,7 +44,7 @@ from ..spool import Segment, list_segments
 from . import leases
 from .queries import quarantine_lines, refresh_draft_status
 from .session import is_connection_error
-from .upsert import SegmentRange, row_problem, upsert_batch
+from .upsert import SegmentRange, row_problem, stage_row, upsert_batch
 
 __all__ = [
     "BATCH_RUNS",
@@ -89,6 +90,8 @@ class _Reading:
     live_writers: set[str] = field(default_factory=set)
     dead_writers: list[str] = field(default_factory=list)
     dead_fds: dict[str, int] = field(default_factory=dict)
+    #: (segment, offset) -> the event's row as upsert_batch sends it (checked once).
+    staged: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
 
 
 def read_ledger(spool_dir: Path) -> dict[str, int]:
@@ -199,12 +202,19 @@ def _read(
     return reading
 
 
-def _rows(events: list[SpooledEvent]) -> dict[str, list[dict[str, Any]]]:
-    """The events as rows per table; a run's later revision wins (finished over started)."""
+def _rows(
+    events: list[SpooledEvent], staged: Mapping[tuple[str, int], dict[str, Any]] | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """The events as rows per table (their ``staged`` rows when given); a run's later
+    revision wins (finished over started)."""
     runs: dict[str, tuple[int, dict[str, Any]]] = {}
     rows: dict[str, list[dict[str, Any]]] = {}
     for event in events:
-        row = event.record.model_dump()
+        row = (
+            staged[(event.segment, event.offset)]
+            if staged is not None
+            else event.record.model_dump()
+        )
         if event.kind == "run":
             held = runs.get(row["run_id"])
             if held is None or event.rev >= held[0]:
@@ -224,12 +234,14 @@ def _checked(reading: _Reading) -> list[SpooledEvent]:
     """The events PostgreSQL can hold; the others join the quarantine."""
     kept: list[SpooledEvent] = []
     for event in reading.events:
-        problem = row_problem(EVENT_TABLES[event.kind], event.record.model_dump())
-        if problem is None:
-            kept.append(event)
-        else:
+        try:
+            staged = stage_row(EVENT_TABLES[event.kind], event.record.model_dump())
+        except StoreError as exc:
             line = reading.lines.get((event.segment, event.offset), b"")
-            reading.bad.append(_refused(event, f"refused by the database: {problem}", line))
+            reading.bad.append(_refused(event, f"refused by the database: {exc}", line))
+            continue
+        reading.staged[(event.segment, event.offset)] = staged
+        kept.append(event)
     return kept
 
 
@@ -305,7 +317,14 @@ def ingest_pass(
             maintain_rollups(con, sorted(runs_touched | set(abandoned)), sorted(drafts_touched))
 
         try:
-            result = upsert_batch(con, _rows(events), reading.ranges, now=stamp, then=bookkeeping)
+            result = upsert_batch(
+                con,
+                _rows(events, reading.staged),
+                reading.ranges,
+                now=stamp,
+                then=bookkeeping,
+                staged=True,
+            )
         except StoreError as exc:
             cause = exc.__cause__
             if cause is None or is_connection_error(cause):

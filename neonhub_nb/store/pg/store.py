@@ -50,6 +50,8 @@ from .url import PgUrl
 __all__ = ["PgStore"]
 
 log = logging.getLogger(__name__)
+# How away_error() and connect() begin: the server could not be reached.
+_AWAY = ("cannot reach the team store", "cannot connect to")
 
 
 class PgStore(RecordingMethods, PgReads, TrailMethods):
@@ -214,7 +216,19 @@ class PgStore(RecordingMethods, PgReads, TrailMethods):
                 failures = min(failures + 1, 6)
                 message = one_line(exc)
                 if message != self.last_ingest_error:
-                    log.warning("team store ingestion will retry: %s", message)
+                    # A server that is away is expected (the runs wait in the spool and
+                    # /health, the History panel and `neonhub-nb ingest` count them):
+                    # INFO, which an unconfigured notebook does not print. Anything
+                    # else is a WARNING.
+                    cause = exc.__cause__
+                    away = message.startswith(_AWAY) or (
+                        cause is not None and is_connection_error(cause)
+                    )
+                    log.log(
+                        logging.INFO if away else logging.WARNING,
+                        "team store ingestion will retry: %s",
+                        message,
+                    )
                 self.ingest_failures += 1
                 self.last_ingest_error = message
 
@@ -313,9 +327,11 @@ class PgStore(RecordingMethods, PgReads, TrailMethods):
 
     def backlog(self) -> Backlog:
         """What this machine recorded that the team store does not hold yet, counted
-        from the local spool and the last offsets it committed (no server needed)."""
-        if self.read_only:
-            return Backlog()
+        from the local spool and the last offsets it committed (no server needed).
+
+        A read-only store (the exporter, the dashboard) on a machine that also records
+        counts the same spool: the reader's and the writers' URLs of one database share
+        it (``machine.py``)."""
         events, runs = pending_in_spool(self.spool_dir, ingest.read_ledger(self.spool_dir))
         return Backlog(events, runs)
 
