@@ -17,7 +17,9 @@ import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_client.samples import Sample
 
+from neonhub_nb.clock import FakeClock
 from neonhub_nb.config import load_settings
+from neonhub_nb.dashboard import AuditDashboard
 from neonhub_nb.dashboard.aggregates import DashboardData, load_dashboard, runs_csv
 from neonhub_nb.dashboard.data import Period, RunFilters, Scope
 from neonhub_nb.experiments import load_experiment, load_inputs, run_grid
@@ -375,3 +377,23 @@ def test_experiments_replay_and_history_read_a_team_store(
         team.close()
     finally:
         pg_cluster.drop_database(url)
+
+
+def test_the_voila_dashboard_reads_a_team_store_and_names_only_its_database(
+    twins: tuple[AuditStore, PgStore], tmp_path: Path
+) -> None:
+    duck, team = twins
+    page = AuditDashboard(team, clock=FakeClock(SYNTH_END), period="30d", mode="live")
+    data = page.refresh()
+    assert data is not None and page.error is None
+    expected = _refresh(duck, page.selected_scope(), use_rollups=True)
+    assert dataclasses.replace(data, timings_ms={}) == expected
+    header = page.widget.children[0].value
+    database = team.label.rsplit("/", 1)[-1]
+    assert f"team store {database}" in header
+    assert team.url.secrets  # the URL has a password, and the page must not show it
+    for secret in (*team.url.secrets, "127.0.0.1", "postgres:"):
+        assert secret not in header
+    assert page.prepare_csv() == min(data.runs_matching, page.csv_limit)
+    with pytest.raises(ValueError, match="only reads"):
+        AuditDashboard(PgStore(team.url, spool_root=tmp_path, background=False))
