@@ -14,9 +14,10 @@
 3. Each query is run on PostgreSQL as each candidate writes it, and its rows compared with
    DuckDB's (times in UTC, numbers to 6 places, JSON parsed, rows as a multiset):
 
-   * ``text``: one text per engine; the DuckDB text with only its placeholders converted
-     (``?`` -> ``%s``) when that already runs, else a PostgreSQL text written by hand
-     (:data:`PG_TEXTS`).
+   * ``text``: one text per engine; the product's own PostgreSQL text where it holds one
+     (``store.dialect.Sql``, captured from the call), else the DuckDB text with only its
+     placeholders converted (``?`` -> ``%s``) when that already runs, else a PostgreSQL
+     text written here by hand (:data:`PG_TEXTS`, from before the product held its own).
    * ``sqlglot``: ``sqlglot.transpile(text, read="duckdb", write="postgres")``, then the
      same placeholder conversion.
    * ``sqlalchemy``: the query rebuilt in SQLAlchemy Core and compiled per dialect; written
