@@ -5,7 +5,7 @@ The cells and their SQL are the DuckDB file's (:mod:`neonhub_nb.store.rollups`, 
 both engines' texts sit side by side), and so are the calls the write side makes; call
 them through that module, which hands a psycopg connection here::
 
-    create_rollups(con)                       # once, after the migrations (db init)
+    create_rollups(con)                       # rebuild all (migration 13 builds them once)
     update_rollups(con, run_ids, draft_ids)   # in each ingestion transaction, after the rows
     hours = rollup_hours(con, where, params)  # prune: before deleting
     refresh_hours(con, hours)                 # prune: after deleting, same transaction
