@@ -14,9 +14,10 @@
 3. Each query is run on PostgreSQL as each candidate writes it, and its rows compared with
    DuckDB's (times in UTC, numbers to 6 places, JSON parsed, rows as a multiset):
 
-   * ``text``: one text per engine; the DuckDB text with only its placeholders converted
-     (``?`` -> ``%s``) when that already runs, else a PostgreSQL text written by hand
-     (:data:`PG_TEXTS`).
+   * ``text``: one text per engine; the product's own PostgreSQL text where it holds one
+     (``store.dialect.Sql``, captured from the call), else the DuckDB text with only its
+     placeholders converted (``?`` -> ``%s``) when that already runs, else a PostgreSQL
+     text written here by hand (:data:`PG_TEXTS`, from before the product held its own).
    * ``sqlglot``: ``sqlglot.transpile(text, read="duckdb", write="postgres")``, then the
      same placeholder conversion.
    * ``sqlalchemy``: the query rebuilt in SQLAlchemy Core and compiled per dialect; written
@@ -33,10 +34,12 @@ import argparse
 import contextlib
 import inspect
 import json
+import os
 import re
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -59,8 +62,10 @@ from neonhub_nb.metrics.tally import StoreTally
 from neonhub_nb.store import baselines
 from neonhub_nb.store import queries as store_queries
 from neonhub_nb.store import schema as duck_schema
+from neonhub_nb.store.dialect import Sql
 from neonhub_nb.store.ingest import ingest_segments
 from neonhub_nb.store.pg import apply_migrations, connect, upsert_batch
+from neonhub_nb.store.rollups import create_rollups, drop_rollups
 from neonhub_nb.store.spool import SpoolWriter
 from neonhub_nb.synth import SYNTH_END, generate_synthetic_store
 
@@ -84,6 +89,9 @@ def build_duckdb(path: Path, runs: int) -> None:
            FROM (SELECT row_number() OVER () AS i, * FROM agent_runs
                  WHERE status = 'failed' LIMIT 40)"""
     )
+    # Rows added beside the ingester: the dashboard's cells are built again from them.
+    drop_rollups(con)
+    create_rollups(con)
     con.close()
 
 
@@ -99,6 +107,11 @@ def copy_to_postgres(path: Path, url: str, chunk: int = 2000) -> None:
                 batch = [dict(zip(names, row, strict=True)) for row in rows]
                 done = upsert_batch(con, {table: batch}, now=datetime.now(UTC))
                 assert done.committed
+        create_rollups(con)  # the cells of the copied rows, as the ingester keeps them
+        # The inserting transaction's id (migration 12) is the exporter's bookkeeping,
+        # which a DuckDB file leaves empty; it is not what this benchmark compares.
+        for table in ("agent_runs", "tool_executions", "agent_run_metrics"):
+            con.execute(f"UPDATE {table} SET ingest_xid = NULL")
         con.execute("ANALYZE")
     duck.close()
 
@@ -109,6 +122,8 @@ class Captured:
     name: str
     text: str
     params: list[Any]
+    #: The product's own PostgreSQL text, when it holds one (``store.dialect.Sql``).
+    pg: str | None = None
 
 
 class Recorder:
@@ -120,15 +135,28 @@ class Recorder:
         self.seen: list[Captured] = []
 
     def execute(self, query: str, params: Any = None) -> Any:
+        stack = inspect.stack()[1:]
+        # store.dialect picks the text by engine and hands this recorder DuckDB's; the
+        # product's PostgreSQL text, if it has one, is in the dialect call's ``query``.
+        pg = next(
+            (
+                f.frame.f_locals["query"].postgres
+                for f in stack
+                if f.frame.f_globals.get("__name__") == "neonhub_nb.store.dialect"
+                and isinstance(f.frame.f_locals.get("query"), Sql)
+            ),
+            None,
+        )
         caller = next(
             f
-            for f in inspect.stack()[1:]
+            for f in stack
             if f.frame.f_globals.get("__name__", "").startswith("neonhub_nb")
+            and f.frame.f_globals.get("__name__") != "neonhub_nb.store.dialect"
             and f.function not in {"timed_df", "fetch_rows", "timed"}
         )
         module = caller.frame.f_globals["__name__"].rsplit(".", 2)
         name = f"{module[-2]}.{module[-1]}.{caller.function}"
-        self.seen.append(Captured(name, query, list(params or [])))
+        self.seen.append(Captured(name, query, list(params or []), pg))
         return self.con.execute(query, params or [])
 
     def register(self, name: str, table: Any) -> None:
@@ -230,7 +258,7 @@ def capture(path: Path) -> list[Captured]:
     for item in unique.values():
         named[item.name] = named.get(item.name, 0) + 1
         suffix = f"#{named[item.name]}" if named[item.name] > 1 else ""
-        out.append(Captured(item.name + suffix, item.text, item.params))
+        out.append(Captured(item.name + suffix, item.text, item.params, item.pg))
     return out
 
 
@@ -480,10 +508,9 @@ def compile_core(q: Captured) -> tuple[str, list[Any]]:
 def _norm(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
-    if isinstance(value, Decimal):
+    if isinstance(value, Decimal | float | int) and not isinstance(value, bool):
+        # sum(BIGINT) is an integer in DuckDB and numeric in PostgreSQL: same number.
         return round(float(value), 6)
-    if isinstance(value, float):
-        return round(value, 6)
     if isinstance(value, str) and value[:1] in "{[":
         try:
             return _norm(json.loads(value))
@@ -526,7 +553,12 @@ def judge(con: psycopg.Connection[Any], expected: list[str], build: Callable[[],
         got = _rows(run_pg(con, text, params))
     except Exception as exc:
         return Outcome("error", " ".join(str(exc).split())[:70])
-    return Outcome("ok") if got == expected else Outcome("wrong", f"{len(got)} rows")
+    if got == expected:
+        return Outcome("ok")
+    if os.environ.get("BENCH_DIALECTS_DIFF"):
+        differ = sorted(set(got) ^ set(expected))[:2]
+        print("DIFF", text[:60].replace("\n", " "), differ, file=sys.stderr)
+    return Outcome("wrong", f"{len(got)} rows")
 
 
 def median_us(build: Callable[[], Any], calls: int) -> float:
@@ -587,10 +619,14 @@ def main() -> None:
                 hand = PG_TEXTS.get(q.name)
 
                 def as_text(q: Captured = q, hand: Any = hand) -> tuple[str, list[Any]]:
+                    if q.pg is not None:  # the product's own second text
+                        return placeholders(q.pg), q.params
                     return (hand(q) if hand else placeholders(q.text)), q.params
 
                 row.outcomes["text"] = judge(con, row.expected, as_text)
-                if hand:
+                if q.pg is not None:
+                    row.outcomes["text"].detail = "product's text " + row.outcomes["text"].detail
+                elif hand:
                     row.outcomes["text"].detail = "hand-written " + row.outcomes["text"].detail
                 row.outcomes["sqlglot"] = judge(
                     con, row.expected, lambda q=q: (transpile(q), q.params)

@@ -241,7 +241,7 @@ def _fill(con: duckdb.DuckDBPyConnection) -> None:
         FROM calls c JOIN synth_connectors k ON k.k = c.h % {len(SYNTH_CONNECTORS)}"""
     )
     con.execute(
-        f"""INSERT INTO agent_run_metrics
+        f"""INSERT INTO agent_run_metrics (run_id, name, value, unit)
         WITH m AS (
           SELECT r.run_id, r.status, r.n_connector_calls,
                  200 + (hash(r.i, 'pt', getvariable('seed')) % 400)::DOUBLE AS prompt_tokens,

@@ -1,15 +1,19 @@
 """The dashboard's numbers: one refresh = a handful of queries on one short connection.
 
-Every function takes an open DuckDB connection (``with store.connect() as con``) and
-returns plain frozen dataclasses (``data``), so the widgets, the tests and the charts
-share one shape and nothing here needs pandas. Widget values only ever reach SQL as
-bound parameters, never as SQL text.
+Every function takes an open connection to the audit store (``with store.connect() as
+con``): a DuckDB file's or a PostgreSQL team store's. Where the engines' SQL differs,
+both texts sit side by side (:class:`~neonhub_nb.store.dialect.Sql`) and the
+connection picks its own. Each returns plain frozen dataclasses (``data``), so the
+widgets, the tests and the charts share one shape and nothing here needs pandas. Widget
+values only ever reach SQL as bound parameters, never as SQL text.
 
 Sums (runs, tokens, cost, drafts, connector calls, errors) are read from hourly "cells"
 (``rollup``): the store's roll-up tables when it keeps them current, else temp tables
 computed from the raw rows of the period at the start of the refresh. Both are the same
 SQL, so the numbers cannot differ; only the time does (``bench/bench_dashboard.py``).
 Percentiles, the newest runs, drafts and breaker events are read from the raw rows.
+PostgreSQL orders text by its bytes here (``COLLATE "C"``), as DuckDB does, so ties
+break the same way whatever the server's locale.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from ..store import rollups as rollup
+from ..store.dialect import Sql, fetchall, fetchone, is_postgres
 from .data import (
     DEFAULT_PERIOD,
     PERIODS,
@@ -82,13 +87,28 @@ T = TypeVar("T")
 
 
 class Cells:
-    """Where the hourly cells are: the store's roll-ups or this connection's temp tables."""
+    """Where the hourly cells are: the store's roll-ups, this connection's temp tables
+    (DuckDB), or subqueries over the raw rows (PostgreSQL, whose reader may not create
+    tables). ``runs``, ``tools`` and ``errors`` go after ``FROM``; a subquery's parameters
+    (``*_params``) go before the query's own."""
 
-    def __init__(self, prefix: str, source: str) -> None:
+    def __init__(
+        self,
+        prefix: str,
+        source: str,
+        subqueries: dict[str, tuple[str, list[Any]]] | None = None,
+    ) -> None:
         self.runs = f"{prefix}run_cells"
         self.tools = f"{prefix}tool_cells"
         self.errors = f"{prefix}error_cells"
+        self.runs_params: list[Any] = []
+        self.tools_params: list[Any] = []
+        self.errors_params: list[Any] = []
         self.source = source
+        if subqueries is not None:
+            self.runs, self.runs_params = subqueries["dash_run_cells"]
+            self.tools, self.tools_params = subqueries["dash_tool_cells"]
+            self.errors, self.errors_params = subqueries["dash_error_cells"]
 
 
 ROLLUPS = Cells("dash_", "rollup")
@@ -98,6 +118,11 @@ def cells_for(con: Any, scope: Scope, *, use_rollups: bool = True) -> Cells:
     """The store's roll-ups when current, else cells of the scope's runs computed now."""
     if use_rollups and rollup.rollups_current(con):
         return ROLLUPS
+    if is_postgres(con):
+        from ..store.pg.rollups import raw_cells
+
+        where, params = scope.where()
+        return Cells("raw_", "raw", raw_cells(where, params))
     # DuckDB would put the temp tables' blocks in "<store>.tmp", beside the store; a
     # read-only reader writes nothing there (and on some disks DuckDB then reports the
     # not-yet-created folder as full).
@@ -110,19 +135,25 @@ def cells_for(con: Any, scope: Scope, *, use_rollups: bool = True) -> Cells:
 # ------------------------------------------------------------------------ queries
 def choices(con: Any, cells: Cells) -> Choices:
     """The filters' choices (every value the store holds, whatever the period)."""
-    if cells.source == "rollup":
-        row = con.execute(
-            f"""SELECT list(DISTINCT agent ORDER BY agent), list(DISTINCT intent ORDER BY intent),
+    rolled = cells.source == "rollup"
+    source, total = (cells.runs, "sum(runs)") if rolled else ("agent_runs", "count(*)")
+    params = cells.runs_params if rolled else []
+    row = fetchone(
+        con,
+        Sql(
+            duckdb=f"""SELECT list(DISTINCT agent ORDER BY agent),
+                       list(DISTINCT intent ORDER BY intent),
                        list(DISTINCT status ORDER BY status), list(DISTINCT mode ORDER BY mode),
-                       sum(runs) FROM {cells.runs}"""
-        ).fetchone()
-    else:
-        row = con.execute(
-            """SELECT list(DISTINCT agent ORDER BY agent), list(DISTINCT intent ORDER BY intent),
-                      list(DISTINCT status ORDER BY status), list(DISTINCT mode ORDER BY mode),
-                      count(*) FROM agent_runs"""
-        ).fetchone()
-    first, last = con.execute("SELECT min(started_at), max(started_at) FROM agent_runs").fetchone()
+                       {total} FROM {source}""",
+            postgres=f"""SELECT array_agg(DISTINCT agent COLLATE "C" ORDER BY agent COLLATE "C"),
+                       array_agg(DISTINCT intent COLLATE "C" ORDER BY intent COLLATE "C"),
+                       array_agg(DISTINCT status COLLATE "C" ORDER BY status COLLATE "C"),
+                       array_agg(DISTINCT mode COLLATE "C" ORDER BY mode COLLATE "C"),
+                       {total} FROM {source}""",
+        ),
+        params,
+    )
+    first, last = fetchone(con, "SELECT min(started_at), max(started_at) FROM agent_runs")
     return Choices(
         agents=tuple(row[0] or ()),
         intents=tuple(row[1] or ()),
@@ -137,7 +168,8 @@ def choices(con: Any, cells: Cells) -> Choices:
 def kpis(con: Any, scope: Scope, cells: Cells) -> Kpis:
     """The tiles: sums from the cells, exact percentiles from the raw durations."""
     where, params = scope.where("hour")
-    row = con.execute(
+    row = fetchone(
+        con,
         f"""SELECT coalesce(sum(runs), 0),
                    coalesce(sum(runs) FILTER (WHERE status = 'succeeded'), 0),
                    coalesce(sum(runs) FILTER (WHERE status = 'failed'), 0),
@@ -147,14 +179,20 @@ def kpis(con: Any, scope: Scope, cells: Cells) -> Kpis:
                    coalesce(sum(drafts_approved), 0), coalesce(sum(drafts_pending), 0),
                    coalesce(sum(drafts_rejected), 0)
             FROM {cells.runs} WHERE {where}""",
-        params,
-    ).fetchone()
+        [*cells.runs_params, *params],
+    )
     raw_where, raw_params = scope.where()
-    percentiles = con.execute(
-        f"""SELECT quantile_cont(duration_ms, [0.5, 0.95])  -- one sort for both
-            FROM agent_runs WHERE {raw_where} AND duration_ms IS NOT NULL""",
+    percentiles = fetchone(
+        con,
+        Sql(  # one sort for both
+            duckdb=f"""SELECT quantile_cont(duration_ms, [0.5, 0.95])
+                FROM agent_runs WHERE {raw_where} AND duration_ms IS NOT NULL""",
+            postgres=f"""SELECT percentile_cont(ARRAY[0.5, 0.95])
+                    WITHIN GROUP (ORDER BY duration_ms)
+                FROM agent_runs WHERE {raw_where} AND duration_ms IS NOT NULL""",
+        ),
         raw_params,
-    ).fetchone()[0] or (None, None)
+    )[0] or (None, None)
     return Kpis(
         runs=int(row[0]),
         succeeded=int(row[1]),
@@ -180,11 +218,10 @@ def mode_counts(con: Any, scope: Scope, cells: Cells) -> dict[str, int]:
     else:
         where, params = scope.where("hour", mode=False)
         table = cells.runs
+        params = [*cells.runs_params, *params]
     column = "count(*)" if table == "agent_runs" else "sum(runs)"
-    rows = con.execute(
-        f"SELECT mode, {column} FROM {table} WHERE {where} GROUP BY mode ORDER BY mode",
-        params,
-    ).fetchall()
+    text = f"SELECT mode, {column} FROM {table} WHERE {where} GROUP BY mode ORDER BY mode"
+    rows = fetchall(con, Sql(text, text + ' COLLATE "C"'), params)
     return {r[0]: int(r[1]) for r in rows}
 
 
@@ -218,17 +255,30 @@ def trend(con: Any, scope: Scope, cells: Cells, choices: Choices, now: datetime)
     period = scope.period
     bucket = _bucket_for(period, choices, now)
     where, params = scope.where("hour")
-    rows = con.execute(
-        f"""SELECT date_trunc('{bucket}', hour) AS b, agent, sum(runs),
-                   coalesce(sum(runs) FILTER (WHERE status IN ('failed', 'abandoned')), 0)
-            FROM {cells.runs} WHERE {where} GROUP BY ALL""",
-        params,
-    ).fetchall()
-    opens = con.execute(
-        f"""SELECT date_trunc('{bucket}', hour), sum(calls) FROM {cells.tools}
-            WHERE service = '(breaker)' AND {where} GROUP BY ALL""",
-        params,
-    ).fetchall()
+    start = Sql(f"date_trunc('{bucket}', hour)", f"date_trunc('{bucket}', hour, 'UTC')")
+    rows = fetchall(
+        con,
+        Sql(
+            *(
+                f"""SELECT {b} AS b, agent, sum(runs),
+                       coalesce(sum(runs) FILTER (WHERE status IN ('failed', 'abandoned')), 0)
+                FROM {cells.runs} WHERE {where} GROUP BY 1, 2"""
+                for b in (start.duckdb, start.postgres)
+            )
+        ),
+        [*cells.runs_params, *params],
+    )
+    opens = fetchall(
+        con,
+        Sql(
+            *(
+                f"""SELECT {b}, sum(calls) FROM {cells.tools}
+                WHERE service = '(breaker)' AND {where} GROUP BY 1"""
+                for b in (start.duckdb, start.postgres)
+            )
+        ),
+        [*cells.tools_params, *params],
+    )
     if not rows and not opens:
         return Trend(bucket)
     seen = [r[0] for r in rows] + [o[0] for o in opens]
@@ -258,16 +308,17 @@ def trend(con: Any, scope: Scope, cells: Cells, choices: Choices, now: datetime)
 def connector_calls(con: Any, scope: Scope, cells: Cells) -> tuple[ConnectorCalls, ...]:
     """Connector calls of the scope's runs per service, busiest first."""
     where, params = scope.where("hour")
-    rows = con.execute(
-        f"""SELECT service,
+
+    def text(collate: str) -> str:
+        return f"""SELECT service,
                    coalesce(sum(calls) FILTER (WHERE ok AND NOT rate_limited), 0),
                    coalesce(sum(calls) FILTER (WHERE ok AND rate_limited), 0),
                    coalesce(sum(calls) FILTER (WHERE NOT ok), 0)
             FROM (SELECT *, call_status <> 'failed' AS ok FROM {cells.tools}
-                  WHERE service <> '(breaker)' AND {where})
-            GROUP BY ALL ORDER BY sum(calls) DESC, service""",
-        params,
-    ).fetchall()
+                  WHERE service <> '(breaker)' AND {where}) AS c
+            GROUP BY service ORDER BY sum(calls) DESC, service{collate}"""
+
+    rows = fetchall(con, Sql(text(""), text(' COLLATE "C"')), [*cells.tools_params, *params])
     return tuple(ConnectorCalls(r[0], int(r[1]), int(r[2]), int(r[3])) for r in rows)
 
 
@@ -276,13 +327,13 @@ def costs(con: Any, scope: Scope, cells: Cells, limit: int = 12) -> Costs:
     where, params = scope.where("hour")
 
     def by(column: str) -> tuple[CostRow, ...]:
-        rows = con.execute(
-            f"""SELECT {column}, sum(runs), sum(tokens), sum(cost_usd) FROM {cells.runs}
-                WHERE {where} GROUP BY ALL
-                ORDER BY sum(cost_usd) DESC, sum(runs) DESC, {column} NULLS LAST
-                LIMIT {int(limit)}""",
-            params,
-        ).fetchall()
+        def text(collate: str) -> str:
+            return f"""SELECT {column}, sum(runs), sum(tokens), sum(cost_usd) FROM {cells.runs}
+                WHERE {where} GROUP BY {column}
+                ORDER BY sum(cost_usd) DESC, sum(runs) DESC, {column}{collate} NULLS LAST
+                LIMIT {int(limit)}"""
+
+        rows = fetchall(con, Sql(text(""), text(' COLLATE "C"')), [*cells.runs_params, *params])
         return tuple(CostRow(r[0], int(r[1]), int(r[2]), float(r[3])) for r in rows)
 
     return Costs(by("agent"), by("model"), by("campaign"))
@@ -291,26 +342,36 @@ def costs(con: Any, scope: Scope, cells: Cells, limit: int = 12) -> Costs:
 def error_groups(con: Any, scope: Scope, cells: Cells, limit: int = 8) -> tuple[ErrorGroup, ...]:
     """The most frequent errors of the scope's failed and abandoned runs."""
     where, params = scope.where("hour")
-    rows = con.execute(
-        f"""SELECT agent, error, sum(runs), max(last_seen) FROM {cells.errors}
-            WHERE {where} GROUP BY ALL
-            ORDER BY sum(runs) DESC, max(last_seen) DESC, agent, error LIMIT {int(limit)}""",
-        params,
-    ).fetchall()
+
+    def text(collate: str) -> str:
+        return f"""SELECT agent, error, sum(runs), max(last_seen) FROM {cells.errors}
+            WHERE {where} GROUP BY agent, error
+            ORDER BY sum(runs) DESC, max(last_seen) DESC, agent{collate}, error{collate}
+            LIMIT {int(limit)}"""
+
+    rows = fetchall(con, Sql(text(""), text(' COLLATE "C"')), [*cells.errors_params, *params])
     return tuple(ErrorGroup(r[0], r[1], int(r[2]), r[3]) for r in rows)
 
 
 def breaker_events(con: Any, scope: Scope, limit: int = 10) -> tuple[BreakerEvent, ...]:
     """The latest circuit-breaker transitions recorded by the scope's runs."""
     where, params = scope.where(prefix="r.")
-    rows = con.execute(
-        f"""SELECT t.started_at, t.request->>'agent', t.request->>'from', t.request->>'to',
-                   TRY_CAST(t.request->>'failures' AS INTEGER), t.request->>'reason', t.run_id
+
+    def text(failures: str, collate: str) -> str:
+        return f"""SELECT t.started_at, t.request->>'agent', t.request->>'from', t.request->>'to',
+                   {failures}, t.request->>'reason', t.run_id
             FROM tool_executions t JOIN agent_runs r USING (run_id)
             WHERE t.tool = 'circuit_breaker' AND t.operation = 'transition' AND {where}
-            ORDER BY t.started_at DESC, t.execution_id DESC LIMIT {int(limit)}""",
+            ORDER BY t.started_at DESC, t.execution_id{collate} DESC LIMIT {int(limit)}"""
+
+    rows = fetchall(
+        con,
+        Sql(
+            text("TRY_CAST(t.request->>'failures' AS INTEGER)", ""),
+            text(rollup.pg_int("(t.request->>'failures')"), ' COLLATE "C"'),
+        ),
         params,
-    ).fetchall()
+    )
     return tuple(
         BreakerEvent(r[0], r[1] or "?", r[2] or "?", r[3] or "?", r[4], r[5] or "", r[6])
         for r in rows
@@ -322,26 +383,32 @@ def _totals(con: Any, ids: list[str]) -> dict[str, tuple[float | None, float | N
     the metrics' row groups by run_id (ids grow with time): ~10 ms at a million runs."""
     if not ids:
         return {}
-    found = con.execute(
-        """SELECT run_id, max(value) FILTER (WHERE name = 'total_tokens'),
+
+    def text(among: str) -> str:
+        return f"""SELECT run_id, max(value) FILTER (WHERE name = 'total_tokens'),
                   max(value) FILTER (WHERE name = 'cost_usd')
            FROM agent_run_metrics
-           WHERE name IN ('total_tokens', 'cost_usd') AND list_contains(?::VARCHAR[], run_id)
-           GROUP BY run_id""",
+           WHERE name IN ('total_tokens', 'cost_usd') AND {among}
+           GROUP BY run_id"""
+
+    found = fetchall(
+        con,
+        Sql(text("list_contains(?::VARCHAR[], run_id)"), text("run_id = ANY(?::text[])")),
         [ids],
-    ).fetchall()
+    )
     return {r[0]: (r[1], r[2]) for r in found}
 
 
 def recent_runs(con: Any, scope: Scope, limit: int = 100) -> tuple[RunRow, ...]:
     """The newest ``limit`` runs of the scope, with their tokens and cost."""
     where, params = scope.where()
-    rows = con.execute(
-        f"""SELECT run_id, started_at, agent, intent, status, mode, duration_ms
+
+    def text(collate: str) -> str:
+        return f"""SELECT run_id, started_at, agent, intent, status, mode, duration_ms
             FROM agent_runs WHERE {where}
-            ORDER BY started_at DESC, run_id DESC LIMIT {int(limit)}""",
-        params,
-    ).fetchall()
+            ORDER BY started_at DESC, run_id{collate} DESC LIMIT {int(limit)}"""
+
+    rows = fetchall(con, Sql(text(""), text(' COLLATE "C"')), params)
     totals = _totals(con, [r[0] for r in rows])
     page = []
     for run_id, started_at, agent, intent, status, mode, duration_ms in rows:
@@ -364,25 +431,24 @@ def pending_drafts(
     of pending drafts the scope holds, and widen it (x10) only while it holds too few.
     """
     where, params = scope.where(prefix="r.")
-    total = int(
-        con.execute("SELECT count(*) FROM content_drafts WHERE status = 'draft'").fetchone()[0]
-    )
+    total = int(fetchone(con, "SELECT count(*) FROM content_drafts WHERE status = 'draft'")[0])
     if expected == 0 or total == 0:
         return (), total
     share = (expected or total) / total
     window = max(50, math.ceil(limit / share * 2))
-    while True:
-        rows = con.execute(
-            f"""WITH newest AS (
+
+    def text(collate: str) -> str:
+        return f"""WITH newest AS (
                   SELECT * FROM content_drafts WHERE status = 'draft'
-                  ORDER BY created_at DESC, draft_id DESC LIMIT {int(window)})
+                  ORDER BY created_at DESC, draft_id{collate} DESC LIMIT {int(window)})
                 SELECT d.draft_id, d.run_id, d.title, d.topic, d.primary_keyword,
                        d.created_at, r.agent, r.intent
                 FROM newest d JOIN agent_runs r USING (run_id)
                 WHERE {where}
-                ORDER BY d.created_at DESC, d.draft_id DESC LIMIT {int(limit)}""",
-            params,
-        ).fetchall()
+                ORDER BY d.created_at DESC, d.draft_id{collate} DESC LIMIT {int(limit)}"""
+
+    while True:
+        rows = fetchall(con, Sql(text(""), text(' COLLATE "C"')), params)
         if len(rows) >= limit or window >= total:
             return tuple(DraftRow(*r) for r in rows), total
         window *= 10
@@ -401,13 +467,14 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 def runs_csv(con: Any, scope: Scope, limit: int) -> tuple[str, int]:
     """The scope's newest ``limit`` runs as CSV text (header + rows) and the row count."""
     where, params = scope.where()
-    rows = con.execute(
-        f"""SELECT run_id, started_at, finished_at, agent, intent, status, mode, model,
+
+    def text(collate: str) -> str:
+        return f"""SELECT run_id, started_at, finished_at, agent, intent, status, mode, model,
                    campaign, experiment_id, variant, prompt_version, duration_ms, error
             FROM agent_runs WHERE {where}
-            ORDER BY started_at DESC, run_id DESC LIMIT {int(limit)}""",
-        params,
-    ).fetchall()
+            ORDER BY started_at DESC, run_id{collate} DESC LIMIT {int(limit)}"""
+
+    rows = fetchall(con, Sql(text(""), text(' COLLATE "C"')), params)
     totals = _totals(con, [r[0] for r in rows])
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")

@@ -1,13 +1,15 @@
 """The stakeholders' dashboard as ipywidgets: read-only, refreshable, testable without a browser.
 
 >>> dashboard = AuditDashboard.for_path("data/neonhub.duckdb")   # doctest: +SKIP
+>>> AuditDashboard.for_path("postgresql://neonhub_reader:PW@db/neonhub")  # doctest: +SKIP
 >>> dashboard.widget        # display it (a notebook cell's last line)  # doctest: +SKIP
 >>> dashboard.start()       # first read in the background           # doctest: +SKIP
 
 Read-only by construction: it accepts only a store opened with ``read_only=True`` (so
-DuckDB itself refuses any write), every control is a dropdown, a toggle, a date picker or
-a button whose values are bounded and checked against the choices the store offered
-before they reach SQL (as bound parameters), and there is no text box anywhere.
+DuckDB itself refuses any write; a team store's session is read-only, and its URL should
+name the reader role, which may only select), every control is a dropdown, a toggle, a
+date picker or a button whose values are bounded and checked against the choices the
+store offered before they reach SQL (as bound parameters), and there is no text box.
 
 Safe to share: no handler lets an exception reach the page. Each one is guarded
 (``guard``): the traceback goes to the server's log, the viewer sees one line. Values a
@@ -23,15 +25,17 @@ import time
 from datetime import date
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import ipywidgets as w
 from ipywidgets.widgets.widget_description import DescriptionStyle
 from ipywidgets.widgets.widget_string import HTMLStyle
 
 from ..clock import Clock, SystemClock
-from ..config import load_settings
+from ..config import is_store_url, load_settings
 from ..errors import StoreError
 from ..store import AuditStore
+from ..store.base import Store
 from . import charts, views
 from .aggregates import load_dashboard, runs_csv
 from .controls import (
@@ -91,7 +95,7 @@ class AuditDashboard:
 
     def __init__(
         self,
-        store: AuditStore,
+        store: Store,
         *,
         clock: Clock | None = None,
         period: str = DEFAULT_PERIOD,
@@ -103,7 +107,8 @@ class AuditDashboard:
     ) -> None:
         if not store.read_only:
             raise ValueError(
-                f"the dashboard only reads: pass AuditStore(path, read_only=True) (got {store!r})"
+                "the dashboard only reads: pass AuditStore(path, read_only=True) or "
+                f"PgStore(url, read_only=True) (got {store!r})"
             )
         if period not in PERIODS:
             raise ValueError(f"period: unknown {period!r}; known: {', '.join(PERIODS)}")
@@ -138,8 +143,23 @@ class AuditDashboard:
 
     @classmethod
     def for_path(cls, path: Path | str, **kwargs: Any) -> AuditDashboard:
-        """A dashboard over the store file at ``path``, opened read-only."""
+        """A dashboard over the store file at ``path``, or the team store at a
+        ``postgresql://`` URL (its reader role's), opened read-only."""
+        if isinstance(path, str) and is_store_url(path):
+            from ..store.pg.store import PgStore
+
+            return cls(PgStore(path, read_only=True), **kwargs)
         return cls(AuditStore(path, read_only=True), **kwargs)
+
+    @property
+    def store_name(self) -> str:
+        """What the page calls the store: the file's name, or the team database's name
+        (never its host, user or password)."""
+        path = getattr(self.store, "path", None)
+        if isinstance(path, Path):
+            return path.name
+        database = urlsplit(self.store.label).path.strip("/")
+        return f"team store {database}" if database else "team store"
 
     # ------------------------------------------------------------------ layout
     def _build(self, period: str, mode: str | None) -> None:
@@ -227,7 +247,7 @@ class AuditDashboard:
         self.runs = SafeSelect(options=[], rows=12, layout=list_layout, style=described)
         self.runs.add_class("nh-runs")
         self.detail = html(_NO_RUN)
-        header = html(views.header(self.store.path.name))
+        header = html(views.header(self.store_name))
         row = w.Layout(flex_flow="row wrap", align_items="center")
         controls = w.HBox(
             [self.period, self.date_from, self.date_to, self.refresh_button,
@@ -432,8 +452,13 @@ class AuditDashboard:
             return data
 
     def _public(self, exc: Exception) -> str:
-        """The error's message without the store's folder (the page names only the file)."""
-        return str(exc).replace(str(self.store.path), self.store.path.name)
+        """The error's message without the store's folder (the page names only the file)
+        or the team store's address (already without its password)."""
+        text = str(exc)
+        path = getattr(self.store, "path", None)
+        if isinstance(path, Path):
+            return text.replace(str(path), path.name)
+        return text.replace(self.store.label, self.store_name)
 
     def start(self) -> None:
         """Read the store for the first time in a background thread, so the page shows

@@ -357,6 +357,10 @@ def load_experiment(store: Store, experiment_id: str, *, baseline: str | None = 
            LEFT JOIN content_drafts d USING (run_id)
            LEFT JOIN agent_run_metrics m USING (run_id)
            WHERE r.experiment_id = ?
+<<<<<<< HEAD
+=======
+           -- The keys named (not GROUP BY ALL): PostgreSQL runs this text too.
+>>>>>>> teamread
            GROUP BY r.run_id, r.started_at, r.intent, r.agent, r.mode, r.variant, r.status,
                     r.duration_ms, r.prompt_version, r.error, r.input, r.output, d.title,
                     d.content

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 from prometheus_client.metrics_core import (
@@ -36,6 +36,7 @@ from ..store.baselines import (
     QueryTimer,
     Samples,
 )
+from ..store.dialect import is_postgres
 from ..store.quarantine import QuarantineCounts, quarantine_counts
 from .tally import IN_PROGRESS, StoreTally, TallyResult
 
@@ -176,6 +177,20 @@ def _histogram(by_name: dict[str, list[tuple[dict[str, str], float]]], name: str
     return family
 
 
+def _engine_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is the database engine's own error (DuckDB's or psycopg's), which
+    a scrape reports as the store being unreadable."""
+    return isinstance(exc, duckdb.Error) or type(exc).__module__.startswith("psycopg")
+
+
+def _quarantine_counts(con: Any) -> QuarantineCounts:
+    if is_postgres(con):
+        from ..store.pg.queries import quarantine_counts as team_counts
+
+        return team_counts(con)
+    return quarantine_counts(con)
+
+
 class StoreCollector(Collector):
     """Prometheus collector computing neonhub's run-derived metrics from an audit store.
 
@@ -206,10 +221,13 @@ class StoreCollector(Collector):
             try:
                 with self.store.connect() as con:
                     result = self.tally.refresh(con, self.timer)
-                    self.quarantine = quarantine_counts(con)
+                    self.quarantine = _quarantine_counts(con)
                     return result
-            except duckdb.Error as exc:
-                raise StoreError(f"cannot read metrics from {self.store.label}: {exc}") from None
+            except Exception as exc:
+                if not _engine_error(exc):
+                    raise
+                text = " ".join(str(exc).split()) or type(exc).__name__
+                raise StoreError(f"cannot read metrics from {self.store.label}: {text}") from None
 
     def describe(self) -> Iterable[Metric]:
         # Lets a registry check names without a scrape (which would read the store).

@@ -15,11 +15,26 @@ Every scrape first checks ``count(*) == rows seen + rows above the mark`` for ea
 and a fingerprint of the baselines and of the file; any mismatch (a prune, a deletion,
 rowids renumbered by a vacuum, another file at the same path) throws the tally away and
 counts everything again, so the numbers stay exact while the usual scrape stays cheap.
+
+A PostgreSQL team store has no stable row number, and neither a sequence nor a count
+would do: numbers taken from a sequence become visible in commit order, not in number
+order (two machines ingest at once), so a mark would skip a row committed late; and
+``count(*)`` reads every row there (seconds at a million runs, where DuckDB reads a
+number it keeps). Instead each row records the transaction that inserted it
+(``ingest_xid``, migration 11), and each scrape reads, in one REPEATABLE READ snapshot,
+the rows whose transaction lies between the last scrape's horizon and this one's:
+the snapshot's ``xmin``, below which every transaction has ended, so no row can still
+appear there. Runs seen unfinished are remembered by ``run_id``. The check is a
+fingerprint of the baselines (a prune folds into them in its transaction), of the
+database (its first migration's time) and the tables' deleted-row counters
+(``pg_stat_user_tables.n_tup_del``: a deletion without folding, seen within a second or
+so, as the server publishes its counters).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +52,7 @@ from ..store.baselines import (
     tool_samples,
     usage_samples,
 )
+from ..store.dialect import is_postgres
 
 __all__ = ["IN_PROGRESS", "StoreTally", "TallyResult"]
 
@@ -75,9 +91,14 @@ class StoreTally:
     _live: Samples = field(default_factory=Samples)
     _baselines: Samples = field(default_factory=Samples)
     _marks: dict[str, _Mark] = field(default_factory=lambda: {t: _Mark() for t in _TABLES})
-    _pending: dict[int, tuple[str, str, str, str]] = field(default_factory=dict)
+    # rowid (DuckDB) or run_id (PostgreSQL) -> labels of a run seen unfinished
+    _pending: dict[Any, tuple[str, str, str, str]] = field(default_factory=dict)
     _identity: tuple[Any, ...] | None = None
     _has_baselines: bool = False
+    # PostgreSQL: rows of transactions below this id are counted (None: none yet), and
+    # how many runs they hold.
+    _horizon: int | None = None
+    _runs: int = 0
 
     def reset(self) -> None:
         """Forget everything: the next refresh counts the whole store."""
@@ -87,6 +108,8 @@ class StoreTally:
         self._pending = {}
         self._identity = None
         self._has_baselines = False
+        self._horizon = None
+        self._runs = 0
 
     def refresh(self, con: Any, timer: QueryTimer | None = None) -> TallyResult:
         """Bring the tally up to date with the open connection ``con``."""
@@ -97,6 +120,9 @@ class StoreTally:
             raise
 
     def _refresh(self, con: Any, timer: QueryTimer | None) -> TallyResult:
+        if is_postgres(con):
+            with _one_snapshot(con):
+                return self._refresh_pg(con, timer)
         blank = self._identity is None  # nothing counted yet: the survey is from scratch
         totals, tops, identity = self._survey(con, timer)
         recounted = blank or identity != self._identity
@@ -118,6 +144,9 @@ class StoreTally:
             mark = self._marks[table]
             mark.rowid = max(mark.rowid, tops[table])
             mark.rows = totals[table][0]
+        return self._result(recounted, totals["agent_runs"][0])
+
+    def _result(self, recounted: bool, runs: int) -> TallyResult:
         in_progress = Samples()
         for agent, intent, status, mode in self._pending.values():
             labels = {"agent": agent, "intent": intent, "status": status, "mode": mode}
@@ -126,8 +155,92 @@ class StoreTally:
             samples=Samples(self._live).merge(self._baselines),
             in_progress=in_progress,
             recounted=recounted,
-            runs=totals["agent_runs"][0],
+            runs=runs,
         )
+
+    # ------------------------------------------------------------------ PostgreSQL
+    def _refresh_pg(self, con: Any, timer: QueryTimer | None) -> TallyResult:
+        horizon, identity = self._survey_pg(con, timer)
+        recounted = self._identity is None or identity != self._identity
+        if recounted:
+            self.reset()
+            self.recounts += 1
+            self._baselines = read_baselines(con, timer=timer)
+            self._identity = identity
+        low = self._horizon
+        # Rows inserted with no ingest_xid (a writer naming the column) count in full counts.
+        window, params = (
+            ("ingest_xid >= ? AND ingest_xid < ?", [low, horizon])
+            if low is not None
+            else ("(ingest_xid < ? OR ingest_xid IS NULL)", [horizon])
+        )
+        if low is None or horizon > low:
+            self._runs += self._count_runs_pg(con, window, params, timer)
+            self._live.merge(tool_samples(con, window, params, timer=timer))
+            prefixed = window.replace("ingest_xid", "t.ingest_xid")
+            self._live.merge(model_call_samples(con, prefixed, params, timer=timer))
+            prefixed = window.replace("ingest_xid", "m.ingest_xid")
+            self._live.merge(usage_samples(con, prefixed, params, timer=timer))
+            self._live.merge(breaker_samples(con, prefixed, params, timer=timer))
+        self._horizon = horizon if low is None else max(low, horizon)
+        return self._result(recounted, self._runs)
+
+    def _survey_pg(self, con: Any, timer: QueryTimer | None) -> tuple[int, tuple[Any, ...]]:
+        """The snapshot's horizon, and what tells this store's history apart: its first
+        migration's time, the baselines, and rows deleted from the counted tables."""
+        tables = ", ".join(f"'{table}'::regclass" for table in _TABLES)
+        row = fetch_rows(
+            con,
+            "tally_survey",
+            f"""SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint,
+                       (SELECT min(applied_at) FROM schema_migrations),
+                       (SELECT count(*) FROM metric_baselines),
+                       (SELECT sum(value) FROM metric_baselines),
+                       (SELECT coalesce(sum(n_tup_del), 0) FROM pg_stat_user_tables
+                        WHERE relid IN ({tables}))""",
+            (),
+            timer,
+        )[0]
+        return int(row[0]), tuple(row[1:])
+
+    def _count_runs_pg(
+        self, con: Any, window: str, params: list[Any], timer: QueryTimer | None
+    ) -> int:
+        """Count the window's runs and the pending runs that finished; returns how many
+        runs the window holds."""
+        if self._pending:
+            ids = sorted(self._pending)
+            still = fetch_rows(
+                con,
+                "tally_pending",
+                f"""SELECT run_id, agent, intent, status, mode FROM agent_runs
+                    WHERE run_id = ANY(?::text[]) AND status NOT IN {_TERMINAL_SQL}""",
+                [ids],
+                timer,
+            )
+            waiting = {str(run_id): (a, i, s, m) for run_id, a, i, s, m in still}
+            finished = [run_id for run_id in ids if run_id not in waiting]
+            self._pending = waiting
+            if finished:
+                # Their queue job was counted when they were first seen, unfinished.
+                among = "run_id = ANY(?::text[])"
+                self._live.merge(run_samples(con, among, [finished], queue=False, timer=timer))
+        samples = run_samples(con, window, params, timer=timer)
+        self._live.merge(samples)
+        unfinished = fetch_rows(
+            con,
+            "tally_unfinished",
+            f"""SELECT run_id, agent, intent, status, mode FROM agent_runs
+                WHERE ({window}) AND status NOT IN {_TERMINAL_SQL}""",
+            params,
+            timer,
+        )
+        for run_id, agent, intent, status, mode in unfinished:
+            self._pending[str(run_id)] = (agent, intent, status, mode)
+        counted = fetch_rows(
+            con, "tally_rows", f"SELECT count(*) FROM agent_runs WHERE {window}", params, timer
+        )
+        return int(counted[0][0])
 
     def _survey(
         self, con: Any, timer: QueryTimer | None
@@ -223,6 +336,29 @@ class StoreTally:
             self._live.merge(breaker_samples(con, where, params, timer=timer))
         elif rows:
             self._live.merge(_breakers_by_lookup(con, rows, timer))
+
+
+@contextmanager
+def _one_snapshot(con: Any) -> Iterator[None]:
+    """Run the block in one REPEATABLE READ, READ ONLY transaction of its own, so every
+    query of a refresh sees the same rows as the horizon it read; inside a transaction
+    the caller already opened, in that one."""
+    from psycopg import pq
+
+    if con.info.transaction_status != pq.TransactionStatus.IDLE:
+        yield
+        return
+    if con.autocommit:
+        con.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+    else:  # psycopg opens the transaction; its first statement may set its level
+        con.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+    try:
+        yield
+    finally:
+        if con.autocommit:
+            con.execute("ROLLBACK")
+        else:
+            con.rollback()
 
 
 def _breakers_by_lookup(

@@ -8,6 +8,10 @@ which a ``prune`` calls inside its transaction, before deleting rows, to move th
 contribution into ``metric_baselines``. Exposed value = baseline + what the tables
 hold now, so deleting folded rows changes nothing a scrape shows.
 
+Each query runs on a DuckDB file or a PostgreSQL team store; where the engines' SQL
+differs, both texts sit side by side (:class:`~neonhub_nb.store.dialect.Sql`). The
+``where`` conditions callers pass are plain SQL over the same columns in both.
+
 Samples are keyed by their exposition name and sorted label pairs, e.g.
 ``("neonhub_agent_runs_total", (("agent", "content"), ("intent", "..."), ("status", ...)))``.
 """
@@ -19,9 +23,9 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
-from duckdb import DuckDBPyConnection
-
+from .dialect import Sql, executemany, fetchall
 from .ingest import TERMINAL
+from .rollups import rate_limited_pg
 
 __all__ = [
     "BREAKER_FAILURES",
@@ -114,15 +118,15 @@ def labels_json(labels: Labels) -> str:
 
 
 def fetch_rows(
-    con: DuckDBPyConnection, name: str, sql: str, params: Sequence[Any], timer: QueryTimer | None
+    con: Any, name: str, sql: str | Sql, params: Sequence[Any], timer: QueryTimer | None
 ) -> list[tuple[Any, ...]]:
+    """The rows of ``sql`` (the text for ``con``'s engine), timed as ``name``."""
     with timer(name) if timer is not None else nullcontext():
-        rows: list[tuple[Any, ...]] = con.execute(sql, list(params)).fetchall()
-    return rows
+        return fetchall(con, sql, params)
 
 
 def run_samples(
-    con: DuckDBPyConnection,
+    con: Any,
     where: str = "TRUE",
     params: Sequence[Any] = (),
     *,
@@ -168,7 +172,7 @@ def run_samples(
 
 
 def tool_samples(
-    con: DuckDBPyConnection,
+    con: Any,
     where: str = "TRUE",
     params: Sequence[Any] = (),
     *,
@@ -176,15 +180,15 @@ def tool_samples(
 ) -> Samples:
     """Connector requests and rate-limit hits over the ``tool_executions`` rows matching
     ``where`` (a tool execution never changes once written)."""
-    rows = fetch_rows(
-        con,
-        "tools",
-        f"""SELECT tool, operation, status, count(*), sum({_RATE_LIMITED})
+
+    def text(rate_limited: str) -> str:
+        return f"""SELECT tool, operation, status, count(*), sum({rate_limited})
             FROM tool_executions
             WHERE (tool = 'llm' OR starts_with(tool, '{_CONNECTOR_PREFIX}')) AND ({where})
-            GROUP BY tool, operation, status""",
-        params,
-        timer,
+            GROUP BY tool, operation, status"""
+
+    rows = fetch_rows(
+        con, "tools", Sql(text(_RATE_LIMITED), text(rate_limited_pg("response"))), params, timer
     )
     samples = Samples()
     for tool, operation, status, calls, limited in rows:
@@ -199,7 +203,7 @@ def tool_samples(
 
 
 def model_call_samples(
-    con: DuckDBPyConnection,
+    con: Any,
     where: str = "TRUE",
     params: Sequence[Any] = (),
     *,
@@ -222,7 +226,7 @@ def model_call_samples(
                    coalesce(sum(t.duration_ms), 0), {buckets}
             FROM tool_executions t JOIN agent_runs r ON r.run_id = t.run_id
             WHERE t.tool = 'llm' AND ({where})
-            GROUP BY ALL""",
+            GROUP BY 1, 2, 3, 4""",
         params,
         timer,
     )
@@ -242,7 +246,7 @@ _USAGE = {"prompt_tokens": "prompt", "completion_tokens": "completion", "cost_us
 
 
 def usage_samples(
-    con: DuckDBPyConnection,
+    con: Any,
     where: str = "TRUE",
     params: Sequence[Any] = (),
     *,
@@ -252,18 +256,22 @@ def usage_samples(
     ``cost_usd`` metrics (alias ``m``) matching ``where``, by the run's agent, mode and
     model. The metrics are each run's totals over its model calls, written once with the
     run's final row (a run abandoned by a dead process has none)."""
-    rows = fetch_rows(
-        con,
-        "usage",
-        f"""SELECT r.agent, r.mode, coalesce(r.model, 'unknown'), m.name, sum(m.value)
+
+    def text(decimal: str) -> str:
+        # A DECIMAL sum: the total does not depend on the order of addition, so both
+        # engines (and one engine's parallel plans) give the same figure.
+        return f"""SELECT r.agent, r.mode, coalesce(r.model, 'unknown'), m.name,
+                   sum(m.value::{decimal})
             FROM agent_run_metrics m JOIN agent_runs r ON r.run_id = m.run_id
             WHERE m.name IN ('prompt_tokens', 'completion_tokens', 'cost_usd') AND ({where})
-            GROUP BY ALL""",
-        params,
-        timer,
+            GROUP BY 1, 2, 3, 4"""
+
+    rows = fetch_rows(
+        con, "usage", Sql(text("DECIMAL(38, 10)"), text("numeric(38, 10)")), params, timer
     )
     samples = Samples()
-    for agent, mode, model, name, value in rows:
+    for agent, mode, model, name, total in rows:
+        value = float(total)
         who = {"agent": agent, "mode": mode, "model": model}
         kind = _USAGE[name]
         if kind is None:
@@ -274,7 +282,7 @@ def usage_samples(
 
 
 def breaker_rows(
-    con: DuckDBPyConnection,
+    con: Any,
     where: str = "TRUE",
     params: Sequence[Any] = (),
     *,
@@ -295,7 +303,7 @@ def breaker_rows(
 
 
 def breaker_samples(
-    con: DuckDBPyConnection,
+    con: Any,
     where: str = "TRUE",
     params: Sequence[Any] = (),
     *,
@@ -317,7 +325,7 @@ def breaker_samples(
     return samples
 
 
-def fold_into_baselines(con: DuckDBPyConnection, where_sql: str, params: Sequence[Any]) -> None:
+def fold_into_baselines(con: Any, where_sql: str, params: Sequence[Any]) -> None:
     """Add the contribution of the runs selected by ``where_sql`` (a condition over
     ``agent_runs``) and of their tool executions and metrics to ``metric_baselines``.
 
@@ -338,7 +346,8 @@ def fold_into_baselines(con: DuckDBPyConnection, where_sql: str, params: Sequenc
     samples.merge(breaker_samples(con, f"m.{owned}", params))
     rows = [(name, labels_json(labels), value) for (name, labels), value in samples.items()]
     if rows:
-        con.executemany(
+        executemany(
+            con,
             """INSERT INTO metric_baselines VALUES (?, ?, ?)
                ON CONFLICT (metric, labels) DO UPDATE
                SET value = metric_baselines.value + excluded.value""",
@@ -346,7 +355,7 @@ def fold_into_baselines(con: DuckDBPyConnection, where_sql: str, params: Sequenc
         )
 
 
-def read_baselines(con: DuckDBPyConnection, *, timer: QueryTimer | None = None) -> Samples:
+def read_baselines(con: Any, *, timer: QueryTimer | None = None) -> Samples:
     """Everything folded so far, as samples (empty for stores older than the table)."""
     samples = Samples()
     for metric, labels, value in fetch_rows(

@@ -2,6 +2,8 @@
 
 They take an open DuckDB connection so the store decides how and when the file is
 opened; ``observers`` receive ``(query_name, seconds)`` for the query-duration metric.
+Handed a PostgreSQL (psycopg) connection, each gives the same frame from a team store
+(its texts are in :mod:`neonhub_nb.store.pg.queries`).
 """
 
 from __future__ import annotations
@@ -18,12 +20,14 @@ from duckdb import DuckDBPyConnection
 
 from ..clock import parse_time
 from ..errors import StoreError
+from .dialect import is_postgres
 
 if TYPE_CHECKING:
     from ..models import RunResult
     from ..records import RunRecord
 
 __all__ = [
+    "BOOKKEEPING_COLUMNS",
     "RUN_FILTERS",
     "RunDetail",
     "counts_by_agent_status",
@@ -35,10 +39,17 @@ __all__ = [
     "runs",
     "runs_per_bucket",
     "timed_df",
+    "without_bookkeeping",
 ]
 
 Observers = Sequence[Any]
 RUN_FILTERS = ("agent", "intent", "status", "mode", "experiment_id", "campaign", "variant")
+
+
+def _pg() -> Any:
+    from .pg import queries
+
+    return queries
 
 
 def timed_df(
@@ -67,6 +78,11 @@ def runs(
 ) -> pd.DataFrame:
     """Runs newest first. Filters: ``agent``, ``intent``, ``status``, ``mode``,
     ``experiment_id``, ``campaign``, ``variant`` (a value or a list), ``since``/``until``."""
+    if is_postgres(con):
+        frame: pd.DataFrame = _pg().runs(
+            con, limit=limit, since=since, until=until, observers=observers, **filters
+        )
+        return frame
     unknown = set(filters) - set(RUN_FILTERS)
     if unknown:
         raise StoreError(
@@ -132,6 +148,9 @@ def counts_by_agent_status(
     observers: Observers = (),
 ) -> pd.DataFrame:
     """Runs per (agent, status) in the period."""
+    if is_postgres(con):
+        counts: pd.DataFrame = _pg().counts_by_agent_status(con, since, until, observers)
+        return counts
     clause, params = period_clause(since, until)
     return timed_df(
         con,
@@ -150,6 +169,9 @@ def duration_percentiles(
     observers: Observers = (),
 ) -> pd.DataFrame:
     """p50 and p95 run duration (ms) of finished runs per agent."""
+    if is_postgres(con):
+        found: pd.DataFrame = _pg().duration_percentiles(con, since, until, observers)
+        return found
     clause, params = period_clause(since, until)
     finished = ("AND" if clause else "WHERE") + " duration_ms IS NOT NULL"
     # One exact quantile call with a list sorts each group once instead of twice.
@@ -175,6 +197,9 @@ def runs_per_bucket(
     observers: Observers = (),
 ) -> pd.DataFrame:
     """Runs per time bucket (``hour`` or ``day``) and agent, for trend charts."""
+    if is_postgres(con):
+        buckets: pd.DataFrame = _pg().runs_per_bucket(con, since, until, bucket, observers)
+        return buckets
     if bucket not in {"hour", "day"}:
         raise StoreError(f"bucket: must be hour or day (got {bucket!r})")
     clause, params = period_clause(since, until)
@@ -257,6 +282,17 @@ def _loads(value: Any) -> Any:
     return value
 
 
+#: Columns the store keeps for its own bookkeeping (the exporter's counting on a team
+#: store, migration 12), which no reader shows.
+BOOKKEEPING_COLUMNS = ("ingest_xid",)
+
+
+def without_bookkeeping(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` without :data:`BOOKKEEPING_COLUMNS` (a ``SELECT *`` of a run or a tool
+    execution, whichever the engine)."""
+    return frame.drop(columns=list(BOOKKEEPING_COLUMNS), errors="ignore")
+
+
 def first_record(frame: pd.DataFrame) -> dict[str, Any]:
     """The first row of ``frame`` as plain values: datetimes, None for missing, JSON
     text parsed (how a run's or a draft's row is handed to callers)."""
@@ -272,6 +308,9 @@ def first_record(frame: pd.DataFrame) -> dict[str, Any]:
 
 
 def run_detail(con: DuckDBPyConnection, run_id: str, observers: Observers = ()) -> RunDetail:
+    if is_postgres(con):
+        detail: RunDetail = _pg().run_detail(con, run_id, observers)
+        return detail
     run = timed_df(con, "SELECT * FROM agent_runs WHERE run_id = ?", [run_id], observers, "run")
     if run.empty:
         raise StoreError(f"run_id: no run {run_id!r} in the audit store")
@@ -293,7 +332,10 @@ def run_detail(con: DuckDBPyConnection, run_id: str, observers: Observers = ()) 
         con, "SELECT * FROM content_drafts WHERE run_id = ?", [run_id], observers, "run_draft"
     )
     return RunDetail(
-        first_record(run), tools, metrics, None if draft.empty else first_record(draft)
+        first_record(without_bookkeeping(run)),
+        without_bookkeeping(tools),
+        metrics,
+        None if draft.empty else first_record(draft),
     )
 
 
@@ -304,6 +346,9 @@ def drafts(
     limit: int = 50,
     observers: Observers = (),
 ) -> pd.DataFrame:
+    if is_postgres(con):
+        listed: pd.DataFrame = _pg().drafts(con, status=status, limit=limit, observers=observers)
+        return listed
     clause = "WHERE status = ?" if status else ""
     params = [status] if status else []
     return timed_df(

@@ -21,6 +21,11 @@ The audit store keeps them (the dashboard only reads them)::
     update_rollups(con, run_ids, draft_ids)  # in each ingestion transaction (ingest.py)
     hours = rollup_hours(con, where, params) # prune: before deleting (maintenance.py)
     refresh_hours(con, hours)                # prune: after deleting
+
+Each function takes a DuckDB or a PostgreSQL (psycopg) connection. The cells' SQL is
+written here for both engines, side by side (:class:`~neonhub_nb.store.dialect.Sql`);
+how a PostgreSQL store keeps them current under concurrent writers is in
+:mod:`neonhub_nb.store.pg.rollups`, which these functions hand a PostgreSQL connection to.
 """
 
 from __future__ import annotations
@@ -33,13 +38,18 @@ from duckdb import DuckDBPyConnection
 
 from ..clock import utcnow
 from .connection import one_row
+from .dialect import Sql, is_postgres
 
 __all__ = [
     "CELL_TABLES",
     "ROLLUP_VERSION",
+    "STATUS_COUNTS_DIFFER",
+    "cells_sql",
     "create_raw_cells",
     "create_rollups",
     "drop_rollups",
+    "pg_int",
+    "rate_limited_pg",
     "refresh_hours",
     "rollup_hours",
     "rollups_current",
@@ -56,6 +66,35 @@ _RATE_LIMITED = (
     "TRY_CAST(t.response->>'rate_limited' AS DOUBLE), "
     "TRY_CAST(t.response->>'rate_limited' AS BOOLEAN)::DOUBLE, 0) > 0 ELSE false END"
 )
+# DuckDB's TRY_CASTs read a JSON number as itself, true/false as 1/0, and a string that
+# spells a number or a truth value (true, t, yes, y, 1 / false, f, no, 0) the same way;
+# anything else counts 0. PostgreSQL has no TRY_CAST: test the JSON type first.
+# (No "?" in the pattern: "?" is the placeholder of every text here.)
+_NUMBER_TEXT = r"'^\s*[-+]{0,1}([0-9]+\.{0,1}[0-9]*|\.[0-9]+)([eE][-+]{0,1}[0-9]+){0,1}\s*$'"
+
+
+def pg_int(text: str) -> str:
+    """PostgreSQL SQL reading the text ``text`` as DuckDB's ``TRY_CAST(text AS INTEGER)``
+    does: a number rounded half away from zero, NULL when it is not one or not in range."""
+    return (
+        f"CASE WHEN {text} ~ {_NUMBER_TEXT} THEN CASE WHEN abs({text}::numeric) < 2147483647.5 "
+        f"THEN round({text}::numeric)::int END END"
+    )
+
+
+def rate_limited_pg(response: str) -> str:
+    """PostgreSQL SQL for the number of 429s the JSONB ``response`` records (0 if none),
+    read as the DuckDB texts read it."""
+    value = f"({response}->'rate_limited')"
+    text = f"({response}->>'rate_limited')"
+    return (
+        f"coalesce(CASE jsonb_typeof({value}) "
+        f"WHEN 'number' THEN {text}::float8 "
+        f"WHEN 'boolean' THEN {text}::boolean::int::float8 "
+        f"WHEN 'string' THEN CASE WHEN {text} ~ {_NUMBER_TEXT} THEN {text}::float8 "
+        f"WHEN lower({text}) IN ('true', 't', 'yes', 'y') THEN 1 END END, 0)"
+    )
+
 
 _DDL = (
     """CREATE TABLE IF NOT EXISTS dash_run_cells (
@@ -77,18 +116,25 @@ _DDL = (
 )
 
 
-def _run_cells_sql(runs_where: str, owned: str) -> str:
+# The two engines' texts differ only where their SQL does: DuckDB's TIMESTAMP holds naive
+# UTC, PostgreSQL's TIMESTAMPTZ is truncated to the hour in UTC whatever the session's
+# zone; DOUBLE and DECIMAL are float8 and numeric; the JSON reading (see above).
+_HOUR = Sql("date_trunc('hour', started_at)", "date_trunc('hour', started_at, 'UTC')")
+
+
+def _run_cells_sql(runs_where: str, owned: str) -> Sql:
     """Cells of the runs selected by ``runs_where`` (a condition on ``agent_runs``);
     ``owned`` selects the same runs' rows in the other tables by ``run_id``."""
-    return f"""
+
+    def text(hour: str, double: str, decimal: str, bigint: str, group_by: str) -> str:
+        return f"""
         WITH r AS (
-          SELECT run_id, date_trunc('hour', started_at) AS hour, agent, intent, status,
-                 mode, model, campaign
+          SELECT run_id, {hour} AS hour, agent, intent, status, mode, model, campaign
           FROM agent_runs WHERE {runs_where}),
         m AS (
           SELECT run_id, sum(value) FILTER (WHERE name = 'total_tokens') AS tokens,
                  -- DECIMAL: the total does not depend on the order of addition
-                 sum(value::DECIMAL(38, 10)) FILTER (WHERE name = 'cost_usd') AS cost
+                 sum(value::{decimal}) FILTER (WHERE name = 'cost_usd') AS cost
           FROM agent_run_metrics
           WHERE name IN ('total_tokens', 'cost_usd') AND {owned}
           GROUP BY run_id),
@@ -98,25 +144,33 @@ def _run_cells_sql(runs_where: str, owned: str) -> str:
                  count(*) FILTER (WHERE status = 'rejected') AS rejected
           FROM content_drafts WHERE {owned} GROUP BY run_id)
         SELECT r.hour, r.agent, r.intent, r.status, r.mode, r.model, r.campaign,
-               count(*) AS runs, coalesce(sum(m.tokens), 0)::DOUBLE AS tokens,
-               coalesce(sum(m.cost), 0)::DECIMAL(38, 10) AS cost_usd,
-               coalesce(sum(d.pending), 0)::BIGINT AS drafts_pending,
-               coalesce(sum(d.approved), 0)::BIGINT AS drafts_approved,
-               coalesce(sum(d.rejected), 0)::BIGINT AS drafts_rejected
+               count(*) AS runs, coalesce(sum(m.tokens), 0)::{double} AS tokens,
+               coalesce(sum(m.cost), 0)::{decimal} AS cost_usd,
+               coalesce(sum(d.pending), 0)::{bigint} AS drafts_pending,
+               coalesce(sum(d.approved), 0)::{bigint} AS drafts_approved,
+               coalesce(sum(d.rejected), 0)::{bigint} AS drafts_rejected
         FROM r LEFT JOIN m USING (run_id) LEFT JOIN d USING (run_id)
-        GROUP BY ALL"""
+        GROUP BY {group_by}"""
+
+    return Sql(
+        duckdb=text(_HOUR.duckdb, "DOUBLE", "DECIMAL(38, 10)", "BIGINT", "ALL"),
+        postgres=text(
+            _HOUR.postgres or "", "float8", "numeric(38, 10)", "bigint", "1, 2, 3, 4, 5, 6, 7"
+        ),
+    )
 
 
-def _tool_cells_sql(runs_where: str, owned: str) -> str:
-    return f"""
+def _tool_cells_sql(runs_where: str, owned: str) -> Sql:
+    def text(hour: str, rate_limited: str, group_by: str) -> str:
+        return f"""
         WITH r AS (
-          SELECT run_id, date_trunc('hour', started_at) AS hour, agent, intent, status, mode
+          SELECT run_id, {hour} AS hour, agent, intent, status, mode
           FROM agent_runs WHERE {runs_where})
         SELECT r.hour, r.agent, r.intent, r.status, r.mode,
                CASE WHEN t.tool = 'circuit_breaker' THEN '(breaker)'
                     ELSE substr(t.tool, 11) END AS service,
                t.status AS call_status,
-               CASE WHEN t.tool = 'circuit_breaker' THEN false ELSE {_RATE_LIMITED} END
+               CASE WHEN t.tool = 'circuit_breaker' THEN false ELSE {rate_limited} END
                  AS rate_limited,
                count(*) AS calls
         FROM (SELECT run_id, tool, status, request, response FROM tool_executions
@@ -124,29 +178,48 @@ def _tool_cells_sql(runs_where: str, owned: str) -> str:
         JOIN r USING (run_id)
         WHERE t.tool LIKE 'connector.%'
            OR (t.tool = 'circuit_breaker' AND t.request->>'to' = 'open')
-        GROUP BY ALL"""
+        GROUP BY {group_by}"""
+
+    return Sql(
+        duckdb=text(_HOUR.duckdb, _RATE_LIMITED, "ALL"),
+        postgres=text(
+            _HOUR.postgres or "", f"{rate_limited_pg('t.response')} > 0", "1, 2, 3, 4, 5, 6, 7, 8"
+        ),
+    )
 
 
-def _error_cells_sql(runs_where: str, owned: str) -> str:
-    return f"""
-        SELECT date_trunc('hour', started_at) AS hour, agent, intent, status, mode,
+def _error_cells_sql(runs_where: str, owned: str) -> Sql:
+    def text(hour: str, group_by: str) -> str:
+        return f"""
+        SELECT {hour} AS hour, agent, intent, status, mode,
                coalesce(error, '(no message)') AS error, count(*) AS runs,
                max(started_at) AS last_seen
         FROM agent_runs
         WHERE status IN ('failed', 'abandoned') AND ({runs_where})
-        GROUP BY ALL"""
+        GROUP BY {group_by}"""
+
+    return Sql(text(_HOUR.duckdb, "ALL"), text(_HOUR.postgres or "", "1, 2, 3, 4, 5, 6"))
 
 
-def _cells(
+def cells_sql(
     table: str, where: str, params: Sequence[Any], owned: str, owned_params: Sequence[Any]
-) -> tuple[str, list[Any]]:
-    """The SELECT computing ``table``'s cells for the runs matching ``where``, whose rows
-    in the other tables ``owned`` selects by ``run_id``, and its parameters in order."""
+) -> tuple[Sql, list[Any]]:
+    """The SELECT computing ``table``'s cells (one of :data:`CELL_TABLES`) for the runs
+    matching ``where``, whose rows in the other tables ``owned`` selects by ``run_id``,
+    for each engine, and its parameters in order."""
     if table == "dash_run_cells":
         return _run_cells_sql(where, owned), [*params, *owned_params, *owned_params]
     if table == "dash_tool_cells":
         return _tool_cells_sql(where, owned), [*params, *owned_params]
     return _error_cells_sql(where, owned), list(params)
+
+
+def _cells(
+    table: str, where: str, params: Sequence[Any], owned: str, owned_params: Sequence[Any]
+) -> tuple[str, list[Any]]:
+    """DuckDB's text of :func:`cells_sql`."""
+    query, args = cells_sql(table, where, params, owned, owned_params)
+    return query.duckdb, args
 
 
 # Beyond this many runs, a list of ids costs more than the semi-join it saves.
@@ -158,7 +231,11 @@ def create_raw_cells(
 ) -> None:
     """Temp tables ``{prefix}run_cells`` etc. computed from the raw rows of the runs that
     match ``where`` (a condition on ``agent_runs``): what the dashboard reads when the
-    store keeps no roll-ups. Works on a read-only connection (temp tables live in memory)."""
+    store keeps no roll-ups. Works on a read-only connection (temp tables live in memory).
+
+    DuckDB only: a PostgreSQL reader may not create tables, so the dashboard reads
+    :func:`cells_sql` as subqueries there (``dashboard/aggregates.py``).
+    """
     ids = [r[0] for r in con.execute(
         f"SELECT run_id FROM agent_runs WHERE {where} LIMIT {_MAX_LISTED + 1}", list(params)
     ).fetchall()]  # fmt: skip
@@ -174,11 +251,20 @@ def create_raw_cells(
         con.execute(f"CREATE TEMP TABLE {name} AS {sql}", args)
 
 
-def create_rollups(con: DuckDBPyConnection, now: datetime | None = None) -> None:
+def _pg_rollups() -> Any:
+    from .pg import rollups
+
+    return rollups
+
+
+def create_rollups(con: Any, now: datetime | None = None) -> None:
     """Create the roll-up tables and fill them from every row (idempotent: rebuilds).
 
     For the store's migration; about 2 s at a million runs (bench_dashboard.py prints it).
     """
+    if is_postgres(con):
+        _pg_rollups().create_rollups(con, now)
+        return
     for statement in _DDL:
         con.execute(statement)
     for table in CELL_TABLES:
@@ -189,14 +275,22 @@ def create_rollups(con: DuckDBPyConnection, now: datetime | None = None) -> None
     con.execute("INSERT INTO dash_rollup_state VALUES (?, ?)", [ROLLUP_VERSION, now or utcnow()])
 
 
-def drop_rollups(con: DuckDBPyConnection) -> None:
-    """Remove the roll-ups (the dashboard then reads the raw rows)."""
+def drop_rollups(con: Any) -> None:
+    """Remove the roll-ups (the dashboard then reads the raw rows). On PostgreSQL the
+    tables stay (a migration made them) and are emptied."""
+    if is_postgres(con):
+        _pg_rollups().drop_rollups(con)
+        return
     for table in (*CELL_TABLES, "dash_rollup_state"):
         con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
-def rollup_hours(con: DuckDBPyConnection, where: str, params: Sequence[Any] = ()) -> list[datetime]:
-    """The hours the runs matching ``where`` started in (call it before deleting them)."""
+def rollup_hours(con: Any, where: str, params: Sequence[Any] = ()) -> list[datetime]:
+    """The hours (naive UTC) the runs matching ``where`` started in (call it before
+    deleting them)."""
+    if is_postgres(con):
+        hours: list[datetime] = _pg_rollups().rollup_hours(con, where, params)
+        return hours
     rows = con.execute(
         f"SELECT DISTINCT date_trunc('hour', started_at) FROM agent_runs WHERE {where}",
         list(params),
@@ -204,9 +298,12 @@ def rollup_hours(con: DuckDBPyConnection, where: str, params: Sequence[Any] = ()
     return sorted(r[0] for r in rows)
 
 
-def refresh_hours(con: DuckDBPyConnection, hours: Iterable[datetime]) -> None:
+def refresh_hours(con: Any, hours: Iterable[datetime]) -> None:
     """Recompute every cell of ``hours`` from the raw rows (inside the caller's
     transaction): cells of hours with no runs left disappear."""
+    if is_postgres(con):
+        _pg_rollups().refresh_hours(con, hours)
+        return
     wanted = sorted(set(hours))
     if not wanted:
         return
@@ -238,11 +335,18 @@ def refresh_hours(con: DuckDBPyConnection, hours: Iterable[datetime]) -> None:
 
 
 def update_rollups(
-    con: DuckDBPyConnection, run_ids: Sequence[str] = (), draft_ids: Sequence[str] = ()
+    con: Any, run_ids: Sequence[str] = (), draft_ids: Sequence[str] = ()
 ) -> list[datetime]:
     """Bring the roll-ups up to date after rows of these runs (or these drafts, for a
     review) were written; returns the hours recomputed. Call it inside the same
-    transaction as the writes, after them."""
+    transaction as the writes, after them.
+
+    On PostgreSQL the transaction must be READ COMMITTED (psycopg's default): concurrent
+    writers take turns per hour (see :mod:`neonhub_nb.store.pg.rollups`).
+    """
+    if is_postgres(con):
+        updated: list[datetime] = _pg_rollups().update_rollups(con, run_ids, draft_ids)
+        return updated
     if not run_ids and not draft_ids:
         return []
     hours = rollup_hours(
@@ -264,13 +368,16 @@ def _draft_runs(con: DuckDBPyConnection, draft_ids: Sequence[str]) -> list[str]:
     return [r[0] for r in rows]
 
 
-def rollups_current(con: DuckDBPyConnection) -> bool:
+def rollups_current(con: Any) -> bool:
     """Whether the store keeps roll-ups of this version that agree with its runs.
 
     A cheap guard (about 10 ms at a million runs), not a proof: the run counts per
     status must match. A store that stopped maintaining them is caught here and the
     dashboard falls back to the raw rows.
     """
+    if is_postgres(con):
+        current: bool = _pg_rollups().rollups_current(con)
+        return current
     found = one_row(
         con,
         "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'dash_rollup_state' "
@@ -281,13 +388,14 @@ def rollups_current(con: DuckDBPyConnection) -> bool:
     version = one_row(con, "SELECT max(version) FROM dash_rollup_state")[0]
     if version != ROLLUP_VERSION:
         return False
-    differ = one_row(
-        con,
-        """SELECT count(*) FROM (
+    differ = one_row(con, STATUS_COUNTS_DIFFER)[0]
+    return int(differ) == 0
+
+
+#: Statuses whose run count in the cells differs from ``agent_runs`` (0: they agree).
+STATUS_COUNTS_DIFFER = """SELECT count(*) FROM (
              SELECT status, count(*) AS n FROM agent_runs GROUP BY status) raw
            FULL JOIN (
              SELECT status, sum(runs) AS n FROM dash_run_cells GROUP BY status) cells
            USING (status)
-           WHERE raw.n IS DISTINCT FROM cells.n""",
-    )[0]
-    return int(differ) == 0
+           WHERE raw.n IS DISTINCT FROM cells.n"""

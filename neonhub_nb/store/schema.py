@@ -252,6 +252,27 @@ MIGRATIONS: tuple[Migration, ...] = (
             )""",
         ),
     ),
+    Migration(
+        12,
+        "ingest_xid",
+        # On PostgreSQL each row records the id of the transaction that inserted it: the
+        # exporter counts new rows by it (metrics/tally.py), because PostgreSQL has no
+        # stable row number and a sequence's numbers commit out of order. A DuckDB file
+        # counts by rowid and leaves the column empty; it exists so that both engines
+        # have the same columns (a snapshot of a team store copies it).
+        tuple(
+            f"ALTER TABLE {table} ADD COLUMN ingest_xid BIGINT"
+            for table in ("agent_runs", "tool_executions", "agent_run_metrics")
+        ),
+    ),
+    Migration(
+        13,
+        "team_reads",
+        # A team store's migration 10 made empty cell tables; its 13 fills them and adds
+        # the indexes its dashboard reads need. A DuckDB file's migration 10 built its
+        # cells already, every write keeps them, and zone maps do the indexes' work.
+        (),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

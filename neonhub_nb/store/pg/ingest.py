@@ -119,15 +119,12 @@ def maintain_rollups(
     """Keep the dashboard's hourly roll-up cells of ``run_ids`` and ``draft_ids`` current,
     in the ingestion's transaction.
 
-    The call site of ``store/pg/rollups.py``'s ``update_rollups(con, run_ids,
-    draft_ids)``, written with the PostgreSQL dashboard (another change). Until that
-    module is in the package there are no PostgreSQL roll-ups to keep, and this does
-    nothing.
+    Each touched hour is recomputed under that hour's advisory lock, held until the
+    transaction ends, so two machines writing the same hour keep it exact (see
+    ``store/pg/rollups.py``).
     """
-    try:
-        from . import rollups  # type: ignore[attr-defined, unused-ignore]
-    except ImportError:
-        return
+    from . import rollups
+
     rollups.update_rollups(con, run_ids, draft_ids)
 
 

@@ -166,12 +166,9 @@ def export_store(
 
 def refresh_rollup_hours(con: psycopg.Connection[Any], hours: list[datetime]) -> None:
     """Recompute the dashboard's roll-up cells of ``hours`` after a prune, in its
-    transaction: the call site of ``store/pg/rollups.py``'s ``refresh_hours`` (written
-    with the PostgreSQL dashboard); nothing to keep until that module is in."""
-    try:
-        from . import rollups  # type: ignore[attr-defined, unused-ignore]
-    except ImportError:
-        return
+    transaction, each hour under its advisory lock (``store/pg/rollups.py``)."""
+    from . import rollups
+
     rollups.refresh_hours(con, hours)
 
 

@@ -25,10 +25,47 @@ __all__ = [
     "LATEST_VERSION",
     "MIGRATIONS",
     "MIGRATION_LOCK",
+    "READ_INDEXES",
     "Migration",
     "apply_migrations",
     "schema_version",
 ]
+
+
+#: Indexes of migration 13, for the dashboard's reads that the roll-ups cannot answer.
+READ_INDEXES = (
+    # Exact duration percentiles of a scope, read from the index alone (no table rows).
+    "CREATE INDEX IF NOT EXISTS agent_runs_durations ON agent_runs (mode, started_at) "
+    "INCLUDE (agent, intent, status, duration_ms)",
+    # The latest breaker transitions: a handful among millions of tool executions.
+    "CREATE INDEX IF NOT EXISTS tool_executions_breaker ON tool_executions (started_at) "
+    "WHERE tool = 'circuit_breaker'",
+    # Drafts awaiting review, newest first, and how many there are.
+    "CREATE INDEX IF NOT EXISTS content_drafts_pending ON content_drafts (created_at) "
+    "WHERE status = 'draft'",
+    # Breaker openings per bucket: one service among the connector cells.
+    "CREATE INDEX IF NOT EXISTS dash_tool_cells_service ON dash_tool_cells (service, hour)",
+)
+
+
+def _fill_rollups() -> tuple[str, ...]:
+    """Statements that build the dashboard's cells from every row (store/rollups.py's
+    text for PostgreSQL) and record the roll-ups' version."""
+    from ..rollups import CELL_TABLES, ROLLUP_VERSION, cells_sql
+
+    statements = [
+        "LOCK TABLE dash_run_cells, dash_tool_cells, dash_error_cells, dash_rollup_state "
+        "IN SHARE ROW EXCLUSIVE MODE"
+    ]
+    for table in CELL_TABLES:
+        query, args = cells_sql(table, "TRUE", (), "TRUE", ())
+        assert not args and query.postgres is not None  # a whole-store text has no parameters
+        statements += [f"DELETE FROM {table}", f"INSERT INTO {table} {query.postgres}"]
+    statements += [
+        "DELETE FROM dash_rollup_state",
+        f"INSERT INTO dash_rollup_state VALUES ({int(ROLLUP_VERSION)}, now())",
+    ]
+    return tuple(statements)
 
 
 @dataclass(frozen=True)
@@ -263,6 +300,39 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX writer_leases_live ON writer_leases (heartbeat_at) "
             "WHERE released_at IS NULL AND expired_at IS NULL",
         ),
+    ),
+    Migration(
+        12,
+        "ingest_xid",
+        # The exporter counts rows added since its last scrape (metrics/tally.py). DuckDB
+        # gives appended rows higher rowids; PostgreSQL has no stable row number, and a
+        # sequence's numbers are taken before commit, so a later number can be visible
+        # before an earlier one. The inserting transaction's id can be read safely: every
+        # id below the scrape's snapshot xmin belongs to a transaction that has ended.
+        # Existing rows get this migration's id; inserts that name their columns (all of
+        # upsert.py's) get their own. Updates keep the row's first id.
+        (
+            *(
+                f"ALTER TABLE {table} ADD COLUMN ingest_xid BIGINT "
+                "DEFAULT (pg_current_xact_id()::text::bigint)"
+                for table in ("agent_runs", "tool_executions", "agent_run_metrics")
+            ),
+            *(
+                f"CREATE INDEX {table}_ingest_xid ON {table} (ingest_xid)"
+                for table in ("agent_runs", "tool_executions", "agent_run_metrics")
+            ),
+        ),
+    ),
+    Migration(
+        13,
+        "team_reads",
+        # Migration 10 made the cell tables but left them empty, so the dashboard read the
+        # raw rows; this fills them from the rows already here (the DuckDB file's migration
+        # 10 did so). From here every ingestion and prune keeps them (pg/rollups.py).
+        # The indexes serve the dashboard's reads that the cells cannot (measured by
+        # bench/bench_team_reads.py, docs/team.md): DuckDB's zone maps make them
+        # unnecessary there.
+        (*_fill_rollups(), *READ_INDEXES),
     ),
 )
 

@@ -5,7 +5,8 @@ Same arguments, same DataFrame columns and value shapes as the DuckDB functions 
 ``session.py``), so the CLI, the widgets and notebooks cannot tell the engines apart.
 Where the DuckDB text runs unchanged on PostgreSQL it is not repeated here: only its
 placeholders are converted (:func:`~neonhub_nb.store.pg.session.read_frame`). The
-dashboard's and the exporter's reads live in ``reads.py`` and ``rollups.py``.
+dashboard's and the exporter's reads run their own texts through
+:mod:`neonhub_nb.store.dialect`; the roll-ups are in ``rollups.py``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from ...errors import StoreError
 from ...records import ReviewEvent, ReviewState, derive_review
 from ..lines import BadLine
 from ..quarantine import KEPT_LINE_CHARS, QuarantineCounts
-from ..queries import RUN_FILTERS, RunDetail, first_record, period_clause
+from ..queries import RUN_FILTERS, RunDetail, first_record, period_clause, without_bookkeeping
 from ..reviews import FIRST_STATUS, TRAIL_COLUMNS
 from .session import read_frame
 
@@ -29,8 +30,10 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
+    "counts_by_agent_status",
     "draft_states",
     "drafts",
+    "duration_percentiles",
     "list_quarantine",
     "quarantine_counts",
     "quarantine_lines",
@@ -38,6 +41,7 @@ __all__ = [
     "review_trail",
     "run_detail",
     "runs",
+    "runs_per_bucket",
 ]
 
 Observers = Sequence[Any]
@@ -111,7 +115,10 @@ def run_detail(con: Connection, run_id: str, observers: Observers = ()) -> RunDe
     )
     draft = frame("SELECT * FROM content_drafts WHERE run_id = ?", "run_draft")
     return RunDetail(
-        first_record(run), tools, metrics, None if draft.empty else first_record(draft)
+        first_record(without_bookkeeping(run)),
+        without_bookkeeping(tools),
+        metrics,
+        None if draft.empty else first_record(draft),
     )
 
 
@@ -128,6 +135,75 @@ def drafts(
         [status] if status else [],
         observers=observers,
         name="drafts",
+    )
+
+
+def counts_by_agent_status(
+    con: Connection,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    observers: Observers = (),
+) -> pd.DataFrame:
+    """Runs per (agent, status) in the period, as
+    :func:`neonhub_nb.store.queries.counts_by_agent_status`; text ordered by its bytes
+    (``COLLATE "C"``), as DuckDB orders it."""
+    clause, params = period_clause(since, until)
+    return read_frame(
+        con,
+        f"SELECT agent, status, count(*) AS runs FROM agent_runs {clause} "
+        'GROUP BY agent, status ORDER BY agent COLLATE "C", status COLLATE "C"',
+        params,
+        observers=observers,
+        name="counts_by_agent_status",
+    )
+
+
+def duration_percentiles(
+    con: Connection,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    observers: Observers = (),
+) -> pd.DataFrame:
+    """p50 and p95 duration (ms) of finished runs per agent, as
+    :func:`neonhub_nb.store.queries.duration_percentiles` (``percentile_cont`` for
+    DuckDB's ``quantile_cont``: the same interpolation)."""
+    clause, params = period_clause(since, until)
+    finished = ("AND" if clause else "WHERE") + " duration_ms IS NOT NULL"
+    frame = read_frame(
+        con,
+        f"""SELECT agent, count(*) AS runs,
+                   percentile_cont(ARRAY[0.5, 0.95]) WITHIN GROUP (ORDER BY duration_ms)
+                     AS quantiles
+            FROM agent_runs {clause} {finished} GROUP BY agent ORDER BY agent COLLATE "C" """,
+        params,
+        observers=observers,
+        name="duration_percentiles",
+    )
+    frame["p50_ms"] = [q[0] for q in frame["quantiles"]]
+    frame["p95_ms"] = [q[1] for q in frame["quantiles"]]
+    return frame.drop(columns=["quantiles"])
+
+
+def runs_per_bucket(
+    con: Connection,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    bucket: str = "hour",
+    observers: Observers = (),
+) -> pd.DataFrame:
+    """Runs and failures per ``hour`` or ``day`` (UTC) and agent, as
+    :func:`neonhub_nb.store.queries.runs_per_bucket`."""
+    if bucket not in {"hour", "day"}:
+        raise StoreError(f"bucket: must be hour or day (got {bucket!r})")
+    clause, params = period_clause(since, until)
+    return read_frame(
+        con,
+        f"""SELECT date_trunc('{bucket}', started_at, 'UTC') AS bucket, agent,
+                   count(*) AS runs, count(*) FILTER (WHERE status = 'failed') AS failed
+            FROM agent_runs {clause} GROUP BY 1, 2 ORDER BY bucket, agent COLLATE "C" """,
+        params,
+        observers=observers,
+        name=f"runs_per_{bucket}",
     )
 
 

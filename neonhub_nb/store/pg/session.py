@@ -37,6 +37,7 @@ __all__ = [
     "is_connection_error",
     "open_session",
     "read_frame",
+    "reading_cursor",
     "to_pyformat",
 ]
 
@@ -101,6 +102,18 @@ def open_session(
             con.close()
             raise away_error(url, exc) from None
     return con
+
+
+def reading_cursor(con: psycopg.Connection[Any]) -> psycopg.Cursor[Any]:
+    """A cursor of ``con`` giving the values :func:`open_session` gives (naive UTC times,
+    JSON as text, ``numeric`` as ``float``), whoever opened the connection: what
+    :func:`neonhub_nb.store.dialect.execute` reads PostgreSQL with."""
+    cursor = con.cursor()
+    for name in ("json", "jsonb"):
+        cursor.adapters.register_loader(name, TextLoader)
+    cursor.adapters.register_loader("timestamptz", _NaiveUtcLoader)
+    cursor.adapters.register_loader("numeric", _FloatFromNumeric)
+    return cursor
 
 
 def is_connection_error(exc: BaseException) -> bool:
