@@ -1,8 +1,9 @@
 """One exception tree for the whole package.
 
 Every error carries what it was doing, so a message read in a notebook, the CLI or the
-audit store is enough to act on. Messages never contain secrets: callers pass values
-through :func:`neonhub_nb.redact.redact_text` before building one.
+audit store is enough to act on. Messages never contain secrets: a rejected value is shown through
+:func:`neonhub_nb.redaction.safe_value` (only when short and harmless), and every sink
+redacts what it shows (``docs/redaction.md``).
 """
 
 from __future__ import annotations
@@ -51,7 +52,10 @@ class UnknownIntentError(NeonhubError, KeyError):
         super().__init__(intent)
 
     def __str__(self) -> str:
-        return f"intent: unknown intent {self.intent!r}; known intents: {', '.join(self.known)}"
+        from .redaction import safe_value
+
+        known = ", ".join(self.known)
+        return f"intent: unknown intent {safe_value(self.intent)}; known intents: {known}"
 
 
 class AgentError(NeonhubError):

@@ -32,6 +32,7 @@ from .records import (
     RunStatus,
     ToolExecution,
 )
+from .redaction import safe_value
 
 __all__ = [
     "LIST_ITEM_MAX",
@@ -317,11 +318,12 @@ def _rule(error: Mapping[str, Any], model: type[AgentParams]) -> str:
         bounds = {type(m).__name__: m for m in info.metadata}
         low = getattr(bounds.get("Ge"), "ge", None)
         high = getattr(bounds.get("Le"), "le", None)
-        return f"must be between {low} and {high} (got {got!r})"
+        return f"must be between {low} and {high} (got {safe_value(got)})"
     if kind == "literal_error":
-        return f"must be one of {ctx.get('expected', '').replace(' or ', ', ')} (got {got!r})"
+        expected = str(ctx.get("expected", "")).replace(" or ", ", ")
+        return f"must be one of {expected} (got {safe_value(got)})"
     if kind in {"int_parsing", "int_type", "int_from_float"}:
-        return f"must be a whole number (got {got!r})"
+        return f"must be a whole number (got {safe_value(got)})"
     if kind == "extra_forbidden":
         return f"unknown field; known fields: {', '.join(model.model_fields)}"
     return str(error.get("msg", "is invalid"))
@@ -361,7 +363,8 @@ def validate_review(
     name = _LEGACY_DECISIONS.get(decision, decision) if isinstance(decision, str) else ""
     if name not in REVIEW_DECISIONS:
         raise InvalidInputError(
-            "decision", f"must be one of {', '.join(REVIEW_DECISIONS)} (got {decision!r})"
+            "decision",
+            f"must be one of {', '.join(REVIEW_DECISIONS)} (got {safe_value(decision)})",
         )
     if reviewer is None or (isinstance(reviewer, str) and not reviewer.strip()):
         raise InvalidInputError("reviewer", "must not be empty: say who reviewed the draft")

@@ -5,6 +5,11 @@ table's decision) into objects, once: the model client, the connector transport 
 guard. ``Orchestrator.run(request)`` then validates the request (bad input: an error,
 nothing written), resolves the agent by intent, records the run as ``running``, hands the
 agent its context, and records the outcome with its tool executions, metrics and draft.
+
+Every sink of a run is handed the settings' redactor (``Runtime.redactor``): the store,
+the model client, the connectors, and the caller's ``on_token``, which receives the
+streamed answer through a :class:`~neonhub_nb.redaction.StreamRedactor` (a secret split
+across chunks is never shown, not even in part).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from .llm import LLMClient, MockLLM, TokenCallback
 from .llm.tokens import PriceTable, warm_up
 from .models import AgentParams, Metric, RunRequest, RunResult, validate_params
 from .records import DraftRecord, MetricRecord, RunRecord, worst_ending
+from .redaction import Redactor, StreamRedactor
 from .replay import ReplayIndex, ReplayLLM, replay_connectors
 from .runtime import Runtime, default_runtime
 from .store import AuditStore
@@ -50,6 +56,8 @@ class Orchestrator:
     # Spending cap and circuit breakers; only for guarded modes (the mode table says).
     guard: RunGuard | None = None
     wiring: Wiring | None = None
+    #: Cleans the streamed answer before ``on_token`` sees it (default: the store's).
+    redactor: Redactor | None = None
 
     def __post_init__(self) -> None:
         if self.wiring is None:
@@ -89,6 +97,8 @@ class Orchestrator:
             seed=request.seed,
         )
         started = self.store.record_run_started(started)
+        redactor = self.redactor or self.store.redactor
+        stream = _RedactedStream(on_token, redactor) if on_token else None
         ctx = AgentContext(
             run_id=run_id,
             llm=self.llm,
@@ -97,7 +107,7 @@ class Orchestrator:
             record=self.store.record_tool_execution,
             prompt_version=request.prompt_version,
             seed=request.seed,
-            on_token=on_token,
+            on_token=stream,
             connectors=self.connectors,
             catalog=self.catalog,
             prices=self.prices,
@@ -117,6 +127,12 @@ class Orchestrator:
             except BaseException as exc:  # Ctrl-C / kernel interrupt: record, then let it go
                 error = f"interrupted: {type(exc).__name__}"
                 failure = interrupted = exc
+            if stream is not None and interrupted is None:
+                try:  # what the redactor held back (the possible start of a secret)
+                    stream.flush()
+                except Exception as exc:  # the caller's callback failed on the last piece
+                    if error is None:
+                        error, failure = f"{type(exc).__name__}: {exc}", exc
             if self.guard is not None:
                 self.guard.settle(spec.agent, request.experiment_id, ctx.cost_usd, failure, verdict)
                 self._record_transitions(ctx, verdict)
@@ -205,6 +221,24 @@ class Orchestrator:
             ctx.executions.append(self.store.record_tool_execution(execution))
 
 
+class _RedactedStream:
+    """``on_token`` behind a :class:`StreamRedactor`: the caller sees only what is safe."""
+
+    def __init__(self, on_token: TokenCallback, redactor: Redactor) -> None:
+        self._on_token = on_token
+        self._stream = StreamRedactor(redactor)
+
+    def __call__(self, chunk: str) -> None:
+        safe = self._stream.feed(chunk)
+        if safe:
+            self._on_token(safe)
+
+    def flush(self) -> None:
+        rest = self._stream.flush()
+        if rest:
+            self._on_token(rest)
+
+
 def build_orchestrator(
     settings: Settings | None = None,
     *,
@@ -226,7 +260,9 @@ def build_orchestrator(
     settings = settings or load_settings()
     runtime = runtime or default_runtime()
     wiring = settings.wiring
-    store = store or runtime.store(settings)
+    # One redactor for every sink of the run; a store handed in learns it too.
+    redactor = runtime.redactor(settings)
+    store = runtime.protect(store, settings) if store is not None else runtime.store(settings)
     clock = clock or SystemClock()
     catalog = runtime.agents
     if replay is None and "replay" in (wiring.model, wiring.connectors):
@@ -235,10 +271,14 @@ def build_orchestrator(
         llm = _model_client(settings, wiring, runtime, catalog, replay)
     if wiring.connectors == "replay":
         assert replay is not None
-        connectors = replay_connectors(settings, replay, clock, runtime.connectors)
+        connectors = replay_connectors(settings, replay, clock, runtime.connectors, redactor)
     else:
         connectors = connector_factory(
-            settings, transport=wiring.connectors, clock=clock, catalog=runtime.connectors
+            settings,
+            transport=wiring.connectors,
+            clock=clock,
+            catalog=runtime.connectors,
+            redactor=redactor,
         )
     if guard is None and wiring.guarded:
         guard = runtime.guard(settings, store)
@@ -252,6 +292,7 @@ def build_orchestrator(
         clock=clock,
         guard=guard,
         wiring=wiring,
+        redactor=redactor,
     )
 
 

@@ -141,7 +141,7 @@ class MetricsApp:
         except Exception as exc:  # anything that stops a read is "store unreachable"
             return 503, {
                 "status": "degraded",
-                "store": {"reachable": False, "error": str(exc)},
+                "store": {"reachable": False, "error": self.store.redactor.text(str(exc))},
             }
         last_run = last.isoformat() + "Z" if isinstance(last, datetime) else None
         return 200, {

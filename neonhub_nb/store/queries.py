@@ -18,6 +18,7 @@ from duckdb import DuckDBPyConnection
 
 from ..clock import parse_time
 from ..errors import StoreError
+from ..redaction import safe_value
 
 if TYPE_CHECKING:
     from ..models import RunResult
@@ -175,7 +176,7 @@ def runs_per_bucket(
 ) -> pd.DataFrame:
     """Runs per time bucket (``hour`` or ``day``) and agent, for trend charts."""
     if bucket not in {"hour", "day"}:
-        raise StoreError(f"bucket: must be hour or day (got {bucket!r})")
+        raise StoreError(f"bucket: must be hour or day (got {safe_value(bucket)})")
     clause, params = period_clause(since, until)
     return timed_df(
         con,
@@ -271,7 +272,7 @@ def _record(frame: pd.DataFrame) -> dict[str, Any]:
 def run_detail(con: DuckDBPyConnection, run_id: str, observers: Observers = ()) -> RunDetail:
     run = timed_df(con, "SELECT * FROM agent_runs WHERE run_id = ?", [run_id], observers, "run")
     if run.empty:
-        raise StoreError(f"run_id: no run {run_id!r} in the audit store")
+        raise StoreError(f"run_id: no run {safe_value(run_id)} in the audit store")
     tools = timed_df(
         con,
         "SELECT * FROM tool_executions WHERE run_id = ? ORDER BY seq",
