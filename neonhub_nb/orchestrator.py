@@ -97,7 +97,11 @@ class Orchestrator:
             seed=request.seed,
         )
         started = self.store.record_run_started(started)
-        redactor = self.redactor or self.store.redactor
+        # Streams and the agent's view of model answers: what the settings and the store
+        # know to hide (a store opened with other settings may know more).
+        redactor = self.store.redactor
+        if self.redactor is not None:
+            redactor = self.redactor.including(redactor)
         stream = _RedactedStream(on_token, redactor) if on_token else None
         ctx = AgentContext(
             run_id=run_id,
@@ -111,6 +115,7 @@ class Orchestrator:
             connectors=self.connectors,
             catalog=self.catalog,
             prices=self.prices,
+            redactor=redactor,
         )
         outcome: AgentOutput | None = None
         failure: BaseException | None = None

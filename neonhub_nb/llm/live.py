@@ -309,6 +309,7 @@ class OpenAILLM:
             timeout_s=self.timeout_s,
             clock=self.clock,
             optional=call.sent_optional,
+            redactor=self.redactor,
         )
         if failure.rate_limited:
             call.rate_limited += 1
