@@ -47,9 +47,12 @@ class UnknownIntentError(NeonhubError, KeyError):
     """No agent is registered for the intent asked for."""
 
     def __init__(self, intent: str, known: list[str]) -> None:
+        from .redaction import safe_value
+
         self.intent = intent
         self.known = known
-        super().__init__(intent)
+        # KeyError's repr shows its argument: the intent as an error message may show it.
+        super().__init__(safe_value(intent))
 
     def __str__(self) -> str:
         from .redaction import safe_value

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from .agents.base import AgentContext, AgentOutput
 from .agents.catalog import AgentCatalog
@@ -35,6 +36,8 @@ from .runtime import Runtime, default_runtime
 from .store import AuditStore
 
 __all__ = ["Orchestrator", "build_orchestrator"]
+
+P = TypeVar("P", bound=AgentParams)
 
 
 @dataclass
@@ -125,7 +128,10 @@ class Orchestrator:
         error = verdict.error  # refused (cap reached, circuit open): recorded as failed
         if error is None:
             try:
-                outcome = spec.factory().run(params, ctx)
+                # The agent, its prompts and the model see the input redacted: a secret
+                # typed into a field never leaves for the model or a vendor, and nothing
+                # an agent derives from it (a title-cased keyword) escapes redaction.
+                outcome = spec.factory().run(_redacted(params, redactor), ctx)
             except Exception as exc:  # an agent failure is a recorded result, not a crash
                 error = f"{type(exc).__name__}: {exc}"
                 failure = exc
@@ -224,6 +230,14 @@ class Orchestrator:
         for transition in verdict.take_transitions():
             execution = transition_execution(ctx.run_id, len(ctx.executions) + 1, transition)
             ctx.executions.append(self.store.record_tool_execution(execution))
+
+
+def _redacted(params: P, redactor: Redactor) -> P:
+    """``params`` with every secret in its text replaced (the same object when clean)."""
+    clean, found = redactor.redact(params.model_dump())
+    if not found:
+        return params
+    return type(params).model_validate(clean)
 
 
 class _RedactedStream:

@@ -1,0 +1,389 @@
+"""Property: no secret, of any format, typed into any field the API takes, in mock or live
+mode, reaches any sink: the store's folder (raw bytes and every row), every export
+format, results and their notebook card, streamed tokens, error messages, log records,
+the exporter's ``/metrics`` and ``/health``.
+
+Live mode runs against ``tests/echoserver.py``, which echoes the whole prompt back
+(streamed a few characters at a time) and quotes the ``Authorization`` header and the
+prompt in its errors. In the ``env`` half live connectors send the corpus credentials to
+their vendors' mocks (over ``httpx.MockTransport``), so every recorded HTTP exchange
+holds them before redaction. See ``tests/secrets_matrix.py`` for the halves, the packing
+of secrets into fields, and the formats left out of the typed-only half.
+
+The other entry points (CLI, papermill, widgets) and the dashboard have their own
+files: ``test_secrets_entry_points.py`` and ``test_secrets_dashboard.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import httpx
+import pytest
+
+from neonhub_nb.config import Settings, load_settings
+from neonhub_nb.connectors import connector_factory, get_mock_class
+from neonhub_nb.errors import InvalidInputError, NeonhubError
+from neonhub_nb.metrics import start_exporter
+from neonhub_nb.models import RunRequest, RunResult
+from neonhub_nb.orchestrator import Orchestrator, build_orchestrator
+from neonhub_nb.runtime import default_runtime
+from neonhub_nb.store.maintenance import export_store
+
+from .echoserver import AUTH_ERROR, STREAM_ERROR, EchoServer
+from .secrets_matrix import (
+    HALVES,
+    LABELS,
+    Coverage,
+    Finder,
+    Half,
+    connector_env,
+    folder_bytes,
+    free_text_fields,
+    other_fields,
+    pack,
+    store_dump,
+)
+
+pytestmark = pytest.mark.slow
+
+#: Valid parameters of every agent: what a field holds when it carries no secret.
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "content.generate_article": {
+        "topic": "Email marketing for bakeries",
+        "primary_keyword": "bakery newsletter",
+        "word_count": 300,
+    },
+    "seo.optimize": {
+        "primary_keyword": "bakery newsletter",
+        "title": "Newsletters for bakeries",
+        "content": "# Newsletters\n\nWhy bakeries send them, and how often.",
+    },
+    "email.compose_campaign": {
+        "product": "Sourdough club",
+        "goal": "more sign-ups",
+        "send_to": ["owner@example.com"],
+    },
+    "social.compose_posts": {
+        "message": "New sourdough class",
+        "publish": True,
+        "image_url": "https://example.com/bread.png",
+    },
+    "ads.generate_variants": {"product": "Sourdough club", "primary_keyword": "sourdough"},
+    "insights.summarize_performance": {"days": 7},
+    "eval.judge_draft": {
+        "draft": "# Bread\n\nA short draft about bread.",
+        "primary_keyword": "bread",
+    },
+}
+
+
+@pytest.fixture
+def echo(request: pytest.FixtureRequest) -> Iterator[EchoServer]:
+    """The echoing model server; it also says one of the half's secrets in every answer
+    (the prompt holds none: inputs reach the model redacted)."""
+    half = HALVES[request.node.callspec.params["half_name"]]
+    with EchoServer(also_say=tuple(entry.value for entry in half.entries)) as server:
+        yield server
+
+
+class Vendors:
+    """The vendors' mocks behind live connectors (third parties we cannot reach)."""
+
+    def __init__(self) -> None:
+        self.clients: list[httpx.Client] = []
+
+    def client(self, name: str) -> httpx.Client:
+        client = httpx.Client(transport=httpx.MockTransport(get_mock_class(name)()))
+        self.clients.append(client)
+        return client
+
+
+class Property:
+    """Runs every agent with secrets packed into its fields and checks every sink."""
+
+    def __init__(self, half: Half, settings: Settings, orchestrator: Orchestrator) -> None:
+        self.half = half
+        self.settings = settings
+        self.orchestrator = orchestrator
+        self.finder = Finder(half.entries)
+        self.coverage = Coverage()
+        self.values = [entry.value for entry in half.entries]
+        self.results: list[RunResult] = []
+        self.drafts: list[str] = []
+
+    # ------------------------------------------------------------------ runs
+    def run(self, intent: str, params: dict[str, Any], labels: dict[str, Any]) -> RunResult:
+        """One run; a refused field is checked as an error sink and set back to its
+        default, then the run is tried again (what a user would do)."""
+        for _ in range(40):
+            chunks: list[str] = []
+            try:
+                request = RunRequest(intent=intent, params=dict(params), **labels)
+                result = self.orchestrator.run(request, on_token=chunks.append)
+            except InvalidInputError as exc:
+                name = self.refused(exc, intent, params, labels)
+                if name in labels:
+                    labels[name] = None
+                elif name in DEFAULTS[intent]:
+                    params[name] = DEFAULTS[intent][name]
+                else:
+                    params.pop(name)
+                continue
+            self.coverage.check(self.finder, "streamed tokens", "".join(chunks))
+            self.seen(result)
+            agent = intent.split(".")[0]
+            for name, value in params.items():
+                self.typed(value, f"{agent}.{name}", "accepted")
+            for name, value in labels.items():
+                self.typed(value, name, "accepted")
+            return result
+        raise AssertionError(f"{intent}: still refused after 40 tries: {params}")
+
+    def refused(
+        self, exc: NeonhubError, intent: str, params: dict[str, Any], labels: dict[str, Any]
+    ) -> str:
+        """Check a refusal's message; count the refused value's (format, field) pair.
+        Returns the refused field."""
+        self.coverage.check(self.finder, "error messages", f"{exc!s} {exc!r}")
+        name = str(getattr(exc, "field", "")).split(".")[0]
+        if name in params:
+            self.typed(params[name], f"{intent.split('.')[0]}.{name}", "refused")
+        elif name in labels:
+            self.typed(labels[name], name, "refused")
+        else:
+            raise AssertionError(f"refused a field nobody typed: {exc}")
+        return name
+
+    def typed(self, value: Any, name: str, how: str) -> None:
+        texts = value if isinstance(value, list) else [value]
+        for text in texts:
+            if isinstance(text, str):
+                self.coverage.typed(self.half.entries, text, name, how)
+
+    def seen(self, result: RunResult) -> None:
+        self.results.append(result)
+        if result.draft_id:
+            self.drafts.append(result.draft_id)
+        self.coverage.check(self.finder, "results", json.dumps(result.to_json_dict(), default=str))
+        self.coverage.check(self.finder, "results", repr(result))
+        self.coverage.check(self.finder, "notebook card", result._repr_html_())
+
+    def refuse(self, intent: str, params: dict[str, Any], labels: dict[str, Any]) -> None:
+        """A value no field of this kind takes: it must be refused, its error clean."""
+        try:
+            result = self.orchestrator.run(
+                RunRequest(intent=intent, params=params, **labels), on_token=lambda _: None
+            )
+        except InvalidInputError as exc:
+            self.refused(exc, intent, params, labels)
+            return
+        self.seen(result)  # taken after all (a value that fits): its outputs are checked
+
+    def agent(self, intent: str) -> None:
+        spec = self.orchestrator.catalog.get(intent)
+        count = len(self.values)
+        groups: dict[str, list[Any]] = {}
+        for k, field in enumerate(free_text_fields(spec.params_model)):
+            start = (7 * k) % count  # each field mixes the formats differently
+            rotated = self.values[start:] + self.values[:start]
+            if field.is_list:
+                fits = [v for v in rotated if len(v) <= field.limit and "," not in v]
+                too_long = [v for v in rotated if v not in fits]
+                groups[field.name] = [
+                    fits[i : i + field.items] for i in range(0, len(fits), field.items)
+                ]
+            else:
+                groups[field.name], too_long = pack(rotated, field.limit)
+            for value in too_long:
+                self.refuse(intent, {**DEFAULTS[intent], field.name: value}, {})
+        labels: dict[str, list[str]] = {}
+        for k, name in enumerate(LABELS):
+            start = (11 * k + 3) % count
+            rotated = self.values[start:] + self.values[:start]
+            labels[name], unprintable = pack(rotated, LABELS[name], printable=True)
+            for value in unprintable:
+                self.refuse(intent, dict(DEFAULTS[intent]), {name: value})
+        rounds = max(len(g) for g in [*groups.values(), *labels.values()])
+        for i in range(rounds):
+            params = dict(DEFAULTS[intent])
+            params.update({name: g[i] for name, g in groups.items() if i < len(g)})
+            chosen = {name: g[i] if i < len(g) else None for name, g in labels.items()}
+            self.run(intent, params, chosen)
+        for name in other_fields(spec.params_model):
+            for value in self.values:
+                self.refuse(intent, {**DEFAULTS[intent], name: value}, {})
+
+    def request_fields(self) -> None:
+        """What is refused whole: an unknown prompt version, a seed, an intent."""
+        intent = "content.generate_article"
+        for value in self.values:
+            self.refuse(intent, dict(DEFAULTS[intent]), {"prompt_version": value})
+            self.refuse(intent, dict(DEFAULTS[intent]), {"seed": value})
+            try:
+                self.orchestrator.run(RunRequest(intent=value, params={}))
+            except (NeonhubError, KeyError) as exc:  # UnknownIntentError is a KeyError too
+                self.coverage.check(self.finder, "error messages", f"{exc!s} {exc!r}")
+                self.typed(value, "intent", "refused")
+
+    def reviews(self, store: Any) -> None:
+        """Review decisions on the drafts: reviewer, reason, edited title and content."""
+        reviewers, unprintable = pack(self.values, 200, printable=True)
+        reasons, too_long = pack(self.values, 2000)
+        content = "\n\n".join(entry.prose for entry in self.half.entries)
+        for i, draft_id in enumerate(self.drafts[: max(len(reviewers), len(reasons))]):
+            reviewer = reviewers[i % len(reviewers)]
+            reason = reasons[i % len(reasons)]
+            title = " ".join(self.values)
+            for decision, kwargs in (
+                ("edit", {"title": title, "content": content}),
+                ("reject", {}),
+                ("reopen", {}),
+            ):
+                try:
+                    store.review_draft(draft_id, decision, reviewer, reason, **kwargs)
+                except NeonhubError as exc:
+                    self.coverage.check(self.finder, "error messages", f"{exc!s} {exc!r}")
+                    self.typed(reviewer, "reviewer", "refused")
+                    continue
+                self.typed(reviewer, "reviewer", "accepted")
+                self.typed(reason, "reason", "accepted")
+                self.typed(kwargs.get("content", ""), "edit content", "accepted")
+                self.typed(kwargs.get("title", ""), "edit title", "accepted")
+        draft_id = self.drafts[0]
+        for value in [*unprintable, *too_long]:
+            for reviewer, reason in ((value, "why"), ("Ana", value)):
+                try:
+                    store.review_draft(draft_id, "reject", reviewer, reason)
+                except NeonhubError as exc:
+                    self.coverage.check(self.finder, "error messages", f"{exc!s} {exc!r}")
+                    self.typed(value, "reviewer" if reviewer == value else "reason", "refused")
+                    continue
+                self.typed(value, "reviewer" if reviewer == value else "reason", "accepted")
+
+    def model_errors(self) -> None:
+        """Live: every secret in a prompt answered by a 401 and by an error mid-stream,
+        both quoting the Authorization header and the prompt."""
+        for entry in self.half.entries:
+            for marker in (AUTH_ERROR, STREAM_ERROR):
+                if len(entry.value) <= 200:
+                    params = {**DEFAULTS["content.generate_article"], "topic": entry.value}
+                    params["audience"] = marker
+                    self.run("content.generate_article", params, {})
+                else:
+                    params = {**DEFAULTS["seo.optimize"], "content": entry.prose}
+                    params["audience"] = marker
+                    self.run("seo.optimize", params, {})
+
+    # ------------------------------------------------------------------ sinks
+    def sinks(self, db: Path, out: Path, records: list[logging.LogRecord]) -> None:
+        store = self.orchestrator.store
+        store.flush()
+        for fmt in ("parquet", "csv", "jsonl"):
+            written = export_store(store, out / fmt, fmt)  # type: ignore[arg-type]
+            for path in written.values():
+                self.coverage.check(self.finder, f"export {fmt}", path.read_bytes())
+                if fmt == "parquet":  # compressed: read it back as rows too
+                    rows = duckdb.sql(f"SELECT * FROM read_parquet('{path}')").fetchall()
+                    self.coverage.check(
+                        self.finder, "export parquet", json.dumps(rows, default=str)
+                    )
+        with start_exporter(store, port=0, find_free_port=True) as exporter:
+            for url in (exporter.metrics_url, exporter.health_url):
+                with urllib.request.urlopen(url, timeout=30) as answer:
+                    self.coverage.check(self.finder, "exporter", answer.read())
+        for record in records:
+            formatter = logging.Formatter()
+            text = record.getMessage() + (
+                formatter.formatException(record.exc_info) if record.exc_info else ""
+            )
+            self.coverage.check(self.finder, "log records", text)
+        default_runtime().reset()  # closes the store: everything ingested, spool removed
+        for name, data in folder_bytes(db.parent):
+            self.coverage.check(self.finder, f"store folder ({name.split('.')[-1]})", data)
+        for text in store_dump(db):
+            self.coverage.check(self.finder, "store rows", text)
+
+
+def _settings(half: Half, mode: str, db: Path, echo: EchoServer) -> Settings:
+    env = {
+        **(connector_env() if half.name == "env" else {}),
+        **half.environ,
+        "NEONHUB_DB": str(db),
+        "NEONHUB_MODE": mode,
+        "NEONHUB_BREAKER_THRESHOLD": "100000",  # every run reaches the model
+        "NEONHUB_LLM_MAX_RETRIES": "0",
+        "NEONHUB_INGEST_INTERVAL": "0.2",
+    }
+    if mode == "live":
+        env |= {"OPENAI_BASE_URL": echo.url, "NEONHUB_LLM_TIMEOUT_S": "20"}
+        # Live connectors need the credentials only the env half holds.
+        env["USE_MOCK_CONNECTORS"] = "false" if half.name == "env" else "true"
+    return load_settings(env)
+
+
+@pytest.mark.parametrize("mode", ["mock", "live"])
+@pytest.mark.parametrize("half_name", ["env", "typed"])
+def test_no_secret_reaches_any_sink_through_the_api(
+    half_name: str,
+    mode: str,
+    echo: EchoServer,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING)
+    half = HALVES[half_name]
+    db = tmp_path / "store" / "neonhub.duckdb"
+    settings = _settings(half, mode, db, echo)
+    orchestrator = build_orchestrator(settings)
+    vendors = Vendors()
+    if settings.wiring.connectors == "live":  # the corpus credentials go to the vendors' mocks
+        runtime = default_runtime()
+        orchestrator.connectors = connector_factory(
+            settings,
+            transport="live",
+            catalog=runtime.connectors,
+            redactor=runtime.redactor(settings),
+            client_for=vendors.client,
+        )
+    started = time.perf_counter()
+    prop = Property(half, settings, orchestrator)
+    for spec in orchestrator.catalog.specs():
+        prop.agent(spec.intent)
+    prop.request_fields()
+    if mode == "live":
+        prop.model_errors()
+    prop.reviews(orchestrator.store)
+    prop.sinks(db, tmp_path / "export", list(caplog.records))
+    for client in vendors.clients:
+        client.close()
+    seconds = time.perf_counter() - started
+    report = prop.coverage.report()
+    print(f"\n{half_name}/{mode}: {len(prop.results)} runs in {seconds:.1f} s; {report}")
+    assert not prop.coverage.leaks, report
+    # The property was exercised, not skipped: every format typed into every field
+    # (accepted, or refused with a clean error), runs that reached the model, drafts.
+    formats = {entry.format for entry in half.entries}
+    fields = {
+        f"{spec.agent}.{name}"
+        for spec in orchestrator.catalog.specs()
+        for name in spec.params_model.model_fields
+    } | {*LABELS, "prompt_version", "seed", "intent", "reviewer", "reason"}
+    fields |= {"edit content", "edit title"}
+    typed: dict[str, set[str]] = {}
+    for fmt, name, _ in prop.coverage.pairs:
+        typed.setdefault(name, set()).add(fmt)
+    assert {name: formats - typed.get(name, set()) for name in fields} == dict.fromkeys(
+        fields, set()
+    )
+    assert {how for _, _, how in prop.coverage.pairs} == {"accepted", "refused"}
+    assert prop.drafts and any(r.status == "succeeded" for r in prop.results)
+    if mode == "live":
+        assert any(r.status == "failed" and "HTTP 401" in (r.error or "") for r in prop.results)
