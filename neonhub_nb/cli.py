@@ -316,8 +316,11 @@ def runs(
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @_friendly_errors
 def show(run_id: str, as_json: bool) -> None:
-    """Show one run with its tool executions and metrics."""
+    """Show one run: its output as its users read it, its calls as a timeline, its
+    metrics, and its draft's review trail."""
     from .api import default_store
+    from .result_views import detail_output_text
+    from .timeline import timeline_text
 
     store = default_store(load_settings())
     detail = store.run_detail(run_id)
@@ -351,22 +354,24 @@ def show(run_id: str, as_json: bool) -> None:
         "agent",
         "status",
         "mode",
+        "model_mode",
+        "connectors_mode",
         "started_at",
         "duration_ms",
         "model",
         "prompt_name",
         "prompt_version",
         "experiment_id",
+        "ending",
         "error",
     ):
         _echo(f"{key:>15}: {run_row.get(key) if run_row.get(key) is not None else '-'}")
     _echo(f"{'input':>15}: {json.dumps(run_row.get('input'), ensure_ascii=False)}")
-    _echo("\ntool executions:")
-    for tool in tools:
-        _echo(
-            f"  {tool['seq']:>2}. {tool['tool']}.{tool['operation']}  {tool['status']}  "
-            f"{tool['duration_ms']:.1f} ms" + (f"  {tool['error']}" if tool["error"] else "")
-        )
+    output = detail_output_text(detail)
+    if output:
+        _echo("\noutput:\n" + output)
+    _echo("\ntimeline (model and connector calls, from the run's start):")
+    _echo(timeline_text(tools, run_started_at=run_row.get("started_at")))
     _echo("\nmetrics:")
     for name, value in metrics.items():
         _echo(f"  {name:>18}: {value:g}")

@@ -10,10 +10,11 @@ import math
 __all__ = ["format_compact", "format_cost", "format_count", "format_duration", "format_rate"]
 
 
-def format_cost(usd: float | None) -> str:
+def format_cost(usd: float | None, significant: int = 2) -> str:
     """US dollars: ``$1,234.56`` from one dollar up; below, at least four decimals and
-    always two significant digits (``$0.0144``, ``$0.0012``, ``$0.000071``), so a
-    non-zero cost never reads ``$0.0000`` and never in exponent notation."""
+    always ``significant`` significant digits (``$0.0144``, ``$0.0012``, ``$0.000071``;
+    ``significant=4`` for comparisons: ``$0.001463``), so a non-zero cost never reads
+    ``$0.0000`` and never in exponent notation."""
     if usd is None or usd != usd:
         return "–"
     if usd == 0:
@@ -22,7 +23,7 @@ def format_cost(usd: float | None) -> str:
     sign = "-" if usd < 0 else ""
     if size >= 1:
         return f"{sign}${size:,.2f}"
-    decimals = max(4, 1 - math.floor(math.log10(size)))
+    decimals = max(4, significant - 1 - math.floor(math.log10(size)))
     return f"{sign}${size:.{decimals}f}"
 
 

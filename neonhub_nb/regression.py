@@ -119,6 +119,9 @@ def fingerprint(store: AuditStore, run_id: str) -> dict[str, Any]:
         content = detail.draft["content"] or ""
         params = run["input"] or {}
         result["draft"] = {"title": detail.draft["title"], "content": content.splitlines()}
+    if detail.draft and run["agent"] == "content":  # the article scorers read articles
+        content = detail.draft["content"] or ""
+        params = run["input"] or {}
         result["scores"] = score_draft(
             detail.draft["title"] or "",
             content,

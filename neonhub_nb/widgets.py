@@ -27,6 +27,7 @@ from typing import Any
 
 import ipywidgets as w
 
+from .agents.catalog import AgentCatalog
 from .api import run_agent
 from .config import MODE_TABLE, Settings, load_settings, parse_mode
 from .display import markdown_to_html, run_card_html
@@ -346,8 +347,15 @@ class ReviewPanel:
     """
 
     def __init__(
-        self, store: AuditStore, reviewer: str = "", *, redactor: Redactor | None = None
+        self,
+        store: AuditStore,
+        reviewer: str = "",
+        catalog: AgentCatalog | None = None,
+        *,
+        redactor: Redactor | None = None,
     ) -> None:
+        self.catalog = catalog or default_runtime().agents
+        self._intent: str | None = None
         self.store = store
         #: Cleans messages before they are drawn (default: the store's redactor).
         self.redactor = redactor or store.redactor
@@ -383,6 +391,7 @@ class ReviewPanel:
 
     def load(self, result: RunResult | None) -> None:
         self.draft_id = result.draft_id if result else None
+        self._intent = result.intent if result else None
         self._content = result.content if result else None
         self._title = result.title if result else None
         for button in (self.approve, self.reject, self.edit, self.reopen):
@@ -440,11 +449,12 @@ class ReviewPanel:
             return False
         content = self.editor.value if edited else None
         title = None
-        if content:
-            from .agents.content import split_title
-
-            title = split_title(content)[0] or self._title
         try:
+            if content:
+                # The agent's own format and limits (280 characters for X, 30 for an ad
+                # headline ...): an edit that breaks them is refused, nothing recorded.
+                check = self.catalog.get(self._intent).check_edit if self._intent else None
+                title = check(content) if check is not None else self._title
             state = self.store.review_draft(
                 self.draft_id,
                 decision,
@@ -603,7 +613,7 @@ class DraftStudio:
             runtime=self.runtime,
         )
         self.result_view = ResultView(self.redactor)
-        self.review = ReviewPanel(self.store, reviewer, redactor=self.redactor)
+        self.review = ReviewPanel(self.store, reviewer, self.runtime.agents, redactor=self.redactor)
         self.history = HistoryPanel(self.store, self.show, redactor=self.redactor)
         self.review_note = w.HTML()
         self.result: RunResult | None = None

@@ -119,3 +119,21 @@ def test_intents_lists_the_content_agent() -> None:
     result = CliRunner().invoke(cli, ["intents"])
     assert "content.generate_article" in result.output
     assert "topic" in result.output
+
+
+def test_show_prints_the_agents_output_and_a_timeline(tmp_path: Path) -> None:
+    """``show`` reads a social run back as its users think of it: posts per network with
+    their length against each limit, and the run's calls as a timeline."""
+    done = neonhub(
+        "run", "social.compose_posts", "-p", "message=Spring menu is here",
+        "-p", "networks=x, linkedin", "--json", env_db=tmp_path / "s.duckdb",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    run_id = json.loads(done.stdout)["run_id"]
+    shown = neonhub("show", run_id, env_db=tmp_path / "s.duckdb")
+    assert shown.returncode == 0, shown.stderr
+    text = shown.stdout
+    assert "output:" in text and "Spring menu is here" in text
+    assert "/280" in text and "/3000" in text  # each post against its network's limit
+    assert "timeline" in text and "llm.chat.completions" in text
+    assert "connectors_mode: mock" in text

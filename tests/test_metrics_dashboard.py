@@ -45,6 +45,7 @@ def test_the_dashboard_has_the_operator_panels() -> None:
 def test_every_queried_metric_is_served(store: AuditStore) -> None:
     rec = Recorder(store)
     rec.tool(rec.run(breaker_failures=1, experiment_id="e"), "connector.x", "post")
+    rec.tool(rec.run(usage=(120, 480, 0.0003)), "llm", "chat.completions", duration_ms=900.0)
     rec.start()
     app = MetricsApp(store)
     call_app(app, "GET", "/metrics")  # one scrape, so the HTTP and query series exist too

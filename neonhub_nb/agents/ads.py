@@ -8,12 +8,12 @@ from typing import Any
 
 from pydantic import Field
 
-from ..errors import AgentError
+from ..errors import AgentError, InvalidInputError
 from ..models import AgentParams, Metric
-from .base import AgentContext, AgentOutput
+from .base import AgentContext, AgentOutput, DraftOutput
 from .catalog import AgentSpec
 from .prompts import PromptTemplate
-from .structured import parse_fields, title_case
+from .structured import check_lengths, edited_fields, parse_fields, title_case
 
 __all__ = [
     "DESCRIPTION_LIMIT",
@@ -22,6 +22,7 @@ __all__ = [
     "SPEC",
     "AdsAgent",
     "AdsParams",
+    "check_edit",
     "mock_writer",
 ]
 
@@ -82,8 +83,22 @@ class AdsAgent:
                 f"<= {HEADLINE_LIMIT} chars, {MIN_DESCRIPTIONS}+ descriptions of "
                 f"<= {DESCRIPTION_LIMIT} chars)"
             )
+        output = {"variants": ads, "dropped_over_limit": dropped}
+        content = "\n\n".join(
+            f"VARIANT: {number}\n"
+            + "\n".join(f"HEADLINE: {h}" for h in ad["headlines"])
+            + "\n"
+            + "\n".join(f"DESCRIPTION: {d}" for d in ad["descriptions"])
+            for number, ad in enumerate(ads, 1)
+        )
         return AgentOutput(
-            output={"variants": ads, "dropped_over_limit": dropped},
+            output=output,
+            draft=DraftOutput(
+                title=str(ads[0]["headlines"][0]),
+                content=content,
+                metadata={"kind": "ads", "output": output},
+                primary_keyword=params.primary_keyword,
+            ),
             metrics=(
                 Metric(name="ad_variants", value=len(ads), unit="ads"),
                 Metric(name="ad_lines_dropped", value=dropped, unit="lines"),
@@ -91,28 +106,68 @@ class AdsAgent:
         )
 
 
+def check_edit(content: str) -> str:
+    """A reviewer's edit of the ads: ``VARIANT:`` blocks of 3-15 headlines of at most 30
+    characters and 2-4 descriptions of at most 90 (Google's limits). Returns the title."""
+    blocks = [b for b in content.split("VARIANT:")[1:] if b.strip()]
+    if not blocks:
+        raise InvalidInputError("content", "the edit has no VARIANT block")
+    first = ""
+    for block in blocks:
+        fields = edited_fields(block, ("HEADLINE", "DESCRIPTION"))
+        heads = [h.strip() for h in fields["HEADLINE"].splitlines() if h.strip()]
+        descs = [d.strip() for d in fields["DESCRIPTION"].splitlines() if d.strip()]
+        check_lengths("headline", heads, HEADLINE_LIMIT)
+        check_lengths("description", descs, DESCRIPTION_LIMIT)
+        if not (MIN_HEADLINES <= len(heads) <= 15 and MIN_DESCRIPTIONS <= len(descs) <= 4):
+            raise InvalidInputError(
+                "content", "each variant needs 3-15 headlines and 2-4 descriptions"
+            )
+        first = first or heads[0]
+    return first
+
+
+# Headline and description angles the mock model draws from; each variant takes its own,
+# so variants differ the way a real model's do (not only in order).
+_HOOKS = (
+    "Start Free Today",
+    "Save Time Now",
+    "Built For Teams",
+    "See It In Action",
+    "Results In A Week",
+    "No Setup Needed",
+    "Loved By Marketers",
+    "Book A Demo Today",
+)
+_PROOFS = (
+    "Set up in minutes. No credit card required.",
+    "Trusted by growing teams. Start your free trial.",
+    "Cancel anytime. Friendly support included.",
+    "Join thousands of small businesses today.",
+)
+
+
 def mock_writer(brief: Mapping[str, Any], seed: int) -> str:
     """The mock model's deterministic answer to this agent's brief."""
     rng = random.Random(seed)
     product = title_case(str(brief.get("product", "Product")))
     keyword = title_case(str(brief.get("primary_keyword", product)))
+    audience = str(brief.get("audience", "teams"))
+    hooks = rng.sample(_HOOKS, len(_HOOKS))
+    proofs = rng.sample(_PROOFS, len(_PROOFS))
     blocks = []
     for index in range(int(brief.get("variants", 2))):
         heads = [
             keyword,
             f"Try {product}",
-            rng.choice(["Start Free Today", "Save Time Now", "Built For Teams"]),
-            f"{product} For {title_case(str(brief.get('audience', 'You')))}",
+            hooks[(2 * index) % len(hooks)],
+            hooks[(2 * index + 1) % len(hooks)],
+            f"{product} For {title_case(audience)}",
         ]
         rng.shuffle(heads)
         descs = [
-            f"{product} helps {brief.get('audience', 'teams')} get more from {keyword.lower()}.",
-            rng.choice(
-                [
-                    "Set up in minutes. No credit card required.",
-                    "Trusted by growing teams. Start your free trial.",
-                ]
-            ),
+            f"{product} helps {audience} get more from {keyword.lower()}.",
+            proofs[index % len(proofs)],
         ]
         blocks.append(
             f"VARIANT: {index + 1}\n"
@@ -132,4 +187,5 @@ SPEC = AgentSpec(
     prompt_name="ads.rsa",
     prompts=PROMPTS,
     mock_writers={"ads": mock_writer},
+    check_edit=check_edit,
 )

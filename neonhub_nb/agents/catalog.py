@@ -24,10 +24,13 @@ from .prompts import PromptTemplate
 if TYPE_CHECKING:
     from .base import Agent
 
-__all__ = ["BUILTIN_AGENT_MODULES", "AgentCatalog", "AgentSpec", "MockWriter"]
+__all__ = ["BUILTIN_AGENT_MODULES", "AgentCatalog", "AgentSpec", "EditCheck", "MockWriter"]
 
 #: Writes the mock model's answer for one task from the prompt's JSON brief and a seed.
 MockWriter = Callable[[Mapping[str, Any], int], str]
+#: Checks a reviewer's edit of a draft (the agent's own format and limits) and returns the
+#: draft's title; raises InvalidInputError naming what the edit breaks.
+EditCheck = Callable[[str], str]
 
 #: Modules under ``neonhub_nb.agents`` that each define one built-in ``SPEC``.
 BUILTIN_AGENT_MODULES: tuple[str, ...] = (
@@ -46,7 +49,8 @@ class AgentSpec:
     """Everything the product knows about one agent.
 
     ``prompts`` are its templates (all versions); ``mock_writers`` map a brief's ``task``
-    to the writer the mock model answers it with.
+    to the writer the mock model answers it with; ``check_edit`` checks a reviewer's
+    edit of the agent's draft (None: the agent makes no reviewable draft).
     """
 
     intent: str
@@ -57,6 +61,7 @@ class AgentSpec:
     prompt_name: str | None = None
     prompts: tuple[PromptTemplate, ...] = ()
     mock_writers: Mapping[str, MockWriter] = field(default_factory=dict)
+    check_edit: EditCheck | None = None
 
 
 class AgentCatalog:

@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import Field
 
-from ..errors import AgentError
+from ..errors import AgentError, InvalidInputError
 from ..models import AgentParams, Metric, Tone
 from .base import AgentContext, AgentOutput, DraftOutput
 from .catalog import AgentSpec
@@ -31,6 +31,7 @@ __all__ = [
     "ContentAgent",
     "DraftParams",
     "analyse_article",
+    "check_edit",
     "count_words",
     "split_title",
     "write_article",
@@ -400,6 +401,14 @@ class ContentAgent:
         )
 
 
+def check_edit(content: str) -> str:
+    """A reviewer's edit of the article: Markdown whose first line is its title."""
+    title, _ = split_title(content)
+    if not title:
+        raise InvalidInputError("content", "the edit has no title line (start with '# Title')")
+    return title
+
+
 SPEC = AgentSpec(
     intent="content.generate_article",
     agent="content",
@@ -409,4 +418,5 @@ SPEC = AgentSpec(
     prompt_name="content.article",
     prompts=PROMPTS,
     mock_writers={"article": write_article},
+    check_edit=check_edit,
 )

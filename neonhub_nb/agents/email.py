@@ -10,12 +10,19 @@ from pydantic import EmailStr, Field
 
 from ..connectors.email import GmailConnector
 from ..models import AgentParams, Metric, Tone
-from .base import AgentContext, AgentOutput
+from .base import AgentContext, AgentOutput, DraftOutput
 from .catalog import AgentSpec
 from .prompts import PromptTemplate
-from .structured import fit, parse_fields, title_case
+from .structured import check_lengths, edited_fields, fit, parse_fields, title_case
 
-__all__ = ["PROMPTS", "SPEC", "EmailAgent", "EmailCampaignParams", "mock_writer"]
+__all__ = [
+    "PROMPTS",
+    "SPEC",
+    "EmailAgent",
+    "EmailCampaignParams",
+    "check_edit",
+    "mock_writer",
+]
 
 SUBJECT_LIMIT = 78  # characters most inboxes show
 
@@ -62,13 +69,22 @@ class EmailAgent:
             gmail = cast(GmailConnector, ctx.connector("email"))
             result = gmail.send_email(list(params.send_to), subjects[0], body)
             sent.append(str(result["id"]))
+        output = {
+            "subject_lines": subjects,
+            "preview": fields.get("PREVIEW", "").strip(),
+            "body": body,
+            "sent_message_ids": sent,
+        }
+        content = "\n".join(
+            [*(f"SUBJECT: {s}" for s in subjects), f"PREVIEW: {output['preview']}", f"BODY: {body}"]
+        )
         return AgentOutput(
-            output={
-                "subject_lines": subjects,
-                "preview": fields.get("PREVIEW", "").strip(),
-                "body": body,
-                "sent_message_ids": sent,
-            },
+            output=output,
+            draft=DraftOutput(
+                title=subjects[0] if subjects else params.product,
+                content=content,
+                metadata={"kind": "email", "output": output},
+            ),
             metrics=(
                 Metric(
                     name="emails_sent", value=len(params.send_to) if sent else 0, unit="recipients"
@@ -102,6 +118,15 @@ def mock_writer(brief: Mapping[str, Any], seed: int) -> str:
     return "\n".join([*lines, f"PREVIEW: {goal} in minutes, not weeks", f"BODY: {body}"]) + "\n"
 
 
+def check_edit(content: str) -> str:
+    """A reviewer's edit of the email: ``SUBJECT:`` lines (at most 78 characters, what
+    inboxes show) and a ``BODY:``. Returns the first subject line as the title."""
+    fields = edited_fields(content, ("SUBJECT", "BODY"), multiline=("BODY", "PREVIEW"))
+    subjects = [s.strip() for s in fields["SUBJECT"].splitlines() if s.strip()]
+    check_lengths("subject line", subjects, SUBJECT_LIMIT)
+    return subjects[0]
+
+
 SPEC = AgentSpec(
     intent="email.compose_campaign",
     agent="email",
@@ -111,4 +136,5 @@ SPEC = AgentSpec(
     prompt_name="email.campaign",
     prompts=PROMPTS,
     mock_writers={"email": mock_writer},
+    check_edit=check_edit,
 )

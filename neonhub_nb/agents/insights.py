@@ -82,7 +82,7 @@ class InsightsAgent:
         prompt = ctx.prompt("insights.summary")
         brief = {**params.model_dump(mode="json"), "totals": totals, "top_queries": top}
         answer = ctx.complete(prompt.render(brief), temperature=0.2, max_tokens=400)
-        fields = parse_fields(answer.text, ("SUMMARY",), multiline=("SUMMARY",))
+        fields = parse_fields(answer.text, ("SUMMARY",), multiline=("SUMMARY", "ACTIONS"))
         return AgentOutput(
             output={
                 "totals": totals,

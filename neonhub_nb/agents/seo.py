@@ -12,12 +12,21 @@ from pydantic import Field
 
 from ..connectors.gsc import SearchConsoleConnector
 from ..models import AgentParams, Metric
-from .base import AgentContext, AgentOutput
+from .base import AgentContext, AgentOutput, DraftOutput
 from .catalog import AgentSpec
 from .prompts import PromptTemplate
-from .structured import fit, parse_fields, split_list, title_case
+from .structured import check_lengths, edited_fields, fit, parse_fields, split_list, title_case
 
-__all__ = ["META_LIMIT", "PROMPTS", "SPEC", "TITLE_LIMIT", "SeoAgent", "SeoParams", "mock_writer"]
+__all__ = [
+    "META_LIMIT",
+    "PROMPTS",
+    "SPEC",
+    "TITLE_LIMIT",
+    "SeoAgent",
+    "SeoParams",
+    "check_edit",
+    "mock_writer",
+]
 
 TITLE_LIMIT = 60  # characters Google shows of a title
 META_LIMIT = 160  # characters of a meta description before truncation
@@ -80,16 +89,32 @@ class SeoAgent:
             if candidate.lower() not in {k.lower() for k in keywords}:
                 keywords.append(candidate)
         keywords = keywords[:6]
+        output = {
+            "title": title,
+            "meta_description": meta,
+            "keywords": keywords,
+            "keyword_in_title": keyword in title.lower(),
+            "top_queries": [r.get("query") for r in related],
+        }
         return AgentOutput(
-            output={
-                "title": title,
-                "meta_description": meta,
-                "keywords": keywords,
-                "keyword_in_title": keyword in title.lower(),
-                "top_queries": [r.get("query") for r in related],
-            },
+            output=output,
+            draft=DraftOutput(
+                title=title,
+                content=f"TITLE: {title}\nMETA: {meta}\nKEYWORDS: {', '.join(keywords)}",
+                metadata={"kind": "seo", "output": output},
+                primary_keyword=params.primary_keyword,
+            ),
             metrics=(Metric(name="search_queries_used", value=len(related), unit="queries"),),
         )
+
+
+def check_edit(content: str) -> str:
+    """A reviewer's edit of the SEO fields: a ``TITLE:`` of at most 60 characters and a
+    ``META:`` of at most 160 (what Google shows). Returns the title."""
+    fields = edited_fields(content, ("TITLE", "META", "KEYWORDS"))
+    check_lengths("title", [fields["TITLE"].strip()], TITLE_LIMIT)
+    check_lengths("meta description", [fields["META"].strip()], META_LIMIT)
+    return fields["TITLE"].strip()
 
 
 def mock_writer(brief: Mapping[str, Any], seed: int) -> str:
@@ -121,4 +146,5 @@ SPEC = AgentSpec(
     prompt_name="seo.optimize",
     prompts=PROMPTS,
     mock_writers={"seo": mock_writer},
+    check_edit=check_edit,
 )

@@ -13,12 +13,20 @@ from ..connectors.instagram import InstagramConnector
 from ..connectors.linkedin import LinkedInConnector
 from ..connectors.x import XConnector
 from ..models import AgentParams, Metric
-from .base import AgentContext, AgentOutput
+from .base import AgentContext, AgentOutput, DraftOutput
 from .catalog import AgentSpec
 from .prompts import PromptTemplate
-from .structured import fit, parse_fields
+from .structured import check_lengths, edited_fields, fit, parse_fields
 
-__all__ = ["LIMITS", "PROMPTS", "SPEC", "SocialAgent", "SocialParams", "mock_writer"]
+__all__ = [
+    "LIMITS",
+    "PROMPTS",
+    "SPEC",
+    "SocialAgent",
+    "SocialParams",
+    "check_edit",
+    "mock_writer",
+]
 
 Network = Literal["x", "linkedin", "instagram"]
 # Characters each network accepts in one post (X: 280 for standard accounts).
@@ -79,14 +87,31 @@ class SocialAgent:
                     instagram = cast(InstagramConnector, ctx.connector("instagram"))
                     result = instagram.publish_image(params.image_url, text)
                     published[network] = str(result["id"])
+        output = {
+            "posts": posts,
+            "lengths": {n: len(t) for n, t in posts.items()},
+            "published": published,
+        }
         return AgentOutput(
-            output={
-                "posts": posts,
-                "lengths": {n: len(t) for n, t in posts.items()},
-                "published": published,
-            },
+            output=output,
+            draft=DraftOutput(
+                title=fit(params.message, 80),
+                content="\n\n".join(f"{_KEYS[n]}: {text}" for n, text in posts.items()),
+                metadata={"kind": "social", "output": output},
+            ),
             metrics=(Metric(name="posts_published", value=len(published), unit="posts"),),
         )
+
+
+def check_edit(content: str) -> str:
+    """A reviewer's edit of the posts: labelled blocks (``X: ...``), each within its
+    network's limit. Returns the draft's title (the first post's opening)."""
+    present = [key for key in _KEYS.values() if f"{key}:" in content]
+    fields = edited_fields(content, present or ["X"], multiline=list(_KEYS.values()))
+    for network, key in _KEYS.items():
+        if key in fields:
+            check_lengths(f"the {key} post", [fields[key].strip()], LIMITS[network])
+    return fit(next(iter(fields.values())).strip(), 80)
 
 
 def mock_writer(brief: Mapping[str, Any], seed: int) -> str:
@@ -119,4 +144,5 @@ SPEC = AgentSpec(
     prompt_name="social.posts",
     prompts=PROMPTS,
     mock_writers={"social": mock_writer},
+    check_edit=check_edit,
 )

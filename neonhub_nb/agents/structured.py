@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from ..errors import AgentError
+from ..errors import AgentError, InvalidInputError
 
-__all__ = ["fit", "parse_fields", "split_list", "title_case"]
+__all__ = ["check_lengths", "edited_fields", "fit", "parse_fields", "split_list", "title_case"]
 
 _LINE = re.compile(r"^\s*([A-Z][A-Z0-9_ ]{0,40})\s*:\s*(.*)$")
 
@@ -55,3 +55,24 @@ def fit(text: str, limit: int) -> str:
 def title_case(text: str) -> str:
     """Each word's first letter upper-cased, the rest kept (``"seo tips"`` -> ``"Seo Tips"``)."""
     return " ".join(word[:1].upper() + word[1:] for word in text.split())
+
+
+def check_lengths(label: str, lines: Sequence[str], limit: int) -> None:
+    """Refuse an edit whose ``label`` lines are longer than ``limit`` characters."""
+    for number, line in enumerate(lines, 1):
+        if len(line) > limit:
+            raise InvalidInputError(
+                "content", f"{label} {number} has {len(line)} characters; the limit is {limit}"
+            )
+
+
+def edited_fields(
+    text: str, required: Sequence[str], multiline: Sequence[str] = ()
+) -> dict[str, str]:
+    """:func:`parse_fields` for a reviewer's edit: a missing line is the edit's error."""
+    try:
+        return parse_fields(text, required, multiline)
+    except AgentError as exc:
+        raise InvalidInputError(
+            "content", str(exc).replace("the model's answer", "the edit")
+        ) from None

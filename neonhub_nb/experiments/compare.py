@@ -103,7 +103,7 @@ def _facts(row: Mapping[str, Any], timings: bool) -> str:
     latency_text = f"{latency:,.0f} ms" if isinstance(latency, int | float) else "–"
     return (
         f"<div style='font-size:12px;color:#57606a'>{tokens:,} tokens &middot; "
-        f"{format_cost(row.get('cost_usd'))}"
+        f"{format_cost(row.get('cost_usd'), significant=4)}"
         + (f" &middot; {latency_text}" if timings else "")
         + "</div>"
     )

@@ -146,7 +146,7 @@ class Experiment:
                 **{s.name: row.get(s.name) for s in self.scorers},
                 "checks_passed": f"{passed[position]}/{len(self.scorers)}",
                 "tokens": int(row["total_tokens"] or 0),
-                "cost": format_cost(row["cost_usd"]),
+                "cost": format_cost(row["cost_usd"], significant=4),
             }
         return pd.DataFrame(table)[[v for v in self.variants if v in table]]
 
@@ -205,7 +205,7 @@ class Experiment:
             lines.append(("median latency", lambda r: f"{_fmt(r['p50_latency_ms'])} ms"))
         lines += [
             ("mean tokens", lambda r: f"{r['mean_tokens']:,.0f}"),
-            ("total cost", lambda r: format_cost(r["total_cost_usd"])),
+            ("total cost", lambda r: format_cost(r["total_cost_usd"], significant=4)),
         ]
         head = "".join(
             f"<th style='text-align:right;padding:2px 10px'>{html.escape(v)}"
