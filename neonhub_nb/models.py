@@ -80,15 +80,17 @@ class AgentParams(BaseModel):
         # The CLI and papermill hand lists over as "a, b, c"; widgets hand them as lists.
         if not isinstance(data, dict):
             return data
-        for name, value in data.items():
-            _check_text(str(name), value)
-            _check_size(str(name), value)
-        return {
+        split = {
             name: _split_list(value)
             if name in cls.model_fields and _is_tuple(cls.model_fields[name].annotation)
             else value
             for name, value in data.items()
         }
+        for name, value in split.items():
+            # After splitting: "a, b" from the CLI is held to the per-item limit too.
+            _check_text(str(name), value)
+            _check_size(str(name), value)
+        return split
 
 
 def _is_tuple(annotation: Any) -> bool:
