@@ -20,7 +20,7 @@ import json
 import logging
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -107,7 +107,13 @@ class Vendors:
 
 
 class Property:
-    """Runs every agent with secrets packed into its fields and checks every sink."""
+    """Runs every agent with secrets packed into its fields and checks every sink.
+
+    The entry point is :meth:`invoke` (here the Python API); subclasses type the same
+    values through the CLI or the widgets and say which run labels they take."""
+
+    #: The run labels this entry point takes, with their limits.
+    labels_taken: dict[str, int] = LABELS
 
     def __init__(self, half: Half, settings: Settings, orchestrator: Orchestrator) -> None:
         self.half = half
@@ -120,14 +126,24 @@ class Property:
         self.drafts: list[str] = []
 
     # ------------------------------------------------------------------ runs
+    def invoke(
+        self,
+        intent: str,
+        params: dict[str, Any],
+        labels: dict[str, Any],
+        on_token: Callable[[str], None],
+    ) -> RunResult:
+        """One run through this entry point; a refusal raises :class:`InvalidInputError`."""
+        request = RunRequest(intent=intent, params=dict(params), **labels)
+        return self.orchestrator.run(request, on_token=on_token)
+
     def run(self, intent: str, params: dict[str, Any], labels: dict[str, Any]) -> RunResult:
         """One run; a refused field is checked as an error sink and set back to its
         default, then the run is tried again (what a user would do)."""
         for _ in range(40):
             chunks: list[str] = []
             try:
-                request = RunRequest(intent=intent, params=dict(params), **labels)
-                result = self.orchestrator.run(request, on_token=chunks.append)
+                result = self.invoke(intent, params, labels, chunks.append)
             except InvalidInputError as exc:
                 name = self.refused(exc, intent, params, labels)
                 if name in labels:
@@ -179,9 +195,7 @@ class Property:
     def refuse(self, intent: str, params: dict[str, Any], labels: dict[str, Any]) -> None:
         """A value no field of this kind takes: it must be refused, its error clean."""
         try:
-            result = self.orchestrator.run(
-                RunRequest(intent=intent, params=params, **labels), on_token=lambda _: None
-            )
+            result = self.invoke(intent, params, labels, lambda _: None)
         except InvalidInputError as exc:
             self.refused(exc, intent, params, labels)
             return
@@ -205,13 +219,13 @@ class Property:
             for value in too_long:
                 self.refuse(intent, {**DEFAULTS[intent], field.name: value}, {})
         labels: dict[str, list[str]] = {}
-        for k, name in enumerate(LABELS):
+        for k, (name, limit) in enumerate(self.labels_taken.items()):
             start = (11 * k + 3) % count
             rotated = self.values[start:] + self.values[:start]
-            labels[name], unprintable = pack(rotated, LABELS[name], printable=True)
+            labels[name], unprintable = pack(rotated, limit, printable=True)
             for value in unprintable:
                 self.refuse(intent, dict(DEFAULTS[intent]), {name: value})
-        rounds = max(len(g) for g in [*groups.values(), *labels.values()])
+        rounds = max(len(g) for g in [*groups.values(), *labels.values(), [None]])
         for i in range(rounds):
             params = dict(DEFAULTS[intent])
             params.update({name: g[i] for name, g in groups.items() if i < len(g)})
@@ -228,7 +242,7 @@ class Property:
             self.refuse(intent, dict(DEFAULTS[intent]), {"prompt_version": value})
             self.refuse(intent, dict(DEFAULTS[intent]), {"seed": value})
             try:
-                self.orchestrator.run(RunRequest(intent=value, params={}))
+                self.invoke(value, {}, {}, lambda _: None)
             except (NeonhubError, KeyError) as exc:  # UnknownIntentError is a KeyError too
                 self.coverage.check(self.finder, "error messages", f"{exc!s} {exc!r}")
                 self.typed(value, "intent", "refused")
@@ -365,24 +379,29 @@ def test_no_secret_reaches_any_sink_through_the_api(
     for client in vendors.clients:
         client.close()
     seconds = time.perf_counter() - started
-    report = prop.coverage.report()
-    print(f"\n{half_name}/{mode}: {len(prop.results)} runs in {seconds:.1f} s; {report}")
-    assert not prop.coverage.leaks, report
-    # The property was exercised, not skipped: every format typed into every field
-    # (accepted, or refused with a clean error), runs that reached the model, drafts.
-    formats = {entry.format for entry in half.entries}
-    fields = {
-        f"{spec.agent}.{name}"
-        for spec in orchestrator.catalog.specs()
-        for name in spec.params_model.model_fields
-    } | {*LABELS, "prompt_version", "seed", "intent", "reviewer", "reason"}
-    fields |= {"edit content", "edit title"}
-    typed: dict[str, set[str]] = {}
-    for fmt, name, _ in prop.coverage.pairs:
-        typed.setdefault(name, set()).add(fmt)
-    untyped = {name: formats - typed.get(name, set()) for name in fields}
-    assert {name: missing for name, missing in untyped.items() if missing} == {}
-    assert {how for _, _, how in prop.coverage.pairs} == {"accepted", "refused"}
-    assert prop.drafts and any(r.status == "succeeded" for r in prop.results)
+    fields = {*prop.labels_taken, "prompt_version", "seed", "intent", "reviewer", "reason"}
+    verify(prop, f"api {half_name}/{mode}", seconds, fields | {"edit content", "edit title"})
     if mode == "live":
         assert any(r.status == "failed" and "HTTP 401" in (r.error or "") for r in prop.results)
+
+
+def verify(prop: Property, name: str, seconds: float, extra_fields: set[str]) -> None:
+    """No leak; and the property was exercised, not skipped: every format typed into every
+    agent field and every one of ``extra_fields`` (accepted, or refused with a clean
+    error), and runs that reached the model and made drafts."""
+    report = prop.coverage.report()
+    print(f"\n{name}: {len(prop.results)} runs in {seconds:.1f} s; {report}")
+    assert not prop.coverage.leaks, report
+    formats = {entry.format for entry in prop.half.entries}
+    fields = {
+        f"{spec.agent}.{field}"
+        for spec in prop.orchestrator.catalog.specs()
+        for field in spec.params_model.model_fields
+    } | extra_fields
+    typed: dict[str, set[str]] = {}
+    for fmt, field, _ in prop.coverage.pairs:
+        typed.setdefault(field, set()).add(fmt)
+    untyped = {field: formats - typed.get(field, set()) for field in fields}
+    assert {field: missing for field, missing in untyped.items() if missing} == {}
+    assert {how for _, _, how in prop.coverage.pairs} == {"accepted", "refused"}
+    assert prop.drafts and any(r.status == "succeeded" for r in prop.results)
