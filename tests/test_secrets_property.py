@@ -22,7 +22,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import duckdb
 import httpx
@@ -113,7 +113,7 @@ class Property:
     values through the CLI or the widgets and say which run labels they take."""
 
     #: The run labels this entry point takes, with their limits.
-    labels_taken: dict[str, int] = LABELS
+    labels_taken: ClassVar[dict[str, int]] = LABELS
 
     def __init__(self, half: Half, settings: Settings, orchestrator: Orchestrator) -> None:
         self.half = half
@@ -326,7 +326,11 @@ class Property:
             self.coverage.check(self.finder, "store rows", text)
 
 
-def _settings(half: Half, mode: str, db: Path, echo: EchoServer) -> Settings:
+def _settings(
+    half: Half, mode: str, db: Path, echo: EchoServer, *, mock_connectors: bool = False
+) -> Settings:
+    """The settings of one half in one mode (``mock_connectors``: the vendors' mocks in
+    process, for entry points that build their own connectors)."""
     env = {
         **(connector_env() if half.name == "env" else {}),
         **half.environ,
@@ -340,6 +344,8 @@ def _settings(half: Half, mode: str, db: Path, echo: EchoServer) -> Settings:
         env |= {"OPENAI_BASE_URL": echo.url, "NEONHUB_LLM_TIMEOUT_S": "20"}
         # Live connectors need the credentials only the env half holds.
         env["USE_MOCK_CONNECTORS"] = "false" if half.name == "env" else "true"
+    if mock_connectors:
+        env["USE_MOCK_CONNECTORS"] = "true"
     return load_settings(env)
 
 
@@ -403,5 +409,5 @@ def verify(prop: Property, name: str, seconds: float, extra_fields: set[str]) ->
         typed.setdefault(field, set()).add(fmt)
     untyped = {field: formats - typed.get(field, set()) for field in fields}
     assert {field: missing for field, missing in untyped.items() if missing} == {}
-    assert {how for _, _, how in prop.coverage.pairs} == {"accepted", "refused"}
+    assert {"accepted", "refused"} <= {how for _, _, how in prop.coverage.pairs}
     assert prop.drafts and any(r.status == "succeeded" for r in prop.results)
