@@ -403,6 +403,12 @@ def field_errors(model: type[AgentParams], raw: Mapping[str, Any]) -> dict[str, 
             value = value.strip()
             if _is_tuple(info.annotation):
                 value = _split_list(value)
+        try:  # the bounds every agent shares, as validate_params applies them
+            _check_text(name, value)
+            _check_size(name, value)
+        except InvalidInputError as exc:
+            errors[name] = exc.rule
+            continue
         annotation: Any = info.annotation
         if info.metadata:
             annotation = Annotated[(annotation, *info.metadata)]
