@@ -232,7 +232,11 @@ class Property:
             params.update({name: g[i] for name, g in groups.items() if i < len(g)})
             chosen = {name: g[i] if i < len(g) else None for name, g in labels.items()}
             self.run(intent, params, chosen)
-        for name in other_fields(spec.params_model):
+        self.other_fields(intent, other_fields(spec.params_model))
+
+    def other_fields(self, intent: str, names: list[str]) -> None:
+        """Every secret typed into each field that takes no free text."""
+        for name in names:
             for value in self.values:
                 self.refuse(intent, {**DEFAULTS[intent], name: value}, {})
 
