@@ -39,7 +39,7 @@ from neonhub_nb.runtime import default_runtime
 from neonhub_nb.widgets import DraftStudio
 
 from .echoserver import EchoServer
-from .secrets_matrix import HALVES, Half
+from .secrets_matrix import HALVES, Half, pack
 from .test_secrets_property import DEFAULTS, Property, _settings, echo, verify
 
 __all__ = ["echo"]  # the fixture, imported for pytest
@@ -250,13 +250,17 @@ class WidgetProperty(Property):
                 self.studio.show(result)
                 break
         panel = self.studio.review
-        for value in self.values:
-            for reviewer, reason in ((value, "why not"), ("Ana", value)):
-                panel.reviewer.value, panel.reason.value = reviewer, reason
-                panel.decide("reject")
-                panel.decide("reopen")
-                self.state()
-                self.typed(value, "reviewer" if reviewer == value else "reason", "panel")
+        reviewers, odd = pack(self.values, 200, printable=True)
+        reasons, too_long = pack(self.values, 2000)
+        tries = [(r, "why not") for r in [*reviewers, *odd]]
+        tries += [("Ana", r) for r in [*reasons, *too_long]]
+        for reviewer, reason in tries:
+            panel.reviewer.value, panel.reason.value = reviewer, reason
+            panel.decide("reject")
+            panel.decide("reopen")
+            self.state()
+            self.typed(reviewer, "reviewer", "panel")
+            self.typed(reason, "reason", "panel")
 
 
 @pytest.mark.parametrize(("half_name", "mode"), CASES)
