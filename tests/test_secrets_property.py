@@ -34,6 +34,7 @@ from neonhub_nb.errors import InvalidInputError, NeonhubError
 from neonhub_nb.metrics import start_exporter
 from neonhub_nb.models import RunRequest, RunResult
 from neonhub_nb.orchestrator import Orchestrator, build_orchestrator
+from neonhub_nb.redaction import Redactor
 from neonhub_nb.runtime import default_runtime
 from neonhub_nb.store.maintenance import export_store
 
@@ -416,3 +417,40 @@ def verify(prop: Property, name: str, seconds: float, extra_fields: set[str]) ->
     assert {field: missing for field, missing in untyped.items() if missing} == {}
     assert {"accepted", "refused"} <= {how for _, _, how in prop.coverage.pairs}
     assert prop.drafts and any(r.status == "succeeded" for r in prop.results)
+
+
+class _Off(Redactor):
+    """A redactor that cleans nothing: the store's boundary switched off."""
+
+    def text(self, value: str) -> str:
+        return value
+
+    def redact(self, value: Any, path: str = "") -> tuple[Any, list[str]]:
+        return value, []
+
+
+def test_the_property_finds_secrets_when_the_stores_redaction_is_off(
+    echo: EchoServer, tmp_path: Path
+) -> None:
+    """The property can fail: with the store's redactor switched off (the only change),
+    the same runs leave the typed secrets in the store's rows and file, and only there
+    and downstream of it (exports; results, built from the records the store wrote)."""
+    half = HALVES["env"]
+    db = tmp_path / "store" / "neonhub.duckdb"
+    settings = _settings(half, "mock", db, echo, mock_connectors=True)
+    orchestrator = build_orchestrator(settings)
+    orchestrator.store.redactor = _Off()
+    prop = Property(half, settings, orchestrator)
+    prop.agent("content.generate_article")
+    prop.sinks(db, tmp_path / "export", [])
+    leaked = {sink for sink, _, _ in prop.coverage.leaks}
+    assert "store rows" in leaked and any(s.startswith("store folder") for s in leaked)
+    assert {s for s in leaked if not s.startswith(("store", "export", "results"))} == set()
+    # Every format typed into the article's topic leaked: the finder misses none of them.
+    topics = {
+        fmt
+        for fmt, name, how in prop.coverage.pairs
+        if (name, how) == ("content.topic", "accepted")
+    }
+    assert topics <= {fmt for sink, fmt, _ in prop.coverage.leaks if sink == "store rows"}
+    assert len(topics) > 40
