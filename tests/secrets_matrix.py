@@ -176,7 +176,9 @@ def _forms(secret: str) -> set[str]:
 
 class Finder:
     """Every 12-character window of every secret (raw, URL-encoded, JSON-escaped) in one
-    Aho-Corasick automaton: one pass over an output finds any piece of any secret."""
+    Aho-Corasick automaton: one pass over an output finds any piece of any secret.
+    Windows of fewer than 6 distinct characters (the run of ``A`` an X app bearer token
+    starts with) are left out: they occur in binary files by chance and hold no secret."""
 
     def __init__(self, entries: Iterable[FakeSecret], size: int = 12) -> None:
         self.windows: list[str] = []
@@ -184,6 +186,8 @@ class Finder:
         for entry in entries:
             for form in _forms(entry.secret):
                 for window in fragments(form, size):
+                    if len(set(window)) < 6:  # "AAAAAAAAAAAA" of an X bearer: no secret
+                        continue
                     self.windows.append(window)
                     self.owner.append(entry.format)
         self._automaton = aho.AhoCorasick(self.windows)
