@@ -212,10 +212,9 @@ class WidgetProperty(Property):
         form = self.studio.form
         if form.intent.value != intent:
             form.intent.value = intent
-        else:
-            form._build_fields()  # every field back to its default
+        self.reset(intent)
         for name, value in params.items():
-            form.set_value(name, value)
+            form.set_value(name, value, validate=False)
         errors = form.validate()
         if errors:
             self.state()
@@ -226,17 +225,23 @@ class WidgetProperty(Property):
         assert result is not None, self.studio.result_view.card.value
         return result
 
+    def reset(self, intent: str) -> None:
+        """Every field of the form back to the value it holds with no secret (what a user
+        clearing the form would do; rebuilding the widgets each time is slower)."""
+        form = self.studio.form
+        for name, info in form.params_model.model_fields.items():
+            value = DEFAULTS[intent].get(name, info.get_default(call_default_factory=True))
+            form.set_value(name, value, validate=False)
+
     def other_fields(self, intent: str, names: list[str]) -> None:
         """A secret in every field that takes no free text at once: the form flags each
         field on its own (one form per secret, not one per secret and field)."""
         form = self.studio.form
         form.intent.value = intent
         for value in self.values:
-            form._build_fields()
-            for name, default in DEFAULTS[intent].items():
-                form.set_value(name, default)
+            self.reset(intent)
             for name in names:
-                form.set_value(name, value)
+                form.set_value(name, value, validate=False)
             errors = form.validate()
             self.state()
             for name in names:
