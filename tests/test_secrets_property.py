@@ -10,8 +10,8 @@ their vendors' mocks (over ``httpx.MockTransport``), so every recorded HTTP exch
 holds them before redaction. See ``tests/secrets_matrix.py`` for the halves, the packing
 of secrets into fields, and the formats left out of the typed-only half.
 
-The other entry points (CLI, papermill, widgets) and the dashboard have their own
-files: ``test_secrets_entry_points.py`` and ``test_secrets_dashboard.py``.
+The other entry points have their own files: ``test_secrets_entry_points.py`` (CLI,
+widgets) and ``test_secrets_notebooks.py`` (papermill, the dashboard).
 """
 
 from __future__ import annotations
