@@ -255,39 +255,50 @@ class Property:
                 self.typed(value, "intent", "refused")
 
     def reviews(self, store: Any) -> None:
-        """Review decisions on the drafts: reviewer, reason, edited title and content."""
+        """Review decisions on a draft: one edit with every secret in its title and
+        content, then reject and reopen in turn, each with the next group of secrets as
+        reviewer and reason (every decision reads the draft's state back: few of them)."""
         reviewers, unprintable = pack(self.values, 200, printable=True)
         reasons, too_long = pack(self.values, 2000)
-        content = "\n\n".join(entry.prose for entry in self.half.entries)
-        for i, draft_id in enumerate(self.drafts[: max(len(reviewers), len(reasons))]):
-            reviewer = reviewers[i % len(reviewers)]
-            reason = reasons[i % len(reasons)]
-            title = " ".join(self.values)
-            for decision, kwargs in (
-                ("edit", {"title": title, "content": content}),
-                ("reject", {}),
-                ("reopen", {}),
-            ):
-                try:
-                    store.review_draft(draft_id, decision, reviewer, reason, **kwargs)
-                except NeonhubError as exc:
-                    self.coverage.check(self.finder, "error messages", f"{exc!s} {exc!r}")
-                    self.typed(reviewer, "reviewer", "refused")
-                    continue
-                self.typed(reviewer, "reviewer", "accepted")
-                self.typed(reason, "reason", "accepted")
-                self.typed(kwargs.get("content", ""), "edit content", "accepted")
-                self.typed(kwargs.get("title", ""), "edit title", "accepted")
         draft_id = self.drafts[0]
-        for value in [*unprintable, *too_long]:
-            for reviewer, reason in ((value, "why"), ("Ana", value)):
-                try:
-                    store.review_draft(draft_id, "reject", reviewer, reason)
-                except NeonhubError as exc:
-                    self.coverage.check(self.finder, "error messages", f"{exc!s} {exc!r}")
-                    self.typed(value, "reviewer" if reviewer == value else "reason", "refused")
-                    continue
-                self.typed(value, "reviewer" if reviewer == value else "reason", "accepted")
+        content = "\n\n".join(entry.prose for entry in self.half.entries)
+        edit = {"title": " ".join(self.values), "content": content}
+        self.decide(store, draft_id, "edit", "Ana", "edited", edit)
+        for i in range(max(len(reviewers), len(reasons))):
+            decision = ("reject", "reopen")[i % 2]
+            reviewer, reason = reviewers[i % len(reviewers)], reasons[i % len(reasons)]
+            self.decide(store, draft_id, decision, reviewer, reason)
+        pending = self.drafts[-1]  # refused values change nothing: it stays pending
+        for value in unprintable:  # too long or multi-line for a reviewer's name
+            self.decide(store, pending, "reject", value, "why")
+        for value in too_long:  # longer than a reason may be
+            self.decide(store, pending, "reject", "Ana", value)
+
+    def decide(
+        self,
+        store: Any,
+        draft_id: str,
+        decision: str,
+        reviewer: str,
+        reason: str,
+        edit: dict[str, str] | None = None,
+    ) -> None:
+        """One decision; each value typed counts as accepted, or refused with the field
+        the error names (its message checked)."""
+        typed = {"reviewer": reviewer, "reason": reason}
+        typed |= {f"edit {name}": value for name, value in (edit or {}).items()}
+        try:
+            store.review_draft(draft_id, decision, reviewer, reason, **(edit or {}))
+        except NeonhubError as exc:
+            self.coverage.check(self.finder, "error messages", f"{exc!s} {exc!r}")
+            field = str(getattr(exc, "field", ""))
+            name = f"edit {field}" if f"edit {field}" in typed else field
+            if name not in typed:
+                raise AssertionError(f"refused a field nobody typed: {exc}") from exc
+            self.typed(typed[name], name, "refused")
+            return
+        for name, value in typed.items():
+            self.typed(value, name, "accepted")
 
     def model_errors(self) -> None:
         """Live: every secret in a prompt answered by a 401 and by an error mid-stream,
