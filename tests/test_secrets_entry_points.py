@@ -259,10 +259,12 @@ class WidgetProperty(Property):
         reasons, too_long = pack(self.values, 2000)
         tries = [(r, "why not") for r in [*reviewers, *odd]]
         tries += [("Ana", r) for r in [*reasons, *too_long]]
+        rejected = False
         for reviewer, reason in tries:
             panel.reviewer.value, panel.reason.value = reviewer, reason
-            panel.decide("reject")
-            panel.decide("reopen")
+            # The decision the draft's state allows, so only a field's rule can refuse it.
+            if panel.decide("reopen" if rejected else "reject"):
+                rejected = not rejected
             self.state()
             self.typed(reviewer, "reviewer", "panel")
             self.typed(reason, "reason", "panel")
