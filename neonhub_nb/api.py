@@ -23,6 +23,7 @@ from .errors import InvalidInputError, StoreError
 from .llm import TokenCallback
 from .models import AgentParams, RunRequest, RunResult
 from .orchestrator import build_orchestrator
+from .redaction import safe_value
 from .replay import PinnedClock, ReplayIndex
 from .runtime import Runtime, default_runtime
 from .store.base import Store
@@ -144,7 +145,9 @@ def replay_experiment(
         [experiment_id],
     )
     if runs.empty:
-        raise InvalidInputError("experiment_id", f"no live runs recorded for {experiment_id!r}")
+        raise InvalidInputError(
+            "experiment_id", f"no live runs recorded for {safe_value(experiment_id)}"
+        )
     return [
         replay_run(str(r), store=store, settings=settings, runtime=runtime) for r in runs["run_id"]
     ]

@@ -4,13 +4,23 @@ Each command loads settings, opens the store and calls one library function. Err
 print one line (``error: <field>: <rule>``, or what is wrong with the store and what to
 do) and exit 2; no traceback walls. A read that could not ingest first says so on
 stderr (``note: showing the last ingested state ...``).
+
+What the CLI prints passes one redaction boundary: its output, its errors (click's usage
+errors too: a value that looks like a secret is hidden, never quoted) and every log
+record (a stderr handler with a :class:`~neonhub_nb.redaction.RedactingFilter`), all
+through the settings' redactor (``Runtime.redactor``). Streamed tokens are redacted by
+the orchestrator before they reach ``--stream``.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import os
+import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,10 +29,90 @@ import click
 
 from .config import MODE_TABLE, load_settings
 from .errors import NeonhubError, StoreError
+from .redaction import HIDDEN_SECRET, RedactingFilter, Redactor, safe_value
 
 __all__ = ["main"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+# A quoted value in click's usage errors ('sk-...' is not one of ...), and a bare word.
+_QUOTED = re.compile(r"'((?:[^'\\]|\\.)*)'")
+_WORD = re.compile(r"[^\s'\"()\[\],;]{12,}")
+
+
+def _redactor() -> Redactor:
+    """The settings' redactor; when the settings cannot be read (the error being printed
+    may say why), one that knows the environment's secret-looking variables."""
+    from .runtime import default_runtime
+
+    try:
+        return default_runtime().redactor(load_settings())
+    except Exception:
+        return Redactor.from_environ(os.environ)
+
+
+def _echo(text: str = "", *, err: bool = False, nl: bool = True) -> None:
+    """click.echo through the redactor: the CLI's one output boundary."""
+    click.echo(_redactor().text(text) if text else text, err=err, nl=nl)
+
+
+def _hide_secrets(text: str, redactor: Redactor) -> str:
+    """``text`` redacted, with every quoted value or long word that looks like a secret
+    of no known format (``safe_value``) hidden too: usage errors quote what was typed."""
+    text = redactor.text(text)
+
+    def quoted(match: re.Match[str]) -> str:
+        return HIDDEN_SECRET if safe_value(match.group(1)) == HIDDEN_SECRET else match.group(0)
+
+    def word(match: re.Match[str]) -> str:
+        return HIDDEN_SECRET if safe_value(match.group(0)) == HIDDEN_SECRET else match.group(0)
+
+    return _WORD.sub(word, _QUOTED.sub(quoted, text))
+
+
+class _SafeGroup(click.Group):
+    """The command group with the CLI's redaction boundary around click itself.
+
+    click's parse errors quote the value typed (``'sk-proj-...' is not one of 'mock',
+    'live', 'replay'``); their message is cleaned before click shows it. Log records go
+    to stderr through a redacting handler for the length of the command.
+    """
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        try:
+            return super().make_context(*args, **kwargs)
+        except click.ClickException as exc:
+            raise _cleaned(exc) from None
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with _redacted_logging():
+            try:
+                return super().invoke(ctx)
+            except click.ClickException as exc:
+                raise _cleaned(exc) from None
+
+
+def _cleaned(exc: click.ClickException) -> click.ClickException:
+    """The same error, its message (option name included) redacted and secrets hidden."""
+    message = _hide_secrets(exc.format_message(), _redactor())
+    if isinstance(exc, click.UsageError):
+        return click.UsageError(message, ctx=exc.ctx)
+    return click.ClickException(message)  # click's other errors all exit with 1
+
+
+@contextmanager
+def _redacted_logging() -> Iterator[None]:
+    """Warnings and errors of every logger to stderr, redacted (Python's last-resort
+    handler would print them raw)."""
+    root = logging.getLogger()
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    handler.addFilter(RedactingFilter(_redactor()))
+    root.addHandler(handler)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
 
 
 def _friendly_errors(func: F) -> F:
@@ -40,8 +130,9 @@ def _friendly_errors(func: F) -> F:
 
 
 def _fail(message: str) -> None:
-    # One line, whatever the message holds (a stray byte must not crash the echo).
-    line = " ".join(message.split()) or "failed"
+    # One line, whatever the message holds (a stray byte must not crash the echo); the
+    # message is redacted before it is cut into one line.
+    line = " ".join(_redactor().text(message).split()) or "failed"
     click.echo(f"error: {line.encode('utf-8', 'backslashreplace').decode()}", err=True)
     sys.exit(2)
 
@@ -50,7 +141,7 @@ def _note_stale(store: Any) -> None:
     """Say on stderr when a read showed the last ingested state, not the latest."""
     text = store.last_read.describe()
     if text:
-        click.echo(f"note: {text}", err=True)
+        _echo(f"note: {text}", err=True)
 
 
 def _whole(value: str, field: str) -> int:
@@ -61,7 +152,7 @@ def _whole(value: str, field: str) -> int:
         return int(value.strip())
     except ValueError:
         raise InvalidInputError(
-            field, f"must be a whole number from 0 to {SEED_MAX} (got {value!r})"
+            field, f"must be a whole number from 0 to {SEED_MAX} (got {safe_value(value)})"
         ) from None
 
 
@@ -70,16 +161,18 @@ def _parse_params(pairs: Sequence[str]) -> dict[str, str]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            raise click.BadParameter(f"{pair!r}: expected NAME=VALUE", param_hint="--param")
+            raise click.BadParameter(
+                f"{safe_value(pair)}: expected NAME=VALUE", param_hint="--param"
+            )
         params[key.strip()] = value
     return params
 
 
 def _echo_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, default=str, ensure_ascii=False))
+    _echo(json.dumps(data, indent=2, default=str, ensure_ascii=False))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_SafeGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="neonhub-nb")
 def cli() -> None:
     """Run, audit and regression-test AI marketing agents (store: $NEONHUB_DB)."""
@@ -141,15 +234,15 @@ def run(
     if as_json:
         _echo_json(result.to_json_dict())
     else:
-        click.echo(
+        _echo(
             f"{result.status}  {result.run_id}  {result.intent}  "
             f"{(result.duration_ms or 0):.0f} ms  {result.total_tokens} tokens  "
             f"${result.cost_usd:.5f}"
         )
         if result.title:
-            click.echo(f"title: {result.title}  (draft {result.draft_id})")
+            _echo(f"title: {result.title}  (draft {result.draft_id})")
         if result.error:
-            click.echo(f"error: {result.error}")
+            _echo(f"error: {result.error}")
     if not result.ok:
         sys.exit(1)
 
@@ -195,11 +288,11 @@ def runs(
         _echo_json(json.loads(frame.to_json(orient="records", date_format="iso")))
         return
     if store.last_read.pending_runs:
-        click.echo(
+        _echo(
             "still spooled, not in the list below yet: " + ", ".join(store.last_read.pending_runs)
         )
     if frame.empty:
-        click.echo("no runs recorded yet")
+        _echo("no runs recorded yet")
         return
     shown = frame[
         [
@@ -215,7 +308,7 @@ def runs(
     ].copy()
     shown["started_at"] = shown["started_at"].dt.strftime("%Y-%m-%d %H:%M:%S")
     shown["duration_ms"] = shown["duration_ms"].round(1)
-    click.echo(shown.to_string(index=False, na_rep="-"))
+    _echo(shown.to_string(index=False, na_rep="-"))
 
 
 @cli.command()
@@ -272,22 +365,22 @@ def show(run_id: str, as_json: bool) -> None:
         "ending",
         "error",
     ):
-        click.echo(f"{key:>15}: {run_row.get(key) if run_row.get(key) is not None else '-'}")
-    click.echo(f"{'input':>15}: {json.dumps(run_row.get('input'), ensure_ascii=False)}")
+        _echo(f"{key:>15}: {run_row.get(key) if run_row.get(key) is not None else '-'}")
+    _echo(f"{'input':>15}: {json.dumps(run_row.get('input'), ensure_ascii=False)}")
     output = detail_output_text(detail)
     if output:
-        click.echo("\noutput:\n" + output)
-    click.echo("\ntimeline (model and connector calls, from the run's start):")
-    click.echo(timeline_text(tools, run_started_at=run_row.get("started_at")))
-    click.echo("\nmetrics:")
+        _echo("\noutput:\n" + output)
+    _echo("\ntimeline (model and connector calls, from the run's start):")
+    _echo(timeline_text(tools, run_started_at=run_row.get("started_at")))
+    _echo("\nmetrics:")
     for name, value in metrics.items():
-        click.echo(f"  {name:>18}: {value:g}")
+        _echo(f"  {name:>18}: {value:g}")
     if detail.draft:
-        click.echo(
+        _echo(
             f"\ndraft {detail.draft['draft_id']} ({detail.draft['status']}): "
             f"{detail.draft['title']}"
         )
-        click.echo("review trail (UTC):" if trail else "review trail: no decisions yet")
+        _echo("review trail (UTC):" if trail else "review trail: no decisions yet")
         for event in trail:
             size = (
                 f"  content {event['content_bytes']} bytes sha256 {event['content_sha256'][:12]}"
@@ -295,7 +388,7 @@ def show(run_id: str, as_json: bool) -> None:
                 else ""
             )
             reason = f"  reason: {event['reason']}" if event["reason"] else ""
-            click.echo(
+            _echo(
                 f"  {str(event['decided_at'])[:19].replace('T', ' ')}  {event['decision']:<7}"
                 f" by {event['reviewer']}{reason}{size}"
             )
@@ -312,7 +405,7 @@ def intents() -> None:
             f"{name}{'' if info.is_required() else '?'}"
             for name, info in spec.params_model.model_fields.items()
         )
-        click.echo(f"{spec.intent:<32} {spec.description}\n{'':<32} params: {fields}")
+        _echo(f"{spec.intent:<32} {spec.description}\n{'':<32} params: {fields}")
 
 
 @cli.command()
@@ -328,7 +421,7 @@ def ingest() -> None:
         waiting = len(store.backlog().runs)
         raise StoreError(f"{exc}; {waiting} runs wait in this machine's spool") from None
     counts = store.quarantine_counts()
-    click.echo(
+    _echo(
         f"ingested {report.events} events ({report.runs} runs) from "
         f"{report.segments_read} segments; {report.abandoned} runs marked abandoned; "
         f"{report.quarantined} lines quarantined now, {counts.open} in quarantine"
@@ -354,7 +447,7 @@ def quarantine(retry: bool, include_resolved: bool, limit: int, as_json: bool) -
     store = default_store(load_settings())
     if retry:
         done = store.retry_quarantine()
-        click.echo(
+        _echo(
             f"ingested {done.ingested} quarantined lines; {done.still_refused} still refused; "
             f"{done.not_retryable} cannot be retried (partial or oversized)"
         )
@@ -365,13 +458,13 @@ def quarantine(retry: bool, include_resolved: bool, limit: int, as_json: bool) -
         _echo_json(json.loads(frame.to_json(orient="records", date_format="iso")))
         return
     if frame.empty:
-        click.echo("no lines in quarantine")
+        _echo("no lines in quarantine")
         return
     for row in frame.to_dict("records"):
         line = str(row["line"])
         shown = line if len(line) <= 120 else line[:117] + "..."
         state = "open" if str(row["resolved_at"]) in ("None", "NaT") else "resolved"
-        click.echo(
+        _echo(
             f"{row['segment']}@{row['line_offset']}  {row['line_bytes']} bytes  {state}\n"
             f"  reason: {row['reason']}\n  line:   {shown}"
         )
@@ -410,7 +503,7 @@ def export(fmt: str, since: str | None, until: str | None, out_dir: Path) -> Non
         until=until,
     )
     for table, path in written.items():
-        click.echo(f"{table:>18}: {path}")
+        _echo(f"{table:>18}: {path}")
 
 
 @cli.command()
@@ -430,7 +523,7 @@ def prune(older_than: str, yes: bool) -> None:
     if not yes:
         click.confirm(f"Delete finished runs started more than {older_than} ago?", abort=True)
     report = prune_store(default_store(load_settings()), age)
-    click.echo(
+    _echo(
         f"deleted {report.runs} runs started before {report.cutoff:%Y-%m-%d %H:%M:%S} "
         f"UTC, {report.tool_executions} tool executions, {report.metrics} metrics, "
         f"{report.drafts} drafts"
@@ -454,7 +547,7 @@ def snapshot(destination: Path, since: str | None, until: str | None) -> None:
     from .store.maintenance import snapshot as snapshot_store
 
     store = default_store(load_settings())
-    click.echo(snapshot_store(store, destination, since=since, until=until))
+    _echo(str(snapshot_store(store, destination, since=since, until=until)))
 
 
 @cli.command()
@@ -474,7 +567,7 @@ def sql(query: str, as_json: bool) -> None:
     if as_json:
         _echo_json(json.loads(frame.to_json(orient="records", date_format="iso")))
     else:
-        click.echo(frame.to_string(index=False, na_rep="-"))
+        _echo(frame.to_string(index=False, na_rep="-"))
 
 
 from .metrics.command import metrics_command  # noqa: E402 (the exporter's command lives with it)
@@ -518,14 +611,14 @@ def golden_check(intent: str | None) -> None:
     for case in _golden_cases(intent):
         path = golden_path(case)
         if not path.exists():
-            click.echo(f"MISSING {case.id}: no {path}")
+            _echo(f"MISSING {case.id}: no {path}")
             failed += 1
             continue
         diffs = compare(json.loads(path.read_text()), run_case(case))
-        click.echo(f"{'ok     ' if not diffs else 'CHANGED'} {case.id}")
+        _echo(f"{'ok     ' if not diffs else 'CHANGED'} {case.id}")
         if diffs:
             failed += 1
-            click.echo(describe(case, diffs))
+            _echo(describe(case, diffs))
     if failed:
         sys.exit(1)
 
@@ -538,7 +631,7 @@ def golden_update(intent: str | None) -> None:
     from .regression import run_case, write_golden
 
     for case in _golden_cases(intent):
-        click.echo(f"wrote {write_golden(case, run_case(case))}")
+        _echo(f"wrote {write_golden(case, run_case(case))}")
 
 
 def main(argv: Sequence[str] | None = None) -> None:

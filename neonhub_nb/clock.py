@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 
 from .errors import InvalidInputError
+from .redaction import safe_value
 
 __all__ = ["Clock", "FakeClock", "SystemClock", "parse_age", "parse_time", "to_utc", "utcnow"]
 
@@ -85,7 +86,7 @@ def parse_age(text: str, field: str = "older_than") -> timedelta:
     match = _AGE.match(text) if isinstance(text, str) else None
     if not match:
         raise InvalidInputError(
-            field, f"must be a number and a unit s, m, h, d or w, like 90d (got {text!r})"
+            field, f"must be a number and a unit s, m, h, d or w, like 90d (got {safe_value(text)})"
         )
     return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
 
@@ -116,4 +117,4 @@ def parse_time(
             return to_utc(datetime.fromisoformat(text))
         except ValueError:
             pass
-    raise InvalidInputError(field, f"{_TIME_RULE} (got {value!r})")
+    raise InvalidInputError(field, f"{_TIME_RULE} (got {safe_value(value)})")

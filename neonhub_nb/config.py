@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Literal
 
 from .errors import ConfigError, InvalidInputError
+from .redaction import safe_value
 
 __all__ = [
     "MODES",
@@ -208,7 +209,9 @@ def parse_mode(value: object, name: str = "mode") -> Mode:
         )
     mode = value.strip().lower()
     if mode not in MODES:
-        raise InvalidSettingError(name, f"must be one of {', '.join(MODES)} (got {value!r})")
+        raise InvalidSettingError(
+            name, f"must be one of {', '.join(MODES)} (got {safe_value(value)})"
+        )
     return mode
 
 
@@ -218,18 +221,18 @@ def _parse_bool(value: str, name: str) -> bool:
         return True
     if lowered in _FALSE:
         return False
-    raise InvalidSettingError(name, f"must be true or false (got {value!r})")
+    raise InvalidSettingError(name, f"must be true or false (got {safe_value(value)})")
 
 
 def _parse_float(value: str, name: str, minimum: float) -> float:
     try:
         number = float(value)
     except ValueError:
-        raise InvalidSettingError(name, f"must be a number (got {value!r})") from None
+        raise InvalidSettingError(name, f"must be a number (got {safe_value(value)})") from None
     if not math.isfinite(number):
-        raise InvalidSettingError(name, f"must be a finite number (got {value!r})")
+        raise InvalidSettingError(name, f"must be a finite number (got {safe_value(value)})")
     if number < minimum:
-        raise InvalidSettingError(name, f"must be at least {minimum} (got {value!r})")
+        raise InvalidSettingError(name, f"must be at least {minimum} (got {safe_value(value)})")
     return number
 
 
@@ -237,9 +240,11 @@ def _parse_int(value: str, name: str, minimum: int) -> int:
     try:
         number = int(value.strip())
     except ValueError:
-        raise InvalidSettingError(name, f"must be a whole number (got {value!r})") from None
+        raise InvalidSettingError(
+            name, f"must be a whole number (got {safe_value(value)})"
+        ) from None
     if number < minimum:
-        raise InvalidSettingError(name, f"must be at least {minimum} (got {value!r})")
+        raise InvalidSettingError(name, f"must be at least {minimum} (got {safe_value(value)})")
     return number
 
 
@@ -249,7 +254,7 @@ def _parse_fields(value: str, name: str) -> tuple[str, ...]:
     if unknown:
         raise ConfigError(
             f"{name}: must be a comma-separated list of {', '.join(OMITTABLE_FIELDS)} "
-            f"(got {value!r})"
+            f"(got {safe_value(value)})"
         )
     return fields
 

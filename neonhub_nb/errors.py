@@ -1,8 +1,9 @@
 """One exception tree for the whole package.
 
 Every error carries what it was doing, so a message read in a notebook, the CLI or the
-audit store is enough to act on. Messages never contain secrets: callers pass values
-through :func:`neonhub_nb.redact.redact_text` before building one.
+audit store is enough to act on. Messages never contain secrets: a rejected value is shown through
+:func:`neonhub_nb.redaction.safe_value` (only when short and harmless), and every sink
+redacts what it shows (``docs/redaction.md``).
 """
 
 from __future__ import annotations
@@ -46,12 +47,18 @@ class UnknownIntentError(NeonhubError, KeyError):
     """No agent is registered for the intent asked for."""
 
     def __init__(self, intent: str, known: list[str]) -> None:
+        from .redaction import safe_value
+
         self.intent = intent
         self.known = known
-        super().__init__(intent)
+        # KeyError's repr shows its argument: the intent as an error message may show it.
+        super().__init__(safe_value(intent))
 
     def __str__(self) -> str:
-        return f"intent: unknown intent {self.intent!r}; known intents: {', '.join(self.known)}"
+        from .redaction import safe_value
+
+        known = ", ".join(self.known)
+        return f"intent: unknown intent {safe_value(self.intent)}; known intents: {known}"
 
 
 class AgentError(NeonhubError):

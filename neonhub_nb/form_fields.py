@@ -32,6 +32,8 @@ import ipywidgets as w
 from pydantic.fields import FieldInfo
 from traitlets import TraitError
 
+from .redaction import safe_value
+
 __all__ = ["LABEL_WIDTH", "FieldControl", "field_control"]
 
 LABEL_WIDTH = "150px"
@@ -116,7 +118,7 @@ def _items(value: Any) -> list[str]:
         return [part.strip() for part in value.split(",") if part.strip()]
     if isinstance(value, list | tuple):
         return [str(item) for item in value]
-    raise ValueError(f"expected a list of values, got {value!r}")
+    raise ValueError(f"expected a list of values, got {safe_value(value)}")
 
 
 def _as_date(value: Any) -> date | None:
@@ -246,4 +248,4 @@ def _checkbox_value(value: Any) -> bool:
         return True
     if text in {"false", "0", "no", "off", ""}:
         return False
-    raise ValueError(f"expected true or false, got {value!r}")
+    raise ValueError(f"expected true or false, got {safe_value(value)}")

@@ -32,6 +32,7 @@ from .records import (
     RunStatus,
     ToolExecution,
 )
+from .redaction import safe_value
 
 __all__ = [
     "LIST_ITEM_MAX",
@@ -79,15 +80,17 @@ class AgentParams(BaseModel):
         # The CLI and papermill hand lists over as "a, b, c"; widgets hand them as lists.
         if not isinstance(data, dict):
             return data
-        for name, value in data.items():
-            _check_text(str(name), value)
-            _check_size(str(name), value)
-        return {
+        split = {
             name: _split_list(value)
             if name in cls.model_fields and _is_tuple(cls.model_fields[name].annotation)
             else value
             for name, value in data.items()
         }
+        for name, value in split.items():
+            # After splitting: "a, b" from the CLI is held to the per-item limit too.
+            _check_text(str(name), value)
+            _check_size(str(name), value)
+        return split
 
 
 def _is_tuple(annotation: Any) -> bool:
@@ -317,11 +320,12 @@ def _rule(error: Mapping[str, Any], model: type[AgentParams]) -> str:
         bounds = {type(m).__name__: m for m in info.metadata}
         low = getattr(bounds.get("Ge"), "ge", None)
         high = getattr(bounds.get("Le"), "le", None)
-        return f"must be between {low} and {high} (got {got!r})"
+        return f"must be between {low} and {high} (got {safe_value(got)})"
     if kind == "literal_error":
-        return f"must be one of {ctx.get('expected', '').replace(' or ', ', ')} (got {got!r})"
+        expected = str(ctx.get("expected", "")).replace(" or ", ", ")
+        return f"must be one of {expected} (got {safe_value(got)})"
     if kind in {"int_parsing", "int_type", "int_from_float"}:
-        return f"must be a whole number (got {got!r})"
+        return f"must be a whole number (got {safe_value(got)})"
     if kind == "extra_forbidden":
         return f"unknown field; known fields: {', '.join(model.model_fields)}"
     return str(error.get("msg", "is invalid"))
@@ -361,7 +365,8 @@ def validate_review(
     name = _LEGACY_DECISIONS.get(decision, decision) if isinstance(decision, str) else ""
     if name not in REVIEW_DECISIONS:
         raise InvalidInputError(
-            "decision", f"must be one of {', '.join(REVIEW_DECISIONS)} (got {decision!r})"
+            "decision",
+            f"must be one of {', '.join(REVIEW_DECISIONS)} (got {safe_value(decision)})",
         )
     if reviewer is None or (isinstance(reviewer, str) and not reviewer.strip()):
         raise InvalidInputError("reviewer", "must not be empty: say who reviewed the draft")
@@ -398,6 +403,12 @@ def field_errors(model: type[AgentParams], raw: Mapping[str, Any]) -> dict[str, 
             value = value.strip()
             if _is_tuple(info.annotation):
                 value = _split_list(value)
+        try:  # the bounds every agent shares, as validate_params applies them
+            _check_text(name, value)
+            _check_size(name, value)
+        except InvalidInputError as exc:
+            errors[name] = exc.rule
+            continue
         annotation: Any = info.annotation
         if info.metadata:
             annotation = Annotated[(annotation, *info.metadata)]

@@ -5,12 +5,18 @@ table's decision) into objects, once: the model client, the connector transport 
 guard. ``Orchestrator.run(request)`` then validates the request (bad input: an error,
 nothing written), resolves the agent by intent, records the run as ``running``, hands the
 agent its context, and records the outcome with its tool executions, metrics and draft.
+
+Every sink of a run is handed the settings' redactor (``Runtime.redactor``): the store,
+the model client, the connectors, and the caller's ``on_token``, which receives the
+streamed answer through a :class:`~neonhub_nb.redaction.StreamRedactor` (a secret split
+across chunks is never shown, not even in part).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from .agents.base import AgentContext, AgentOutput
 from .agents.catalog import AgentCatalog
@@ -24,11 +30,14 @@ from .llm import LLMClient, MockLLM, TokenCallback
 from .llm.tokens import PriceTable, warm_up
 from .models import AgentParams, Metric, RunRequest, RunResult, validate_params
 from .records import DraftRecord, MetricRecord, RunRecord, worst_ending
+from .redaction import Redactor, StreamRedactor
 from .replay import ReplayIndex, ReplayLLM, replay_connectors
 from .runtime import Runtime, default_runtime
 from .store.base import Store
 
 __all__ = ["Orchestrator", "build_orchestrator"]
+
+P = TypeVar("P", bound=AgentParams)
 
 
 @dataclass
@@ -50,6 +59,8 @@ class Orchestrator:
     # Spending cap and circuit breakers; only for guarded modes (the mode table says).
     guard: RunGuard | None = None
     wiring: Wiring | None = None
+    #: Cleans the streamed answer before ``on_token`` sees it (default: the store's).
+    redactor: Redactor | None = None
 
     def __post_init__(self) -> None:
         if self.wiring is None:
@@ -89,6 +100,12 @@ class Orchestrator:
             seed=request.seed,
         )
         started = self.store.record_run_started(started)
+        # Streams and the agent's view of model answers: what the settings and the store
+        # know to hide (a store opened with other settings may know more).
+        redactor = self.store.redactor
+        if self.redactor is not None:
+            redactor = self.redactor.including(redactor)
+        stream = _RedactedStream(on_token, redactor) if on_token else None
         ctx = AgentContext(
             run_id=run_id,
             llm=self.llm,
@@ -97,10 +114,11 @@ class Orchestrator:
             record=self.store.record_tool_execution,
             prompt_version=request.prompt_version,
             seed=request.seed,
-            on_token=on_token,
+            on_token=stream,
             connectors=self.connectors,
             catalog=self.catalog,
             prices=self.prices,
+            redactor=redactor,
         )
         outcome: AgentOutput | None = None
         failure: BaseException | None = None
@@ -110,13 +128,22 @@ class Orchestrator:
         error = verdict.error  # refused (cap reached, circuit open): recorded as failed
         if error is None:
             try:
-                outcome = spec.factory().run(params, ctx)
+                # The agent, its prompts and the model see the input redacted: a secret
+                # typed into a field never leaves for the model or a vendor, and nothing
+                # an agent derives from it (a title-cased keyword) escapes redaction.
+                outcome = spec.factory().run(_redacted(params, redactor), ctx)
             except Exception as exc:  # an agent failure is a recorded result, not a crash
                 error = f"{type(exc).__name__}: {exc}"
                 failure = exc
             except BaseException as exc:  # Ctrl-C / kernel interrupt: record, then let it go
                 error = f"interrupted: {type(exc).__name__}"
                 failure = interrupted = exc
+            if stream is not None and interrupted is None:
+                try:  # what the redactor held back (the possible start of a secret)
+                    stream.flush()
+                except Exception as exc:  # the caller's callback failed on the last piece
+                    if error is None:
+                        error, failure = f"{type(exc).__name__}: {exc}", exc
             if self.guard is not None:
                 self.guard.settle(spec.agent, request.experiment_id, ctx.cost_usd, failure, verdict)
                 self._record_transitions(ctx, verdict)
@@ -205,6 +232,32 @@ class Orchestrator:
             ctx.executions.append(self.store.record_tool_execution(execution))
 
 
+def _redacted(params: P, redactor: Redactor) -> P:
+    """``params`` with every secret in its text replaced (the same object when clean)."""
+    clean, found = redactor.redact(params.model_dump())
+    if not found:
+        return params
+    return type(params).model_validate(clean)
+
+
+class _RedactedStream:
+    """``on_token`` behind a :class:`StreamRedactor`: the caller sees only what is safe."""
+
+    def __init__(self, on_token: TokenCallback, redactor: Redactor) -> None:
+        self._on_token = on_token
+        self._stream = StreamRedactor(redactor)
+
+    def __call__(self, chunk: str) -> None:
+        safe = self._stream.feed(chunk)
+        if safe:
+            self._on_token(safe)
+
+    def flush(self) -> None:
+        rest = self._stream.flush()
+        if rest:
+            self._on_token(rest)
+
+
 def build_orchestrator(
     settings: Settings | None = None,
     *,
@@ -226,7 +279,9 @@ def build_orchestrator(
     settings = settings or load_settings()
     runtime = runtime or default_runtime()
     wiring = settings.wiring
-    store = store or runtime.store(settings)
+    # One redactor for every sink of the run; a store handed in learns it too.
+    redactor = runtime.redactor(settings)
+    store = runtime.protect(store, settings) if store is not None else runtime.store(settings)
     clock = clock or SystemClock()
     catalog = runtime.agents
     if replay is None and "replay" in (wiring.model, wiring.connectors):
@@ -235,10 +290,14 @@ def build_orchestrator(
         llm = _model_client(settings, wiring, runtime, catalog, replay)
     if wiring.connectors == "replay":
         assert replay is not None
-        connectors = replay_connectors(settings, replay, clock, runtime.connectors)
+        connectors = replay_connectors(settings, replay, clock, runtime.connectors, redactor)
     else:
         connectors = connector_factory(
-            settings, transport=wiring.connectors, clock=clock, catalog=runtime.connectors
+            settings,
+            transport=wiring.connectors,
+            clock=clock,
+            catalog=runtime.connectors,
+            redactor=redactor,
         )
     if guard is None and wiring.guarded:
         guard = runtime.guard(settings, store)
@@ -252,6 +311,7 @@ def build_orchestrator(
         clock=clock,
         guard=guard,
         wiring=wiring,
+        redactor=redactor,
     )
 
 

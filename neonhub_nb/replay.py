@@ -280,24 +280,36 @@ class PinnedClock:
 
 
 def replay_connectors(
-    settings: Settings, index: ReplayIndex, clock: Clock | None, catalog: ConnectorCatalog
+    settings: Settings,
+    index: ReplayIndex,
+    clock: Clock | None,
+    catalog: ConnectorCatalog,
+    redactor: Redactor | None = None,
 ) -> ConnectorFactory:
     """The connector factory of a replayed run.
 
     A service with recorded HTTP exchanges runs its live code over a replay transport
     (placeholder credentials: the recorded answers need no secrets); a service that ran on
     its mock during the recorded session (no exchanges) runs on the same deterministic
-    mock again. Nothing reaches a vendor.
+    mock again. Nothing reaches a vendor. ``redactor`` (the run's) cleans requests the way
+    the store cleaned the recorded ones, and the connectors' records and errors.
     """
-    redactor = Redactor.from_environ(settings.environ)
+    redactor = redactor or Redactor.from_environ(settings.environ)
 
     def client_for(name: str) -> httpx.Client:
         return httpx.Client(transport=replay_transport(index, name, redactor))
 
     replayed = connector_factory(
-        settings, transport="replay", clock=clock, client_for=client_for, catalog=catalog
+        settings,
+        transport="replay",
+        clock=clock,
+        client_for=client_for,
+        catalog=catalog,
+        redactor=redactor,
     )
-    mocked = connector_factory(settings, transport="mock", clock=clock, catalog=catalog)
+    mocked = connector_factory(
+        settings, transport="mock", clock=clock, catalog=catalog, redactor=redactor
+    )
 
     def factory(name: str, instrument: Any = None) -> Any:
         recorded = bool(index.http_requests.get(name))

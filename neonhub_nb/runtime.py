@@ -3,8 +3,9 @@
 Orchestrators are cheap and built per call (``run_agent``); what must outlive a call lives
 here: the audit stores (one per file), the live model clients (one per endpoint, keeping
 their connection pools warm), the circuit breakers and rate limiters (per endpoint), the
-spending so far, the price table, and the catalogs of agents and connectors (built-ins
-plus what a notebook registered).
+spending so far, the price table, the catalogs of agents and connectors (built-ins
+plus what a notebook registered), and the redactors (one per set of credentials the
+settings hold), which every sink of a run is handed.
 
 Like ``prometheus_client``'s default ``REGISTRY``, there is one process default
 (:func:`default_runtime`) and every entry point takes another (``runtime=``). Tests call
@@ -26,6 +27,7 @@ from .config import Settings
 from .connectors.registry import ConnectorCatalog
 from .guard import BreakerRegistry, Budget, RunGuard, SpendTracker
 from .llm.tokens import PriceTable
+from .redaction import Redactor, known_secrets_from_environ
 
 if TYPE_CHECKING:
     from .llm.live import OpenAILLM
@@ -44,6 +46,7 @@ class Runtime:
         self._models: dict[tuple[object, ...], OpenAILLM] = {}
         self._breakers: dict[tuple[object, ...], BreakerRegistry] = {}
         self._limiters: dict[tuple[object, ...], RateLimiter] = {}
+        self._redactors: dict[tuple[str, ...], Redactor] = {}
         self._agents: AgentCatalog | None = None
         self._connectors: ConnectorCatalog | None = None
         self.spend = SpendTracker()
@@ -79,20 +82,59 @@ class Runtime:
         """This process's prices with ``NEONHUB_PRICES`` on top (never stored back)."""
         return self.prices.with_extra(settings.prices) if settings.prices else self.prices
 
+    # --------------------------------------------------------------- redaction
+    def secret_names(self) -> set[str]:
+        """Variables that hold a credential whatever they are called: every connector's
+        ``EnvVar(secret=True)`` (registered ones included) and ``OPENAI_API_KEY``."""
+        names = {var.name for spec in self.connectors.specs() for var in spec.env if var.secret}
+        return names | {"OPENAI_API_KEY"}
+
+    def redactor(self, settings: Settings) -> Redactor:
+        """The redactor of ``settings``: it knows the value of every credential they hold.
+
+        Known are the values of the connectors' secret variables and ``OPENAI_API_KEY``,
+        of every variable whose name looks secret (``*_TOKEN``, ``*_KEY``, ``*PASSWORD*``,
+        ...) and the password of every URL-valued one (``NEONHUB_DB=postgresql://...``),
+        on top of every format rule (``docs/redaction.md``). One object per set of known
+        values, shared: hand it to every sink of a run (store, model client, connectors,
+        streams, errors, logs).
+        """
+        environ = {
+            **settings.environ,
+            "NEONHUB_DB": settings.environ.get("NEONHUB_DB") or str(settings.db_path),
+            "OPENAI_API_KEY": settings.openai_api_key or "",
+        }
+        known = tuple(sorted(set(known_secrets_from_environ(environ, self.secret_names()))))
+        with self._lock:
+            redactor = self._redactors.get(known)
+            if redactor is None:
+                redactor = self._redactors[known] = Redactor(known)
+            return redactor
+
+    def protect(self, store: Store, settings: Settings) -> Store:
+        """Make ``store`` redact every credential ``settings`` hold (a store opened with
+        other settings, or built by hand, learns them; it never forgets one)."""
+        wanted = self.redactor(settings)
+        with self._lock:
+            if store.redactor is not wanted:
+                store.redactor = store.redactor.including(wanted)
+        return store
+
     # ------------------------------------------------------------------ stores
     def store(self, settings: Settings) -> Store:
         """This process's store for the settings (one per DuckDB file or team URL, shared):
         an :class:`~neonhub_nb.store.AuditStore`, or a
-        :class:`~neonhub_nb.store.pg.PgStore` for ``NEONHUB_DB=postgresql://...``."""
+        :class:`~neonhub_nb.store.pg.PgStore` for ``NEONHUB_DB=postgresql://...``,
+        redacting with :meth:`redactor` of ``settings``."""
         from .store.backend import open_store
 
         key = settings.store_key
         with self._lock:
             store = self._stores.get(key)
             if store is None or store.closed:
-                store = open_store(settings)
+                store = open_store(settings, redactor=self.redactor(settings))
                 self._stores[key] = store
-            return store
+        return self.protect(store, settings)
 
     # ----------------------------------------------------------- model clients
     def live_model(self, settings: Settings) -> OpenAILLM:
@@ -104,12 +146,14 @@ class Runtime:
         from .llm.live import OpenAILLM, endpoint_label
 
         key_digest = hashlib.sha256((settings.openai_api_key or "").encode()).hexdigest()
+        redactor = self.redactor(settings)
         key = (
             settings.openai_base_url,
             key_digest,
             settings.llm_timeout_s,
             settings.llm_max_retries,
             settings.rate_limit_rpm,
+            id(redactor),  # its errors quote what these settings know to hide
         )
         with self._lock:
             client = self._models.get(key)
@@ -117,7 +161,9 @@ class Runtime:
                 limiter = self.limiter(
                     endpoint_label(settings.openai_base_url), settings.rate_limit_rpm
                 )
-                client = self._models[key] = OpenAILLM.from_settings(settings, limiter=limiter)
+                client = self._models[key] = OpenAILLM.from_settings(
+                    settings, limiter=limiter, redactor=redactor
+                )
             return client
 
     def limiter(self, endpoint: str, per_minute: float | None) -> RateLimiter | None:
@@ -166,6 +212,7 @@ class Runtime:
             self._stores.clear()
             self._breakers.clear()
             self._limiters.clear()
+            self._redactors.clear()
             self._agents = None
             self._connectors = None
             self.spend.reset()

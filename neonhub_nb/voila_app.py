@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import hmac
 import inspect
+import logging
 import os
 import sys
 import time
@@ -48,6 +49,7 @@ from voila.request_info_handler import RequestInfoSocketHandler
 from voila.tornado.handler import TornadoVoilaHandler
 
 from .dashboard.server import PAGE_SIGNAL, kernel_environment
+from .redaction import RedactingFilter, Redactor
 
 __all__ = [
     "REFILL_SPACING_S",
@@ -180,6 +182,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     app.initialize(list(sys.argv[1:] if argv is None else argv))
     if token:
         app.token = token  # read by init_settings() in start(), never put back in os.environ
+    # The server's log (and what kernels write to it) is redacted: the credentials of its
+    # environment (a postgresql:// URL's password) and the dashboard's token.
+    redactor = Redactor.from_environ(os.environ).with_secrets([token] if token else [])
+    for logger in (app.log, logging.getLogger()):
+        for handler in logger.handlers:
+            handler.addFilter(RedactingFilter(redactor))
     app.start()
 
 

@@ -7,6 +7,10 @@ it (:mod:`neonhub_nb.result_views`) with the run's timeline. Every callback show
 failure in its own panel (form, result, history), never only in the kernel's log.
 Everything is testable without a browser: set ``.value`` and call ``.click()``.
 
+What the widgets show passes the settings' redactor (``Runtime.redactor``): the streamed
+draft arrives redacted from the orchestrator; results, errors, field messages and review
+messages are redacted before they are drawn.
+
 >>> from neonhub_nb.widgets import DraftStudio         # doctest: +SKIP
 >>> DraftStudio()                                      # doctest: +SKIP
 """
@@ -17,6 +21,7 @@ import html
 import logging
 import threading
 import time
+import traceback
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -29,7 +34,7 @@ from .display import markdown_to_html, run_card_html
 from .errors import ConfigError, NeonhubError
 from .form_fields import LABEL_WIDTH, FieldControl, field_control
 from .models import AgentParams, RunResult, field_errors, validate_params
-from .redact import redact_text
+from .redaction import Redactor
 from .runtime import Runtime, default_runtime
 from .store.base import Store
 from .timeline import timeline_html
@@ -46,15 +51,22 @@ _SPINNER = (
 )
 
 
-def _error_html(what: str, exc: BaseException) -> str:
+def _error_html(what: str, exc: BaseException, redactor: Redactor) -> str:
     """A failure as one readable, redacted line (our errors say what broke; others say
     their type too)."""
     text = str(exc) if isinstance(exc, NeonhubError) else f"{type(exc).__name__}: {exc}"
     return (
         "<div class='neonhub-error' style='background:#ffebe9;border:1px solid #cf222e;"
         "border-radius:6px;padding:8px;max-width:900px'>"
-        f"<b>{html.escape(what)}:</b> {html.escape(redact_text(text))}</div>"
+        f"<b>{html.escape(redactor.text(what))}:</b> {html.escape(redactor.text(text))}</div>"
     )
+
+
+def _log_failure(redactor: Redactor, message: str, exc: BaseException | None = None) -> None:
+    """A failure to the log with its traceback, redacted: in a kernel with no handler the
+    log is printed into the cell's output."""
+    detail = "".join(traceback.format_exception(exc)) if exc is not None else ""
+    log.warning("%s", redactor.text(f"{message}\n{detail}".rstrip()))
 
 
 class DraftForm:
@@ -79,7 +91,10 @@ class DraftForm:
         """``mode`` and ``prompt_version`` pre-select the form (a notebook's parameters);
         the mode defaults to the settings' (``NEONHUB_MODE``)."""
         self.settings = settings or load_settings()
-        self.catalog = (runtime or default_runtime()).agents
+        runtime = runtime or default_runtime()
+        self.catalog = runtime.agents
+        #: Cleans what the form shows (field messages, failures).
+        self.redactor = runtime.redactor(self.settings)
         self.initial = dict(initial or {})
         self._initial_intent = intent
         self._initial_prompt_version = prompt_version
@@ -145,9 +160,9 @@ class DraftForm:
             self._build_fields()
             self.message.value = ""
         except Exception as exc:  # shown where the user looks, not only in the log
-            log.exception("could not build the form for %s", self.intent.value)
             what = f"Could not build the form for {self.intent.value}"
-            self.message.value = _error_html(what, exc)
+            _log_failure(self.redactor, what, exc)
+            self.message.value = _error_html(what, exc, self.redactor)
             self.generate.disabled = True
 
     def _build_fields(self) -> None:
@@ -227,13 +242,14 @@ class DraftForm:
         try:
             self.errors = field_errors(self.params_model, self.raw())
         except Exception as exc:
-            log.exception("could not check the form")
-            self.errors = {"": str(exc)}
-            self.message.value = _error_html("Could not check the form", exc)
+            _log_failure(self.redactor, "could not check the form", exc)
+            self.errors = {"": self.redactor.text(str(exc))}
+            self.message.value = _error_html("Could not check the form", exc, self.redactor)
         for name, message in self.messages.items():
             rule = self.errors.get(name)
             message.value = (
-                f"<span style='{_ERROR_STYLE}'>{html.escape(name)}: {html.escape(rule)}</span>"
+                f"<span style='{_ERROR_STYLE}'>{html.escape(name)}: "
+                f"{html.escape(self.redactor.text(rule))}</span>"
                 if rule
                 else ""
             )
@@ -251,7 +267,10 @@ class ResultView:
     card, its agent's output as its users read it, the timeline of its tool calls and
     (for articles) the draft."""
 
-    def __init__(self) -> None:
+    def __init__(self, redactor: Redactor | None = None) -> None:
+        #: Cleans results and errors before they are drawn (the streamed draft arrives
+        #: redacted from the orchestrator).
+        self.redactor = redactor or Redactor()
         self.status = w.HTML()
         self.progress = w.FloatProgress(
             value=0, min=0, max=1, layout=w.Layout(width="520px", display="none")
@@ -290,6 +309,11 @@ class ResultView:
     def show(self, result: RunResult) -> None:
         self.progress.layout.display = "none"
         self.status.value = ""
+        # What the store holds was redacted when written; runs written by other code
+        # (an older version, another machine) are cleaned here as they are drawn.
+        clean, found = self.redactor.redact(result.model_dump())
+        if found:
+            result = RunResult.model_validate(clean)
         card = run_card_html(result, show_content=False, show_timeline=False)
         self.card.value = card
         self.timeline.value = (
@@ -309,7 +333,7 @@ class ResultView:
         self.status.value = ""
         self.timeline.value, self.draft.value = "", ""
         exc = message if isinstance(message, BaseException) else NeonhubError(message)
-        self.card.value = _error_html(what, exc)
+        self.card.value = _error_html(what, exc, self.redactor)
 
 
 class ReviewPanel:
@@ -323,11 +347,18 @@ class ReviewPanel:
     """
 
     def __init__(
-        self, store: Store, reviewer: str = "", catalog: AgentCatalog | None = None
+        self,
+        store: Store,
+        reviewer: str = "",
+        catalog: AgentCatalog | None = None,
+        *,
+        redactor: Redactor | None = None,
     ) -> None:
         self.catalog = catalog or default_runtime().agents
         self._intent: str | None = None
         self.store = store
+        #: Cleans messages before they are drawn (default: the store's redactor).
+        self.redactor = redactor or store.redactor
         self.draft_id: str | None = None
         self.reviewer = w.Text(value=reviewer, description="reviewer", placeholder="your name")
         self.reason = w.Text(description="reason", placeholder="why (required to reject or reopen)")
@@ -378,7 +409,8 @@ class ReviewPanel:
             state = self.store.review_state(self.draft_id)
             trail = self.store.review_trail(self.draft_id)
         except NeonhubError as exc:
-            self.status.value = f"<span style='{_ERROR_STYLE}'>{html.escape(str(exc))}</span>"
+            shown = html.escape(self.redactor.text(str(exc)))
+            self.status.value = f"<span style='{_ERROR_STYLE}'>{shown}</span>"
             self.trail.value = ""
             return
         note = f" ({html.escape(state.note)})" if state.note else ""
@@ -432,7 +464,8 @@ class ReviewPanel:
                 content=content,
             )
         except NeonhubError as exc:
-            self.message.value = f"<span style='{_ERROR_STYLE}'>{html.escape(str(exc))}</span>"
+            shown = html.escape(self.redactor.text(str(exc)))
+            self.message.value = f"<span style='{_ERROR_STYLE}'>{shown}</span>"
             return False
         verb = (
             "edits saved"
@@ -440,10 +473,8 @@ class ReviewPanel:
             else {"approve": "approved", "reject": "rejected"}.get(decision, "reopened")
         )
         note = f"; {state.note}" if state.note else ""
-        self.message.value = (
-            f"<span style='color:#1a7f37'>{html.escape(self.draft_id)}: {verb} by "
-            f"{html.escape(self.reviewer.value.strip())}{html.escape(note)}</span>"
-        )
+        said = self.redactor.text(f"{self.draft_id}: {verb} by {self.reviewer.value.strip()}{note}")
+        self.message.value = f"<span style='color:#1a7f37'>{html.escape(said)}</span>"
         if edited:
             self._content = content
             self.editor.layout.display = self.save.layout.display = "none"
@@ -464,8 +495,17 @@ class HistoryPanel:
     free while it waits.
     """
 
-    def __init__(self, store: Store, on_open: Callable[[RunResult], None], limit: int = 20):
+    def __init__(
+        self,
+        store: Store,
+        on_open: Callable[[RunResult], None],
+        limit: int = 20,
+        *,
+        redactor: Redactor | None = None,
+    ):
         self.store, self.on_open, self.limit = store, on_open, limit
+        #: Cleans failures before they are drawn (default: the store's redactor).
+        self.redactor = redactor or store.redactor
         self.runs = w.Select(options=[], rows=8, layout=w.Layout(width="900px"))
         self.refresh_button = w.Button(description="Refresh", icon="refresh")
         self.reopen = w.Button(description="Reopen", icon="folder-open", disabled=True)
@@ -491,16 +531,15 @@ class HistoryPanel:
         try:
             frame = self.store.runs(limit=self.limit)
         except Exception as exc:
-            log.warning("history: cannot read the audit store: %s", exc)
+            _log_failure(self.redactor, f"history: cannot read the audit store: {exc}")
             hint = (
                 "<br>Another process holds the file: close it (e.g. a <code>duckdb</code> "
                 "session), or read a copy made with <code>neonhub-nb snapshot</code>."
                 if "lock" in str(exc).lower()
                 else ""
             )
-            self.message.value = _error_html("Could not read the audit store", exc).replace(
-                "</div>", f"{hint}</div>"
-            )
+            shown = _error_html("Could not read the audit store", exc, self.redactor)
+            self.message.value = shown.replace("</div>", f"{hint}</div>")
             self.runs.options = []
             self.reopen.disabled = True
             return False
@@ -532,8 +571,8 @@ class HistoryPanel:
         try:
             result = self.store.run_detail(run_id).to_result()
         except Exception as exc:
-            log.warning("history: cannot reopen %s: %s", run_id, exc)
-            self.message.value = _error_html(f"Could not reopen {run_id}", exc)
+            _log_failure(self.redactor, f"history: cannot reopen {run_id}: {exc}")
+            self.message.value = _error_html(f"Could not reopen {run_id}", exc, self.redactor)
             return None
         self.on_open(result)
         return result
@@ -558,7 +597,13 @@ class DraftStudio:
         pre-select it (e.g. the notebook's papermill parameters)."""
         self.settings = settings or load_settings()
         self.runtime = runtime or default_runtime()
-        self.store = store or self.runtime.store(self.settings)
+        #: The settings' redactor: every panel cleans what it shows with it.
+        self.redactor = self.runtime.redactor(self.settings)
+        self.store = (
+            self.runtime.protect(store, self.settings)
+            if store is not None
+            else self.runtime.store(self.settings)
+        )
         self.form = DraftForm(
             self.settings,
             intent=intent,
@@ -567,9 +612,9 @@ class DraftStudio:
             prompt_version=prompt_version,
             runtime=self.runtime,
         )
-        self.result_view = ResultView()
-        self.review = ReviewPanel(self.store, reviewer, self.runtime.agents)
-        self.history = HistoryPanel(self.store, self.show)
+        self.result_view = ResultView(self.redactor)
+        self.review = ReviewPanel(self.store, reviewer, self.runtime.agents, redactor=self.redactor)
+        self.history = HistoryPanel(self.store, self.show, redactor=self.redactor)
         self.review_note = w.HTML()
         self.result: RunResult | None = None
         self.form.generate.on_click(lambda _: self.generate())
@@ -599,7 +644,7 @@ class DraftStudio:
         try:
             self.result_view.show(result)
         except Exception as exc:  # a view that cannot draw says so
-            log.exception("cannot show run %s", result.run_id)
+            _log_failure(self.redactor, f"cannot show run {result.run_id}", exc)
             self.result_view.show_error(exc, f"Could not show run {result.run_id}")
         self.review.load(result)
         # Only drafts (articles today) enter the review flow; say so rather than show
@@ -639,7 +684,7 @@ class DraftStudio:
             )
         except Exception as exc:  # NeonhubError or not: the user sees it on the card
             if not isinstance(exc, NeonhubError):
-                log.exception("run failed outside the orchestrator's handling")
+                _log_failure(self.redactor, "run failed outside the orchestrator's handling", exc)
             self.result_view.show_error(exc)
             return None
         finally:

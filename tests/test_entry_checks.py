@@ -65,6 +65,8 @@ def test_run_agent_refuses_bad_labels_in_one_line_and_writes_nothing(
     ("params", "rule"),
     [
         ({**PARAMS, "secondary_keywords": [BIG]}, "secondary_keywords: items must be at most 200"),
+        # "a, b" as the CLI and papermill give a list: held to the same per-item limit
+        ({**PARAMS, "secondary_keywords": f"ok, {'k' * 201}"}, "secondary_keywords: items must"),
         ({**PARAMS, "topic": BIG}, "topic: must be at most 60000 characters"),
         ({**PARAMS, "topic": "bad \udcff byte"}, "topic: must be valid UTF-8 text"),
     ],

@@ -135,6 +135,17 @@ def test_typed_text_in_a_number_field_is_the_field_error(studio: DraftStudio) ->
     assert studio.form.params().word_count == 800
 
 
+def test_an_item_over_the_shared_limit_is_the_field_error(studio: DraftStudio) -> None:
+    # The bound every agent shares (200 characters an item) is flagged next to its field,
+    # as validate_params would refuse it, not only on the card after Generate.
+    form = studio.form
+    form.fields["topic"].value = "Bakeries"
+    form.fields["primary_keyword"].value = "bakery newsletter"
+    form.set_value("secondary_keywords", "ok, " + "k" * 201)
+    assert form.errors == {"secondary_keywords": "items must be at most 200 characters (got 201)"}
+    assert form.generate.disabled
+
+
 def test_a_value_a_widget_cannot_hold_is_reported(studio: DraftStudio) -> None:
     form = studio.form
     form.intent.value = "social.compose_posts"

@@ -8,7 +8,7 @@ never write to the store and never ask which mode they run in.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from ..clock import Clock
@@ -25,6 +25,7 @@ from ..records import (
     ToolExecution,
     finish_meaning,
 )
+from ..redaction import Redactor
 from .prompts import PromptTemplate
 
 if TYPE_CHECKING:
@@ -87,6 +88,9 @@ class AgentContext:
     prompt_used: PromptTemplate | None = None
     #: How each model call ended (complete, truncated, filtered ...), in call order.
     endings: list[FinishMeaning] = field(default_factory=list)
+    #: Cleans each model answer before the agent reads it (the run's redactor): what an
+    #: agent cuts, parses or keeps is cut from redacted text, never from a raw secret.
+    redactor: Redactor | None = None
     _connectors: dict[str, Connector] = field(default_factory=dict, init=False, repr=False)
 
     def prompt(self, name: str) -> PromptTemplate:
@@ -177,6 +181,8 @@ class AgentContext:
             if exc.failure in ("filtered", "tool_call", "aborted"):
                 self.endings.append(exc.failure)  # type: ignore[arg-type]
             raise
+        if self.redactor is not None:
+            completion = replace(completion, text=self.redactor.text(completion.text))
         self.endings.append(finish_meaning(completion.finish_reason))
         self.prompt_tokens += completion.prompt_tokens
         self.completion_tokens += completion.completion_tokens

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidInputError, UnknownIntentError
 from ..models import AgentParams
+from ..redaction import safe_value
 from .prompts import PromptTemplate
 
 if TYPE_CHECKING:
@@ -137,14 +138,15 @@ class AgentCatalog:
             versions = dict(self._prompts.get(name) or {})
         if not versions:
             raise InvalidInputError(
-                "prompt", f"unknown prompt {name!r}; known: {sorted(self._prompts)}"
+                "prompt", f"unknown prompt {safe_value(name)}; known: {sorted(self._prompts)}"
             )
         if version is None:
             version = max(versions, key=_version_order)
         if version not in versions:
             known = ", ".join(sorted(versions, key=_version_order))
             raise InvalidInputError(
-                "prompt_version", f"prompt {name!r} has no version {version!r}; known: {known}"
+                "prompt_version",
+                f"prompt {name!r} has no version {safe_value(version)}; known: {known}",
             )
         return versions[version]
 

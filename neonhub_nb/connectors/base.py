@@ -248,6 +248,7 @@ class Connector:
         record_exchanges: bool = False,
         mock: MockVendor | None = None,
         owns_client: bool = False,
+        redactor: Redactor | None = None,
     ) -> None:
         missing = self.spec.missing(credentials)
         if missing:
@@ -258,7 +259,9 @@ class Connector:
             for v in self.spec.env
             if v.secret and v.name in self._credentials
         ]
-        self._redactor = Redactor(secrets)
+        # The run's shared redactor (every credential of the settings, every format rule)
+        # plus this connector's own credentials.
+        self._redactor = (redactor or Redactor()).with_secrets(secrets)
         self._client = http_client
         self._owns_client = owns_client
         self._sleep = sleep

@@ -26,6 +26,7 @@ import httpx
 
 from ..clock import Clock
 from ..config import Settings, Transport
+from ..redaction import Redactor
 from .base import (
     Connector,
     ConnectorRetryPolicy,
@@ -173,6 +174,7 @@ def build_connector(
     retry: ConnectorRetryPolicy | None = None,
     mock: MockVendor | None = None,
     catalog: ConnectorCatalog | None = None,
+    redactor: Redactor | None = None,
 ) -> Connector:
     """The ``name`` connector over ``transport`` (default: ``settings.wiring.connectors``).
 
@@ -182,6 +184,8 @@ def build_connector(
     all before any request. ``replay``: the live code with placeholder credentials over
     ``http_client`` (which must answer from recordings; see ``neonhub_nb.replay``).
     ``record_exchanges`` (default: only for ``live``) keeps every HTTP exchange for replay.
+    ``redactor`` (the run's, ``Runtime.redactor``) cleans the connector's records and
+    errors; it learns the connector's own credentials on top.
     """
     connector_cls, mock_cls = _catalog(catalog).lookup(name)
     spec = connector_cls.spec
@@ -210,6 +214,7 @@ def build_connector(
             record_exchanges=record,
             mock=vendor,
             owns_client=http_client is None,
+            redactor=redactor,
         )
     if transport == "replay":
         if http_client is None:
@@ -224,6 +229,7 @@ def build_connector(
             random=random.Random(name).random,
             transport="replay",
             record_exchanges=record,
+            redactor=redactor,
         )
     missing = spec.missing(settings.environ)
     if missing:
@@ -238,6 +244,7 @@ def build_connector(
         transport="live",
         record_exchanges=record,
         owns_client=http_client is None,
+        redactor=redactor,
     )
 
 
@@ -250,11 +257,13 @@ def connector_factory(
     retry: ConnectorRetryPolicy | None = None,
     client_for: Callable[[str], httpx.Client] | None = None,
     catalog: ConnectorCatalog | None = None,
+    redactor: Redactor | None = None,
 ) -> ConnectorFactory:
     """A ``name -> connector`` factory over one transport (what agents' contexts hold).
 
     ``sleep`` defaults to ``clock.sleep`` when a clock is given (fake clocks never wait);
-    ``client_for(name)`` supplies an ``httpx.Client`` per service (tests, proxies, replay).
+    ``client_for(name)`` supplies an ``httpx.Client`` per service (tests, proxies, replay);
+    ``redactor`` is handed to every connector built (see :func:`build_connector`).
     """
     wait: Sleep = sleep or (clock.sleep if clock is not None else time.sleep)
     chosen = _catalog(catalog)
@@ -270,6 +279,7 @@ def connector_factory(
             instrument=instrument,
             retry=retry,
             catalog=chosen,
+            redactor=redactor,
         )
 
     return factory

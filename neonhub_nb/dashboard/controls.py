@@ -22,6 +22,9 @@ from typing import Any, TypeVar
 
 import ipywidgets as w
 
+from ..config import load_settings
+from ..redaction import RedactingFilter, Redactor
+
 __all__ = [
     "SafeDatePicker",
     "SafeDropdown",
@@ -59,8 +62,17 @@ def _server_handler() -> logging.Handler:
     return _CurrentStderr()
 
 
+def _redactor() -> Redactor:
+    """What the kernel's settings hold (its environment is allow-listed: the store's URL
+    may still carry a password), on top of every format rule."""
+    try:
+        return Redactor.from_environ(load_settings().environ)
+    except Exception:  # settings the dashboard will refuse anyway: rules alone
+        return Redactor()
+
+
 def server_log() -> logging.Logger:
-    """The dashboard's logger, writing only to the server's output.
+    """The dashboard's logger, writing only to the server's output, redacted.
 
     First call in a process also routes there the loggers through which library errors
     would reach a page (in a kernel, a record no handler takes is printed to stderr, which
@@ -71,6 +83,7 @@ def server_log() -> logging.Logger:
     if not logger.handlers:
         handler = _server_handler()
         handler.setFormatter(logging.Formatter("[%(levelname)s %(asctime)s %(name)s] %(message)s"))
+        handler.addFilter(RedactingFilter(_redactor()))
         for name in (_LOGGER, "Comm", "ipykernel.comm", "py.warnings"):
             other = logging.getLogger(name)
             other.handlers = [handler]

@@ -12,6 +12,7 @@ import pandas as pd
 
 from ..errors import InvalidInputError
 from ..formats import format_cost
+from ..redaction import safe_value
 from .compare import side_by_side_html
 from .scoring import JUDGE, SCORERS, Scorer
 
@@ -42,7 +43,8 @@ class Experiment:
         if self.baseline is not None and variants and self.baseline not in variants:
             raise InvalidInputError(
                 "baseline",
-                f"must be one of the variants {', '.join(variants)} (got {self.baseline!r})",
+                f"must be one of the variants {', '.join(variants)} "
+                f"(got {safe_value(self.baseline)})",
             )
 
     @property
@@ -162,7 +164,9 @@ class Experiment:
         others = [v for v in self.variants if v != self.baseline and v in rows]
         chosen = variant or (others[0] if others else self.baseline)
         if chosen not in rows or self.baseline not in rows:
-            raise InvalidInputError("variant", f"must be one of {', '.join(rows)} (got {chosen!r})")
+            raise InvalidInputError(
+                "variant", f"must be one of {', '.join(rows)} (got {safe_value(chosen)})"
+            )
         winners = self.winners()
         winner = str(winners.loc[input_index, "winner"]) if input_index in winners.index else None
         heading = (

@@ -30,6 +30,7 @@ from ..errors import InvalidInputError
 from ..ids import new_id
 from ..models import RunRequest, RunResult, validate_params
 from ..orchestrator import Orchestrator, build_orchestrator
+from ..redaction import safe_value
 from ..runtime import Runtime
 from ..store.base import Store
 from .experiment import Experiment
@@ -81,7 +82,9 @@ def parse_variants(spec: VariantSpec | Sequence[VariantSpec]) -> list[Variant]:
             try:
                 items = json.loads(text)
             except ValueError:
-                raise InvalidInputError("variants", f"is not a JSON list: {text!r}") from None
+                raise InvalidInputError(
+                    "variants", f"is not a JSON list: {safe_value(text)}"
+                ) from None
         else:
             items = [part for part in re.split(r"[,\s]+", text) if part]
     elif isinstance(spec, Mapping | Variant):
@@ -93,7 +96,8 @@ def parse_variants(spec: VariantSpec | Sequence[VariantSpec]) -> list[Variant]:
         raise InvalidInputError("variants", "must name at least one variant")
     names = [v.name for v in variants]
     if len(set(names)) != len(names):
-        raise InvalidInputError("variants", f"names must be unique (got {', '.join(names)})")
+        shown = ", ".join(safe_value(n) for n in names)
+        raise InvalidInputError("variants", f"names must be unique (got {shown})")
     return variants
 
 
@@ -163,12 +167,15 @@ class _Grid:
         runtime: Runtime | None = None,
     ) -> _Grid:
         if not isinstance(concurrency, int) or concurrency < 1:
-            raise InvalidInputError("concurrency", f"must be at least 1 (got {concurrency!r})")
+            raise InvalidInputError(
+                "concurrency", f"must be at least 1 (got {safe_value(concurrency)})"
+            )
         arms = parse_variants(variants)
         names = [arm.name for arm in arms]
         if baseline is not None and baseline not in names:
             raise InvalidInputError(
-                "baseline", f"must be one of the variants {', '.join(names)} (got {baseline!r})"
+                "baseline",
+                f"must be one of the variants {', '.join(names)} (got {safe_value(baseline)})",
             )
         if isinstance(inputs, str | Mapping) or not inputs:
             raise InvalidInputError("inputs", "must be a non-empty list of parameter objects")
@@ -357,10 +364,7 @@ def load_experiment(store: Store, experiment_id: str, *, baseline: str | None = 
            LEFT JOIN content_drafts d USING (run_id)
            LEFT JOIN agent_run_metrics m USING (run_id)
            WHERE r.experiment_id = ?
-<<<<<<< HEAD
-=======
            -- The keys named (not GROUP BY ALL): PostgreSQL runs this text too.
->>>>>>> teamread
            GROUP BY r.run_id, r.started_at, r.intent, r.agent, r.mode, r.variant, r.status,
                     r.duration_ms, r.prompt_version, r.error, r.input, r.output, d.title,
                     d.content
@@ -370,7 +374,9 @@ def load_experiment(store: Store, experiment_id: str, *, baseline: str | None = 
     judged = runs[runs["intent"] == "eval.judge_draft"]
     runs = runs[runs["intent"] != "eval.judge_draft"]
     if runs.empty:
-        raise InvalidInputError("experiment_id", f"no runs for experiment {experiment_id!r}")
+        raise InvalidInputError(
+            "experiment_id", f"no runs for experiment {safe_value(experiment_id)}"
+        )
     # A judge run names the draft it scored in its input; its variant is the draft's.
     verdicts: dict[tuple[str, str], Any] = {}
     for record in judged.to_dict("records"):

@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 from ..clock import Clock, SystemClock
 from ..config import OMITTABLE_FIELDS, Settings
 from ..errors import LLMError
-from ..redact import Redactor, is_secret_name
+from ..redact import Redactor
 from . import Completion, Messages, TokenCallback
 from .ratelimit import RateLimiter
 from .retry import (
@@ -123,7 +123,14 @@ class OpenAILLM:
         limiter: RateLimiter | None = None,
         async_sleep: Callable[[float], Awaitable[None]] | None = None,
         rng: random.Random | None = None,
+        redactor: Redactor | None = None,
     ) -> OpenAILLM:
+        """A client for the settings' endpoint, key and limits.
+
+        ``redactor`` cleans every error message (providers quote the ``Authorization``
+        header and the prompt); default: one that knows the settings' credentials
+        (the runtime hands in its shared one, ``Runtime.redactor``).
+        """
         import openai
 
         base_url = settings.openai_base_url or OPENAI_URL
@@ -137,12 +144,11 @@ class OpenAILLM:
             "max_retries": 0,
         }
         client = openai.OpenAI(**common, http_client=http_client)
-        redactor = Redactor(
-            [
-                *(v for k, v in settings.environ.items() if is_secret_name(k)),
-                *([settings.openai_api_key] if settings.openai_api_key else []),
-            ]
-        )
+        if redactor is None:
+            redactor = Redactor.from_environ(
+                {**settings.environ, "OPENAI_API_KEY": settings.openai_api_key or ""},
+                secret_names=("OPENAI_API_KEY",),
+            )
         return cls(
             client,
             redactor,
@@ -303,6 +309,7 @@ class OpenAILLM:
             timeout_s=self.timeout_s,
             clock=self.clock,
             optional=call.sent_optional,
+            redactor=self.redactor,
         )
         if failure.rate_limited:
             call.rate_limited += 1

@@ -30,6 +30,7 @@ from tenacity.wait import wait_base
 from ..backoff import jittered_backoff, retry_after_seconds
 from ..clock import Clock
 from ..errors import ContentFilteredError, IncompleteAnswerError, LLMError
+from ..redaction import Redactor, redact_truncate
 from .stream import (
     FinishError,
     MalformedAnswerError,
@@ -67,6 +68,7 @@ FailureKind = Literal[
 _RETRY_STATUSES = frozenset({408, 409, 424, 429})
 _NEVER_RETRY_5XX = frozenset({501, 505})
 _MESSAGE_CHARS = 300
+_Cut = Callable[[str], str]
 
 
 def _retryable_status(status: int) -> bool:
@@ -153,11 +155,11 @@ def _named_field(error: Mapping[str, Any], fields: Iterable[str]) -> str | None:
     return None
 
 
-def _status_failure(exc: Any, clock: Clock, optional: Iterable[str]) -> Failure:
+def _status_failure(exc: Any, clock: Clock, optional: Iterable[str], cut: _Cut) -> Failure:
     status = int(exc.status_code)
     error = _body_error(exc.body)
     text = str(error.get("message") or exc.message)
-    message = f"HTTP {status}: {text}"[:_MESSAGE_CHARS]
+    message = cut(f"HTTP {status}: {text}")
     code = str(error.get("code") or "")
     if status in (400, 422) and code == "content_filter":
         # Azure's prompt filter: https://github.com/openai/openai-dotnet/issues/55
@@ -181,47 +183,60 @@ def _status_failure(exc: Any, clock: Clock, optional: Iterable[str]) -> Failure:
 
 
 def classify(
-    exc: BaseException, *, timeout_s: float, clock: Clock, optional: Iterable[str] = ()
+    exc: BaseException,
+    *,
+    timeout_s: float,
+    clock: Clock,
+    optional: Iterable[str] = (),
+    redactor: Redactor | None = None,
 ) -> Failure:
-    """What one attempt's exception means (see the module docstring)."""
+    """What one attempt's exception means (see the module docstring).
+
+    Messages are redacted (``redactor``: the client's, default format rules only) before
+    they are cut to a readable length: a cut first could leave part of a secret that no
+    rule or known value matches any more.
+    """
     import openai
+
+    def cut(text: str) -> str:
+        return redact_truncate(text, _MESSAGE_CHARS, redactor=redactor)
 
     if isinstance(exc, openai.APITimeoutError | httpx2.TimeoutException):
         return Failure("timeout", f"timed out after {timeout_s:g}s", True)
     if isinstance(exc, openai.APIStatusError):
-        return _status_failure(exc, clock, optional)
+        return _status_failure(exc, clock, optional, cut)
     if isinstance(exc, openai.APIConnectionError):
         cause = exc.__cause__
         detail = f" ({type(cause).__name__}: {cause})" if cause is not None else ""
-        return Failure("connection", f"connection failed{detail}"[:_MESSAGE_CHARS], True)
+        return Failure("connection", cut(f"connection failed{detail}"), True)
     # Raised while reading the body, where the SDK no longer wraps transport errors.
     if isinstance(exc, httpx2.TransportError | ssl.SSLError):
         text = f"connection failed ({type(exc).__name__}: {exc})"
-        return Failure("connection", text[:_MESSAGE_CHARS], True)
+        return Failure("connection", cut(text), True)
     if isinstance(exc, FinishError):
-        return _finish_failure(exc)
+        return _finish_failure(exc, cut)
     if isinstance(exc, StreamEventError):
         status = exc.status
         retryable = status is None or _retryable_status(status)
         kind: FailureKind = "rate_limited" if status == 429 else "stream_error"
         text = f"error in the stream{f' (code {status})' if status else ''}: {exc}"
-        return Failure(kind, text[:_MESSAGE_CHARS], retryable, status, rate_limited=status == 429)
+        return Failure(kind, cut(text), retryable, status, rate_limited=status == 429)
     if isinstance(exc, StreamCutError):
-        return Failure("stream_cut", str(exc), True)
+        return Failure("stream_cut", cut(str(exc)), True)
     if isinstance(exc, MalformedAnswerError):
         text = f"malformed response (not a chat completion the client can read: {exc})"
-        return Failure("decode", text[:_MESSAGE_CHARS], False)
-    return Failure("unexpected", f"unexpected {type(exc).__name__}: {exc}"[:_MESSAGE_CHARS], False)
+        return Failure("decode", cut(text), False)
+    return Failure("unexpected", cut(f"unexpected {type(exc).__name__}: {exc}"), False)
 
 
-def _finish_failure(exc: FinishError) -> Failure:
+def _finish_failure(exc: FinishError, cut: _Cut) -> Failure:
     if exc.meaning == "filtered":
         text = f"the provider filtered the answer ({exc}); it is not a draft"
-        return Failure("filtered", text[:_MESSAGE_CHARS], False)
+        return Failure("filtered", cut(text), False)
     if exc.meaning == "tool_call":
         text = f"the model asked to call a tool ({exc}), but this client offers none"
-        return Failure("tool_call", text[:_MESSAGE_CHARS], False)
-    return Failure("aborted", f"the server aborted the generation ({exc})", True)
+        return Failure("tool_call", cut(text), False)
+    return Failure("aborted", cut(f"the server aborted the generation ({exc})"), True)
 
 
 # --------------------------------------------------------------- the loop

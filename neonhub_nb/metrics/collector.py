@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -117,16 +117,25 @@ _IN_PROGRESS_HELP = "Runs queued or running now (not yet counted in neonhub_agen
 _STORE_UP_HELP = "1 if the last scrape could read the audit store, else 0."
 
 
-def _label_values(labels: dict[str, str], names: tuple[str, ...]) -> list[str]:
-    return [labels.get(name, UNKNOWN) for name in names]
+Redact = Callable[[str], str]
+
+
+def _label_values(
+    labels: dict[str, str], names: tuple[str, ...], redact: Redact | None = None
+) -> list[str]:
+    values = [labels.get(name, UNKNOWN) for name in names]
+    # Label values come from the store (model names, operations): redacted when written,
+    # and once more here, the exporter's own boundary (rows written by other code).
+    return [redact(value) for value in values] if redact is not None else values
 
 
 def _bound(le: str) -> float:
     return float("inf") if le == "+Inf" else float(le)
 
 
-def _families(result: TallyResult | None) -> Iterator[Metric]:
-    """Metric families for ``result``; ``None`` gives empty families (``describe``)."""
+def _families(result: TallyResult | None, redact: Redact | None = None) -> Iterator[Metric]:
+    """Metric families for ``result``; ``None`` gives empty families (``describe``).
+    ``redact`` cleans every label value."""
     samples = result.samples if result is not None else Samples()
     by_name: dict[str, list[tuple[dict[str, str], float]]] = {}
     for (name, pairs), value in sorted(samples.items()):
@@ -139,34 +148,36 @@ def _families(result: TallyResult | None) -> Iterator[Metric]:
             rows = [({}, 0.0)]  # an unlabelled counter exists from the start, at zero
         merged: dict[tuple[str, ...], float] = {}
         for labels, value in rows:
-            key = tuple(_label_values(labels, label_names))
+            key = tuple(_label_values(labels, label_names, redact))
             merged[key] = merged.get(key, 0.0) + value
         for key, value in merged.items():
             family.add_metric(list(key), value)
         yield family
         if name in _AFTER:
-            yield _histogram(by_name, _AFTER[name])
+            yield _histogram(by_name, _AFTER[name], redact)
 
     names = ("agent", "intent", "status", "mode")
     gauge = GaugeMetricFamily(IN_PROGRESS, _IN_PROGRESS_HELP, labels=names)
     if result is not None:
         for (_, pairs), value in sorted(result.in_progress.items()):
-            gauge.add_metric(_label_values(dict(pairs), names), value)
+            gauge.add_metric(_label_values(dict(pairs), names, redact), value)
     yield gauge
 
 
-def _histogram(by_name: dict[str, list[tuple[dict[str, str], float]]], name: str) -> Metric:
+def _histogram(
+    by_name: dict[str, list[tuple[dict[str, str], float]]], name: str, redact: Redact | None
+) -> Metric:
     help_text, label_names = _HISTOGRAMS[name]
     family = HistogramMetricFamily(name, help_text, labels=label_names)
     buckets: dict[tuple[str, ...], dict[str, float]] = {}
     for labels, value in by_name.get(f"{name}_bucket", []):
-        key = tuple(_label_values(labels, label_names))
+        key = tuple(_label_values(labels, label_names, redact))
         merged = buckets.setdefault(key, {})
         # Baselines folded before a label existed land under "unknown"; add them up.
         merged[labels["le"]] = merged.get(labels["le"], 0.0) + value
     sums: dict[tuple[str, ...], float] = {}
     for labels, value in by_name.get(f"{name}_sum", []):
-        key = tuple(_label_values(labels, label_names))
+        key = tuple(_label_values(labels, label_names, redact))
         sums[key] = sums.get(key, 0.0) + value
     for key in sorted(buckets):
         ordered = sorted(buckets[key].items(), key=lambda bucket: _bound(bucket[0]))
@@ -245,7 +256,7 @@ class StoreCollector(Collector):
             yield GaugeMetricFamily(STORE_UP, _STORE_UP_HELP, value=0)
             return
         self.last_error = None
-        yield from _families(result)
+        yield from _families(result, self.store.redactor.text)
         yield CounterMetricFamily(QUARANTINED, _QUARANTINED_HELP, value=self.quarantine.total)
         yield GaugeMetricFamily(QUARANTINE_OPEN, _QUARANTINE_OPEN_HELP, value=self.quarantine.open)
         yield GaugeMetricFamily(STORE_UP, _STORE_UP_HELP, value=1)

@@ -58,7 +58,7 @@ def metrics_command(host: str, port: int, find_free_port: bool, read_only: bool)
         exporter = start_exporter(store, host=host, port=port, find_free_port=find_free_port)
     except NeonhubError as exc:
         store.close()
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {store.redactor.text(str(exc))}", err=True)
         sys.exit(2)
     mode = "read-only" if read_only else "read-write"
     in_main = threading.current_thread() is threading.main_thread()

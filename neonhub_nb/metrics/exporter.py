@@ -139,7 +139,7 @@ class MetricsApp:
                 "status": "degraded",
                 "store": {
                     "reachable": False,
-                    "error": str(exc),
+                    "error": self.store.redactor.text(str(exc)),
                     "spool": self.store.backlog().as_dict(),
                 },
             }

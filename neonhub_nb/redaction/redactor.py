@@ -33,6 +33,7 @@ _CACHE_SIZE = 64
 # small requests and answers, and the store records a run's input when it starts and ends.
 _DOCUMENT_CACHE_SIZE = 256
 _DOCUMENT_CACHE_MAX_BYTES = 16_384
+_EXTENDED_CACHE_SIZE = 16
 
 
 def _encoded_forms(value: str) -> set[str]:
@@ -113,6 +114,9 @@ class Redactor:
     def __init__(self, known_secrets: Iterable[str] = ()) -> None:
         values = sorted({s for s in known_secrets if s and len(s) >= MIN_KNOWN_SECRET})
         self._values = tuple(values)
+        self._known = frozenset(values)
+        # with_secrets results by the values added (connectors add theirs on every run).
+        self._extended: dict[frozenset[str], Redactor] = {}
         forms = {form for v in values for form in _encoded_forms(v)}
         self._scanner = Scanner(sorted(f for f in forms if len(f) >= MIN_KNOWN_SECRET))
         self._cache: dict[str, str] = {}
@@ -129,8 +133,26 @@ class Redactor:
         return cls(known_secrets_from_environ(environ, secret_names))
 
     def with_secrets(self, values: Iterable[str]) -> Redactor:
-        """A new redactor that also knows ``values``."""
-        return Redactor((*self._values, *values))
+        """A redactor that also knows ``values``: this one when it knows them already
+        (a connector's credentials are usually among the settings'), else a new one."""
+        wanted = {v for v in values if v and len(v) >= MIN_KNOWN_SECRET}
+        if wanted <= self._known:
+            return self
+        key = frozenset(wanted - self._known)
+        cached = self._extended.get(key)
+        if cached is None:
+            cached = Redactor((*self._values, *key))
+            _remember(self._extended, key, cached, _EXTENDED_CACHE_SIZE)
+        return cached
+
+    def including(self, other: Redactor) -> Redactor:
+        """A redactor that knows this one's values and ``other``'s (this one, or
+        ``other``, when one already knows all of them). Never forgets a value."""
+        if other._known <= self._known:
+            return self
+        if self._known <= other._known:
+            return other
+        return self.with_secrets(other._values)
 
     @property
     def scanner(self) -> Scanner:

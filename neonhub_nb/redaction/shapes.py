@@ -19,6 +19,7 @@ __all__ = [
     "looks_random",
     "shannon_entropy",
     "token_like",
+    "word_name",
 ]
 
 # "Consistency", "tips", "NASA": words, not credentials.
@@ -55,6 +56,12 @@ def credential_like(text: str) -> bool:
     """
     word = text.rstrip(".,:;!?")
     return len(word) >= 6 and (not _PLAIN_WORD.fullmatch(word) or len(word) >= 16)
+
+
+def word_name(text: str) -> bool:
+    """A name made of words joined by ``.``, ``_`` or ``-`` (``content.generate_article``,
+    ``GA4_ACCESS_TOKEN``): an identifier, not a credential."""
+    return bool(_IDENTIFIER.fullmatch(text))
 
 
 def looks_random(text: str, min_len: int = 16) -> bool:

@@ -1,8 +1,11 @@
 """Export, retention (prune) and snapshots of the audit store.
 
 All three work through :meth:`AuditStore.connect`, so they see every spooled run and hold
-the file only while they run. A team store (PostgreSQL) has its own versions in
-``store/pg/maintenance.py``; each function here hands such a store over to them.
+the file only while they run. Exports pass every text and JSON column through the store's
+redactor on the way out (rows are redacted when written; this also cleans rows written by
+other code, or before a credential was in the settings). A team store (PostgreSQL) has
+its own versions in ``store/pg/maintenance.py``; each function here hands such a store
+over to them.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import duckdb
 
 from ..clock import parse_age as _parse_age
 from ..errors import InvalidInputError, StoreError
+from ..redaction import Redactor, safe_value
 from .connection import one_row
 from .recognise import one_line
 from .schema import rollback
@@ -56,7 +60,9 @@ def export_store(
     ``since``/``until`` take ages (``7d``), naive times (UTC) or aware ones (see
     :func:`neonhub_nb.clock.parse_time`)."""
     if fmt not in _COPY_OPTIONS:
-        raise InvalidInputError("format", f"must be one of parquet, csv, jsonl (got {fmt!r})")
+        raise InvalidInputError(
+            "format", f"must be one of parquet, csv, jsonl (got {safe_value(fmt)})"
+        )
     if store.backend == "postgresql":
         from .pg.maintenance import export_store as export_team
 
@@ -80,15 +86,63 @@ def export_store(
     }
     written: dict[str, Path] = {}
     with store.connect() as con:
+        _register_redact(con, store.redactor)
         for table, query in selects.items():
             path = out_dir / f"{table}.{fmt}"
             literal = str(path).replace("'", "''")
+            redacted = _redacted_select(con, query, params)
             try:
-                con.execute(f"COPY ({query}) TO '{literal}' ({_COPY_OPTIONS[fmt]})", params)
+                con.execute(f"COPY ({redacted}) TO '{literal}' ({_COPY_OPTIONS[fmt]})", params)
             except duckdb.Error as exc:
                 raise StoreError(f"export: cannot write {path}: {one_line(exc)}") from None
             written[table] = path
     return written
+
+
+_REDACT_UDF = "neonhub_redact"
+
+
+def _register_redact(con: duckdb.DuckDBPyConnection, redactor: Redactor) -> None:
+    """``neonhub_redact(text)``: the redactor over a whole Arrow batch at a time.
+
+    One literal pass over the batch decides whether any value can hold a secret (the
+    common case: none can, and the batch is returned as it is); only then is each value
+    redacted on its own.
+    """
+    import pyarrow as pa
+    from duckdb.func import ARROW
+
+    def redact(values: Any) -> Any:  # a pyarrow string array, batch by batch
+        texts = values.to_pylist()
+        batch = "\n".join(t for t in texts if t).encode("utf-8", "surrogatepass")
+        if not redactor.scanner.may_contain(batch):
+            return values
+        return pa.array([redactor.text(t) if t else t for t in texts], type=pa.string())
+
+    con.create_function(
+        _REDACT_UDF,
+        redact,
+        [duckdb.sqltype("VARCHAR")],
+        duckdb.sqltype("VARCHAR"),
+        type=ARROW,
+        side_effects=False,
+    )
+
+
+def _redacted_select(con: duckdb.DuckDBPyConnection, query: str, params: list[Any]) -> str:
+    """``query`` with each text column passed through ``neonhub_redact`` (JSON columns
+    as their text, then cast back), same column names and order."""
+    columns = con.execute(f"DESCRIBE ({query})", params).fetchall()
+    shown = []
+    for name, kind, *_ in columns:
+        quoted = '"' + str(name).replace('"', '""') + '"'
+        if kind == "VARCHAR":
+            shown.append(f"{_REDACT_UDF}({quoted}) AS {quoted}")
+        elif kind == "JSON":
+            shown.append(f"{_REDACT_UDF}({quoted}::VARCHAR)::JSON AS {quoted}")
+        else:
+            shown.append(quoted)
+    return f"SELECT {', '.join(shown)} FROM ({query})"
 
 
 @dataclass(frozen=True)

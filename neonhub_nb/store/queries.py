@@ -20,6 +20,7 @@ from duckdb import DuckDBPyConnection
 
 from ..clock import parse_time
 from ..errors import StoreError
+from ..redaction import safe_value
 from .dialect import is_postgres
 
 if TYPE_CHECKING:
@@ -201,7 +202,7 @@ def runs_per_bucket(
         buckets: pd.DataFrame = _pg().runs_per_bucket(con, since, until, bucket, observers)
         return buckets
     if bucket not in {"hour", "day"}:
-        raise StoreError(f"bucket: must be hour or day (got {bucket!r})")
+        raise StoreError(f"bucket: must be hour or day (got {safe_value(bucket)})")
     clause, params = period_clause(since, until)
     return timed_df(
         con,
@@ -313,7 +314,7 @@ def run_detail(con: DuckDBPyConnection, run_id: str, observers: Observers = ()) 
         return detail
     run = timed_df(con, "SELECT * FROM agent_runs WHERE run_id = ?", [run_id], observers, "run")
     if run.empty:
-        raise StoreError(f"run_id: no run {run_id!r} in the audit store")
+        raise StoreError(f"run_id: no run {safe_value(run_id)} in the audit store")
     tools = timed_df(
         con,
         "SELECT * FROM tool_executions WHERE run_id = ? ORDER BY seq",

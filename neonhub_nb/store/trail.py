@@ -16,6 +16,7 @@ from ..clock import Clock
 from ..errors import InvalidInputError
 from ..ids import new_id
 from ..records import ReviewEvent, ReviewRuleError, ReviewState, content_digest, next_review_state
+from ..redaction import safe_value
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -95,7 +96,9 @@ class TrailMethods:
         with self.connect() as con:
             states = draft_states(con, [draft_id])
         if draft_id not in states:
-            raise InvalidInputError("draft_id", f"no draft {draft_id!r} in the audit store")
+            raise InvalidInputError(
+                "draft_id", f"no draft {safe_value(draft_id)} in the audit store"
+            )
         return states[draft_id]
 
     def review_trail(self, draft_id: str) -> pd.DataFrame:

@@ -158,7 +158,7 @@ def export_store(
     try:
         copy = folder / "period.duckdb"
         snapshot(store, copy, since=since, until=until)
-        with AuditStore(copy, read_only=True) as local:
+        with AuditStore(copy, read_only=True, redactor=store.redactor) as local:
             return export_duckdb(local, out_dir, fmt)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
