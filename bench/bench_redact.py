@@ -1,6 +1,7 @@
-"""Redaction cost: the current redactor against the one on ``main`` (or any git ref).
+"""Redaction cost: the current redactor against the pattern redactor it replaced (or any
+git ref's ``neonhub_nb/redact.py``).
 
-    .venv/bin/python bench/bench_redact.py                 # against main:neonhub_nb/redact.py
+    .venv/bin/python bench/bench_redact.py                 # against 8c1e255:neonhub_nb/redact.py
     .venv/bin/python bench/bench_redact.py --ref HEAD~5 --calls 3000
 
 Payloads, each new on every call (so no cache helps either side):
@@ -33,6 +34,11 @@ from neonhub_nb.redact import Redactor
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "ghp_" + "Bench0Fake1Token2Value3Abc4Def5Ghi6Jk"
+
+
+#: The last commit whose ``neonhub_nb/redact.py`` is the pattern redactor (since 4ff2bf2
+#: that file only re-exports ``neonhub_nb.redaction``).
+OLD_REDACTOR_REF = "8c1e255"
 
 
 def load_old(ref: str) -> types.ModuleType:
@@ -157,7 +163,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--ref", default="main", help="git ref of the old redactor")
+    parser.add_argument("--ref", default=OLD_REDACTOR_REF, help="git ref of the old redactor")
     parser.add_argument("--calls", type=int, default=2000, help="calls per case")
     args = parser.parse_args(argv)
     old = load_old(args.ref)

@@ -255,8 +255,10 @@ def redaction_calls(redactor: Any, index: int) -> None:
     redactor.redact(output, "output")
 
 
-def part_redaction(runs: int, ref: str = "main") -> None:
-    from bench_redact import load_old  # same folder
+def part_redaction(runs: int, ref: str | None = None) -> None:
+    from bench_redact import OLD_REDACTOR_REF, load_old  # same folder
+
+    ref = ref or OLD_REDACTOR_REF
 
     from neonhub_nb.redact import Redactor
 
