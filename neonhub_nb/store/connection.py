@@ -39,11 +39,15 @@ __all__ = [
 def one_row(
     con: DuckDBPyConnection, query: str, params: Sequence[Any] | None = None
 ) -> tuple[Any, ...]:
-    """The single row an aggregate query returns (``count(*)``, ``max(...)``)."""
-    row = con.execute(query, params or []).fetchone()
-    if row is None:  # an aggregate always returns one row: say so if it does not
+    """The single row an aggregate query returns (``count(*)``, ``max(...)``).
+
+    Fetched whole: DuckDB 2 keeps a result fetched with ``fetchone`` open, and an open
+    result refuses other work on the connection (``create_function``, for one).
+    """
+    rows = con.execute(query, params or []).fetchall()
+    if not rows:  # an aggregate always returns one row: say so if it does not
         raise StoreError(f"no row from a query that always returns one: {query[:80]}")
-    return row
+    return tuple(rows[0])
 
 
 def is_lock_error(exc: BaseException) -> bool:
