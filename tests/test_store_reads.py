@@ -103,7 +103,7 @@ def test_a_long_read_only_session_elsewhere_never_becomes_a_lock_error_here(
             "note: showing the last ingested state of the audit store (another process holds "
             "the file)"
         )
-        assert "1 runs) are not in it yet" in listed.stderr
+        assert "1 run) are not in it yet" in listed.stderr
         assert f"still spooled, not in the list below yet: {spooled}" in listed.stdout
         assert first["run_id"] in listed.stdout
 
