@@ -10,6 +10,7 @@ from __future__ import annotations
 import typing
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal, TypeVar
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -49,6 +50,7 @@ __all__ = [
     "RunStatus",
     "Tone",
     "ToolExecution",
+    "check_http_url",
     "check_label",
     "field_errors",
     "validate_params",
@@ -91,6 +93,33 @@ class AgentParams(BaseModel):
             _check_text(str(name), value)
             _check_size(str(name), value)
         return split
+
+    def cross_field_rules(self) -> dict[str, str]:
+        """Rules that tie fields together, as ``{field: rule}`` for those broken (empty
+        when all hold). Agents override it. Checked when the parameters are built, so a
+        request that would fail halfway (after a connector published something) is
+        refused before anything runs, and forms flag the field (:func:`field_errors`)."""
+        return {}
+
+    @model_validator(mode="after")
+    def _check_cross_field_rules(self) -> AgentParams:
+        for name, rule in self.cross_field_rules().items():
+            raise InvalidInputError(name, rule)
+        return self
+
+
+def check_http_url(field: str, value: str | None) -> str | None:
+    """``value`` if it is an absolute ``http(s)://host...`` URL (or empty: None); else
+    :class:`InvalidInputError` naming ``field``. For URLs an agent pastes into posts and
+    ads or hands to a vendor, which would publish or fetch whatever they are given."""
+    if value is None or not value.strip():
+        return None
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidInputError(
+            field, f"must be an http:// or https:// URL with a host (got {safe_value(value)})"
+        )
+    return value.strip()
 
 
 def _is_tuple(annotation: Any) -> bool:
@@ -419,4 +448,9 @@ def field_errors(model: type[AgentParams], raw: Mapping[str, Any]) -> dict[str, 
             error = dict(exc.errors()[0])
             error["loc"] = (name,)
             errors[name] = _rule(error, model)
+    if not errors:  # each field holds: the rules that tie them together
+        try:
+            validate_params(model, {k: v for k, v in raw.items() if v is not None})
+        except InvalidInputError as exc:
+            errors[exc.field] = exc.rule
     return errors

@@ -13,7 +13,7 @@ from neonhub_nb.agents.seo import META_LIMIT, TITLE_LIMIT
 from neonhub_nb.agents.social import LIMITS
 from neonhub_nb.agents.structured import fit, parse_fields
 from neonhub_nb.config import Settings
-from neonhub_nb.errors import AgentError
+from neonhub_nb.errors import AgentError, InvalidInputError
 from neonhub_nb.llm import Completion
 from neonhub_nb.models import RunRequest
 from neonhub_nb.orchestrator import build_orchestrator
@@ -156,13 +156,13 @@ def test_an_unusable_model_answer_fails_the_run_clearly(
     ), "nothing is sent from a bad answer"
 
 
-def test_instagram_publishing_without_an_image_fails_before_publishing(
+def test_instagram_publishing_without_an_image_is_refused_before_anything_runs(
     store: AuditStore, settings: Settings
 ) -> None:
-    params = {**CASES["social.compose_posts"][0], "image_url": None, "networks": "instagram"}
-    result = run_agent("social.compose_posts", params, store=store, settings=settings)
-    assert result.status == "failed"
-    assert "image_url: Instagram needs an image" in (result.error or "")
+    params = {**CASES["social.compose_posts"][0], "image_url": None, "publish": True}
+    with pytest.raises(InvalidInputError, match="image_url: is required to publish on Instagram"):
+        run_agent("social.compose_posts", params, store=store, settings=settings)
+    assert store.runs().empty  # nothing ran, nothing was published or recorded
 
 
 def test_structured_helpers() -> None:

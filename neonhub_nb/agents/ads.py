@@ -6,10 +6,10 @@ import random
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from ..errors import AgentError, InvalidInputError
-from ..models import AgentParams, Metric
+from ..models import AgentParams, Metric, check_http_url
 from .base import AgentContext, AgentOutput, DraftOutput
 from .catalog import AgentSpec
 from .prompts import PromptTemplate
@@ -37,6 +37,11 @@ class AdsParams(AgentParams):
     audience: str = Field(default="small businesses", min_length=1, max_length=200)
     final_url: str = Field(default="https://example.com", min_length=1, max_length=500)
     variants: int = Field(default=2, ge=1, le=5)
+
+    @field_validator("final_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        return check_http_url("final_url", value) or value
 
 
 PROMPTS = (

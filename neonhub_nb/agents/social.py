@@ -7,12 +7,12 @@ import random
 from collections.abc import Mapping
 from typing import Any, Literal, cast
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 
 from ..connectors.instagram import InstagramConnector
 from ..connectors.linkedin import LinkedInConnector
 from ..connectors.x import XConnector
-from ..models import AgentParams, Metric
+from ..models import AgentParams, Metric, check_http_url
 from .base import AgentContext, AgentOutput, DraftOutput
 from .catalog import AgentSpec
 from .prompts import PromptTemplate
@@ -44,6 +44,20 @@ class SocialParams(AgentParams):
         description="Public image URL (required to publish on Instagram)",
     )
     publish: bool = False
+
+    @field_validator("link", "image_url")
+    @classmethod
+    def _http_urls(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return check_http_url(str(info.field_name), value)
+
+    def cross_field_rules(self) -> dict[str, str]:
+        if self.publish and "instagram" in self.networks and not self.image_url:
+            # Refused here, not when Instagram's turn comes: X and LinkedIn would have
+            # published already, and a retry would publish them twice.
+            return {
+                "image_url": "is required to publish on Instagram (or leave it out of networks)"
+            }
+        return {}
 
 
 PROMPTS = (
@@ -81,9 +95,7 @@ class SocialAgent:
                 elif network == "linkedin":
                     linkedin = cast(LinkedInConnector, ctx.connector("linkedin"))
                     published[network] = str(linkedin.create_post(text)["id"])
-                elif network == "instagram":
-                    if not params.image_url:
-                        raise ValueError("image_url: Instagram needs an image to publish a post")
+                elif network == "instagram" and params.image_url:  # required (cross_field_rules)
                     instagram = cast(InstagramConnector, ctx.connector("instagram"))
                     result = instagram.publish_image(params.image_url, text)
                     published[network] = str(result["id"])
