@@ -475,6 +475,9 @@ class ReviewPanel:
         note = f"; {state.note}" if state.note else ""
         said = self.redactor.text(f"{self.draft_id}: {verb} by {self.reviewer.value.strip()}{note}")
         self.message.value = f"<span style='color:#1a7f37'>{html.escape(said)}</span>"
+        # A reason belongs to the one decision it was typed for: the next decision starts
+        # without it, so the trail never gives a reason nobody gave.
+        self.reason.value = ""
         if edited:
             self._content = content
             self.editor.layout.display = self.save.layout.display = "none"

@@ -130,7 +130,7 @@ def test_review_panel_appends_decisions_and_shows_the_derived_status_and_trail(
         "Ana",
         "too generic",
     )
-    panel.reason.value = ""
+    assert panel.reason.value == ""  # a reason belongs to its own decision
     panel.approve.click()  # a rejected draft needs a reopen first
     assert "reopen it" in panel.message.value
     panel.edit.click()
@@ -139,7 +139,6 @@ def test_review_panel_appends_decisions_and_shows_the_derived_status_and_trail(
     assert "reopen it" in panel.message.value
     panel.reason.value = "worth another pass"
     panel.reopen.click()
-    panel.reason.value = ""
     panel.save.click()
     panel.approve.click()
     assert "status:</b> approved" in panel.status.value
@@ -150,6 +149,9 @@ def test_review_panel_appends_decisions_and_shows_the_derived_status_and_trail(
     trail = store.review_trail(draft_id)
     assert trail["decision"].tolist() == ["reject", "reopen", "edit", "approve"]
     assert trail["reviewer"].tolist() == ["Ana"] * 4
+    # Nobody gave a reason for the edit or the approval: the trail says none.
+    reasons = [None if r is None or r != r else r for r in trail["reason"].tolist()]
+    assert reasons == ["too generic", "worth another pass", None, None]
     for decision in ("reject", "reopen", "edit", "approve"):
         assert f"<td style='padding:2px 8px'>{decision}</td>" in panel.trail.value
     assert "UTC" in panel.trail.value
