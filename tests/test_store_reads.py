@@ -43,6 +43,44 @@ def test_sql_is_read_only_and_deletes_nothing(tmp_path: Path, statement: str) ->
     assert counted.stdout.split()[-1] == "1"
 
 
+OUTSIDE = [
+    "COPY agent_runs TO '{out}'",
+    "COPY (SELECT * FROM agent_runs) TO '{out}' (FORMAT csv)",
+    "SELECT count(*) FROM read_csv('/etc/passwd')",
+    "SELECT * FROM '/etc/passwd'",
+    "SELECT * FROM agent_runs, (SELECT * FROM read_text('/etc/hostname'))",
+    "WITH x AS (SELECT * FROM glob('/*')) SELECT count(*) FROM x",
+    "EXPORT DATABASE '{out}'",
+    "INSTALL httpfs",
+    "SET enable_external_access = true",
+]
+
+
+@pytest.mark.parametrize("statement", OUTSIDE)
+def test_sql_reads_the_store_and_nothing_outside_it(tmp_path: Path, statement: str) -> None:
+    db = tmp_path / "s.duckdb"
+    assert neonhub(*RUN, db=db).returncode == 0
+    out = tmp_path / "out.csv"
+    result = neonhub("sql", statement.format(out=out), db=db)
+    assert result.returncode == 2
+    message = one_error_line(result)
+    assert "is refused" in message and "reads its tables and nothing else" in message
+    assert not out.exists()
+    assert "root:" not in result.stdout
+
+
+def test_sql_that_computes_and_reads_the_store_still_runs(tmp_path: Path) -> None:
+    db = tmp_path / "s.duckdb"
+    assert neonhub(*RUN, db=db).returncode == 0
+    query = (
+        "WITH r AS (SELECT run_id FROM main.agent_runs) "
+        "SELECT (SELECT count(*) FROM r) AS runs, (SELECT count(*) FROM range(6)) AS six"
+    )
+    result = neonhub("sql", query, db=db)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-2:] == ["1", "6"]
+
+
 def test_the_python_sql_is_read_only_too(tmp_path: Path) -> None:
     store = AuditStore(tmp_path / "s.duckdb", background=False)
     store.record_run_started(

@@ -467,10 +467,12 @@ class AuditStore(RecordingMethods, TrailMethods):
         deletion is :func:`~neonhub_nb.store.maintenance.prune` alone.
         """
         from .queries import timed_df
+        from .sqlguard import check_store_query
 
         with self._io_lock:
             con, cleanup = self._reader(read_only=True)
             try:
+                check_store_query(con, query)
                 return timed_df(con, query, params, self.query_observers, "sql")
             except duckdb.Error as exc:
                 text = one_line(exc)
