@@ -29,6 +29,7 @@ import click
 
 from .config import MODE_TABLE, load_settings
 from .errors import NeonhubError, StoreError
+from .records import RUN_STATUSES
 from .redaction import HIDDEN_SECRET, RedactingFilter, Redactor, safe_value
 
 __all__ = ["main"]
@@ -247,14 +248,29 @@ def run(
         sys.exit(1)
 
 
+_LIMIT_MAX = 1_000_000
+
+
+def _limit(_ctx: click.Context, _param: click.Parameter, value: int) -> int:
+    """How many rows a listing may ask for: 1 to 1,000,000 (DuckDB's LIMIT takes no
+    negative number, and a larger listing belongs in ``export``)."""
+    if not 1 <= value <= _LIMIT_MAX:
+        raise click.BadParameter(
+            f"must be a whole number from 1 to {_LIMIT_MAX:,} (got {safe_value(value)})"
+        )
+    return value
+
+
 _SINCE_HELP = "an age (7d, 12h) or an ISO time; UTC unless it carries an offset (+02:00)"
 
 
 @cli.command()
-@click.option("--limit", default=20, show_default=True, help="How many runs to list.")
+@click.option("--limit", default=20, show_default=True, callback=_limit, help="Runs to list.")
 @click.option("--agent", default=None, help="Only runs of this agent.")
 @click.option("--intent", default=None, help="Only runs of this intent.")
-@click.option("--status", default=None, help="Only runs with this status.")
+@click.option(
+    "--status", default=None, type=click.Choice(RUN_STATUSES), help="Only runs with this status."
+)
 @click.option("--experiment", "experiment_id", default=None, help="Only runs of this experiment.")
 @click.option("--since", default=None, help=f"Runs started at or after this: {_SINCE_HELP}.")
 @click.option("--until", default=None, help=f"Runs started before this: {_SINCE_HELP}.")
@@ -292,7 +308,8 @@ def runs(
             "still spooled, not in the list below yet: " + ", ".join(store.last_read.pending_runs)
         )
     if frame.empty:
-        _echo("no runs recorded yet")
+        filtered = any(v is not None for v in (agent, intent, status, experiment_id, since, until))
+        _echo("no runs match these filters" if filtered else "no runs recorded yet")
         return
     shown = frame[
         [
@@ -437,7 +454,9 @@ def ingest() -> None:
     help="Check every quarantined line again; ingest those that pass now (after a fix).",
 )
 @click.option("--all", "include_resolved", is_flag=True, help="Also list lines a retry resolved.")
-@click.option("--limit", default=100, show_default=True, help="How many lines to list.")
+@click.option(
+    "--limit", default=100, show_default=True, callback=_limit, help="How many lines to list."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON records.")
 @_friendly_errors
 def quarantine(retry: bool, include_resolved: bool, limit: int, as_json: bool) -> None:

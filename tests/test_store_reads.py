@@ -176,3 +176,27 @@ def test_last_read_says_where_an_answer_came_from(tmp_path: Path) -> None:
         assert store.last_read.source == "last_ingested"
         assert store.last_read.reason == "another process holds the file"
     store.close()
+
+
+@pytest.mark.parametrize(
+    ("args", "rule"),
+    [
+        (("--limit", "-1"), "--limit': must be a whole number from 1 to 1,000,000 (got -1)"),
+        (("--limit", "99999999999999999999"), "--limit': must be a whole number from 1 to"),
+        (("--status", "bogus"), "--status': 'bogus' is not one of 'queued', 'running'"),
+    ],
+)
+def test_runs_refuses_bad_listing_options_in_one_line(
+    tmp_path: Path, args: tuple[str, ...], rule: str
+) -> None:
+    db = tmp_path / "s.duckdb"
+    assert neonhub(*RUN, db=db).returncode == 0
+    result = neonhub("runs", *args, db=db)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert rule in result.stderr
+
+
+def test_an_empty_filtered_listing_says_so(tmp_path: Path) -> None:
+    db = tmp_path / "s.duckdb"
+    assert neonhub(*RUN, db=db).returncode == 0
+    assert neonhub("runs", "--agent", "nope", db=db).stdout.strip() == "no runs match these filters"
