@@ -17,11 +17,11 @@ from neonhub_nb.config import Settings
 from neonhub_nb.models import RunRequest
 from neonhub_nb.orchestrator import build_orchestrator
 from neonhub_nb.store import Store
-from neonhub_nb.store.maintenance import export_store, parse_age, prune, snapshot
+from neonhub_nb.store.maintenance import EXPORT_TABLES, export_store, parse_age, prune, snapshot
 
 from .backends import Backend
 
-TABLES = ("agent_runs", "tool_executions", "agent_run_metrics", "content_drafts")
+TABLES = EXPORT_TABLES  # the review trail included: an export forgets no decision
 
 
 @pytest.fixture
@@ -47,6 +47,9 @@ def record_runs(store: Store, settings: Settings, clock: FakeClock, days: list[i
 @pytest.mark.parametrize("fmt", ["parquet", "csv", "jsonl"])
 def test_export_round_trip(store: Store, settings: Settings, tmp_path: Path, fmt: str) -> None:
     record_runs(store, settings, FakeClock(), [0, 1, 2])
+    drafts = store.sql("SELECT draft_id FROM content_drafts ORDER BY draft_id")["draft_id"]
+    store.review_draft(drafts[0], "reject", "Ana", "too generic")
+    store.review_draft(drafts[0], "reopen", "Ana", "worth another pass")
     written = export_store(store, tmp_path / "out", fmt)  # type: ignore[arg-type]
     reader = {"parquet": "read_parquet", "csv": "read_csv_auto", "jsonl": "read_json_auto"}[fmt]
     for table in TABLES:

@@ -31,7 +31,13 @@ if TYPE_CHECKING:
 __all__ = ["EXPORT_TABLES", "PruneReport", "export_store", "parse_age", "prune", "snapshot"]
 
 ExportFormat = Literal["parquet", "csv", "jsonl"]
-EXPORT_TABLES = ("agent_runs", "tool_executions", "agent_run_metrics", "content_drafts")
+EXPORT_TABLES = (
+    "agent_runs",
+    "tool_executions",
+    "agent_run_metrics",
+    "content_drafts",
+    "review_events",
+)
 _COPY_OPTIONS = {"parquet": "FORMAT parquet", "csv": "FORMAT csv, HEADER", "jsonl": "FORMAT json"}
 
 
@@ -55,7 +61,8 @@ def export_store(
     since: datetime | str | None = None,
     until: datetime | str | None = None,
 ) -> dict[str, Path]:
-    """Write the four audit tables (runs started in ``[since, until)``) to ``out_dir``.
+    """Write the five audit tables (runs started in ``[since, until)``, their tool calls,
+    metrics, drafts and every review decision on those drafts) to ``out_dir``.
 
     ``since``/``until`` take ages (``7d``), naive times (UTC) or aware ones (see
     :func:`neonhub_nb.clock.parse_time`)."""
@@ -82,6 +89,13 @@ def export_store(
         "content_drafts": (
             f"SELECT d.* FROM content_drafts d JOIN agent_runs r USING (run_id) "
             f"WHERE {where.replace('started_at', 'r.started_at')} ORDER BY d.created_at, d.draft_id"
+        ),
+        # Every review decision on those drafts: who decided what, when, and why.
+        "review_events": (
+            f"SELECT e.* FROM review_events e JOIN content_drafts d USING (draft_id) "
+            f"JOIN agent_runs r ON r.run_id = d.run_id "
+            f"WHERE {where.replace('started_at', 'r.started_at')} "
+            f"ORDER BY e.decided_at, e.event_id"
         ),
     }
     written: dict[str, Path] = {}
