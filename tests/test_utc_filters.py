@@ -131,3 +131,12 @@ def test_a_bad_since_on_the_cli_is_one_line(db: Path) -> None:
     result = neonhub("runs", "--since", "yesterday-ish", db=db)
     assert result.returncode == 2
     assert result.stderr.startswith("error: since: must be an age like 7d")
+
+
+@pytest.mark.parametrize("zone", ZONES)
+def test_analysts_sql_sessions_are_utc_under_every_tz(db: Path, zone: str) -> None:
+    # Notebook 03 once counted "this week" from now()::TIMESTAMP, which followed TZ.
+    result = neonhub("sql", "SELECT now()::TIMESTAMP AS t", db=db, env={"TZ": zone})
+    assert result.returncode == 0, result.stderr
+    shown = datetime.fromisoformat(" ".join(result.stdout.split()[-2:]))
+    assert abs(shown - datetime.now(UTC).replace(tzinfo=None)) < timedelta(minutes=5)

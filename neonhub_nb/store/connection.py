@@ -103,7 +103,7 @@ def _connect(path: Path, read_only: bool, deadline: float, timeout: float) -> Du
             time.sleep(0.005)  # let the waiting reader in first
             continue
         try:
-            return duckdb.connect(str(path), read_only=read_only)
+            con = duckdb.connect(str(path), read_only=read_only)
         except duckdb.Error as exc:
             if not is_lock_error(exc):
                 raise StoreError(f"cannot open audit store {path}: {exc}") from None
@@ -113,6 +113,11 @@ def _connect(path: Path, read_only: bool, deadline: float, timeout: float) -> Du
                 ) from None
             time.sleep(delay * random.uniform(0.5, 1.5))
             delay = min(delay * 2, 0.05 if not read_only else 0.01)
+            continue
+        # Every time the store keeps is UTC, and so is every session: `now()`, casts of
+        # TIMESTAMPTZ and date_trunc in analysts' SQL give the same rows under any TZ.
+        con.execute("SET TimeZone = 'UTC'")
+        return con
 
 
 def open_duckdb(path: Path, *, read_only: bool, timeout: float = 30.0) -> DuckDBPyConnection:
