@@ -650,15 +650,21 @@ class DraftStudio:
             _log_failure(self.redactor, f"cannot show run {result.run_id}", exc)
             self.result_view.show_error(exc, f"Could not show run {result.run_id}")
         self.review.load(result)
-        # Only drafts (articles today) enter the review flow; say so rather than show
-        # buttons that cannot act.
+        # Only a run that made a draft enters the review flow; say why there is nothing to
+        # review rather than show buttons that cannot act.
         has_draft = result.draft_id is not None
         self.review.widget.layout.display = None if has_draft else "none"
+        if has_draft:
+            why = ""
+        elif result.status != "succeeded":
+            why = f"This run {result.status}: it made no draft to review."
+        else:
+            why = (
+                "This agent's output is recorded with the run; it makes no draft to review "
+                "(drafts come from articles, posts, ads, emails and SEO pages)."
+            )
         self.review_note.value = (
-            ""
-            if has_draft
-            else "<span style='color:#57606a;font-size:12px'>This agent's output is recorded "
-            "with the run; only articles are drafts for review today.</span>"
+            f"<span style='color:#57606a;font-size:12px'>{html.escape(why)}</span>" if why else ""
         )
         self.widget.selected_index = 0
 

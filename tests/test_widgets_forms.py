@@ -233,7 +233,7 @@ def test_review_shows_only_for_drafts(studio: DraftStudio) -> None:
     studio.form.generate.click()
     assert studio.result is not None and studio.result.draft_id is None
     assert studio.review.widget.layout.display == "none"
-    assert "only articles are drafts for review" in studio.review_note.value
+    assert "it makes no draft to review" in studio.review_note.value
     studio.form.intent.value = "content.generate_article"
     studio.form.fields["topic"].value = "Bakeries"
     studio.form.fields["primary_keyword"].value = "bakery newsletter"
