@@ -43,9 +43,14 @@ def format_compact(value: int | float) -> str:
 
 
 def format_duration(ms: float | None) -> str:
-    """Milliseconds below a second, seconds below two minutes, then minutes."""
+    """Milliseconds below a second (up to 3 significant digits below 10 ms, so a
+    timeline's 0.5 ms ticks read as such), seconds below two minutes, then minutes."""
     if ms is None or ms != ms:
         return "–"
+    if abs(ms) < 0.0005:
+        return "0 ms"  # never "-0 ms"
+    if abs(ms) < 10:
+        return f"{ms:.3g} ms"
     if abs(ms) < 1000:
         return f"{ms:.0f} ms"
     if abs(ms) < 120_000:

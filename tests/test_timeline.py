@@ -105,3 +105,14 @@ def test_bars_share_one_axis(store: AuditStore) -> None:
 def test_no_calls_says_so() -> None:
     assert "No model or connector calls recorded" in timeline_html([])
     assert timeline_text([]) == "no model or connector calls recorded"
+
+
+def test_durations_below_ten_ms_keep_their_digits() -> None:
+    # A 3 ms run's axis read "0 ms 0 ms 1 ms 2 ms 2 ms"; and "-0 ms" appeared in `show`.
+    from neonhub_nb.formats import format_duration
+
+    ticks = [format_duration(t) for t in (0, 0.5, 1, 1.5, 2, 2.5)]
+    assert ticks == ["0 ms", "0.5 ms", "1 ms", "1.5 ms", "2 ms", "2.5 ms"]
+    assert len(set(ticks)) == len(ticks)
+    assert format_duration(-0.0001) == "0 ms"
+    assert format_duration(7.875) == "7.88 ms" and format_duration(12.4) == "12 ms"
