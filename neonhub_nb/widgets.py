@@ -286,6 +286,11 @@ class ResultView:
         self._expected = 1
         self._last_paint = 0.0
 
+    def clear(self) -> None:
+        """Show nothing (another agent was chosen: its form is not this result's)."""
+        self.status.value = self.card.value = self.timeline.value = self.draft.value = ""
+        self.progress.layout.display = "none"
+
     def start(self, expected_tokens: int) -> None:
         self._buffer, self._expected, self._last_paint = [], max(expected_tokens, 1), 0.0
         self.status.value = f"{_SPINNER} generating…"
@@ -637,6 +642,15 @@ class DraftStudio:
         self.widget.set_title(0, "Run")
         self.widget.set_title(1, "History")
         self.widget.observe(self._on_tab, names="selected_index")
+        self.form.intent.observe(lambda _: self._forget_result(), names="value")
+
+    def _forget_result(self) -> None:
+        # The shown run (and its review buttons) belongs to the agent chosen before: under
+        # another agent's form it would invite approving run X while looking at form Y.
+        self.result = None
+        self.result_view.clear()
+        self.review.widget.layout.display = "none"
+        self.review_note.value = ""
 
     def _on_tab(self, change: dict[str, Any]) -> None:
         if change["new"] == 1:

@@ -240,3 +240,16 @@ def test_review_shows_only_for_drafts(studio: DraftStudio) -> None:
     studio.form.generate.click()
     assert studio.result is not None and studio.result.draft_id is not None
     assert studio.review.widget.layout.display is None and studio.review_note.value == ""
+
+
+def test_choosing_another_agent_clears_the_shown_result(studio: DraftStudio) -> None:
+    studio.form.fields["topic"].value = "Bakeries"
+    studio.form.fields["primary_keyword"].value = "bakery newsletter"
+    studio.form.generate.click()
+    assert studio.result is not None and studio.result_view.card.value
+    assert studio.review.widget.layout.display is None
+    studio.form.intent.value = "social.compose_posts"
+    # Nothing of the article's run is left under the social form to approve by mistake.
+    assert studio.result is None
+    assert studio.result_view.card.value == "" and studio.result_view.timeline.value == ""
+    assert studio.review.widget.layout.display == "none"
