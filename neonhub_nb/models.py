@@ -355,9 +355,19 @@ def _rule(error: Mapping[str, Any], model: type[AgentParams]) -> str:
         return f"must be one of {expected} (got {safe_value(got)})"
     if kind in {"int_parsing", "int_type", "int_from_float"}:
         return f"must be a whole number (got {safe_value(got)})"
+    if kind in {"bool_parsing", "bool_type"}:
+        return f"must be true or false (got {safe_value(got)})"
+    if kind in {"float_parsing", "float_type", "finite_number"}:
+        return f"must be a finite number (got {safe_value(got)})"
+    if kind.startswith(("date_", "datetime_")):
+        return f"must be a date as YYYY-MM-DD (got {safe_value(got)})"
+    if kind in {"string_type", "tuple_type", "list_type"}:
+        return f"must be {'text' if kind == 'string_type' else 'a list'} (got {type(got).__name__})"
     if kind == "extra_forbidden":
         return f"unknown field; known fields: {', '.join(model.model_fields)}"
-    return str(error.get("msg", "is invalid"))
+    # Rules of our own (validators) carry their message; pydantic's others are one line too.
+    message = str(error.get("msg", "is invalid")).removeprefix("Value error, ")
+    return " ".join(message.split())
 
 
 def validate_params(model: type[P], data: Mapping[str, Any] | AgentParams) -> P:

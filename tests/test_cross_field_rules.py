@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from neonhub_nb.agents.ads import AdsParams
+from neonhub_nb.agents.insights import InsightsParams
 from neonhub_nb.agents.social import SocialParams
 from neonhub_nb.errors import InvalidInputError
 from neonhub_nb.models import field_errors
@@ -74,3 +75,21 @@ def test_good_urls_and_empty_optional_ones_pass() -> None:
     assert SocialParams(message="Hi", link="https://shop.example/p?x=1").link
     assert SocialParams(message="Hi", link="  ").link is None
     assert AdsParams(product="p", primary_keyword="k", final_url="http://a.example").final_url
+
+
+@pytest.mark.parametrize(
+    ("model", "given", "line"),
+    [
+        (SocialParams, {"message": "Hi", "publish": "maybe"}, "publish: must be true or false"),
+        (InsightsParams, {"end_date": "2026-02-31"}, "end_date: must be a date as YYYY-MM-DD"),
+        (InsightsParams, {"end_date": "2099-01-01"}, "end_date: must not be after"),
+        (SocialParams, {"message": 5}, "message: must be text (got int)"),
+    ],
+)
+def test_every_refusal_is_one_line_naming_the_field_and_rule(
+    model: type, given: dict[str, object], line: str
+) -> None:
+    with pytest.raises(InvalidInputError) as caught:
+        model(**given)
+    assert str(caught.value).startswith(line)
+    assert "\n" not in str(caught.value) and "Input should" not in str(caught.value)

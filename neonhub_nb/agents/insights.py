@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from ..connectors.ga4 import GA4Connector
 from ..connectors.gsc import SearchConsoleConnector
+from ..errors import InvalidInputError
 from ..models import AgentParams, Metric
 from .base import AgentContext, AgentOutput
 from .catalog import AgentSpec
@@ -23,6 +24,18 @@ class InsightsParams(AgentParams):
     days: int = Field(default=28, ge=1, le=365, description="Length of the period to report")
     end_date: date | None = Field(default=None, description="Last day reported (default today)")
     audience: str = Field(default="the marketing team", min_length=1, max_length=200)
+
+    @field_validator("end_date")
+    @classmethod
+    def _not_in_the_future(cls, value: date | None) -> date | None:
+        # Analytics has no numbers for days to come; mock mode would invent them. "Today"
+        # is the UTC date, the trail's clock (a day of slack for zones ahead of UTC).
+        latest = datetime.now(UTC).date() + timedelta(days=1)
+        if value is not None and value > latest:
+            raise InvalidInputError(
+                "end_date", f"must not be after {latest.isoformat()} (got {value.isoformat()})"
+            )
+        return value
 
 
 PROMPTS = (
