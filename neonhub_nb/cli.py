@@ -29,6 +29,7 @@ import click
 
 from .config import MODE_TABLE, load_settings
 from .errors import NeonhubError, StoreError
+from .formats import format_cost
 from .records import RUN_STATUSES
 from .redaction import HIDDEN_SECRET, RedactingFilter, Redactor, safe_value
 
@@ -325,6 +326,12 @@ def runs(
     ].copy()
     shown["started_at"] = shown["started_at"].dt.strftime("%Y-%m-%d %H:%M:%S")
     shown["duration_ms"] = shown["duration_ms"].round(1)
+    # Counts print as counts (a column with a missing value would otherwise be 1146.0),
+    # money as money.
+    shown["total_tokens"] = shown["total_tokens"].round().astype("Int64")
+    shown["cost_usd"] = [format_cost(v) if v == v and v is not None else None
+                         for v in shown["cost_usd"]]  # fmt: skip
+    shown = shown.rename(columns={"started_at": "started_at (UTC)"})
     _echo(shown.to_string(index=False, na_rep="-"))
 
 

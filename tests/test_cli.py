@@ -54,6 +54,9 @@ def test_run_prints_json_and_runs_and_show_find_it(tmp_path: Path) -> None:
 
     table = neonhub("runs", env_db=db)
     assert result["run_id"] in table.stdout and "succeeded" in table.stdout
+    row = next(line for line in table.stdout.splitlines() if result["run_id"] in line).split()
+    assert row[-2] == str(result["total_tokens"])  # a count, not 1146.0
+    assert row[-1].startswith("$") and "e-" not in row[-1]
 
     shown = neonhub("show", result["run_id"], env_db=db)
     assert shown.returncode == 0, shown.stderr
