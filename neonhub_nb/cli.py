@@ -393,12 +393,21 @@ def show(run_id: str, as_json: bool) -> None:
     _echo(f"{'input':>15}: {json.dumps(run_row.get('input'), ensure_ascii=False)}")
     output = detail_output_text(detail)
     if output:
-        _echo("\noutput:\n" + output)
+        # The draft's text is its current one: after a reviewer's edit it is theirs, not
+        # the agent's, and the heading says so (the figures beside it are the agent's).
+        edited = any(event["decision"] == "edit" for event in trail)
+        heading = (
+            "output (the draft's text as last edited by a reviewer; see the review trail):"
+            if edited
+            else "output:"
+        )
+        _echo(f"\n{heading}\n" + output)
     _echo("\ntimeline (model and connector calls, from the run's start):")
     _echo(timeline_text(tools, run_started_at=run_row.get("started_at")))
     _echo("\nmetrics:")
     for name, value in metrics.items():
-        _echo(f"  {name:>18}: {value:g}")
+        shown = format_cost(value, significant=4) if name == "cost_usd" else f"{value:,.6g}"
+        _echo(f"  {name:>18}: {shown}")
     if detail.draft:
         _echo(
             f"\ndraft {detail.draft['draft_id']} ({detail.draft['status']}): "

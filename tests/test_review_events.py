@@ -232,6 +232,18 @@ def test_show_prints_the_review_trail(backend: Backend) -> None:
     assert '"decision": "reject"' in as_json.stdout
 
 
+def test_show_says_when_the_drafts_text_is_a_reviewers_edit(backend: Backend) -> None:
+    store, draft = _store_with_a_draft(backend)
+    before = backend.cli("show", "run_1")
+    assert "\noutput:\n" in before.stdout and "edited by a reviewer" not in before.stdout
+    store.review_draft(draft, "edit", "Dana", content="# Shorter\n\nA reviewer's own text.")
+    store.close()
+    after = backend.cli("show", "run_1")
+    assert after.returncode == 0, after.stderr
+    assert "output (the draft's text as last edited by a reviewer" in after.stdout
+    assert "A reviewer's own text." in after.stdout
+
+
 def test_a_secret_in_an_edit_is_redacted_and_the_hash_describes_what_is_stored(
     backend: Backend,
 ) -> None:
