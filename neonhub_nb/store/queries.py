@@ -37,6 +37,7 @@ __all__ = [
     "first_record",
     "period_clause",
     "run_detail",
+    "run_filter_clause",
     "runs",
     "runs_per_bucket",
     "timed_df",
@@ -68,6 +69,38 @@ def timed_df(
     return frame
 
 
+def run_filter_clause(
+    since: datetime | str | None,
+    until: datetime | str | None,
+    filters: Mapping[str, str | Sequence[str] | None],
+    *,
+    postgres: bool,
+) -> tuple[str, list[Any]]:
+    """``WHERE ...`` (or ``""``) and its parameters for :func:`runs`' filters, on either
+    engine: each filter takes a value or a list, as ``IN (?, ...)`` on DuckDB and as one
+    array parameter (``= ANY(?)``) on PostgreSQL. Raises :class:`StoreError` naming an
+    unknown filter."""
+    unknown = set(filters) - set(RUN_FILTERS)
+    if unknown:
+        raise StoreError(
+            f"filter: unknown run filter {sorted(unknown)}; known: {', '.join(RUN_FILTERS)}"
+        )
+    period, params = period_clause(since, until)
+    where: list[str] = [period.removeprefix("WHERE ")] if period else []
+    for name in RUN_FILTERS:
+        value = filters.get(name)
+        if value is None:
+            continue
+        values = [value] if isinstance(value, str) else list(value)
+        if postgres:
+            where.append(f"{name} = ANY(?)")
+            params.append(values)
+        else:
+            where.append(f"{name} IN ({', '.join('?' for _ in values)})")
+            params.extend(values)
+    return (f"WHERE {' AND '.join(where)}" if where else ""), params
+
+
 def runs(
     con: DuckDBPyConnection,
     *,
@@ -84,21 +117,7 @@ def runs(
             con, limit=limit, since=since, until=until, observers=observers, **filters
         )
         return frame
-    unknown = set(filters) - set(RUN_FILTERS)
-    if unknown:
-        raise StoreError(
-            f"filter: unknown run filter {sorted(unknown)}; known: {', '.join(RUN_FILTERS)}"
-        )
-    period, params = period_clause(since, until)
-    where: list[str] = [period.removeprefix("WHERE ")] if period else []
-    for name in RUN_FILTERS:
-        value = filters.get(name)
-        if value is None:
-            continue
-        values = [value] if isinstance(value, str) else list(value)
-        where.append(f"{name} IN ({', '.join('?' for _ in values)})")
-        params.extend(values)
-    clause = f"WHERE {' AND '.join(where)}" if where else ""
+    clause, params = run_filter_clause(since, until, filters, postgres=False)
     limit_clause = f"LIMIT {int(limit)}" if limit is not None else ""
     # Pick the page of runs first, then join only their metrics: at a million runs the
     # metrics table has millions of rows and must not be scanned for a 50-row page.

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from duckdb import DuckDBPyConnection
 
@@ -28,6 +28,7 @@ __all__ = [
     "draft_states",
     "refresh_draft_status",
     "review_trail",
+    "states_of",
 ]
 
 TRAIL_COLUMNS = tuple(c.name for c in columns_of(ReviewEvent))
@@ -52,16 +53,27 @@ def draft_states(con: DuckDBPyConnection, draft_ids: Sequence[str]) -> dict[str,
             WHERE list_contains(?, d.draft_id)""",
         [list(draft_ids)],
     ).fetchall()
-    events: dict[str, list[ReviewEvent]] = defaultdict(list)
+    rows: list[tuple[Any, ...]] = []
     if has_table(con, "review_events"):
         columns = ", ".join(TRAIL_COLUMNS)
         rows = con.execute(
             f"SELECT {columns} FROM review_events WHERE list_contains(?, draft_id)",
             [list(draft_ids)],
         ).fetchall()
-        for row in rows:
-            event = ReviewEvent.model_validate(dict(zip(TRAIL_COLUMNS, row, strict=True)))
-            events[event.draft_id].append(event)
+    return states_of(drafts, rows)
+
+
+def states_of(
+    drafts: Sequence[tuple[Any, ...]], event_rows: Sequence[tuple[Any, ...]]
+) -> dict[str, ReviewState]:
+    """The review state of each draft from its rows, on either engine: ``drafts`` rows of
+    (draft_id, first status, status, reviewer, review_note, reviewed_at), ``event_rows``
+    of :data:`TRAIL_COLUMNS`. A draft with events is derived from them; one without is as
+    its row says."""
+    events: dict[str, list[ReviewEvent]] = defaultdict(list)
+    for row in event_rows:
+        event = ReviewEvent.model_validate(dict(zip(TRAIL_COLUMNS, row, strict=True)))
+        events[event.draft_id].append(event)
     states: dict[str, ReviewState] = {}
     for draft_id, initial, status, reviewer, note, reviewed_at in drafts:
         if draft_id in events:

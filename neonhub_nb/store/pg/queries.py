@@ -11,7 +11,6 @@ dashboard's and the exporter's reads run their own texts through
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -19,11 +18,17 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 
 from ...errors import StoreError
-from ...records import ReviewEvent, ReviewState, derive_review
+from ...records import ReviewState
 from ..lines import BadLine
 from ..quarantine import KEPT_LINE_CHARS, QuarantineCounts
-from ..queries import RUN_FILTERS, RunDetail, first_record, period_clause, without_bookkeeping
-from ..reviews import FIRST_STATUS, TRAIL_COLUMNS
+from ..queries import (
+    RunDetail,
+    first_record,
+    period_clause,
+    run_filter_clause,
+    without_bookkeeping,
+)
+from ..reviews import FIRST_STATUS, TRAIL_COLUMNS, states_of
 from .session import read_frame
 
 if TYPE_CHECKING:
@@ -58,21 +63,7 @@ def runs(
     **filters: str | Sequence[str] | None,
 ) -> pd.DataFrame:
     """Runs newest first, as :func:`neonhub_nb.store.queries.runs` (same filters)."""
-    unknown = set(filters) - set(RUN_FILTERS)
-    if unknown:
-        raise StoreError(
-            f"filter: unknown run filter {sorted(unknown)}; known: {', '.join(RUN_FILTERS)}"
-        )
-    period, params = period_clause(since, until)
-    where: list[str] = [period.removeprefix("WHERE ")] if period else []
-    for name in RUN_FILTERS:
-        value = filters.get(name)
-        if value is None:
-            continue
-        values = [value] if isinstance(value, str) else list(value)
-        where.append(f"{name} = ANY(?)")
-        params.append(values)
-    clause = f"WHERE {' AND '.join(where)}" if where else ""
+    clause, params = run_filter_clause(since, until, filters, postgres=True)
     limit_clause = f"LIMIT {int(limit)}" if limit is not None else ""
     # DuckDB's text uses "page.* EXCLUDE (error)"; PostgreSQL names the columns.
     query = f"""
@@ -220,27 +211,11 @@ def draft_states(con: Connection, draft_ids: Sequence[str]) -> dict[str, ReviewS
             WHERE d.draft_id = ANY(%s)""",
         [list(draft_ids)],
     ).fetchall()
-    events: dict[str, list[ReviewEvent]] = defaultdict(list)
     rows = con.execute(
         f"SELECT {', '.join(TRAIL_COLUMNS)} FROM review_events WHERE draft_id = ANY(%s)",
         [list(draft_ids)],
     ).fetchall()
-    for row in rows:
-        event = ReviewEvent.model_validate(dict(zip(TRAIL_COLUMNS, row, strict=True)))
-        events[event.draft_id].append(event)
-    states: dict[str, ReviewState] = {}
-    for draft_id, initial, status, reviewer, note, reviewed_at in drafts_found:
-        if draft_id in events:
-            states[draft_id] = derive_review(initial, events[draft_id])
-        else:
-            states[draft_id] = ReviewState(
-                status=status,
-                complete=status != "truncated",
-                reviewer=reviewer,
-                reason=note,
-                decided_at=reviewed_at,
-            )
-    return states
+    return states_of(drafts_found, rows)
 
 
 def refresh_draft_status(con: Connection, draft_ids: Sequence[str]) -> None:
