@@ -66,7 +66,7 @@ from neonhub_nb.store.dialect import Sql
 from neonhub_nb.store.ingest import ingest_segments
 from neonhub_nb.store.pg import apply_migrations, connect, upsert_batch
 from neonhub_nb.store.rollups import create_rollups, drop_rollups
-from neonhub_nb.store.spool import SpoolWriter
+from neonhub_nb.store.spool import SpoolWriter, encode_events
 from neonhub_nb.synth import SYNTH_END, generate_synthetic_store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -193,23 +193,25 @@ def capture_ingest(path: Path, work: Path) -> list[Captured]:
                 if kind == "run":
                     event["rev"] = 1
                 events.append(event)
-        spool.append(events)
+        spool.append(encode_events(events))
     draft = source.execute("SELECT draft_id FROM content_drafts LIMIT 1").fetchone()
     spool.append(
-        [
-            {
-                "t": "review",
-                "row": {
-                    "draft_id": draft[0],
-                    "status": "approved",
-                    "reviewer": "ana",
-                    "review_note": None,
-                    "reviewed_at": SYNTH_END,
-                    "title": None,
-                    "content": None,
-                },
-            }
-        ]
+        encode_events(
+            [
+                {
+                    "t": "review",
+                    "row": {
+                        "draft_id": draft[0],
+                        "status": "approved",
+                        "reviewer": "ana",
+                        "review_note": None,
+                        "reviewed_at": SYNTH_END,
+                        "title": None,
+                        "content": None,
+                    },
+                }
+            ]
+        )
     )
     spool.close()
     source.close()

@@ -128,8 +128,12 @@ def bench_neonhub(tmp: Path, runs: int, fsync: bool) -> list[float]:
     return times
 
 
-def bench_sqlite(tmp: Path, runs: int, synchronous: str) -> list[float]:
-    con = sqlite3.connect(tmp / f"peer-{synchronous}.sqlite", isolation_level=None)
+def bench_sqlite(tmp: Path, runs: int, synchronous: str, *, per_event: bool = False) -> list[float]:
+    """SQLite in WAL mode: one transaction per run at its end, or (``per_event``) one per
+    event as it happens (the run's start, each tool call, its end): what keeping every
+    tool call through a kill -9 costs SQLite, as the spool does."""
+    name = f"peer-{synchronous}-{'events' if per_event else 'run'}.sqlite"
+    con = sqlite3.connect(tmp / name, isolation_level=None)
     con.execute("PRAGMA journal_mode=WAL")
     con.execute(f"PRAGMA synchronous={synchronous}")
     con.execute(
@@ -141,14 +145,50 @@ def bench_sqlite(tmp: Path, runs: int, synchronous: str) -> list[float]:
         "operation TEXT, request TEXT, response TEXT)"
     )
     con.execute("CREATE TABLE metrics (run_id TEXT, name TEXT, value REAL)")
+
+    def commit_point() -> None:
+        if per_event:
+            con.execute("COMMIT")
+            con.execute("BEGIN")
+
     times = []
     for i in range(runs):
         start = time.perf_counter()
         run_input, output, tools = payload(i)
         run_id = new_id("run")
         con.execute("BEGIN")
+        if per_event:
+            con.execute(
+                "INSERT INTO runs VALUES (?,?,?,?,?,?,?,?)",
+                (
+                    run_id,
+                    "content",
+                    "content.generate_article",
+                    "running",
+                    utcnow().isoformat(),
+                    json.dumps(run_input),
+                    None,
+                    None,
+                ),
+            )
+            commit_point()
+        for s, t in enumerate(tools, 1):
+            con.execute(
+                "INSERT INTO tools VALUES (?,?,?,?,?,?,?)",
+                (
+                    new_id("tex"),
+                    run_id,
+                    s,
+                    t["tool"],
+                    t["operation"],
+                    json.dumps(t["request"]),
+                    json.dumps(t["response"]),
+                ),
+            )
+            commit_point()
         con.execute(
-            "INSERT INTO runs VALUES (?,?,?,?,?,?,?,?)",
+            # The per-run peer inserts once; the per-event one replaces its running row.
+            f"INSERT {'OR REPLACE ' if per_event else ''}INTO runs VALUES (?,?,?,?,?,?,?,?)",
             (
                 run_id,
                 "content",
@@ -159,21 +199,6 @@ def bench_sqlite(tmp: Path, runs: int, synchronous: str) -> list[float]:
                 json.dumps(output),
                 12.0,
             ),
-        )
-        con.executemany(
-            "INSERT INTO tools VALUES (?,?,?,?,?,?,?)",
-            [
-                (
-                    new_id("tex"),
-                    run_id,
-                    s,
-                    t["tool"],
-                    t["operation"],
-                    json.dumps(t["request"]),
-                    json.dumps(t["response"]),
-                )
-                for s, t in enumerate(tools, 1)
-            ],
         )
         con.executemany(
             "INSERT INTO metrics VALUES (?,?,?)",
@@ -224,6 +249,9 @@ def part_logging(tmp: Path, runs: int, mlflow_runs: int) -> None:
         "neonhub-nb spool + fsync (power-loss safe)": bench_neonhub(tmp, runs, fsync=True),
         "SQLite WAL, synchronous=NORMAL": bench_sqlite(tmp, runs, "NORMAL"),
         "SQLite WAL, synchronous=FULL": bench_sqlite(tmp, runs, "FULL"),
+        "SQLite WAL, NORMAL, a commit per event (kill -9 safe)": bench_sqlite(
+            tmp, runs, "NORMAL", per_event=True
+        ),
         "MLflow 3 tracking, SQLite backend": bench_mlflow(tmp, mlflow_runs),
     }
     base = statistics.median(results["neonhub-nb spool (kill -9 safe)"] or [1])

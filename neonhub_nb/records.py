@@ -123,7 +123,9 @@ LABEL_MAX = 200
 
 def as_utc(value: datetime) -> datetime:
     """``value`` as naive UTC: an aware time is converted, a naive one is taken as UTC."""
-    if value.tzinfo is not None and value.utcoffset() is not None:
+    if value.tzinfo is None:
+        return value  # the common case (the product's clocks are naive UTC): no copy
+    if value.utcoffset() is not None:
         return value.astimezone(UTC).replace(tzinfo=None)
     return value.replace(tzinfo=None)
 

@@ -154,14 +154,13 @@ class AuditStore(RecordingMethods, TrailMethods):
         return f"AuditStore({str(self.path)!r}, {mode})"
 
     # ----------------------------------------------------------------- writing
-    def _append(self, events: list[dict[str, Any]], *, sync: bool = False) -> None:
+    def _append(self, data: bytes, *, sync: bool = False) -> None:
+        """Append encoded spool lines (``spool.encode_events``) to this process's segment."""
         self._writable()
         try:
-            self._spool.append(events, sync=sync)
+            self._spool.append(data, sync=sync)
         except OSError as exc:
             raise write_error(self.path, exc) from None
-        except TypeError as exc:  # a value JSON cannot hold (entry checks catch these first)
-            raise StoreError(f"audit store {self.path}: cannot record: {exc}") from None
         self._ensure_ingester()
 
     def _writable(self) -> None:

@@ -5,6 +5,12 @@ The record methods of :class:`~neonhub_nb.store.AuditStore` and
 replaced, and it is appended to the process's spool segment in one write, which is where
 the trail's durability comes from. Only what happens after (ingestion into DuckDB or
 PostgreSQL) differs, so each store provides ``_append`` and ``_writer_id``.
+
+Every run passes here seven times (its start, its tool calls, its end), so the path is
+kept short: a record is serialized once, and those bytes are both what the redactor's
+quick check scans and what the spool receives. Only a line the check flags (a possible
+secret: a token shape, a known credential, a word such as "password") takes the full
+redaction walk and is serialized again from the cleaned record.
 """
 
 from __future__ import annotations
@@ -14,8 +20,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel
 
+from ..errors import StoreError
 from ..models import Metric
 from ..records import DraftRecord, MetricRecord, RunRecord, ToolExecution
+from .spool import encode_event, encode_row, event_head
 
 if TYPE_CHECKING:
     from ..redact import Redactor
@@ -24,6 +32,12 @@ __all__ = ["RecordingMethods", "as_record"]
 
 R = TypeVar("R", bound=BaseModel)
 
+_RUN_STARTED = event_head("run", rev=0)
+_RUN_FINISHED = event_head("run", rev=1)
+_TOOL = event_head("tool")
+_METRIC = event_head("metric")
+_DRAFT = event_head("draft")
+
 
 class RecordingMethods:
     """``record_run_started``, ``record_tool_execution``, ``record_run_finished``."""
@@ -31,7 +45,7 @@ class RecordingMethods:
     if TYPE_CHECKING:
         redactor: Redactor
 
-        def _append(self, events: list[dict[str, Any]], *, sync: bool = False) -> None: ...
+        def _append(self, data: bytes, *, sync: bool = False) -> None: ...
 
         def _writer_id(self) -> str: ...
 
@@ -42,22 +56,65 @@ class RecordingMethods:
             return record, found
         return type(record).model_construct(**clean), found
 
+    def _encode(self, event: dict[str, Any]) -> bytes:
+        """One spool line; a value JSON cannot hold is refused in one line."""
+        try:
+            return encode_event(event)
+        except TypeError as exc:  # entry checks catch these first
+            raise StoreError(f"{self!r}: cannot record: {exc}") from None
+
+    def _row_line(self, head: bytes, row: dict[str, Any]) -> bytes:
+        try:
+            return encode_row(head, row)
+        except TypeError as exc:
+            raise StoreError(f"{self!r}: cannot record: {exc}") from None
+
+    def _clean_line(
+        self, record: R, head: bytes, extra: dict[str, Any] | None = None
+    ) -> tuple[R, list[str], bytes]:
+        """``(record as stored, redacted paths, its spool line)``.
+
+        ``extra`` (fields the store sets: ``writer_id``, ``redacted_fields``) goes into
+        the row after redaction; ``redacted_fields`` there is widened by the paths found.
+        """
+        row = record.model_dump()
+        if extra is None:
+            line = self._row_line(head, row)
+        else:
+            line = self._row_line(head, {**row, **extra})
+        if not self.redactor.scanner.may_contain(line):
+            return record, [], line
+        clean_row, found = self.redactor.redact(row)
+        if not found:
+            return record, [], line
+        if extra is not None:
+            widened = sorted(set(found) | set(extra.get("redacted_fields", ())))
+            clean_row = {**clean_row, **extra, "redacted_fields": widened}
+        return type(record).model_construct(**clean_row), found, self._row_line(head, clean_row)
+
+    def _run_line(self, run: RunRecord, head: bytes) -> tuple[RunRecord, bytes]:
+        extra = {
+            "redacted_fields": sorted(set(run.redacted_fields)),
+            "writer_id": self._writer_id(),
+        }
+        clean, found, line = self._clean_line(run, head, extra)
+        if not found:  # else the slow path built the stored record with the extras
+            clean = clean.model_copy(update=extra)
+        return clean, line
+
     def record_run_started(self, run: RunRecord | Mapping[str, Any]) -> RunRecord:
         """Spool a run as it starts; returns it as stored (secrets redacted).
 
         A mapping is validated into a :class:`RunRecord` first (a bad field raises).
         """
-        clean, found = self._redact(as_record(RunRecord, run))
-        clean = clean.model_copy(
-            update={"redacted_fields": sorted(set(found)), "writer_id": self._writer_id()}
-        )
-        self._append([{"t": "run", "rev": 0, "row": clean.model_dump()}])
+        clean, line = self._run_line(as_record(RunRecord, run), _RUN_STARTED)
+        self._append(line)
         return clean
 
     def record_tool_execution(self, execution: ToolExecution) -> ToolExecution:
         """Spool one tool call (secrets removed); returns the redacted execution."""
-        clean, _ = self._redact(as_record(ToolExecution, execution))
-        self._append([{"t": "tool", "row": clean.model_dump()}])
+        clean, _, line = self._clean_line(as_record(ToolExecution, execution), _TOOL)
+        self._append(line)
         return clean
 
     def record_run_finished(
@@ -73,26 +130,23 @@ class RecordingMethods:
         are validated into records first; a :class:`Metric` is taken as the run's.
         """
         run = as_record(RunRecord, run)
-        metrics = [
-            m if isinstance(m, MetricRecord) else MetricRecord(run_id=run.run_id, **m.model_dump())
+        metric_records = [
+            m
+            if isinstance(m, MetricRecord)
+            else MetricRecord(run_id=run.run_id, name=m.name, value=m.value, unit=m.unit)
             for m in metrics
         ]
         draft = as_record(DraftRecord, draft) if draft is not None else None
-        clean, found = self._redact(run)
-        clean = clean.model_copy(
-            update={
-                "redacted_fields": sorted(set(found) | set(run.redacted_fields)),
-                "writer_id": self._writer_id(),
-            }
-        )
-        events: list[dict[str, Any]] = [{"t": "run", "rev": 1, "row": clean.model_dump()}]
-        events += [{"t": "metric", "row": m.model_dump()} for m in metrics]
+        clean, line = self._run_line(run, _RUN_FINISHED)
+        lines = [line]
+        # Metric names and units are the agents' own labels (validated), not user text.
+        lines += [self._row_line(_METRIC, m.model_dump()) for m in metric_records]
         clean_draft = None
         if draft is not None:
-            clean_draft, _ = self._redact(draft)
-            events.append({"t": "draft", "row": clean_draft.model_dump()})
+            clean_draft, _, draft_line = self._clean_line(draft, _DRAFT)
+            lines.append(draft_line)
         # With fsync on, syncing here also syncs the run's earlier events (same file).
-        self._append(events, sync=True)
+        self._append(b"".join(lines), sync=True)
         return clean, clean_draft
 
 

@@ -24,7 +24,17 @@ from typing import Any
 
 import orjson
 
-__all__ = ["SEGMENT_SUFFIX", "Segment", "SpoolWriter", "list_segments", "new_writer_id"]
+__all__ = [
+    "SEGMENT_SUFFIX",
+    "Segment",
+    "SpoolWriter",
+    "encode_event",
+    "encode_events",
+    "encode_row",
+    "event_head",
+    "list_segments",
+    "new_writer_id",
+]
 
 SEGMENT_SUFFIX = ".jsonl"
 ROTATE_BYTES = 32 * 1024 * 1024
@@ -45,9 +55,29 @@ def _default(value: Any) -> Any:
     raise TypeError(f"cannot store {type(value).__name__} in the audit spool")
 
 
-def encode_events(events: list[dict[str, Any]]) -> bytes:
+def encode_event(event: dict[str, Any]) -> bytes:
+    """One spool line (JSON and a newline). Raises ``TypeError`` for a value JSON cannot
+    hold."""
     # orjson: the spool write is on every run's critical path, and it is ~5x json's speed.
-    return b"".join(orjson.dumps(event, default=_default) + b"\n" for event in events)
+    return orjson.dumps(event, default=_default, option=orjson.OPT_APPEND_NEWLINE)
+
+
+def event_head(kind: str, **envelope: Any) -> bytes:
+    """The bytes every spool line of ``kind`` starts with, up to its row:
+    ``event_head("run", rev=0)`` is ``b'{"t":"run","rev":0,"row":'``."""
+    return orjson.dumps({"t": kind, **envelope})[:-1] + b',"row":'
+
+
+def encode_row(head: bytes, row: dict[str, Any]) -> bytes:
+    """The spool line ``head`` (see :func:`event_head`) + ``row``: the same bytes as
+    :func:`encode_event` of the whole event, without building the event. Raises
+    ``TypeError`` for a value JSON cannot hold."""
+    return head + orjson.dumps(row, default=_default) + b"}\n"
+
+
+def encode_events(events: list[dict[str, Any]]) -> bytes:
+    """Spool lines for ``events``, in order."""
+    return b"".join(map(encode_event, events))
 
 
 @dataclass(frozen=True)
@@ -113,23 +143,23 @@ class SpoolWriter:
             self._close_fd()
             self._open_segment()
 
-    def append(self, events: list[dict[str, Any]], *, sync: bool = False) -> None:
-        """Append events in one write call; returns once the kernel has them.
+    def append(self, data: bytes, *, sync: bool = False) -> None:
+        """Append whole spool lines (see :func:`encode_events`) in one write call;
+        returns once the kernel has them.
 
         ``sync`` asks for an fsync when the writer was built with ``fsync=True``: callers
         sync at the points they report as recorded (a finished run), not on every event.
         """
-        data = encode_events(events)
         with self._lock:
             self._ready()
-            assert self._fd is not None
-            view = memoryview(data)
+            fd = self._fd
+            assert fd is not None
             try:
-                while view:
-                    written = os.write(self._fd, view)
-                    view = view[written:]
+                written = os.write(fd, data)
+                while written < len(data):  # a short write: rare, but the kernel allows it
+                    written += os.write(fd, data[written:])
                 if self.fsync and sync:
-                    os.fsync(self._fd)
+                    os.fsync(fd)
             except OSError:
                 self._abandon_partial()
                 raise

@@ -38,7 +38,9 @@ class TrailMethods:
 
         def _redact(self, record: R) -> tuple[R, list[str]]: ...
 
-        def _append(self, events: list[dict[str, Any]], *, sync: bool = False) -> None: ...
+        def _encode(self, event: dict[str, Any]) -> bytes: ...
+
+        def _append(self, data: bytes, *, sync: bool = False) -> None: ...
 
     def review_draft(
         self,
@@ -85,7 +87,7 @@ class TrailMethods:
             # The hash and size describe the content as stored (a secret was replaced).
             digest, size = content_digest(clean.content)
             clean = clean.model_copy(update={"content_sha256": digest, "content_bytes": size})
-        self._append([{"t": "review_event", "row": clean.model_dump()}], sync=True)
+        self._append(self._encode({"t": "review_event", "row": clean.model_dump()}), sync=True)
         return new_state
 
     def review_state(self, draft_id: str) -> ReviewState:

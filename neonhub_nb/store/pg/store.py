@@ -150,14 +150,13 @@ class PgStore(RecordingMethods, PgReads, TrailMethods):
         return f"PgStore({self.url.redacted!r}, {mode})"
 
     # ----------------------------------------------------------------- writing
-    def _append(self, events: list[dict[str, Any]], *, sync: bool = False) -> None:
+    def _append(self, data: bytes, *, sync: bool = False) -> None:
+        """Append encoded spool lines (``spool.encode_events``) to this process's segment."""
         self._writable()
         try:
-            self._spool.append(events, sync=sync)
+            self._spool.append(data, sync=sync)
         except OSError as exc:
             raise self._spool_error(exc) from None
-        except TypeError as exc:  # a value JSON cannot hold (entry checks catch these first)
-            raise StoreError(f"team store {self.label}: cannot record: {exc}") from None
         self._ensure_ingester()
 
     def _writable(self) -> None:
