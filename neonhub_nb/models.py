@@ -16,6 +16,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StringConstraints,
     TypeAdapter,
     ValidationError,
     field_validator,
@@ -29,6 +30,7 @@ from .records import (
     REASON_MAX,
     REVIEW_DECISIONS,
     RUN_STATUSES,
+    Label,
     RunRecord,
     RunStatus,
     ToolExecution,
@@ -137,13 +139,15 @@ def _split_list(value: object) -> object:
 
 class Metric(BaseModel):
     """A named number of a run (tokens, cost, an agent's own measure). ``value`` must be
-    finite: a NaN cost would turn every sum and spending cap over it into NaN."""
+    finite: a NaN cost would turn every sum and spending cap over it into NaN. ``name``
+    (1 to 200 characters) and ``unit`` (up to 200) follow the store's column bounds, so a
+    metric that exists can be recorded as it is."""
 
     model_config = ConfigDict(frozen=True, allow_inf_nan=False)
 
-    name: str
+    name: Label
     value: float
-    unit: str = ""
+    unit: Annotated[str, StringConstraints(max_length=LABEL_MAX)] = ""
 
 
 #: The largest seed (the ``agent_runs.seed`` column is a 32-bit ``INTEGER``).

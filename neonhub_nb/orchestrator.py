@@ -29,7 +29,7 @@ from .ids import new_id
 from .llm import LLMClient, MockLLM, TokenCallback
 from .llm.tokens import PriceTable, warm_up
 from .models import AgentParams, Metric, RunRequest, RunResult, validate_params
-from .records import DraftRecord, MetricRecord, RunRecord, worst_ending
+from .records import DraftRecord, RunRecord, worst_ending
 from .redaction import Redactor, StreamRedactor
 from .replay import ReplayIndex, ReplayLLM, replay_connectors
 from .runtime import Runtime, default_runtime
@@ -210,7 +210,7 @@ class Orchestrator:
             )
         stored, stored_draft = self.store.record_run_finished(
             finished,
-            [MetricRecord(run_id=started.run_id, **m.model_dump()) for m in metrics],
+            metrics,
             draft,
         )
         return RunResult(

@@ -161,7 +161,8 @@ class AuditStore(RecordingMethods, TrailMethods):
             self._spool.append(data, sync=sync)
         except OSError as exc:
             raise write_error(self.path, exc) from None
-        self._ensure_ingester()
+        if self._thread is None or self._thread_pid != os.getpid():
+            self._ensure_ingester()
 
     def _writable(self) -> None:
         """Raise (one line) unless this store can record now; probes the file once."""

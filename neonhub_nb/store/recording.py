@@ -77,14 +77,13 @@ class RecordingMethods:
         ``extra`` (fields the store sets: ``writer_id``, ``redacted_fields``) goes into
         the row after redaction; ``redacted_fields`` there is widened by the paths found.
         """
-        row = record.model_dump()
-        if extra is None:
-            line = self._row_line(head, row)
-        else:
-            line = self._row_line(head, {**row, **extra})
+        # The fields as they are (no model_dump copy): records hold plain values, and
+        # their dicts are only read here.
+        fields = record.__dict__
+        line = self._row_line(head, fields if extra is None else {**fields, **extra})
         if not self.redactor.scanner.may_contain(line):
             return record, [], line
-        clean_row, found = self.redactor.redact(row)
+        clean_row, found = self.redactor.redact(record.model_dump())
         if not found:
             return record, [], line
         if extra is not None:
@@ -130,17 +129,16 @@ class RecordingMethods:
         are validated into records first; a :class:`Metric` is taken as the run's.
         """
         run = as_record(RunRecord, run)
-        metric_records = [
-            m
-            if isinstance(m, MetricRecord)
-            else MetricRecord(run_id=run.run_id, name=m.name, value=m.value, unit=m.unit)
+        # A Metric already holds to MetricRecord's rules: its row needs no second check.
+        metric_rows = [
+            m.__dict__ if isinstance(m, MetricRecord) else {"run_id": run.run_id, **m.__dict__}
             for m in metrics
         ]
         draft = as_record(DraftRecord, draft) if draft is not None else None
         clean, line = self._run_line(run, _RUN_FINISHED)
         lines = [line]
         # Metric names and units are the agents' own labels (validated), not user text.
-        lines += [self._row_line(_METRIC, m.model_dump()) for m in metric_records]
+        lines += [self._row_line(_METRIC, row) for row in metric_rows]
         clean_draft = None
         if draft is not None:
             clean_draft, _, draft_line = self._clean_line(draft, _DRAFT)

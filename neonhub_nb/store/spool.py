@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from pydantic import BaseModel
 
 __all__ = [
     "SEGMENT_SUFFIX",
@@ -52,6 +53,8 @@ def _default(value: Any) -> Any:
         return str(value)
     if isinstance(value, set | frozenset | tuple):
         return list(value)
+    if isinstance(value, BaseModel):  # a model inside a record's free-form dict
+        return value.model_dump()
     raise TypeError(f"cannot store {type(value).__name__} in the audit spool")
 
 
@@ -151,9 +154,11 @@ class SpoolWriter:
         sync at the points they report as recorded (a finished run), not on every event.
         """
         with self._lock:
-            self._ready()
             fd = self._fd
-            assert fd is not None
+            if fd is None or self._pid != os.getpid() or self._size >= ROTATE_BYTES:
+                self._ready()  # (the same test, kept inline: this runs 7 times a run)
+                fd = self._fd
+                assert fd is not None
             try:
                 written = os.write(fd, data)
                 while written < len(data):  # a short write: rare, but the kernel allows it
