@@ -88,9 +88,6 @@ class _Literals:
             self._trie = _trie(self.literals)
         return self._trie
 
-    def any_in(self, raw: bytes) -> bool:
-        return bool(self.fast.find_matches_as_indexes(raw))
-
     def hits(self, text: str) -> list[tuple[int, int, int]]:
         """Every (literal index, start, end) in ``text``, overlapping ones included."""
         if text.isascii():  # byte offsets are character offsets
@@ -129,9 +126,6 @@ class _KnownValues:
         if self._trie is None:
             self._trie = _trie(self.values)
         return self._trie
-
-    def any_in(self, raw: bytes) -> bool:
-        return self.literals.any_in(raw)
 
     def spans(self, text: str) -> list[Span]:
         found = []
@@ -237,6 +231,9 @@ _DISCORD = discord_rule()
 _STRUCTURAL: tuple[StructuralRule, ...] = (_DISCORD,)
 # The shortest Discord bot token: 24 + 1 + 6 + 1 + 27 characters.
 _DISCORD_MIN = 59
+_FIND_WORDS = _WORDS.fast.find_matches_as_indexes
+_FIND_PREFIXES = _PREFIXES.fast.find_matches_as_indexes
+_DISCORD_ANCHOR = _DISCORD.anchor_bytes.search
 
 
 class Scanner:
@@ -249,19 +246,24 @@ class Scanner:
     def __init__(self, known: Sequence[str] = ()) -> None:
         self.known = tuple(known)
         self._known = _KnownValues(self.known) if self.known else None
+        self._find_known = (
+            self._known.literals.fast.find_matches_as_indexes if self._known else None
+        )
 
     # ------------------------------------------------------------------ batch
     def may_contain(self, raw: bytes) -> bool:
         """Quick check over UTF-8 bytes (a text or a JSON document): False means clean."""
-        if _WORDS.any_in(raw.lower()):
+        # The automata's search methods are looked up once (module constants below): the
+        # store calls this for every event of every run.
+        if _FIND_WORDS(raw.lower()):
             return True
-        for index, start, _ in _PREFIXES.fast.find_matches_as_indexes(raw):
+        for index, start, _ in _FIND_PREFIXES(raw):
             anchors = _GUARDED.get(index)
             if anchors is None or any(a.raw.search(raw, start) for a in anchors):
                 return True
-        if self._known is not None and self._known.any_in(raw):
+        if self._find_known is not None and self._find_known(raw):
             return True
-        return len(raw) >= _DISCORD_MIN and _DISCORD.anchor_bytes.search(raw) is not None
+        return len(raw) >= _DISCORD_MIN and _DISCORD_ANCHOR(raw) is not None
 
     def spans(self, text: str) -> list[Span]:
         """Merged spans of everything secret in ``text`` (empty for most texts)."""

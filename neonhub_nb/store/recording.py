@@ -91,13 +91,20 @@ class RecordingMethods:
             clean_row = {**clean_row, **extra, "redacted_fields": widened}
         return type(record).model_construct(**clean_row), found, self._row_line(head, clean_row)
 
-    def _run_line(self, run: RunRecord, head: bytes) -> tuple[RunRecord, bytes]:
-        extra = {
-            "redacted_fields": sorted(set(run.redacted_fields)),
-            "writer_id": self._writer_id(),
-        }
+    def _as_run(self, run: RunRecord | Mapping[str, Any], writer_id: str) -> RunRecord:
+        """``run`` as a record; a mapping is validated with this process's writer id."""
+        if isinstance(run, RunRecord):
+            return run
+        return RunRecord.model_validate({**run, "writer_id": writer_id})
+
+    def _run_line(self, run: RunRecord | Mapping[str, Any], head: bytes) -> tuple[RunRecord, bytes]:
+        writer_id = self._writer_id()
+        run = self._as_run(run, writer_id)
+        extra = {"redacted_fields": sorted(set(run.redacted_fields)), "writer_id": writer_id}
         clean, found, line = self._clean_line(run, head, extra)
-        if not found:  # else the slow path built the stored record with the extras
+        # The slow path built the stored record with the extras; else copy only if they
+        # change it (a finished run copied from its stored start already has them).
+        if not found and any(getattr(run, name) != value for name, value in extra.items()):
             clean = clean.model_copy(update=extra)
         return clean, line
 
@@ -106,7 +113,7 @@ class RecordingMethods:
 
         A mapping is validated into a :class:`RunRecord` first (a bad field raises).
         """
-        clean, line = self._run_line(as_record(RunRecord, run), _RUN_STARTED)
+        clean, line = self._run_line(run, _RUN_STARTED)
         self._append(line)
         return clean
 
@@ -128,17 +135,21 @@ class RecordingMethods:
         back to the user: what a notebook shows is what the audit store holds. Mappings
         are validated into records first; a :class:`Metric` is taken as the run's.
         """
-        run = as_record(RunRecord, run)
+        # Everything is validated before the one write: a bad part spools nothing.
+        clean, line = self._run_line(run, _RUN_FINISHED)
+        draft = as_record(DraftRecord, draft) if draft is not None else None
+        lines = [line]
         # A Metric already holds to MetricRecord's rules: its row needs no second check.
-        metric_rows = [
-            m.__dict__ if isinstance(m, MetricRecord) else {"run_id": run.run_id, **m.__dict__}
+        # Metric names and units are the agents' own labels (validated), not user text.
+        lines += [
+            self._row_line(
+                _METRIC,
+                m.__dict__
+                if isinstance(m, MetricRecord)
+                else {"run_id": clean.run_id, **m.__dict__},
+            )
             for m in metrics
         ]
-        draft = as_record(DraftRecord, draft) if draft is not None else None
-        clean, line = self._run_line(run, _RUN_FINISHED)
-        lines = [line]
-        # Metric names and units are the agents' own labels (validated), not user text.
-        lines += [self._row_line(_METRIC, row) for row in metric_rows]
         clean_draft = None
         if draft is not None:
             clean_draft, _, draft_line = self._clean_line(draft, _DRAFT)
