@@ -3,6 +3,7 @@ flags a line, and the stored record is what the method returns."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -130,3 +131,42 @@ def test_a_value_json_cannot_hold_is_refused_in_one_line_and_nothing_is_spooled(
     with pytest.raises(StoreError, match=r"cannot record: .*object"):
         store.record_run_started(run(input={"topic": object()}))
     assert spooled(store) == []
+
+
+def test_a_forked_child_spools_to_its_own_segment_under_its_own_writer_id(
+    store: AuditStore,
+) -> None:
+    parent = store.record_run_started(run(run_id="run_parent"))
+    pid = os.fork()
+    if pid == 0:  # the child: record through the inherited store, then leave at once
+        code = 0
+        try:
+            # A tool call first: the append path alone must notice the fork.
+            store.record_tool_execution(tool(execution_id="tex_child", run_id="run_child"))
+            store.record_run_started(run(run_id="run_child"))
+        except BaseException:
+            code = 1
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    store.record_tool_execution(tool(run_id="run_parent"))
+    segments = sorted(store.spool_dir.glob("*.jsonl"))
+    assert len(segments) == 2
+    writers = {
+        orjson.loads(line)["row"].get("writer_id")
+        for segment in segments
+        for line in segment.read_bytes().splitlines()
+        if orjson.loads(line)["t"] == "run"
+    }
+    assert len(writers) == 2 and parent.writer_id in writers
+    by_segment = {
+        frozenset(orjson.loads(line)["row"]["run_id"] for line in seg.read_bytes().splitlines())
+        for seg in segments
+    }
+    assert by_segment == {frozenset({"run_parent"}), frozenset({"run_child"})}
+    report = store.flush()
+    assert report.events == 4 and report.quarantined == 0
+    assert sorted(store.sql("SELECT run_id FROM agent_runs")["run_id"]) == [
+        "run_child",
+        "run_parent",
+    ]

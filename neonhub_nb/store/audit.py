@@ -47,7 +47,7 @@ from .recognise import (
 )
 from .recording import RecordingMethods
 from .schema import LATEST_VERSION, apply_migrations, schema_version
-from .spool import SpoolWriter, list_segments
+from .spool import SpoolWriter, list_segments, process_id
 from .trail import TrailMethods
 
 if TYPE_CHECKING:
@@ -161,7 +161,7 @@ class AuditStore(RecordingMethods, TrailMethods):
             self._spool.append(data, sync=sync)
         except OSError as exc:
             raise write_error(self.path, exc) from None
-        if self._thread is None or self._thread_pid != os.getpid():
+        if self._thread is None or self._thread_pid != process_id():
             self._ensure_ingester()
 
     def _writable(self) -> None:

@@ -100,11 +100,12 @@ class RecordingMethods:
     def _run_line(self, run: RunRecord | Mapping[str, Any], head: bytes) -> tuple[RunRecord, bytes]:
         writer_id = self._writer_id()
         run = self._as_run(run, writer_id)
-        extra = {"redacted_fields": sorted(set(run.redacted_fields)), "writer_id": writer_id}
+        paths = sorted(set(run.redacted_fields)) if run.redacted_fields else []
+        extra = {"redacted_fields": paths, "writer_id": writer_id}
         clean, found, line = self._clean_line(run, head, extra)
         # The slow path built the stored record with the extras; else copy only if they
         # change it (a finished run copied from its stored start already has them).
-        if not found and any(getattr(run, name) != value for name, value in extra.items()):
+        if not found and (run.writer_id != writer_id or run.redacted_fields != paths):
             clean = clean.model_copy(update=extra)
         return clean, line
 

@@ -35,10 +35,30 @@ __all__ = [
     "event_head",
     "list_segments",
     "new_writer_id",
+    "process_id",
 ]
 
 SEGMENT_SUFFIX = ".jsonl"
 ROTATE_BYTES = 32 * 1024 * 1024
+
+
+# This process's id, kept current across fork: os.getpid() is a system call (glibc stopped
+# caching it), and the append path asks "am I still the process that opened this?" for
+# every event. os.fork and multiprocessing run the after-fork hook.
+_PID = os.getpid()
+
+
+def _forked() -> None:
+    global _PID
+    _PID = os.getpid()
+
+
+os.register_at_fork(after_in_child=_forked)
+
+
+def process_id() -> int:
+    """``os.getpid()`` without the system call (kept current by an after-fork hook)."""
+    return _PID
 
 
 def new_writer_id() -> str:
@@ -155,7 +175,7 @@ class SpoolWriter:
         """
         with self._lock:
             fd = self._fd
-            if fd is None or self._pid != os.getpid() or self._size >= ROTATE_BYTES:
+            if fd is None or self._pid != _PID or self._size >= ROTATE_BYTES:
                 self._ready()  # (the same test, kept inline: this runs 7 times a run)
                 fd = self._fd
                 assert fd is not None
