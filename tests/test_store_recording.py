@@ -170,3 +170,17 @@ def test_a_forked_child_spools_to_its_own_segment_under_its_own_writer_id(
         "run_child",
         "run_parent",
     ]
+
+
+def test_a_metric_name_or_unit_holding_a_secret_is_redacted(store: AuditStore) -> None:
+    store.record_run_finished(
+        run(status="succeeded", finished_at=T0, duration_ms=1.0),
+        [
+            Metric(name=f"clicks {GITHUB}", value=1.0, unit=KNOWN),
+            Metric(name="prompt_tokens", value=3.0, unit="tokens"),
+        ],
+    )
+    metrics = [e["row"] for e in spooled(store) if e["t"] == "metric"]
+    assert GITHUB not in str(metrics) and KNOWN not in str(metrics)
+    assert metrics[0]["name"] == "clicks [REDACTED]" and metrics[0]["unit"] == "[REDACTED]"
+    assert (metrics[1]["name"], metrics[1]["unit"]) == ("prompt_tokens", "tokens")

@@ -29,6 +29,8 @@ MIN_KNOWN_SECRET = 8
 # Texts of 256+ characters: their redaction (a draft passes here several times per run).
 _CACHE_MIN_LENGTH = 256
 _CACHE_SIZE = 64
+# Labels (metric names and units): short, few, repeated on every run.
+_LABEL_CACHE_SIZE = 512
 # Documents (serialized dicts and lists) found clean, up to 16 KB each: tool calls repeat
 # small requests and answers, and the store records a run's input when it starts and ends.
 _DOCUMENT_CACHE_SIZE = 256
@@ -120,6 +122,7 @@ class Redactor:
         forms = {form for v in values for form in _encoded_forms(v)}
         self._scanner = Scanner(sorted(f for f in forms if len(f) >= MIN_KNOWN_SECRET))
         self._cache: dict[str, str] = {}
+        self._labels: dict[str, str] = {}
         self._clean_documents: dict[bytes, None] = {}
 
     @classmethod
@@ -183,6 +186,16 @@ class Redactor:
             cleaned = apply_spans(value, spans) if spans else value
         if long_text:
             _remember(self._cache, value, cleaned)
+        return cleaned
+
+    def label(self, value: str) -> str:
+        """:meth:`text` for the short labels a store writes on every run (metric names
+        and units), remembered: ``prompt_tokens`` holds the trigger word "token", so each
+        label would otherwise take the full check every time."""
+        cleaned = self._labels.get(value)
+        if cleaned is None:
+            cleaned = self.text(value)
+            _remember(self._labels, value, cleaned, _LABEL_CACHE_SIZE)
         return cleaned
 
     def finds_secret(self, value: str) -> bool:

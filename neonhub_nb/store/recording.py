@@ -109,6 +109,20 @@ class RecordingMethods:
             clean = clean.model_copy(update=extra)
         return clean, line
 
+    def _metric_row(self, run_id: str, metric: MetricRecord | Metric) -> dict[str, Any]:
+        """A metric's spool row, its name and unit redacted. A Metric already holds to
+        MetricRecord's rules, so it needs no second validation."""
+        row = (
+            metric.__dict__
+            if isinstance(metric, MetricRecord)
+            else {"run_id": run_id, **metric.__dict__}
+        )
+        label = self.redactor.label
+        name, unit = label(row["name"]), label(row["unit"])
+        if name == row["name"] and unit == row["unit"]:
+            return row
+        return {**row, "name": name, "unit": unit}
+
     def record_run_started(self, run: RunRecord | Mapping[str, Any]) -> RunRecord:
         """Spool a run as it starts; returns it as stored (secrets redacted).
 
@@ -140,17 +154,7 @@ class RecordingMethods:
         clean, line = self._run_line(run, _RUN_FINISHED)
         draft = as_record(DraftRecord, draft) if draft is not None else None
         lines = [line]
-        # A Metric already holds to MetricRecord's rules: its row needs no second check.
-        # Metric names and units are the agents' own labels (validated), not user text.
-        lines += [
-            self._row_line(
-                _METRIC,
-                m.__dict__
-                if isinstance(m, MetricRecord)
-                else {"run_id": clean.run_id, **m.__dict__},
-            )
-            for m in metrics
-        ]
+        lines += [self._row_line(_METRIC, self._metric_row(clean.run_id, m)) for m in metrics]
         clean_draft = None
         if draft is not None:
             clean_draft, _, draft_line = self._clean_line(draft, _DRAFT)
