@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -32,6 +32,9 @@ from .errors import NeonhubError, StoreError
 from .formats import format_cost
 from .records import RUN_STATUSES
 from .redaction import HIDDEN_SECRET, RedactingFilter, Redactor, safe_value
+
+if TYPE_CHECKING:
+    from .store.maintenance import PruneReport
 
 __all__ = ["main"]
 
@@ -543,11 +546,19 @@ def export(fmt: str, since: str | None, until: str | None, out_dir: Path) -> Non
 
 @cli.command()
 @click.option("--older-than", required=True, help="Age of runs to delete, e.g. 90d, 12h, 2w.")
+@click.option(
+    "--include-unreviewed",
+    is_flag=True,
+    help="Also delete runs whose drafts still await a review decision (kept by default).",
+)
+@click.option("--dry-run", is_flag=True, help="Say what would be deleted; delete nothing.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @_friendly_errors
-def prune(older_than: str, yes: bool) -> None:
+def prune(older_than: str, include_unreviewed: bool, dry_run: bool, yes: bool) -> None:
     """Delete finished runs older than an age, with their tool calls, metrics and drafts.
 
+    Runs still running, and runs whose drafts await review, are kept (see
+    --include-unreviewed). Without --yes, the counts are shown before anything is deleted.
     On a team store this takes the database owner's URL: the writer role cannot delete.
     """
     from .api import default_store
@@ -555,14 +566,31 @@ def prune(older_than: str, yes: bool) -> None:
     from .store.maintenance import prune as prune_store
 
     age = parse_age(older_than)
-    if not yes:
-        click.confirm(f"Delete finished runs started more than {older_than} ago?", abort=True)
-    report = prune_store(default_store(load_settings()), age)
-    _echo(
-        f"deleted {report.runs} runs started before {report.cutoff:%Y-%m-%d %H:%M:%S} "
-        f"UTC, {report.tool_executions} tool executions, {report.metrics} metrics, "
+    store = default_store(load_settings())
+    if dry_run or not yes:
+        preview = prune_store(store, age, include_unreviewed=include_unreviewed, dry_run=True)
+        _echo(_prune_summary(preview))
+        if dry_run:
+            return
+        if preview.runs == 0:
+            return
+        click.confirm("Delete them?", abort=True)
+    _echo(_prune_summary(prune_store(store, age, include_unreviewed=include_unreviewed)))
+
+
+def _prune_summary(report: PruneReport) -> str:
+    verb = "would delete" if report.dry_run else "deleted"
+    text = (
+        f"{verb} {report.runs} runs started before {report.cutoff:%Y-%m-%d %H:%M:%S} UTC, "
+        f"{report.tool_executions} tool executions, {report.metrics} metrics, "
         f"{report.drafts} drafts"
     )
+    if report.kept_unreviewed:
+        text += (
+            f"; kept {report.kept_unreviewed} older runs whose drafts await review "
+            "(--include-unreviewed deletes them too)"
+        )
+    return text
 
 
 @cli.command()

@@ -133,7 +133,12 @@ def test_mock_and_live_are_counted_apart(mixed_store: AuditStore) -> None:
 def test_costs_and_tokens_stay_through_a_prune(mixed_store: AuditStore) -> None:
     before = generate_latest(build_registry(mixed_store))
     cutoff = mixed_store.sql("SELECT max(started_at) AS t FROM agent_runs")["t"][0]
-    report = prune(mixed_store, timedelta(0), now=cutoff.to_pydatetime() + timedelta(seconds=1))
+    report = prune(
+        mixed_store,
+        timedelta(0),
+        now=cutoff.to_pydatetime() + timedelta(seconds=1),
+        include_unreviewed=True,
+    )
     assert report.runs == 6 and report.tool_executions >= 6
     assert mixed_store.sql("SELECT count(*) AS n FROM tool_executions")["n"][0] == 0
     after = generate_latest(build_registry(mixed_store))

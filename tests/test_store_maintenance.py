@@ -84,7 +84,7 @@ def test_prune_deletes_old_runs_with_everything_they_own(store: Store, settings:
     clock = FakeClock()
     record_runs(store, settings, clock, [0, 1, 100, 101])
     now = FakeClock().now() + timedelta(days=102)
-    report = prune(store, timedelta(days=90), now=now)
+    report = prune(store, timedelta(days=90), now=now, include_unreviewed=True)
     assert (report.runs, report.tool_executions, report.drafts) == (2, 2, 2)
     assert report.metrics == 2 * 7
     left = store.sql("SELECT run_id, started_at FROM agent_runs")
@@ -112,6 +112,35 @@ def test_prune_keeps_running_runs_whatever_their_age(store: Store) -> None:
     report = prune(store, timedelta(days=1), now=FakeClock().now() + timedelta(days=400))
     assert report.runs == 0
     assert store.sql("SELECT status FROM agent_runs")["status"].tolist() == ["running"]
+
+
+def test_prune_keeps_drafts_awaiting_review_and_a_dry_run_deletes_nothing(
+    store: Store, settings: Settings
+) -> None:
+    record_runs(store, settings, FakeClock(), [0, 1, 2, 100])
+    drafts = store.sql(
+        "SELECT d.draft_id FROM content_drafts d JOIN agent_runs r USING (run_id) "
+        "ORDER BY r.started_at"
+    )["draft_id"].tolist()
+    store.review_draft(drafts[0], "approve", "Ana")
+    store.review_draft(drafts[1], "reject", "Ana", "off brand")
+    now = FakeClock().now() + timedelta(days=102)
+    before = store.sql("SELECT count(*) AS n FROM agent_runs")["n"][0]
+
+    preview = prune(store, timedelta(days=90), now=now, dry_run=True)
+    assert (preview.runs, preview.drafts, preview.kept_unreviewed, preview.dry_run) == (
+        2, 2, 1, True
+    )  # fmt: skip
+    assert store.sql("SELECT count(*) AS n FROM agent_runs")["n"][0] == before
+
+    report = prune(store, timedelta(days=90), now=now)
+    assert (report.runs, report.drafts, report.kept_unreviewed) == (2, 2, 1)
+    left = store.sql("SELECT draft_id, status FROM content_drafts ORDER BY draft_id")
+    assert sorted(left["draft_id"]) == sorted(drafts[2:])  # the waiting one and the young one
+    assert set(left["status"]) == {"draft"}
+
+    everything = prune(store, timedelta(days=90), now=now, include_unreviewed=True)
+    assert (everything.runs, everything.kept_unreviewed) == (1, 0)
 
 
 @pytest.mark.parametrize(
@@ -143,3 +172,46 @@ def test_snapshot_is_a_full_independent_copy(
     assert copied["agent_runs"] == 1
     with pytest.raises(InvalidInputError, match=r"destination: .* exists"):
         snapshot(store, copy)
+
+
+def test_prune_command_shows_the_counts_first_and_deletes_only_when_confirmed(
+    tmp_path: Path, settings: Settings
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from neonhub_nb.store import AuditStore
+
+    db = tmp_path / "prune.duckdb"
+    owned = AuditStore(db)
+    record_runs(owned, settings, FakeClock(), [0, 1])  # FakeClock's days: long ago
+    first = owned.sql("SELECT draft_id FROM content_drafts ORDER BY created_at")["draft_id"][0]
+    owned.review_draft(first, "approve", "Ana")
+    owned.close()
+
+    def cli(*args: str, answer: str = "") -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "neonhub_nb", "prune", "--older-than", "0d", *args],
+            input=answer,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "NEONHUB_DB": str(db)},
+            timeout=120,
+            check=False,
+        )
+
+    def runs_left() -> int:
+        reader = AuditStore(db, read_only=True)
+        return int(reader.sql("SELECT count(*) AS n FROM agent_runs")["n"][0])
+
+    dry = cli("--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "would delete 1 runs" in dry.stdout
+    assert "kept 1 older runs whose drafts await review" in dry.stdout
+    declined = cli(answer="n\n")
+    assert declined.returncode != 0 and "would delete 1 runs" in declined.stdout
+    assert runs_left() == 2
+    confirmed = cli(answer="y\n")
+    assert confirmed.returncode == 0, confirmed.stderr
+    assert "deleted 1 runs" in confirmed.stdout and runs_left() == 1

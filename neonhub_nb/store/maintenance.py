@@ -28,7 +28,16 @@ if TYPE_CHECKING:
     from .base import Store
     from .pg.store import PgStore
 
-__all__ = ["EXPORT_TABLES", "PruneReport", "export_store", "parse_age", "prune", "snapshot"]
+__all__ = [
+    "AWAITING_REVIEW",
+    "EXPORT_TABLES",
+    "PruneReport",
+    "export_store",
+    "parse_age",
+    "prunable_runs",
+    "prune",
+    "snapshot",
+]
 
 ExportFormat = Literal["parquet", "csv", "jsonl"]
 EXPORT_TABLES = (
@@ -161,34 +170,73 @@ def _redacted_select(con: duckdb.DuckDBPyConnection, query: str, params: list[An
 
 @dataclass(frozen=True)
 class PruneReport:
+    """What a prune deleted (or, with ``dry_run``, would delete)."""
+
     cutoff: datetime
     runs: int
     tool_executions: int
     metrics: int
     drafts: int
+    #: Runs old enough but kept because a draft of theirs awaits a review decision.
+    kept_unreviewed: int = 0
+    #: True when nothing was deleted: the counts are what a prune would delete now.
+    dry_run: bool = False
 
 
-def prune(store: Store, older_than: timedelta, *, now: datetime | None = None) -> PruneReport:
+#: Draft statuses that still wait for a decision (``content_drafts.status`` caches the
+#: status derived from the review events; see ``store/reviews.py``).
+AWAITING_REVIEW = "('draft', 'truncated')"
+
+
+def prunable_runs(param: str, *, include_unreviewed: bool) -> tuple[str, str]:
+    """``(runs to delete, old runs kept for review)`` as SQL conditions on
+    ``agent_runs``, each taking the cutoff once as ``param`` (``?`` on DuckDB, ``%s`` on
+    PostgreSQL). Unfinished runs are never pruned; nor, unless ``include_unreviewed``,
+    runs whose drafts await review: a prune must not lose work nobody has decided on."""
+    old = f"started_at < {param} AND status NOT IN ('queued', 'running')"
+    waiting = f"run_id IN (SELECT run_id FROM content_drafts WHERE status IN {AWAITING_REVIEW})"
+    if include_unreviewed:
+        return old, f"FALSE AND started_at < {param}"  # (the same one parameter)
+    return f"{old} AND NOT {waiting}", f"{old} AND {waiting}"
+
+
+def prune(
+    store: Store,
+    older_than: timedelta,
+    *,
+    now: datetime | None = None,
+    include_unreviewed: bool = False,
+    dry_run: bool = False,
+) -> PruneReport:
     """Delete finished runs started before ``now - older_than`` with everything they own.
 
     One transaction: either every row of a pruned run goes, or none does. Runs still
-    ``queued``/``running`` are kept whatever their age. Before deleting, the runs' counts
-    are folded into ``metric_baselines`` so Prometheus counters never go down. A team
-    store needs its owner's URL for this (the writer role cannot delete).
+    ``queued``/``running`` are kept whatever their age, and so are runs whose drafts await
+    review unless ``include_unreviewed``. Before deleting, the runs' counts are folded
+    into ``metric_baselines`` so Prometheus counters never go down. ``dry_run`` does all
+    of it and rolls back: the report says what a prune would delete now. A team store
+    needs its owner's URL for this (the writer role cannot delete).
     """
     if store.backend == "postgresql":
         from .pg.maintenance import prune as prune_team
 
-        return prune_team(_team(store), older_than, now=now)
+        return prune_team(
+            _team(store),
+            older_than,
+            now=now,
+            include_unreviewed=include_unreviewed,
+            dry_run=dry_run,
+        )
     from .baselines import fold_into_baselines
     from .rollups import refresh_hours, rollup_hours
 
     cutoff = (now or store.clock.now()) - older_than
-    where = "started_at < ? AND status NOT IN ('queued', 'running')"
+    where, kept_where = prunable_runs("?", include_unreviewed=include_unreviewed)
     counted: dict[str, int] = {}
     with store.connect(write=True) as con:
         con.execute("BEGIN TRANSACTION")
         try:
+            (kept,) = one_row(con, f"SELECT count(*) FROM agent_runs WHERE {kept_where}", [cutoff])
             con.execute(
                 f"CREATE TEMP TABLE pruned AS SELECT run_id FROM agent_runs WHERE {where}", [cutoff]
             )
@@ -207,17 +255,20 @@ def prune(store: Store, older_than: timedelta, *, now: datetime | None = None) -
                 counted[table] = len(deleted)
             con.execute("DROP TABLE pruned")
             refresh_hours(con, hours)
-            con.execute("COMMIT")
+            con.execute("ROLLBACK" if dry_run else "COMMIT")
         except Exception:
             rollback(con)
             raise
-        con.execute("CHECKPOINT")
+        if not dry_run:
+            con.execute("CHECKPOINT")
     return PruneReport(
         cutoff=cutoff,
         runs=counted["agent_runs"],
         tool_executions=counted["tool_executions"],
         metrics=counted["agent_run_metrics"],
         drafts=counted["content_drafts"],
+        kept_unreviewed=int(kept),
+        dry_run=dry_run,
     )
 
 

@@ -30,7 +30,7 @@ import pyarrow as pa
 
 from ...clock import parse_time
 from ...errors import InvalidInputError, StoreError
-from ..maintenance import PruneReport
+from ..maintenance import PruneReport, prunable_runs
 from ..recognise import one_line
 
 if TYPE_CHECKING:
@@ -198,15 +198,26 @@ def _fold_into_baselines(con: psycopg.Connection[Any], run_ids: list[str]) -> No
             )
 
 
-def prune(store: PgStore, older_than: timedelta, *, now: datetime | None = None) -> PruneReport:
+def prune(
+    store: PgStore,
+    older_than: timedelta,
+    *,
+    now: datetime | None = None,
+    include_unreviewed: bool = False,
+    dry_run: bool = False,
+) -> PruneReport:
     """Delete finished runs started before ``now - older_than`` with everything they own,
-    in one transaction, after folding their counts into ``metric_baselines``.
+    in one transaction, after folding their counts into ``metric_baselines``; runs whose
+    drafts await review stay unless ``include_unreviewed``, and ``dry_run`` rolls back
+    (see :func:`neonhub_nb.store.maintenance.prune`).
 
     Needs the database owner's URL: raises :class:`StoreError` saying so for the writer's
     or the reader's (neither may delete, by design).
     """
     cutoff = (now or store.clock.now()) - older_than
+    where, kept_where = prunable_runs("%s", include_unreviewed=include_unreviewed)
     counted: dict[str, int] = {}
+    kept = 0
     with store.connect(write=True) as con:
         allowed = con.execute(
             "SELECT has_table_privilege(current_user, 'agent_runs', 'DELETE')"
@@ -218,13 +229,14 @@ def prune(store: PgStore, older_than: timedelta, *, now: datetime | None = None)
             )
         try:
             with con.transaction():
+                row = con.execute(
+                    f"SELECT count(*) FROM agent_runs WHERE {kept_where}", [cutoff]
+                ).fetchone()
+                kept = int(row[0]) if row else 0
                 run_ids = [
                     str(row[0])
                     for row in con.execute(
-                        """SELECT run_id FROM agent_runs
-                           WHERE started_at < %s AND status NOT IN ('queued', 'running')
-                           FOR UPDATE""",
-                        [cutoff],
+                        f"SELECT run_id FROM agent_runs WHERE {where} FOR UPDATE", [cutoff]
                     ).fetchall()
                 ]
                 hours = [
@@ -249,6 +261,8 @@ def prune(store: PgStore, older_than: timedelta, *, now: datetime | None = None)
                 cursor = con.execute("DELETE FROM agent_runs WHERE run_id = ANY(%s)", [run_ids])
                 counted["agent_runs"] = cursor.rowcount
                 refresh_rollup_hours(con, hours)
+                if dry_run:
+                    raise psycopg.Rollback()  # leaves the block, undoing all of it
         except psycopg.Error as exc:
             raise StoreError(f"prune: {one_line(exc)}") from None
     return PruneReport(
@@ -257,4 +271,6 @@ def prune(store: PgStore, older_than: timedelta, *, now: datetime | None = None)
         tool_executions=counted["tool_executions"],
         metrics=counted["agent_run_metrics"],
         drafts=counted["content_drafts"],
+        kept_unreviewed=kept,
+        dry_run=dry_run,
     )
