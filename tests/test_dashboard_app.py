@@ -127,6 +127,21 @@ def test_filters_change_every_tile_chart_and_table(dashboard: AuditDashboard) ->
     assert [value for _, value in dashboard.runs.options] == ["run_x3", "run_d8"]
 
 
+def test_the_intent_filter_offers_the_chosen_agents_intents_only(
+    dashboard: AuditDashboard,
+) -> None:
+    dashboard.mode.value = "(all)"
+    assert len(dashboard.intent.options) == 6  # (any) and all five
+    dashboard.intent.value = "email.compose_campaign"
+    dashboard.agent.value = "seo"  # the email intent is not seo's: it goes
+    assert dashboard.intent.options[1:] == ("seo.audit_page", "seo.keyword_research")
+    assert dashboard.intent.value == "(any)"
+    assert dashboard.data is not None and dashboard.data.scope.filters.intent is None
+    assert tiles(dashboard)["runs"] == "3"  # what agent seo alone counts
+    dashboard.intent.value = "seo.audit_page"
+    assert dashboard.data.scope.filters.intent == "seo.audit_page"
+
+
 def test_period_and_dates_change_every_number_and_presets_clear_the_dates(
     dashboard: AuditDashboard,
 ) -> None:
@@ -146,6 +161,21 @@ def test_period_and_dates_change_every_number_and_presets_clear_the_dates(
     dashboard.period.value = "custom"  # starts from the range just shown
     assert (dashboard.date_from.value, dashboard.date_to.value) == (date(2026, 2, 8), NOW.date())
     assert tiles(dashboard)["runs"] == "8"
+
+
+def test_a_reversed_range_moves_the_other_end_and_says_so(dashboard: AuditDashboard) -> None:
+    dashboard.mode.value = "(all)"
+    dashboard.date_from.value = date(2026, 3, 7)
+    dashboard.date_to.value = date(2026, 3, 8)
+    dashboard.date_from.value = date(2026, 3, 9)  # after To
+    assert dashboard.date_to.value == date(2026, 3, 9)
+    assert "To moved to 2026-03-09: it was before From." in dashboard.message.value
+    assert "2026-03-09 to 2026-03-09" in dashboard.scope.value
+    dashboard.date_to.value = date(2026, 3, 7)  # before From
+    assert dashboard.date_from.value == date(2026, 3, 7)
+    assert "From moved to 2026-03-07: it was after To." in dashboard.message.value
+    assert "2026-03-07 to 2026-03-07" in dashboard.scope.value
+    assert "nh-error" not in dashboard.message.value
 
 
 @pytest.mark.parametrize("hostile", [date(9999, 12, 31), date(1, 1, 1), date(2026, 3, 12)])

@@ -154,11 +154,17 @@ def choices(con: Any, cells: Cells) -> Choices:
         params,
     )
     first, last = fetchone(con, "SELECT min(started_at), max(started_at) FROM agent_runs")
+    by_agent: dict[str, list[str]] = {}
+    for agent, intent in fetchall(
+        con, f"SELECT DISTINCT agent, intent FROM {source} ORDER BY 1, 2", params
+    ):
+        by_agent.setdefault(agent, []).append(intent)
     return Choices(
         agents=tuple(row[0] or ()),
         intents=tuple(row[1] or ()),
         statuses=tuple(row[2] or ()),
         modes=tuple(row[3] or ()),
+        intents_by_agent={agent: tuple(found) for agent, found in by_agent.items()},
         total_runs=int(row[4] or 0),
         first_started=first,
         last_started=last,

@@ -167,7 +167,8 @@ class AuditDashboard:
         # anything, so static text and the charts share HTML widgets, and the controls
         # share their style model.
         described = DescriptionStyle()
-        picker_layout = w.Layout(width="200px")
+        # Room for the label and a whole dd/mm/yyyy date with its calendar button.
+        picker_layout = w.Layout(width="250px")
         list_layout = w.Layout(width="auto")
         self.period = SafeDropdown(
             options=[(label, key) for key, (label, _) in PERIODS.items()]
@@ -346,9 +347,13 @@ class AuditDashboard:
             value = control.value
             return value if value != _ANY and value in known else None
 
+        agent = pick(self.agent, choices.agents)
+        # An intent of another agent than the one chosen is dropped (the list then shows
+        # the chosen agent's intents, so the page and the numbers agree).
+        intents = choices.intents_by_agent.get(agent, ()) if agent else choices.intents
         return RunFilters(
-            agent=pick(self.agent, choices.agents),
-            intent=pick(self.intent, choices.intents),
+            agent=agent,
+            intent=pick(self.intent, intents),
             status=pick(self.run_status, choices.statuses),
             mode=mode,
         )
@@ -382,6 +387,7 @@ class AuditDashboard:
     def _on_dates(self, change: dict[str, Any]) -> None:
         if self._updating or change["new"] is None:
             return
+        moved = self._keep_dates_in_order(change.get("owner"))
         try:
             Period.days(
                 self.date_from.value or self.date_to.value,
@@ -398,6 +404,20 @@ class AuditDashboard:
         self._dates = (self.date_from.value, self.date_to.value)
         self._set_quietly(self.period, _CUSTOM)
         self.refresh()
+        if moved:
+            self._say(moved, error=False)  # after the refresh, which clears the line
+
+    def _keep_dates_in_order(self, changed: Any) -> str:
+        """When a new From is after To (or a new To before From), move the other end to
+        the same day and say so: the pickers always show the range the numbers count."""
+        first, last = self.date_from.value, self.date_to.value
+        if first is None or last is None or first <= last:
+            return ""
+        if changed is self.date_to:
+            self._set_quietly(self.date_from, last)
+            return f"From moved to {last.isoformat()}: it was after To."
+        self._set_quietly(self.date_to, first)
+        return f"To moved to {first.isoformat()}: it was before From."
 
     def _on_filter(self, change: dict[str, Any]) -> None:
         if not self._updating:
@@ -523,7 +543,8 @@ class AuditDashboard:
         try:
             for control, known in (
                 (self.agent, c.agents),
-                (self.intent, c.intents),
+                # The chosen agent's intents only: another agent's would match nothing.
+                (self.intent, c.intents_by_agent.get(self.agent.value, c.intents)),
                 (self.run_status, c.statuses),
             ):
                 options = (_ANY, *known)

@@ -173,6 +173,8 @@ class Choices:
     intents: tuple[str, ...] = ()
     statuses: tuple[str, ...] = ()
     modes: tuple[str, ...] = ()
+    #: Each agent's intents (the Intent filter offers the chosen agent's only).
+    intents_by_agent: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     total_runs: int = 0
     first_started: datetime | None = None
     last_started: datetime | None = None
