@@ -622,7 +622,7 @@ class DraftStudio:
         )
         self.result_view = ResultView(self.redactor)
         self.review = ReviewPanel(self.store, reviewer, self.runtime.agents, redactor=self.redactor)
-        self.history = HistoryPanel(self.store, self.show, redactor=self.redactor)
+        self.history = HistoryPanel(self.store, self.reopen, redactor=self.redactor)
         self.review_note = w.HTML()
         self.result: RunResult | None = None
         self.form.generate.on_click(lambda _: self.generate())
@@ -681,6 +681,20 @@ class DraftStudio:
             f"<span style='color:#57606a;font-size:12px'>{html.escape(why)}</span>" if why else ""
         )
         self.widget.selected_index = 0
+
+    def reopen(self, result: RunResult) -> None:
+        """Show a recorded run (History's Reopen) with its agent and parameters back in the
+        form, so what is shown and what Generate would run agree. Values the store holds
+        redacted come back as ``[REDACTED]``; a field the agent no longer has is skipped."""
+        intents = set(self.form.intent.options)
+        if result.intent in intents and self.form.intent.value != result.intent:
+            self.form.intent.value = result.intent  # rebuilds the fields
+        if self.form.intent.value == result.intent:
+            for name, value in result.input.items():
+                if name in self.form.controls:
+                    self.form.set_value(name, value, validate=False)
+            self.form.validate()
+        self.show(result)
 
     def generate(self) -> RunResult | None:
         """Run the agent with the form's parameters, streaming into the view."""

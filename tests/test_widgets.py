@@ -191,6 +191,26 @@ def test_history_lists_runs_and_reopens_one(studio: DraftStudio) -> None:
     assert studio.widget.selected_index == 0
 
 
+def test_reopening_another_agents_run_puts_its_agent_and_parameters_in_the_form(
+    studio: DraftStudio,
+) -> None:
+    fill(studio, topic="Bakeries", primary_keyword="bakery newsletter", word_count=120)
+    studio.form.generate.click()
+    article = studio.result
+    studio.form.intent.value = "seo.optimize"  # another agent's form
+    assert article is not None and studio.result is None
+    studio.reopen(article)
+    assert studio.form.intent.value == "content.generate_article"
+    raw = studio.form.raw()
+    assert (raw["topic"], raw["primary_keyword"], raw["word_count"]) == (
+        "Bakeries", "bakery newsletter", 120
+    )  # fmt: skip
+    assert studio.result is not None and studio.result.run_id == article.run_id
+    assert studio.review.widget.layout.display is None  # its draft can be reviewed
+    studio.form.generate.click()  # Generate runs what the form now shows
+    assert studio.result.input["topic"] == "Bakeries" and studio.result.run_id != article.run_id
+
+
 def test_errors_show_as_a_readable_message_not_a_traceback(store: Store, backend: Backend) -> None:
     settings = load_settings({"OPENAI_BASE_URL": "http://127.0.0.1:9/v1", **backend.env()})
     studio = DraftStudio(store=store, settings=settings)
