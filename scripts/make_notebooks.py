@@ -374,14 +374,21 @@ store.sql("SELECT count(*) AS runs FROM agent_runs")
     (
         "code",
         '''
-store.sql("""
+from datetime import UTC, datetime, timedelta
+
+# Stored times are UTC: the week is counted back from the time in UTC, whatever TZ is.
+week_ago = datetime.now(UTC).replace(tzinfo=None) - timedelta(days=7)
+store.sql(
+    """
     SELECT agent, count(*) AS runs,
            count(*) FILTER (WHERE status = 'failed') AS failed,
            round(100.0 * count(*) FILTER (WHERE status = 'failed') / count(*), 1) AS failed_pct
     FROM agent_runs
-    WHERE started_at >= now()::TIMESTAMP - INTERVAL 7 DAY
+    WHERE started_at >= ?
     GROUP BY agent ORDER BY failed DESC, agent
-""")
+""",
+    [week_ago],
+)
 ''',
     ),
     ("md", "## Slowest tool calls"),
