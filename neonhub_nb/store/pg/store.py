@@ -37,7 +37,7 @@ from ..ingest import IngestReport
 from ..reading import ReadNote, pending_in_spool
 from ..recognise import UnusableStoreError, one_line
 from ..recording import RecordingMethods
-from ..spool import SpoolWriter, list_segments
+from ..spool import SpoolWriter, list_segments, process_id
 from ..trail import TrailMethods
 from . import ingest
 from .leases import DEFAULT_LEASE_MINUTES, HEARTBEAT_S
@@ -157,7 +157,8 @@ class PgStore(RecordingMethods, PgReads, TrailMethods):
             self._spool.append(data, sync=sync)
         except OSError as exc:
             raise self._spool_error(exc) from None
-        self._ensure_ingester()
+        if self._thread is None or self._thread_pid != process_id():
+            self._ensure_ingester()
 
     def _writable(self) -> None:
         if self.read_only:
