@@ -167,7 +167,8 @@ class AuditDashboard:
         # anything, so static text and the charts share HTML widgets, and the controls
         # share their style model.
         described = DescriptionStyle()
-        # Room for the label and a whole dd/mm/yyyy date with its calendar button.
+        # Room for the label and a whole date (in the browser's format) with its calendar
+        # button.
         picker_layout = w.Layout(width="250px")
         list_layout = w.Layout(width="auto")
         self.period = SafeDropdown(
@@ -403,9 +404,10 @@ class AuditDashboard:
             return
         self._dates = (self.date_from.value, self.date_to.value)
         self._set_quietly(self.period, _CUSTOM)
-        self.refresh()
-        if moved:
-            self._say(moved, error=False)  # after the refresh, which clears the line
+        # Said after the refresh (which clears the line), unless the refresh failed: its
+        # error must stay on the page.
+        if self.refresh() is not None and moved:
+            self._say(moved, error=False)
 
     def _keep_dates_in_order(self, changed: Any) -> str:
         """When a new From is after To (or a new To before From), move the other end to
