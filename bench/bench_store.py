@@ -128,12 +128,9 @@ def bench_neonhub(tmp: Path, runs: int, fsync: bool) -> list[float]:
     return times
 
 
-def bench_sqlite(tmp: Path, runs: int, synchronous: str, *, per_event: bool = False) -> list[float]:
-    """SQLite in WAL mode: one transaction per run at its end, or (``per_event``) one per
-    event as it happens (the run's start, each tool call, its end): what keeping every
-    tool call through a kill -9 costs SQLite, as the spool does."""
-    name = f"peer-{synchronous}-{'events' if per_event else 'run'}.sqlite"
-    con = sqlite3.connect(tmp / name, isolation_level=None)
+def sqlite_peer(path: Path, synchronous: str) -> sqlite3.Connection:
+    """A SQLite database in WAL mode with the peers' three tables."""
+    con = sqlite3.connect(path, isolation_level=None)
     con.execute("PRAGMA journal_mode=WAL")
     con.execute(f"PRAGMA synchronous={synchronous}")
     con.execute(
@@ -145,50 +142,28 @@ def bench_sqlite(tmp: Path, runs: int, synchronous: str, *, per_event: bool = Fa
         "operation TEXT, request TEXT, response TEXT)"
     )
     con.execute("CREATE TABLE metrics (run_id TEXT, name TEXT, value REAL)")
+    return con
 
-    def commit_point() -> None:
-        if per_event:
-            con.execute("COMMIT")
-            con.execute("BEGIN")
 
+METRIC_ROWS = (
+    ("prompt_tokens", 300),
+    ("completion_tokens", 900),
+    ("cost_usd", 0.0006),
+    ("word_count", 600),
+)
+
+
+def bench_sqlite(tmp: Path, runs: int, synchronous: str) -> list[float]:
+    """SQLite in WAL mode, one transaction per run at its end."""
+    con = sqlite_peer(tmp / f"peer-{synchronous}.sqlite", synchronous)
     times = []
     for i in range(runs):
         start = time.perf_counter()
         run_input, output, tools = payload(i)
         run_id = new_id("run")
         con.execute("BEGIN")
-        if per_event:
-            con.execute(
-                "INSERT INTO runs VALUES (?,?,?,?,?,?,?,?)",
-                (
-                    run_id,
-                    "content",
-                    "content.generate_article",
-                    "running",
-                    utcnow().isoformat(),
-                    json.dumps(run_input),
-                    None,
-                    None,
-                ),
-            )
-            commit_point()
-        for s, t in enumerate(tools, 1):
-            con.execute(
-                "INSERT INTO tools VALUES (?,?,?,?,?,?,?)",
-                (
-                    new_id("tex"),
-                    run_id,
-                    s,
-                    t["tool"],
-                    t["operation"],
-                    json.dumps(t["request"]),
-                    json.dumps(t["response"]),
-                ),
-            )
-            commit_point()
         con.execute(
-            # The per-run peer inserts once; the per-event one replaces its running row.
-            f"INSERT {'OR REPLACE ' if per_event else ''}INTO runs VALUES (?,?,?,?,?,?,?,?)",
+            "INSERT INTO runs VALUES (?,?,?,?,?,?,?,?)",
             (
                 run_id,
                 "content",
@@ -201,6 +176,21 @@ def bench_sqlite(tmp: Path, runs: int, synchronous: str, *, per_event: bool = Fa
             ),
         )
         con.executemany(
+            "INSERT INTO tools VALUES (?,?,?,?,?,?,?)",
+            [
+                (
+                    new_id("tex"),
+                    run_id,
+                    s,
+                    t["tool"],
+                    t["operation"],
+                    json.dumps(t["request"]),
+                    json.dumps(t["response"]),
+                )
+                for s, t in enumerate(tools, 1)
+            ],
+        )
+        con.executemany(
             "INSERT INTO metrics VALUES (?,?,?)",
             [
                 (run_id, "prompt_tokens", 300),
@@ -208,6 +198,43 @@ def bench_sqlite(tmp: Path, runs: int, synchronous: str, *, per_event: bool = Fa
                 (run_id, "cost_usd", 0.0006),
                 (run_id, "word_count", 600),
             ],
+        )
+        con.execute("COMMIT")
+        times.append((time.perf_counter() - start) * 1000)
+    con.close()
+    return times
+
+
+def bench_sqlite_per_event(tmp: Path, runs: int) -> list[float]:
+    """SQLite WAL ``synchronous=NORMAL`` committing each event as it happens (the run's
+    start, each tool call, its end): what keeping every tool call through a kill -9
+    costs SQLite, as the spool does."""
+    con = sqlite_peer(tmp / "peer-NORMAL-per-event.sqlite", "NORMAL")
+    times = []
+    for i in range(runs):
+        start = time.perf_counter()
+        run_input, output, tools = payload(i)
+        run_id = new_id("run")
+        started = utcnow().isoformat()
+        con.execute(
+            "INSERT INTO runs VALUES (?,?,?,?,?,?,?,?)",
+            (run_id, "content", "content.generate_article", "running", started,
+             json.dumps(run_input), None, None),
+        )  # fmt: skip
+        for s, t in enumerate(tools, 1):
+            con.execute(
+                "INSERT INTO tools VALUES (?,?,?,?,?,?,?)",
+                (new_id("tex"), run_id, s, t["tool"], t["operation"],
+                 json.dumps(t["request"]), json.dumps(t["response"])),
+            )  # fmt: skip
+        con.execute("BEGIN")
+        con.execute(
+            "INSERT OR REPLACE INTO runs VALUES (?,?,?,?,?,?,?,?)",
+            (run_id, "content", "content.generate_article", "succeeded", started,
+             json.dumps(run_input), json.dumps(output), 12.0),
+        )  # fmt: skip
+        con.executemany(
+            "INSERT INTO metrics VALUES (?,?,?)", [(run_id, n, v) for n, v in METRIC_ROWS]
         )
         con.execute("COMMIT")
         times.append((time.perf_counter() - start) * 1000)
@@ -249,9 +276,7 @@ def part_logging(tmp: Path, runs: int, mlflow_runs: int) -> None:
         "neonhub-nb spool + fsync (power-loss safe)": bench_neonhub(tmp, runs, fsync=True),
         "SQLite WAL, synchronous=NORMAL": bench_sqlite(tmp, runs, "NORMAL"),
         "SQLite WAL, synchronous=FULL": bench_sqlite(tmp, runs, "FULL"),
-        "SQLite WAL, NORMAL, a commit per event (kill -9 safe)": bench_sqlite(
-            tmp, runs, "NORMAL", per_event=True
-        ),
+        "SQLite WAL, NORMAL, a commit per event (kill -9 safe)": bench_sqlite_per_event(tmp, runs),
         "MLflow 3 tracking, SQLite backend": bench_mlflow(tmp, mlflow_runs),
     }
     base = statistics.median(results["neonhub-nb spool (kill -9 safe)"] or [1])
