@@ -567,15 +567,19 @@ def prune(older_than: str, include_unreviewed: bool, dry_run: bool, yes: bool) -
 
     age = parse_age(older_than)
     store = default_store(load_settings())
+    # One cutoff for the preview and the prune: runs started while the question waits
+    # are never deleted by the answer.
+    now = store.clock.now()
     if dry_run or not yes:
-        preview = prune_store(store, age, include_unreviewed=include_unreviewed, dry_run=True)
+        preview = prune_store(
+            store, age, now=now, include_unreviewed=include_unreviewed, dry_run=True
+        )
         _echo(_prune_summary(preview))
-        if dry_run:
-            return
-        if preview.runs == 0:
+        if dry_run or preview.runs == 0:
             return
         click.confirm("Delete them?", abort=True)
-    _echo(_prune_summary(prune_store(store, age, include_unreviewed=include_unreviewed)))
+    report = prune_store(store, age, now=now, include_unreviewed=include_unreviewed)
+    _echo(_prune_summary(report))
 
 
 def _prune_summary(report: PruneReport) -> str:
@@ -583,7 +587,7 @@ def _prune_summary(report: PruneReport) -> str:
     text = (
         f"{verb} {report.runs} runs started before {report.cutoff:%Y-%m-%d %H:%M:%S} UTC, "
         f"{report.tool_executions} tool executions, {report.metrics} metrics, "
-        f"{report.drafts} drafts"
+        f"{report.drafts} drafts with {report.review_events} review decisions"
     )
     if report.kept_unreviewed:
         text += (

@@ -16,10 +16,22 @@ from typing import Protocol
 from .errors import InvalidInputError
 from .redaction import safe_value
 
-__all__ = ["Clock", "FakeClock", "SystemClock", "parse_age", "parse_time", "to_utc", "utcnow"]
+__all__ = [
+    "MAX_AGE",
+    "Clock",
+    "FakeClock",
+    "SystemClock",
+    "parse_age",
+    "parse_time",
+    "to_utc",
+    "utcnow",
+]
 
 _AGE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
+#: The longest age accepted (``--older-than``, ``--since 7d``): a hundred years.
+MAX_AGE = timedelta(days=36_525)
 _TIME_RULE = (
     "must be an age like 7d, 12h or 30m, or an ISO time like 2026-11-01T09:00 "
     "(UTC unless it carries an offset such as +02:00)"
@@ -88,7 +100,13 @@ def parse_age(text: str, field: str = "older_than") -> timedelta:
         raise InvalidInputError(
             field, f"must be a number and a unit s, m, h, d or w, like 90d (got {safe_value(text)})"
         )
-    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    amount, unit = int(match.group(1)), match.group(2)
+    if amount * _UNIT_SECONDS[unit] > MAX_AGE.total_seconds():
+        # Beyond this, "now minus the age" leaves the calendar (an OverflowError).
+        raise InvalidInputError(
+            field, f"must be at most {MAX_AGE.days} days (100 years) (got {safe_value(text)})"
+        )
+    return timedelta(**{_UNITS[unit]: amount})
 
 
 def parse_time(
@@ -108,6 +126,8 @@ def parse_time(
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day)
     if isinstance(value, timedelta):
+        if abs(value) > MAX_AGE:  # beyond it, the time leaves the calendar
+            raise InvalidInputError(field, f"must be at most {MAX_AGE.days} days (got {value})")
         return (now or utcnow()) - value
     if isinstance(value, str):
         text = value.strip()

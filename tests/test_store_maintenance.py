@@ -131,10 +131,12 @@ def test_prune_keeps_drafts_awaiting_review_and_a_dry_run_deletes_nothing(
     assert (preview.runs, preview.drafts, preview.kept_unreviewed, preview.dry_run) == (
         2, 2, 1, True
     )  # fmt: skip
+    assert preview.review_events == 2  # the approval and the rejection go with their drafts
     assert store.sql("SELECT count(*) AS n FROM agent_runs")["n"][0] == before
 
     report = prune(store, timedelta(days=90), now=now)
     assert (report.runs, report.drafts, report.kept_unreviewed) == (2, 2, 1)
+    assert report.review_events == 2
     left = store.sql("SELECT draft_id, status FROM content_drafts ORDER BY draft_id")
     assert sorted(left["draft_id"]) == sorted(drafts[2:])  # the waiting one and the young one
     assert set(left["status"]) == {"draft"}
@@ -149,6 +151,18 @@ def test_prune_keeps_drafts_awaiting_review_and_a_dry_run_deletes_nothing(
 )
 def test_parse_age(text: str, expected: timedelta) -> None:
     assert parse_age(text) == expected
+
+
+@pytest.mark.parametrize("text", ["1000000d", "36526d", "5218w", "99999999999d"])
+def test_an_age_beyond_a_hundred_years_is_refused_in_one_line(text: str) -> None:
+    # Before: an OverflowError traceback from "now minus the age".
+    from neonhub_nb.clock import parse_time
+
+    with pytest.raises(InvalidInputError, match="older_than: must be at most 36525 days"):
+        parse_age(text)
+    with pytest.raises(InvalidInputError, match="since: must be at most 36525 days"):
+        parse_time(timedelta(days=10**6), "since")
+    assert parse_age("36525d") == timedelta(days=36525)
 
 
 def test_parse_age_rejects_nonsense() -> None:
@@ -215,3 +229,47 @@ def test_prune_command_shows_the_counts_first_and_deletes_only_when_confirmed(
     confirmed = cli(answer="y\n")
     assert confirmed.returncode == 0, confirmed.stderr
     assert "deleted 1 runs" in confirmed.stdout and runs_left() == 1
+
+
+def test_a_run_started_while_prune_asks_is_not_deleted_by_the_answer(
+    tmp_path: Path, settings: Settings
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from neonhub_nb.clock import utcnow
+    from neonhub_nb.store import AuditStore
+
+    db = tmp_path / "asks.duckdb"
+    owned = AuditStore(db)
+    record_runs(owned, settings, FakeClock(), [0])  # long ago, its draft awaiting review
+    owned.close()
+    asking = subprocess.Popen(
+        [sys.executable, "-m", "neonhub_nb", "prune", "--older-than", "0d",
+         "--include-unreviewed"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "NEONHUB_DB": str(db)},
+    )  # fmt: skip
+    assert asking.stdout is not None and asking.stdin is not None
+    assert "would delete 1 runs" in asking.stdout.readline()  # the question is asked now
+    newer = AuditStore(db)  # a run that starts and finishes while the question waits
+    newer.record_run_started(
+        {"run_id": "run_newer", "agent": "content", "intent": "content.generate_article",
+         "mode": "mock", "status": "running", "started_at": utcnow(), "input": {}}
+    )  # fmt: skip
+    newer.record_run_finished(
+        {"run_id": "run_newer", "agent": "content", "intent": "content.generate_article",
+         "mode": "mock", "status": "succeeded", "started_at": utcnow(), "input": {},
+         "finished_at": utcnow(), "duration_ms": 1.0}
+    )  # fmt: skip
+    newer.flush()
+    newer.close()
+    out, err = asking.communicate("y\n", timeout=120)
+    assert asking.returncode == 0, err
+    assert "deleted 1 runs" in out
+    left = AuditStore(db, read_only=True).sql("SELECT run_id FROM agent_runs")["run_id"]
+    assert left.tolist() == ["run_newer"]

@@ -177,6 +177,8 @@ class PruneReport:
     tool_executions: int
     metrics: int
     drafts: int
+    #: Review decisions on the deleted drafts (their trail goes with them).
+    review_events: int = 0
     #: Runs old enough but kept because a draft of theirs awaits a review decision.
     kept_unreviewed: int = 0
     #: True when nothing was deleted: the counts are what a prune would delete now.
@@ -243,9 +245,12 @@ def prune(
             fold_into_baselines(con, "run_id IN (SELECT run_id FROM pruned)", [])
             hours = rollup_hours(con, "run_id IN (SELECT run_id FROM pruned)")
             # A pruned draft's review trail goes with it (prune is the one deletion rule).
-            con.execute(
-                "DELETE FROM review_events WHERE draft_id IN (SELECT draft_id FROM "
-                "content_drafts WHERE run_id IN (SELECT run_id FROM pruned))"
+            counted["review_events"] = len(
+                con.execute(
+                    "DELETE FROM review_events WHERE draft_id IN (SELECT draft_id FROM "
+                    "content_drafts WHERE run_id IN (SELECT run_id FROM pruned)) "
+                    "RETURNING draft_id"
+                ).fetchall()
             )
             for table in ("tool_executions", "agent_run_metrics", "content_drafts", "agent_runs"):
                 deleted = con.execute(
@@ -267,6 +272,7 @@ def prune(
         tool_executions=counted["tool_executions"],
         metrics=counted["agent_run_metrics"],
         drafts=counted["content_drafts"],
+        review_events=counted["review_events"],
         kept_unreviewed=int(kept),
         dry_run=dry_run,
     )

@@ -250,11 +250,12 @@ def prune(
                 if run_ids:
                     _fold_into_baselines(con, run_ids)
                 # A pruned draft's review trail goes with it (prune is the one deletion).
-                con.execute(
+                cursor = con.execute(
                     "DELETE FROM review_events WHERE draft_id IN (SELECT draft_id FROM "
                     "content_drafts WHERE run_id = ANY(%s))",
                     [run_ids],
                 )
+                counted["review_events"] = cursor.rowcount
                 for table in ("tool_executions", "agent_run_metrics", "content_drafts"):
                     cursor = con.execute(f"DELETE FROM {table} WHERE run_id = ANY(%s)", [run_ids])
                     counted[table] = cursor.rowcount
@@ -271,6 +272,7 @@ def prune(
         tool_executions=counted["tool_executions"],
         metrics=counted["agent_run_metrics"],
         drafts=counted["content_drafts"],
+        review_events=counted["review_events"],
         kept_unreviewed=kept,
         dry_run=dry_run,
     )
