@@ -29,7 +29,6 @@ __all__ = [
 
 _AGE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
 #: The longest age accepted (``--older-than``, ``--since 7d``): a hundred years.
 MAX_AGE = timedelta(days=36_525)
 _TIME_RULE = (
@@ -100,13 +99,16 @@ def parse_age(text: str, field: str = "older_than") -> timedelta:
         raise InvalidInputError(
             field, f"must be a number and a unit s, m, h, d or w, like 90d (got {safe_value(text)})"
         )
-    amount, unit = int(match.group(1)), match.group(2)
-    if amount * _UNIT_SECONDS[unit] > MAX_AGE.total_seconds():
+    try:
+        age = timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    except OverflowError:  # more days than a timedelta holds
+        age = None
+    if age is None or age > MAX_AGE:
         # Beyond this, "now minus the age" leaves the calendar (an OverflowError).
         raise InvalidInputError(
             field, f"must be at most {MAX_AGE.days} days (100 years) (got {safe_value(text)})"
         )
-    return timedelta(**{_UNITS[unit]: amount})
+    return age
 
 
 def parse_time(

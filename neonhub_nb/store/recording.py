@@ -23,7 +23,7 @@ from pydantic import BaseModel
 from ..errors import StoreError
 from ..models import Metric
 from ..records import DraftRecord, MetricRecord, RunRecord, ToolExecution
-from .spool import encode_event, encode_row, event_head
+from .spool import encode_row, event_head
 
 if TYPE_CHECKING:
     from ..redact import Redactor
@@ -56,17 +56,12 @@ class RecordingMethods:
             return record, found
         return type(record).model_construct(**clean), found
 
-    def _encode(self, event: dict[str, Any]) -> bytes:
-        """One spool line; a value JSON cannot hold is refused in one line."""
-        try:
-            return encode_event(event)
-        except TypeError as exc:  # entry checks catch these first
-            raise StoreError(f"{self!r}: cannot record: {exc}") from None
-
     def _row_line(self, head: bytes, row: dict[str, Any]) -> bytes:
+        """One spool line (see ``spool.encode_row``); a value JSON cannot hold is refused
+        in one line."""
         try:
             return encode_row(head, row)
-        except TypeError as exc:
+        except TypeError as exc:  # entry checks catch these first
             raise StoreError(f"{self!r}: cannot record: {exc}") from None
 
     def _clean_line(

@@ -17,6 +17,7 @@ from ..errors import InvalidInputError
 from ..ids import new_id
 from ..records import ReviewEvent, ReviewRuleError, ReviewState, content_digest, next_review_state
 from ..redaction import safe_value
+from .spool import event_head
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
 __all__ = ["TrailMethods"]
 
 R = TypeVar("R", bound=BaseModel)
+
+_REVIEW_EVENT = event_head("review_event")
 
 
 class TrailMethods:
@@ -38,7 +41,7 @@ class TrailMethods:
 
         def _redact(self, record: R) -> tuple[R, list[str]]: ...
 
-        def _encode(self, event: dict[str, Any]) -> bytes: ...
+        def _row_line(self, head: bytes, row: dict[str, Any]) -> bytes: ...
 
         def _append(self, data: bytes, *, sync: bool = False) -> None: ...
 
@@ -87,7 +90,7 @@ class TrailMethods:
             # The hash and size describe the content as stored (a secret was replaced).
             digest, size = content_digest(clean.content)
             clean = clean.model_copy(update={"content_sha256": digest, "content_bytes": size})
-        self._append(self._encode({"t": "review_event", "row": clean.model_dump()}), sync=True)
+        self._append(self._row_line(_REVIEW_EVENT, clean.model_dump()), sync=True)
         return new_state
 
     def review_state(self, draft_id: str) -> ReviewState:
